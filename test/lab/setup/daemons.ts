@@ -1,0 +1,190 @@
+// The long-running processes of the lab: containerd, dockerd, the registry and the emulators.
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { labNodeEnv, labRoot, repoRoot, type Lab } from '../lab';
+import { say } from './log';
+import { writeIfChanged } from './packages';
+import {
+  commandLine, httpGet, isAlive, logTail, pidFile, runningPid, startDetached, stopProcess, systemPath, tryRun, waitUntil,
+  type LabProcess,
+} from './proc';
+
+const containerdSocket = '/run/containerd/containerd.sock';
+const dockerSocket = '/var/run/docker.sock';
+export const backingRegistry = '127.0.0.1:5000';
+export const controlUrl = 'http://127.0.0.1:8089';
+export const emulatorsMain = path.join(repoRoot, 'test', 'lab', 'emulators', 'main.ts');
+const emulatorsDir = path.dirname(emulatorsMain);
+const registryConfig = path.join(labRoot, 'registry', 'config.yml');
+export const registryData = path.join(labRoot, 'registry-data');
+
+const basename = (argv: string[]): string => path.basename(argv[0] ?? '');
+
+export const containerd: LabProcess = { name: 'containerd', matches: (argv) => basename(argv) === 'containerd' };
+export const dockerd: LabProcess = { name: 'dockerd', matches: (argv) => basename(argv) === 'dockerd' };
+export const registry: LabProcess = { name: 'registry', matches: (argv) => basename(argv) === 'docker-registry' && argv.includes('serve') };
+export const emulators: LabProcess = { name: 'emulators', matches: (argv) => argv.includes(emulatorsMain) };
+
+/** Daemons get a fixed, minimal environment: the caller's TLS or proxy variables must not change what they trust. */
+const daemonEnv: NodeJS.ProcessEnv = { PATH: systemPath, HOME: '/root', LANG: 'C.UTF-8' };
+
+export type Owner = 'lab' | 'foreign' | 'down';
+
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.setTimeout(1_000, () => { socket.destroy(); resolve(false); });
+    socket.on('connect', () => { socket.end(); resolve(true); });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+export const probes = {
+  containerd: (): Promise<boolean> => socketAnswers(containerdSocket),
+  dockerd: async (): Promise<boolean> => (await httpGet('http://docker/_ping', { socketPath: dockerSocket }))?.status === 200,
+  registry: async (): Promise<boolean> => (await httpGet(`http://${backingRegistry}/v2/`))?.status === 200,
+  emulators: async (): Promise<boolean> => (await httpGet(`${controlUrl}/_lab/health`))?.status === 200,
+};
+
+export async function owner(processSpec: LabProcess, probe: () => Promise<boolean>): Promise<Owner> {
+  if (runningPid(processSpec) !== undefined) return 'lab';
+  return (await probe()) ? 'foreign' : 'down';
+}
+
+/** Starts a daemon and waits for its probe; on failure the error carries the end of its log. */
+async function start(processSpec: LabProcess, argv: string[], probe: () => Promise<boolean>, timeoutMs: number, env = daemonEnv): Promise<void> {
+  const pid = startDetached(processSpec, argv, { env, cwd: repoRoot });
+  try {
+    await waitUntil(`${processSpec.name} to answer`, async () => {
+      if (!isAlive(pid)) throw new Error(`${processSpec.name} exited right after starting`);
+      return probe();
+    }, timeoutMs);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- ${path.relative(repoRoot, `.lab/logs/${processSpec.name}.log`)} ---\n${logTail(processSpec.name)}`);
+  }
+  say(`${processSpec.name}: started (pid ${pid})`);
+}
+
+export async function ensureContainerd(): Promise<void> {
+  const current = await owner(containerd, probes.containerd);
+  if (current === 'foreign') say('containerd: already running, not started by the lab (left alone)');
+  if (current !== 'down') return;
+  await start(containerd, ['containerd'], probes.containerd, 30_000);
+}
+
+/** `restart`: the CA or daemon.json changed, so a running dockerd must be started again to see it. */
+export async function ensureDockerd(restart: boolean): Promise<void> {
+  const current = await owner(dockerd, probes.dockerd);
+  if (current === 'foreign') {
+    if (restart) say('dockerd: WARNING: running but not started by the lab; restart it yourself so it sees the new CA / daemon.json');
+    else say('dockerd: already running, not started by the lab (left alone)');
+    return;
+  }
+  if (current === 'lab' && !restart) return;
+  if (current === 'lab') {
+    say('dockerd: restarting (CA or daemon.json changed)');
+    await stopProcess(dockerd, 60_000);
+  }
+  await start(dockerd, ['dockerd', '--containerd', containerdSocket], probes.dockerd, 60_000);
+}
+
+export interface DockerVersions {
+  serverVersion: string;
+  buildxVersion: string;
+}
+
+/** Checks what the lab promises: engine >= 26 with the containerd image store, and buildx. */
+export function dockerVersions(): DockerVersions {
+  const server = tryRun(['docker', 'version', '--format', '{{.Server.Version}}']);
+  if (server.code !== 0) throw new Error(`docker version failed: ${server.stderr.trim()}`);
+  const serverVersion = server.stdout.trim();
+  if (Number.parseInt(serverVersion, 10) < 26) throw new Error(`docker server ${serverVersion} is older than 26`);
+  const driver = tryRun(['docker', 'info', '--format', '{{json .DriverStatus}}']).stdout;
+  if (!driver.includes('io.containerd.snapshotter')) {
+    throw new Error(`dockerd does not use the containerd image store (DriverStatus ${driver.trim()}); check /etc/docker/daemon.json and restart it`);
+  }
+  const buildx = tryRun(['docker', 'buildx', 'version']);
+  const buildxVersion = /v?(\d+\.\d+\.\d+)/.exec(buildx.stdout)?.[1];
+  if (buildx.code !== 0 || !buildxVersion) throw new Error(`docker buildx is missing: ${buildx.stderr.trim()}`);
+  return { serverVersion, buildxVersion };
+}
+
+export async function ensureRegistry(): Promise<void> {
+  mkdirSync(path.dirname(registryConfig), { recursive: true });
+  mkdirSync(registryData, { recursive: true });
+  const configChanged = writeIfChanged(registryConfig, [
+    'version: 0.1',
+    'log: { level: info }',
+    `storage: { filesystem: { rootdirectory: ${JSON.stringify(registryData)} }, delete: { enabled: true } }`,
+    `http: { addr: ${JSON.stringify(backingRegistry)} }`,
+    '',
+  ].join('\n'));
+  const current = await owner(registry, probes.registry);
+  if (current === 'foreign') say(`registry: something not started by the lab already answers on ${backingRegistry} (left alone)`);
+  if (current === 'foreign' || (current === 'lab' && !configChanged)) return;
+  if (current === 'lab') await stopProcess(registry, 10_000);
+  await start(registry, ['docker-registry', 'serve', registryConfig], probes.registry, 20_000);
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(file) : statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+export type EmulatorsResult = 'up' | 'started' | 'missing' | 'foreign';
+
+/**
+ * Starts the emulator process unless it is up. It is restarted when lab.json changed or its code is newer
+ * than the running process, so lab:up after an edit serves the new code.
+ */
+export async function ensureEmulators(lab: Lab, labJsonChanged: boolean): Promise<EmulatorsResult> {
+  if (!existsSync(emulatorsMain)) {
+    say(`emulators: NOT STARTED: ${path.relative(repoRoot, emulatorsMain)} does not exist yet (ACR / Entra ID / Azure DevOps / IMDS / control API are missing)`);
+    return 'missing';
+  }
+  const current = await owner(emulators, probes.emulators);
+  if (current === 'foreign') {
+    say(`emulators: something not started by the lab already answers on ${controlUrl} (left alone)`);
+    return 'foreign';
+  }
+  if (current === 'lab') {
+    const startedAt = statSync(pidFile(emulators.name)).mtimeMs;
+    const stale = labJsonChanged || newestMtime(emulatorsDir) > startedAt;
+    if (!stale && (await probes.emulators())) return 'up';
+    say(`emulators: restarting (${stale ? 'code or lab.json changed' : 'health check fails'})`);
+    await stopProcess(emulators, 10_000);
+  }
+  const env = { ...process.env, ...labNodeEnv(lab) };
+  await start(emulators, [process.execPath, '--require', 'tsx/cjs', emulatorsMain], probes.emulators, 60_000, env);
+  return 'started';
+}
+
+export async function restartEmulators(lab: Lab): Promise<EmulatorsResult> {
+  await stopProcess(emulators, 10_000);
+  return ensureEmulators(lab, false);
+}
+
+/** Stops one lab process; says so. */
+export async function stop(processSpec: LabProcess, graceMs: number): Promise<void> {
+  const pid = await stopProcess(processSpec, graceMs);
+  if (pid !== undefined) say(`${processSpec.name}: stopped (pid ${pid})`);
+}
+
+/**
+ * containerd shims of the lab's containerd that outlived it (a container dockerd could not stop).
+ * Picked by their exact executable and the lab's containerd socket, never by a name alone.
+ */
+export function leftoverShims(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = commandLine(Number(entry));
+    if (/^containerd-shim(-runc-v2)?$/.test(basename(argv)) && argv.includes(containerdSocket)) pids.push(Number(entry));
+  }
+  return pids;
+}

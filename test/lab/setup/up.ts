@@ -1,0 +1,46 @@
+// lab:up: check every step before acting, so a second run on a lab that is up changes nothing.
+import * as path from 'node:path';
+import { labFile, repoRoot } from '../lab';
+import { prepareReleases } from '../releases';
+import { ensureQemu } from './binfmt';
+import { ensureBusybox } from './busybox';
+import { dockerVersions, ensureContainerd, ensureDockerd, ensureEmulators, ensureRegistry, type EmulatorsResult } from './daemons';
+import { buildLab, labHostNames, qemuPlatforms, registryNames, writeLab } from './labfile';
+import { say } from './log';
+import { ensurePackages } from './packages';
+import { readState, writeState } from './state';
+import { ensureDaemonJson, ensureHosts } from './system';
+import { ensureCa, ensureServerCertificate, installCaTrust } from './tls';
+
+export async function up(): Promise<EmulatorsResult> {
+  const started = Date.now();
+  ensurePackages();
+
+  ensureCa();
+  ensureServerCertificate(labHostNames);
+  // docker's per-registry trust and the system store, both before dockerd starts
+  const trustChanged = installCaTrust([...registryNames, 'releases.lab.test']);
+  ensureHosts(labHostNames);
+  const daemonJsonChanged = ensureDaemonJson();
+  if (trustChanged || daemonJsonChanged) writeState({ ...readState(), dockerdRestartPending: true });
+
+  await ensureContainerd();
+  await ensureDockerd(readState().dockerdRestartPending);
+  writeState({ ...readState(), dockerdRestartPending: false });
+  const versions = dockerVersions();
+  await ensureRegistry();
+  ensureQemu(qemuPlatforms);
+  ensureBusybox();
+
+  const lab = buildLab(versions);
+  const labChanged = writeLab(lab);
+  if (labChanged) say(`lab.json: written (${path.relative(repoRoot, labFile)})`);
+  await prepareReleases(lab, say);
+  const emulators = await ensureEmulators(lab, labChanged);
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  say(emulators === 'missing'
+    ? `lab:up: done in ${seconds} s, WITHOUT the emulators (test/lab/emulators/main.ts is missing)`
+    : `lab:up: up (docker ${versions.serverVersion}, buildx ${versions.buildxVersion}) in ${seconds} s`);
+  return emulators;
+}
