@@ -1,0 +1,80 @@
+// Type-checks, then bundles each task into one file under dist/tasks/<Task>/ and lays out the
+// extension root (dist/) that tfx packages. Only bundled files reach dist/: no node_modules, no sources.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import path from 'node:path';
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const dist = path.join(root, 'dist');
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+// Each task's bundles, gzip-compressed as they travel in the .vsix, must stay under this share of the 3 MB package.
+const BUNDLE_BUDGET_GZIP_BYTES = 900 * 1024;
+
+function taskNames() {
+  return readdirSync(path.join(root, 'tasks'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(path.join(root, 'tasks', d.name, 'task.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+const args = new Set(process.argv.slice(2));
+
+if (!args.has('--no-typecheck')) {
+  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
+    stdio: 'inherit',
+  });
+}
+
+rmSync(path.join(dist, 'tasks'), { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+const report = [];
+let overBudget = false;
+for (const task of taskNames()) {
+  const source = path.join(root, 'tasks', task);
+  const target = path.join(dist, 'tasks', task);
+  mkdirSync(target, { recursive: true });
+  const entries = ['index.ts', 'post.ts'].filter((f) => existsSync(path.join(source, f)));
+  for (const entry of entries) {
+    const outfile = path.join(target, entry.replace(/\.ts$/, '.js'));
+    await build({
+      entryPoints: [path.join(source, entry)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minify: true,
+      keepNames: true,
+      legalComments: 'none',
+      logLevel: 'warning',
+      // ssh2 (through dockerode) loads these native addons inside try/catch and falls back to pure JS.
+      external: ['cpu-features', '*.node'],
+    });
+    const bytes = readFileSync(outfile);
+    const gz = gzipSync(bytes, { level: 9 }).length;
+    report.push({ file: path.relative(dist, outfile), bytes: bytes.length, gzip: gz });
+  }
+  const taskGzip = report.filter((r) => r.file.startsWith(`tasks/${task}/`)).reduce((n, r) => n + r.gzip, 0);
+  if (taskGzip > BUNDLE_BUDGET_GZIP_BYTES) {
+    overBudget = true;
+    console.error(`${task}: bundles take ${taskGzip} bytes gzipped, over the budget of ${BUNDLE_BUDGET_GZIP_BYTES}`);
+  }
+  cpSync(path.join(source, 'task.json'), path.join(target, 'task.json'));
+  for (const asset of ['icon.png']) {
+    if (existsSync(path.join(source, asset))) cpSync(path.join(source, asset), path.join(target, asset));
+  }
+}
+
+// The extension manifest takes its version from package.json, the one place it is kept.
+const pkg = readJson(path.join(root, 'package.json'));
+const manifest = readJson(path.join(root, 'vss-extension.json'));
+manifest.version = pkg.version;
+writeFileSync(path.join(dist, 'vss-extension.json'), JSON.stringify(manifest, null, 2) + '\n');
+for (const file of ['overview.md', 'LICENSE']) cpSync(path.join(root, file), path.join(dist, file));
+rmSync(path.join(dist, 'images'), { recursive: true, force: true });
+cpSync(path.join(root, 'images'), path.join(dist, 'images'), { recursive: true });
+
+for (const r of report) console.log(`${r.file.padEnd(40)} ${String(r.bytes).padStart(9)} bytes  ${String(r.gzip).padStart(8)} gzip`);
+if (overBudget) process.exit(1);

@@ -1,0 +1,106 @@
+// Docker token scopes as ACR reads them: parse, grant by role (intersect requested and allowed), challenge.
+
+/** One resource in a token request or an access token: `repository:<name>:<actions>` or `registry:catalog:*`. */
+export interface ResourceScope {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+export type AcrRoleName = 'AcrPull' | 'AcrPush' | 'AcrDelete' | 'AcrQuarantineReader' | 'AcrQuarantineWriter';
+
+/**
+ * Repository actions each built-in role grants. ACR documents the roles' data actions, not the token
+ * actions they map to; this is the lab's reading (see emulators/README.md): quarantine roles read and
+ * write metadata (the quarantine PATCH is a metadata write) but never push images.
+ */
+export const repositoryActionsByRole: Record<AcrRoleName, readonly string[]> = {
+  AcrPull: ['pull', 'metadata_read'],
+  AcrPush: ['pull', 'push', 'metadata_read', 'metadata_write'],
+  AcrDelete: ['delete'],
+  AcrQuarantineReader: ['pull', 'metadata_read'],
+  AcrQuarantineWriter: ['pull', 'metadata_read', 'metadata_write'],
+};
+
+/** What the registry's admin user may do (ACR: push and pull, the owner of the registry). */
+export const adminRepositoryActions: readonly string[] = ['pull', 'push', 'delete', 'metadata_read', 'metadata_write'];
+
+/**
+ * Parses `scope` values. One value may hold several scopes separated by spaces (acr-cli), and the
+ * parameter may repeat (docker). A repository name may itself contain ':' (host:port), so the type is
+ * before the first ':' and the actions after the last. Scopes for the same resource are merged.
+ */
+export function parseScopes(values: readonly string[]): ResourceScope[] {
+  const merged = new Map<string, ResourceScope>();
+  for (const value of values) {
+    for (const item of value.split(' ')) {
+      if (!item) continue;
+      const first = item.indexOf(':');
+      const last = item.lastIndexOf(':');
+      if (first < 1 || last <= first + 1) continue;
+      const type = item.slice(0, first);
+      const name = item.slice(first + 1, last);
+      const actions = item
+        .slice(last + 1)
+        .split(',')
+        .map((action) => action.trim())
+        .filter(Boolean);
+      const key = `${type}:${name}`;
+      const existing = merged.get(key);
+      if (existing) existing.actions = union(existing.actions, actions);
+      else merged.set(key, { type, name, actions: union([], actions) });
+    }
+  }
+  return [...merged.values()];
+}
+
+export function formatScope(scope: ResourceScope): string {
+  return `${scope.type}:${scope.name}:${scope.actions.join(',')}`;
+}
+
+/** The repository actions a set of roles allows (admin: the admin user's). */
+export function allowedRepositoryActions(roles: readonly string[], admin = false): string[] {
+  let actions: string[] = admin ? [...adminRepositoryActions] : [];
+  for (const role of roles) {
+    const granted = repositoryActionsByRole[role as AcrRoleName];
+    if (granted) actions = union(actions, granted);
+  }
+  return actions;
+}
+
+/**
+ * The access a token gets: for each requested resource, the requested actions that the roles allow
+ * (`*` asks for everything allowed). `registry:catalog:*` needs any read right on the registry.
+ * Resources of unknown types get no actions, like ACR.
+ */
+export function grantScopes(requested: readonly ResourceScope[], roles: readonly string[], admin = false): ResourceScope[] {
+  const repositoryActions = allowedRepositoryActions(roles, admin);
+  return requested.map((scope) => {
+    let allowed: string[] = [];
+    if (scope.type === 'repository') allowed = repositoryActions;
+    else if (scope.type === 'registry' && scope.name === 'catalog' && repositoryActions.includes('metadata_read')) allowed = ['*'];
+    const actions = scope.actions.includes('*') ? allowed : scope.actions.filter((action) => allowed.includes(action));
+    return { type: scope.type, name: scope.name, actions };
+  });
+}
+
+/** True when the access list allows `action` on the resource (a `*` action allows all). */
+export function hasAccess(access: readonly ResourceScope[], type: string, name: string, action: string): boolean {
+  return access.some(
+    (entry) => entry.type === type && entry.name === name && (entry.actions.includes(action) || entry.actions.includes('*')),
+  );
+}
+
+/** The `WWW-Authenticate` value of ACR's Bearer challenge. */
+export function bearerChallenge(registry: string, scope?: ResourceScope, error?: 'insufficient_scope' | 'invalid_token'): string {
+  let header = `Bearer realm="https://${registry}/oauth2/token",service="${registry}"`;
+  if (scope) header += `,scope="${formatScope(scope)}"`;
+  if (error) header += `,error="${error}"`;
+  return header;
+}
+
+function union(first: readonly string[], second: readonly string[]): string[] {
+  const result = [...first];
+  for (const item of second) if (!result.includes(item)) result.push(item);
+  return result;
+}
