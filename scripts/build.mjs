@@ -26,14 +26,16 @@ if (!args.has('--no-typecheck')) {
   });
 }
 
-rmSync(path.join(dist, 'tasks'), { recursive: true, force: true });
+// `--task <Name>` rebuilds one task and leaves the others in dist/ alone (several people build at once).
+const only = process.argv.includes('--task') ? process.argv[process.argv.indexOf('--task') + 1] : undefined;
 mkdirSync(dist, { recursive: true });
 
 const report = [];
 let overBudget = false;
-for (const task of taskNames()) {
+for (const task of taskNames().filter((t) => !only || t === only)) {
   const source = path.join(root, 'tasks', task);
   const target = path.join(dist, 'tasks', task);
+  rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   const entries = ['index.ts', 'post.ts'].filter((f) => existsSync(path.join(source, f)));
   for (const entry of entries) {
