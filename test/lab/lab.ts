@@ -1,5 +1,6 @@
 // The running lab as described by .lab/lab.json (written by `npm run lab:up`, see README.md).
 import { existsSync, readFileSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
@@ -119,4 +120,34 @@ export function labNodeEnv(lab: Lab): Record<string, string> {
     NODE_EXTRA_CA_CERTS: lab.caFile,
     AZURE_POD_IDENTITY_AUTHORITY_HOST: lab.managedIdentityEndpoint,
   };
+}
+
+function answers(url: string, socketPath?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { socketPath, timeout: 3_000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode === 200);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+  });
+}
+
+/** What is wrong with the running lab: an empty list when lab.json, docker, the registry and the control API all answer. */
+export async function probeLab(): Promise<string[]> {
+  let lab: Lab;
+  try {
+    lab = readLab();
+  } catch (error) {
+    return [(error as Error).message];
+  }
+  const socketPath = lab.docker.host.replace(/^unix:\/\//, '');
+  const checks: Array<[string, Promise<boolean>]> = [
+    [`docker does not answer on ${lab.docker.host}`, answers('http://docker/_ping', socketPath)],
+    [`the registry does not answer on http://${lab.backingRegistry}/v2/`, answers(`http://${lab.backingRegistry}/v2/`)],
+    [`the emulators' control API does not answer on ${lab.control}/_lab/health`, answers(`${lab.control}/_lab/health`)],
+  ];
+  const problems: string[] = [];
+  for (const [problem, ok] of checks) if (!(await ok)) problems.push(problem);
+  return problems;
 }
