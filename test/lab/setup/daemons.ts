@@ -170,9 +170,10 @@ export async function restartEmulators(lab: Lab): Promise<EmulatorsResult> {
 }
 
 /** Stops one lab process; says so. */
-export async function stop(processSpec: LabProcess, graceMs: number): Promise<void> {
+export async function stop(processSpec: LabProcess, graceMs: number): Promise<number | undefined> {
   const pid = await stopProcess(processSpec, graceMs);
   if (pid !== undefined) say(`${processSpec.name}: stopped (pid ${pid})`);
+  return pid;
 }
 
 /**
