@@ -1,0 +1,17 @@
+// npm run bench: every benchmark in this folder, one after the other (they share two cores; never in parallel).
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+const skip = new Set(['run-all.ts', 'stats.ts']);
+const benches = readdirSync(__dirname).filter((f) => f.endsWith('.ts') && !skip.has(f)).sort();
+let failed = 0;
+for (const bench of benches) {
+  try {
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, bench)], { stdio: 'inherit' });
+  } catch {
+    failed++;
+    console.error(`${bench} failed`);
+  }
+}
+process.exit(failed ? 1 : 0);
