@@ -42,10 +42,6 @@ export class LabConfig {
     return path.join(this.root, 'emulators');
   }
 
-  get logFile(): string {
-    return path.join(this.lab.logsDir ?? path.join(this.root, 'logs'), 'emulators.log');
-  }
-
   get tenantId(): string {
     return this.lab.entra.tenantId;
   }

@@ -1,5 +1,5 @@
 // Compact JWS (RS256 / PS256) with node:crypto: enough for the tokens the emulators issue and verify.
-import { constants, createHash, createPublicKey, KeyObject, randomUUID, sign, verify } from 'node:crypto';
+import { constants, createHash, type KeyObject, randomUUID, sign, verify } from 'node:crypto';
 
 export interface JwtHeader {
   alg: string;
@@ -87,7 +87,7 @@ export function keyId(publicKey: KeyObject): string {
 
 /** The public JWK of an RSA key as a JWKS entry. */
 export function publicJwk(publicKey: KeyObject): Record<string, unknown> {
-  const jwk = createPublicKey(publicKey).export({ format: 'jwk' });
+  const jwk = publicKey.export({ format: 'jwk' });
   return { kty: jwk.kty, use: 'sig', alg: 'RS256', kid: keyId(publicKey), n: jwk.n, e: jwk.e };
 }
 

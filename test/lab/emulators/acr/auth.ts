@@ -1,0 +1,240 @@
+// ACR's token service: POST /oauth2/exchange (Entra token -> ACR refresh token), POST /oauth2/token
+// (grant_type refresh_token or password) and GET /oauth2/token with Basic, the forms ACR documents and
+// docker, BuildKit and containerd send; plus the check of access tokens on /v2 and /acr/v1.
+import type { LabConfig } from '../config';
+import type { EntraEmulator } from '../entra';
+import { basicCredentials, bearerToken, type Exchange, readForm, sendJson } from '../http';
+import { checkLifetime, decodeJwt, type JwtClaims, newJwtId, nowSeconds, signJwt, verifySignature } from '../jwt';
+import type { SigningKey } from '../keys';
+import { acrError, authenticationRequired } from './errors';
+import { allowedRepositoryActions, bearerChallenge, grantScopes, hasAccess, parseScopes, type ResourceScope } from './scopes';
+
+/** The username that tells ACR the password is an ACR refresh (or access) token. */
+export const nullGuid = '00000000-0000-0000-0000-000000000000';
+export const refreshTokenLifetimeSeconds = 3 * 3600;
+export const accessTokenLifetimeSeconds = 75 * 60;
+/** Entra audiences ACR accepts at /oauth2/exchange (ACR audience, and ARM unless disabled by policy). */
+export const exchangeAudiences = ['https://containerregistry.azure.net', 'https://management.azure.com', 'https://management.core.windows.net'];
+
+/** Who is calling: a lab identity (service principal or managed identity) or the registry's admin user. */
+export interface Principal {
+  kind: 'identity' | 'admin';
+  /** Identity name from lab.json, or `admin:<username>`. */
+  name: string;
+  /** `sub` of the ACR tokens: the identity's object id or the admin username. */
+  subject: string;
+  roles: string[];
+}
+
+/** A verified ACR access token. */
+export interface AccessGrant {
+  principal: Principal;
+  access: ResourceScope[];
+}
+
+export type AuthorizeResult = { ok: true; grant: AccessGrant } | { ok: false };
+
+export class AcrAuth {
+  constructor(
+    private readonly config: LabConfig,
+    private readonly key: SigningKey,
+    private readonly entra: EntraEmulator,
+  ) {}
+
+  quarantineReader(principal: Principal): boolean {
+    return principal.roles.includes('AcrQuarantineReader') || principal.roles.includes('AcrQuarantineWriter');
+  }
+
+  quarantineWriter(principal: Principal): boolean {
+    return principal.roles.includes('AcrQuarantineWriter');
+  }
+
+  async handle(exchange: Exchange, registry: string): Promise<void> {
+    const { req, url } = exchange;
+    if (url.pathname === '/oauth2/exchange' && req.method === 'POST') return this.exchange(exchange, registry);
+    if (url.pathname === '/oauth2/token' && req.method === 'POST') return this.postToken(exchange, registry);
+    if (url.pathname === '/oauth2/token' && req.method === 'GET') return this.getToken(exchange, registry);
+    acrError(exchange.res, 404, 'NOT_FOUND', `${req.method} ${url.pathname} is not supported by the token service.`);
+  }
+
+  /**
+   * Checks the Bearer token of a /v2 or /acr/v1 request for an action on a resource. Without a valid
+   * token, or with one lacking the action, it answers ACR's 401 challenge (carrying `scope`, so
+   * clients know what to ask for) and returns ok: false.
+   */
+  authorize(exchange: Exchange, registry: string, scope: ResourceScope | undefined, acceptedActions: readonly string[]): AuthorizeResult {
+    const token = bearerToken(exchange.req);
+    const grant = token ? this.verifyAccessToken(registry, token) : undefined;
+    if (grant) exchange.identity = grant.principal.name;
+    const allowed =
+      grant !== undefined &&
+      (scope === undefined || acceptedActions.some((action) => hasAccess(grant.access, scope.type, scope.name, action)));
+    if (grant && allowed) return { ok: true, grant };
+    const detail = scope
+      ? scope.actions.map((action) => ({ Type: scope.type, Name: scope.name, Action: action }))
+      : undefined;
+    acrError(exchange.res, 401, 'UNAUTHORIZED', authenticationRequired, detail, {
+      'WWW-Authenticate': bearerChallenge(registry, scope, grant ? 'insufficient_scope' : undefined),
+    });
+    return { ok: false };
+  }
+
+  private async exchange(exchange: Exchange, registry: string): Promise<void> {
+    const form = await readForm(exchange.req);
+    const grantType = form.get('grant_type');
+    if (grantType !== 'access_token') {
+      return acrError(exchange.res, 400, 'UNSUPPORTED_GRANT_TYPE', `grant_type '${grantType ?? ''}' is not supported; use access_token.`);
+    }
+    if (!this.sameService(exchange, registry, form.get('service'))) return;
+    const accessToken = form.get('access_token');
+    if (!accessToken) return acrError(exchange.res, 400, 'INVALID_REQUEST', 'access_token is required.');
+    const checked = this.entra.verifyAccessToken(accessToken);
+    if (!checked.ok) return this.unauthorized(exchange, `The Entra ID access token is not valid: ${checked.reason}.`);
+    const claims = checked.claims;
+    const audience = typeof claims.aud === 'string' ? claims.aud.replace(/\/+$/, '') : '';
+    if (!exchangeAudiences.includes(audience)) return this.unauthorized(exchange, `The access token has an audience ACR does not accept: ${audience}.`);
+    const tenant = form.get('tenant');
+    if (tenant && tenant.toLowerCase() !== String(claims.tid).toLowerCase()) {
+      return this.unauthorized(exchange, `The access token was issued by tenant ${String(claims.tid)}, not ${tenant}.`);
+    }
+    const identity = this.config.identityByObjectId(String(claims.oid ?? ''));
+    if (!identity) return this.unauthorized(exchange, 'The access token belongs to no principal of the tenant.');
+    const principal = this.identityPrincipal(identity.name, identity.identity.objectId, registry);
+    exchange.identity = principal.name;
+    sendJson(exchange.res, 200, { refresh_token: this.refreshToken(registry, principal) });
+  }
+
+  private async postToken(exchange: Exchange, registry: string): Promise<void> {
+    const form = await readForm(exchange.req);
+    if (!this.sameService(exchange, registry, form.get('service'))) return;
+    const grantType = form.get('grant_type');
+    let principal: Principal | undefined;
+    let cap: ResourceScope[] | undefined;
+    if (grantType === 'refresh_token') {
+      principal = this.verifyRefreshToken(registry, form.get('refresh_token') ?? '');
+    } else if (grantType === 'password') {
+      const result = this.authenticate(registry, form.get('username') ?? '', form.get('password') ?? '');
+      principal = result?.principal;
+      cap = result?.cap;
+    } else {
+      return acrError(exchange.res, 400, 'UNSUPPORTED_GRANT_TYPE', `grant_type '${grantType ?? ''}' is not supported; use refresh_token or password.`);
+    }
+    if (!principal) return this.unauthorized(exchange, 'The credentials are not valid for this registry.');
+    exchange.identity = principal.name;
+    sendJson(exchange.res, 200, { access_token: this.accessToken(registry, principal, form.getAll('scope'), cap) });
+  }
+
+  private getToken(exchange: Exchange, registry: string): void {
+    if (!this.sameService(exchange, registry, exchange.url.searchParams.get('service'))) return;
+    const credentials = basicCredentials(exchange.req);
+    const result = credentials ? this.authenticate(registry, credentials.username, credentials.password) : undefined;
+    if (!result) return this.unauthorized(exchange, credentials ? 'The username or password is not valid.' : authenticationRequired);
+    exchange.identity = result.principal.name;
+    sendJson(exchange.res, 200, { access_token: this.accessToken(registry, result.principal, exchange.url.searchParams.getAll('scope'), result.cap) });
+  }
+
+  /**
+   * Username/password as ACR takes them: the null GUID with an ACR refresh token (or access token,
+   * whose access then caps the grant), the admin user, or a service principal's client id and secret.
+   */
+  private authenticate(registry: string, username: string, password: string): { principal: Principal; cap?: ResourceScope[] } | undefined {
+    if (username === nullGuid) {
+      const principal = this.verifyRefreshToken(registry, password);
+      if (principal) return { principal };
+      const grant = this.verifyAccessToken(registry, password);
+      return grant ? { principal: grant.principal, cap: grant.access } : undefined;
+    }
+    const admin = this.config.registry(registry)?.admin;
+    if (admin && username === admin.username) {
+      return password === admin.password ? { principal: this.adminPrincipal(admin.username) } : undefined;
+    }
+    const identity = this.config.identityByClientId(username);
+    if (identity && identity.identity.kind !== 'managedIdentity' && password === identity.identity.secret) {
+      return { principal: this.identityPrincipal(identity.name, identity.identity.objectId, registry) };
+    }
+    return undefined;
+  }
+
+  private refreshToken(registry: string, principal: Principal): string {
+    return this.sign(registry, principal, 'refresh_token', refreshTokenLifetimeSeconds, {});
+  }
+
+  private accessToken(registry: string, principal: Principal, scopeValues: string[], cap?: ResourceScope[]): string {
+    let access = grantScopes(parseScopes(scopeValues), principal.roles, principal.kind === 'admin');
+    if (cap) {
+      access = access.map((entry) => ({
+        ...entry,
+        actions: entry.actions.filter((action) => hasAccess(cap, entry.type, entry.name, action)),
+      }));
+    }
+    return this.sign(registry, principal, 'access_token', accessTokenLifetimeSeconds, { access });
+  }
+
+  /** The claims ACR puts in its tokens (docs/AAD-OAuth.md), signed with the emulator's ACR key. */
+  private sign(registry: string, principal: Principal, grantType: string, lifetime: number, extra: JwtClaims): string {
+    const now = nowSeconds();
+    const claims: JwtClaims = {
+      jti: newJwtId(),
+      sub: principal.subject,
+      nbf: now,
+      exp: now + lifetime,
+      iat: now,
+      iss: 'Azure Container Registry',
+      aud: registry,
+      version: '1.0',
+      grant_type: grantType,
+      tenant: this.config.tenantId,
+      permissions: { actions: allowedRepositoryActions(principal.roles, principal.kind === 'admin'), notActions: [] },
+      roles: principal.roles,
+      ...extra,
+    };
+    return signJwt(claims, this.key.privateKey, { kid: this.key.kid });
+  }
+
+  private verifyRefreshToken(registry: string, token: string): Principal | undefined {
+    const claims = this.verifyOwnToken(registry, token, 'refresh_token');
+    return claims ? this.principalOf(registry, claims) : undefined;
+  }
+
+  verifyAccessToken(registry: string, token: string): AccessGrant | undefined {
+    const claims = this.verifyOwnToken(registry, token, 'access_token');
+    const principal = claims ? this.principalOf(registry, claims) : undefined;
+    if (!claims || !principal) return undefined;
+    return { principal, access: Array.isArray(claims.access) ? (claims.access as ResourceScope[]) : [] };
+  }
+
+  private verifyOwnToken(registry: string, token: string, grantType: string): JwtClaims | undefined {
+    const jwt = decodeJwt(token);
+    if (!jwt || jwt.header.alg !== 'RS256' || !verifySignature(jwt, this.key.publicKey)) return undefined;
+    if (jwt.claims.aud !== registry || jwt.claims.grant_type !== grantType) return undefined;
+    return checkLifetime(jwt.claims, nowSeconds(), 0) === 'valid' ? jwt.claims : undefined;
+  }
+
+  /** The principal behind a token's subject, with the roles it holds now (role changes apply at once). */
+  private principalOf(registry: string, claims: JwtClaims): Principal | undefined {
+    const subject = String(claims.sub ?? '');
+    const admin = this.config.registry(registry)?.admin;
+    if (admin && subject === admin.username) return this.adminPrincipal(subject);
+    const identity = this.config.identityByObjectId(subject);
+    return identity ? this.identityPrincipal(identity.name, identity.identity.objectId, registry) : undefined;
+  }
+
+  private identityPrincipal(name: string, objectId: string, registry: string): Principal {
+    const identity = this.config.identityByName(name);
+    return { kind: 'identity', name, subject: objectId, roles: identity ? this.config.rolesOf(identity.identity, registry) : [] };
+  }
+
+  private adminPrincipal(username: string): Principal {
+    return { kind: 'admin', name: `admin:${username}`, subject: username, roles: [] };
+  }
+
+  private sameService(exchange: Exchange, registry: string, service: string | null): boolean {
+    if (!service || service.toLowerCase() === registry) return true;
+    acrError(exchange.res, 400, 'INVALID_REQUEST', `service '${service}' does not match this registry (${registry}).`);
+    return false;
+  }
+
+  private unauthorized(exchange: Exchange, message: string): void {
+    acrError(exchange.res, 401, 'UNAUTHORIZED', message);
+  }
+}
