@@ -1,0 +1,230 @@
+// The ScanAndRelease flow without the agent: pin the digest, find what to scan (one image, or each platform
+// image of an index), scan each with trivy, evaluate the policy, let the caller publish, then write the decision
+// into ACR's quarantine and read it back. Anything uncertain on the way throws before a Passed is written.
+import * as path from 'node:path';
+import type { Logger } from '../log';
+import type { Runner } from '../process/exec';
+import type { FetchedManifest } from '../registry/client';
+import type { RegistryCredentials } from '../registry/credentials';
+import { type Descriptor, INDEX_MEDIA_TYPES, type Index, imageManifests, isAttestationManifest, isIndex } from '../registry/oci';
+import type { ImageReference } from '../registry/reference';
+import { type ScanSettings, scanImage } from '../trivy/scan';
+import { buildQuarantineDetails, serializeDetails } from './details';
+import { explainRegistryError } from './diagnose';
+import { type PolicyEvaluation, type PolicyOptions, combineEvaluations, describeFinding, evaluatePolicy } from './policy';
+import type { ScannedImage } from './publish';
+import { type Decision, type QuarantineApi, type ReleaseOutcome, type ReleaseTarget, applyDecision } from './release';
+
+/** What the flow needs from an OCI registry client (src/registry/client.ts RegistryClient). */
+export interface ManifestSource {
+  getManifest(repository: string, reference: string): Promise<FetchedManifest>;
+  resolveDigest(repository: string, tag: string): Promise<string>;
+}
+
+export interface ScanAndReleaseInput {
+  image: ImageReference;
+  allowTag: boolean;
+  policy: PolicyOptions;
+  release: 'quarantine' | 'gateOnly';
+  scan: ScanSettings;
+  trivyVersion: string;
+  /** Reports are written here. */
+  workDir: string;
+  detailsLink?: string;
+}
+
+export interface ScanAndReleaseDependencies {
+  registry: ManifestSource;
+  quarantine: QuarantineApi;
+  runner: Runner;
+  credentials: RegistryCredentials;
+  logger: Logger;
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export interface ScanOutcome {
+  registry: string;
+  repository: string;
+  digest: string;
+  /** registry/repository@digest */
+  reference: string;
+  resolvedFromTag?: string;
+  kind: 'image' | 'index';
+  images: ScannedImage[];
+  attestations: Descriptor[];
+  evaluation: PolicyEvaluation;
+  decision: Decision;
+  trivyVersion: string;
+}
+
+export interface ScanAndReleaseResult {
+  scan: ScanOutcome;
+  release?: ReleaseOutcome;
+  /** The quarantine state of the digest after this run, when known. */
+  quarantineState?: string;
+}
+
+export class ImageInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageInputError';
+  }
+}
+
+export async function scanAndRelease(
+  input: ScanAndReleaseInput,
+  deps: ScanAndReleaseDependencies,
+  publish: (scan: ScanOutcome) => Promise<void> = async () => undefined,
+): Promise<ScanAndReleaseResult> {
+  const scan = await scanPinnedImage(input, deps);
+  await publish(scan);
+  if (input.release === 'gateOnly') {
+    deps.logger.info(`release: gateOnly, the quarantine state is not changed (the policy ${scan.decision === 'Passed' ? 'passed' : 'failed'}).`);
+    const quarantineState = await deps.quarantine.readState(scan.repository, scan.digest).catch((error: unknown) => {
+      deps.logger.debug(`reading the quarantine state failed: ${(error as Error).message}`);
+      return undefined;
+    });
+    return { scan, quarantineState };
+  }
+  const release = await deps.logger.group(`Release: set quarantineState ${scan.decision}`, () => releaseScanned(scan, input, deps));
+  return { scan, release, quarantineState: release.state };
+}
+
+/** Pins the digest (a tag is resolved once), scans every image under it and evaluates the policy. */
+export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndReleaseDependencies): Promise<ScanOutcome> {
+  const { registry, repository } = input.image;
+  const { logger } = deps;
+  let digest = input.image.digest;
+  let resolvedFromTag: string | undefined;
+  if (!digest) {
+    const tagged = `${registry}/${repository}:${input.image.tag ?? 'latest'}`;
+    if (!input.allowTag) {
+      throw new ImageInputError(
+        `'${tagged}' is a tag, and a tag can move between scan and release. Give the digest (${registry}/${repository}@sha256:…, e.g. $(build.imageReference)), or set allowTag: true to resolve the tag once before scanning.`,
+      );
+    }
+    digest = await logger.group(`Resolve ${tagged}`, async () => {
+      const resolved = await deps.registry.resolveDigest(repository, input.image.tag ?? 'latest').catch((error: unknown) => {
+        throw new Error(explainRegistryError(error, registry, 'resolve-tag', tagged));
+      });
+      logger.info(`${tagged} -> ${resolved}. Everything below uses this digest; moving the tag now changes nothing.`);
+      return resolved;
+    });
+    resolvedFromTag = tagged;
+  }
+  const reference = `${registry}/${repository}@${digest}`;
+
+  const top = await deps.registry.getManifest(repository, digest).catch((error: unknown) => {
+    throw new Error(explainRegistryError(error, registry, 'pull', reference));
+  });
+  const { images, attestations, kind } = scanTargets(top);
+  if (kind === 'index') {
+    logger.info(
+      `${reference} is a multi-platform index: scanning ${images.length} platform image(s) (${images.map((i) => `${i.label} ${i.digest}`).join(', ')})` +
+        (attestations.length ? `; ${attestations.length} attestation manifest(s) are not images and follow the index's decision.` : '.'),
+    );
+  } else {
+    logger.info(`${reference} is a single image manifest.`);
+  }
+
+  const scanned: ScannedImage[] = [];
+  for (const target of images) {
+    const outputFile = path.join(input.workDir, `trivy-${slug(target.label)}-${target.digest.slice(7, 19)}.json`);
+    const result = await logger.group(`Scan ${target.label} ${registry}/${repository}@${target.digest}`, () =>
+      scanImage(input.scan, { registry, repository, digest: target.digest, outputFile }, deps),
+    );
+    const evaluation = evaluatePolicy(result.report, input.policy);
+    scanned.push({ digest: target.digest, label: target.label, report: result.report, reportFile: result.file, evaluation });
+  }
+  const evaluation = scanned.length === 1 ? scanned[0].evaluation : combineEvaluations(scanned.map((s) => s.evaluation));
+  const decision: Decision = evaluation.passed ? 'Passed' : 'Failed';
+  await logger.group('Policy', async () => logEvaluation(evaluation, input.policy, decision, logger));
+  return {
+    registry,
+    repository,
+    digest,
+    reference,
+    resolvedFromTag,
+    kind,
+    images: scanned,
+    attestations,
+    evaluation,
+    decision,
+    trivyVersion: input.trivyVersion,
+  };
+}
+
+interface Targets {
+  kind: 'image' | 'index';
+  images: { digest: string; label: string }[];
+  attestations: Descriptor[];
+}
+
+export function scanTargets(top: FetchedManifest): Targets {
+  if (!isIndex(top.json, top.mediaType)) return { kind: 'image', images: [{ digest: top.digest, label: 'image' }], attestations: [] };
+  const index = top.json as Index;
+  const children = imageManifests(index);
+  const nested = children.filter((d) => INDEX_MEDIA_TYPES.includes(d.mediaType));
+  if (nested.length > 0) throw new Error(`The index ${top.digest} contains another index (${nested[0].digest}); nested indexes are not supported.`);
+  if (children.length === 0) throw new Error(`The index ${top.digest} lists no platform image to scan.`);
+  return {
+    kind: 'index',
+    images: children.map((d) => ({
+      digest: d.digest,
+      label: d.platform ? [d.platform.os, d.platform.architecture, d.platform.variant].filter(Boolean).join('/') : d.digest.slice(0, 19),
+    })),
+    attestations: index.manifests.filter(isAttestationManifest),
+  };
+}
+
+function logEvaluation(evaluation: PolicyEvaluation, policy: PolicyOptions, decision: Decision, logger: Logger): void {
+  if (evaluation.violations.length > 0) {
+    logger.info(`${evaluation.violations.length} finding(s) violate the policy (${policy.threshold.join(', ')}, or any secret):`);
+    for (const v of evaluation.violations) logger.info(`  ${describeFinding(v)}`);
+  } else {
+    logger.info(`No finding violates the policy (${policy.threshold.join(', ')}, or any secret).`);
+  }
+  const c = evaluation.counts;
+  logger.info('Counts by severity (vulnerabilities / secrets / failed misconfigurations):');
+  for (const s of ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'] as const) {
+    logger.info(`  ${s.padEnd(8)} ${c.vulnerabilities[s]} / ${c.secrets[s]} / ${c.misconfigurations[s]}`);
+  }
+  if (evaluation.ignoredUnfixed) logger.info(`${evaluation.ignoredUnfixed} vulnerabilities without a fix were ignored (ignoreUnfixed).`);
+  if (evaluation.suppressed) logger.info(`${evaluation.suppressed} findings were suppressed by the ignore file.`);
+  if (evaluation.unrecognizedSeverities.length) {
+    logger.warn(`The report uses severities trivy does not define (${evaluation.unrecognizedSeverities.join(', ')}); they were counted as UNKNOWN.`);
+  }
+  logger.info(`Decision: ${decision}.`);
+}
+
+async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, deps: ScanAndReleaseDependencies): Promise<ReleaseOutcome> {
+  const targets: ReleaseTarget[] = [{ digest: scan.digest, kind: scan.kind === 'index' ? 'index' : 'image', label: scan.kind === 'index' ? 'index' : 'image' }];
+  if (scan.kind === 'index') {
+    for (const image of scan.images) targets.push({ digest: image.digest, kind: 'image', label: image.label });
+    for (const attestation of scan.attestations) targets.push({ digest: attestation.digest, kind: 'attestation', label: 'attestation' });
+  }
+  const details = serializeDetails(
+    buildQuarantineDetails({
+      trivyVersion: scan.trivyVersion,
+      decision: scan.decision,
+      evaluation: scan.evaluation,
+      link: input.detailsLink,
+      scope: scan.kind === 'index' ? scan.images.map((i) => i.label).join(', ') : undefined,
+    }),
+  );
+  return applyDecision({
+      api: deps.quarantine,
+      registry: scan.registry,
+      repository: scan.repository,
+      targets,
+      decision: scan.decision,
+      details,
+      logger: deps.logger,
+      explain: (error, action, target) =>
+        explainRegistryError(error, scan.registry, action === 'write' ? 'write-state' : 'read-state', `${scan.registry}/${scan.repository}@${target.digest}`),
+  });
+}
+
+function slug(text: string): string {
+  return text.replace(/[^a-zA-Z0-9.-]+/g, '-');
+}

@@ -1,0 +1,215 @@
+// Runs `trivy image` against one manifest digest and returns its JSON report, checked to be a trivy report of
+// exactly that digest. Choices, each for a reason:
+// - `--exit-code 10`: trivy exits 1 on any fatal error and a Go panic exits 2, so neither can be the findings
+//   code; 10 means "findings", 0 "no findings", anything else "trivy failed". The decision itself is made
+//   from the JSON (src/release/policy.ts), not from the exit code.
+// - No `--severity`: the report keeps every severity so the counts are complete; the threshold is ours.
+// - `--image-src remote`: scan what the registry holds, never a same-named image in a local docker daemon.
+// - Credentials only in the environment (TRIVY_USERNAME/TRIVY_PASSWORD), never in argv.
+// - A clean environment: inherited TRIVY_* variables (TRIVY_SEVERITY, TRIVY_IGNOREFILE, ...) and the agent's
+//   ENDPOINT_/SECRET_ variables are dropped, and trivy runs in an empty directory so no stray trivy.yaml or
+//   .trivyignore changes what it reports.
+// - `--quiet`: no progress bars or info lines in the pipeline log; fatal errors are still printed.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../log';
+import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
+import type { RegistryCredentials } from '../registry/credentials';
+import { type ExpectedArtifact, TrivyReportError, assertReportIsFor, parseTrivyReport, type TrivyReport } from './report';
+
+export const FINDINGS_EXIT_CODE = 10;
+export const SCANNERS = ['vuln', 'secret', 'misconfig', 'license'] as const;
+export type Scanner = (typeof SCANNERS)[number];
+
+export interface ScanSettings {
+  /** Path of the trivy executable. */
+  trivy: string;
+  cacheDir: string;
+  scanners: readonly Scanner[];
+  ignoreUnfixed: boolean;
+  /** An ignore file (.trivyignore or .trivyignore.yaml), checked to exist by the caller. */
+  ignoreFile?: string;
+  /** Mirror of the vulnerability database, e.g. myacr.azurecr.io/aquasec/trivy-db:2 */
+  dbRepository?: string;
+  timeoutMs: number;
+}
+
+export interface ScanRequest extends ExpectedArtifact {
+  /** Where the JSON report is written. */
+  outputFile: string;
+}
+
+/** trivy did not produce a usable result: crashed, timed out, refused, or wrote something that is not a report. */
+export class TrivyFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrivyFailedError';
+  }
+}
+
+/** How long the process may run beyond trivy's own --timeout before it is killed (DB lock waits, cleanup). */
+export const KILL_GRACE_MS = 15_000;
+
+export function trivyImageArgs(settings: ScanSettings, request: ScanRequest): string[] {
+  const args = [
+    'image',
+    '--format',
+    'json',
+    '--output',
+    request.outputFile,
+    '--exit-code',
+    String(FINDINGS_EXIT_CODE),
+    '--quiet',
+    '--image-src',
+    'remote',
+    '--scanners',
+    settings.scanners.join(','),
+    '--cache-dir',
+    settings.cacheDir,
+    '--timeout',
+    formatGoDuration(settings.timeoutMs),
+    '--show-suppressed',
+    '--skip-version-check',
+    '--disable-telemetry',
+  ];
+  if (settings.ignoreUnfixed) args.push('--ignore-unfixed');
+  if (settings.ignoreFile) args.push('--ignorefile', settings.ignoreFile);
+  if (settings.dbRepository) args.push('--db-repository', settings.dbRepository);
+  args.push(`${request.registry}/${request.repository}@${request.digest}`);
+  return args;
+}
+
+const DROPPED_ENV = /^(TRIVY_|ENDPOINT_|SECRET_|INPUT_|VSTS_TASKVARIABLE_|SYSTEM_ACCESSTOKEN$)/i;
+
+/** The child's environment: ours minus what could change trivy's findings or leak the agent's secrets. */
+export function trivyEnvironment(base: NodeJS.ProcessEnv, credentials: RegistryCredentials | undefined): { env: NodeJS.ProcessEnv; dropped: string[] } {
+  const env: NodeJS.ProcessEnv = {};
+  const dropped: string[] = [];
+  for (const [key, value] of Object.entries(base)) {
+    if (DROPPED_ENV.test(key)) {
+      if (/^TRIVY_/i.test(key)) dropped.push(key);
+      continue;
+    }
+    env[key] = value;
+  }
+  if (credentials) {
+    env.TRIVY_USERNAME = credentials.username;
+    env.TRIVY_PASSWORD = credentials.password;
+  }
+  return { env, dropped };
+}
+
+export interface TrivyScanResult {
+  report: TrivyReport;
+  /** The report file, as trivy wrote it. */
+  file: string;
+  exitCode: number;
+}
+
+export interface ScanDependencies {
+  runner: Runner;
+  logger: Logger;
+  credentials?: RegistryCredentials;
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+export async function scanImage(settings: ScanSettings, request: ScanRequest, deps: ScanDependencies): Promise<TrivyScanResult> {
+  const args = trivyImageArgs(settings, request);
+  const { env, dropped } = trivyEnvironment(deps.baseEnv ?? process.env, deps.credentials);
+  if (dropped.length > 0) deps.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
+  deps.logger.info(`${settings.trivy} ${args.join(' ')}`);
+  const cwd = mkdtempSync(path.join(path.dirname(request.outputFile), 'trivy-cwd-'));
+  let result: RunResult;
+  try {
+    result = await deps.runner(settings.trivy, args, {
+      env,
+      cwd,
+      timeoutMs: settings.timeoutMs + KILL_GRACE_MS,
+      onLine: (line) => deps.logger.debug(`trivy: ${line}`),
+    });
+  } catch (error) {
+    throw new TrivyFailedError(`trivy could not be started (${settings.trivy}): ${(error as Error).message}`);
+  }
+  const reason = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout);
+  if (result.timedOut) {
+    throw new TrivyFailedError(
+      `trivy did not finish within the timeout of ${formatGoDuration(settings.timeoutMs)} and was stopped${reason ? `; its last words: ${reason}` : ''}. Raise 'timeout' or check that the registry and the vulnerability database are reachable.`,
+    );
+  }
+  if (result.exitCode !== 0 && result.exitCode !== FINDINGS_EXIT_CODE) {
+    const how = result.exitCode === null ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
+    throw new TrivyFailedError(`trivy ${how}: ${reason ?? 'it printed nothing'}`);
+  }
+  if (!existsSync(request.outputFile)) throw new TrivyFailedError(`trivy exited ${result.exitCode} but wrote no report to ${request.outputFile}.`);
+  let report: TrivyReport;
+  try {
+    report = parseTrivyReport(readFileSync(request.outputFile, 'utf8'));
+    assertReportIsFor(report, request);
+  } catch (error) {
+    if (error instanceof TrivyReportError) throw new TrivyFailedError(`trivy's output was refused: ${error.message}`);
+    throw error;
+  }
+  if (result.exitCode === FINDINGS_EXIT_CODE && !hasFindings(report)) {
+    throw new TrivyFailedError(`trivy exited ${FINDINGS_EXIT_CODE} (findings) but its report lists none; the result is not trustworthy.`);
+  }
+  return { report, file: request.outputFile, exitCode: result.exitCode ?? -1 };
+}
+
+/** What makes trivy exit with --exit-code (types.Results.Failed): any vulnerability, FAIL misconfiguration, secret or license. */
+export function hasFindings(report: TrivyReport): boolean {
+  return (report.Results ?? []).some(
+    (r) =>
+      (r.Vulnerabilities?.length ?? 0) > 0 ||
+      (r.Misconfigurations ?? []).some((m) => m.Status === 'FAIL') ||
+      (r.Secrets?.length ?? 0) > 0 ||
+      (r.Licenses?.length ?? 0) > 0,
+  );
+}
+
+/** `trivy convert --format sarif`: trivy's own SARIF mapping of the JSON report, without scanning again. */
+export async function convertToSarif(trivy: string, reportFile: string, sarifFile: string, runner: Runner): Promise<void> {
+  const args = ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', reportFile];
+  const { env } = trivyEnvironment(process.env, undefined);
+  const result = await runner(trivy, args, { env, timeoutMs: 120_000 });
+  if (result.exitCode !== 0 || !existsSync(sarifFile)) {
+    throw new TrivyFailedError(`trivy convert --format sarif failed: ${lastMeaningfulLine(result.stderr) ?? `exit code ${result.exitCode}`}`);
+  }
+}
+
+/** The version trivy reports about itself (`trivy version --format json`). */
+export async function trivyVersion(trivy: string, runner: Runner): Promise<string> {
+  const { env } = trivyEnvironment(process.env, undefined);
+  const result = await runner(trivy, ['version', '--format', 'json'], { env, timeoutMs: 60_000 });
+  if (result.exitCode !== 0) {
+    throw new TrivyFailedError(`'${trivy} version' failed with exit code ${result.exitCode}: ${lastMeaningfulLine(result.stderr) ?? 'no output'}`);
+  }
+  try {
+    const parsed = JSON.parse(result.stdout) as { Version?: unknown };
+    if (typeof parsed.Version === 'string' && parsed.Version) return parsed.Version;
+  } catch {
+    // fall through
+  }
+  throw new TrivyFailedError(`'${trivy} version --format json' printed no version; is ${trivy} trivy?`);
+}
+
+/** Reads a timeout: Go duration syntax as trivy takes it (90s, 10m, 1h30m); a bare number is minutes. */
+export function parseTimeout(text: string): number {
+  const value = text.trim();
+  if (/^\d+$/.test(value)) return minutes(Number(value));
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  const pattern = /(\d+(?:\.\d+)?)(ms|h|m|s)/g;
+  if (!/^(\d+(?:\.\d+)?(ms|h|m|s))+$/.test(value)) {
+    throw new Error(`'${text}' is not a duration. Write it like 10m, 90s or 1h30m (a bare number means minutes).`);
+  }
+  let total = 0;
+  for (const match of value.matchAll(pattern)) total += Number(match[1]) * unit[match[2]];
+  if (total < 1000) throw new Error(`'${text}' is shorter than one second.`);
+  return Math.round(total);
+}
+
+const minutes = (n: number) => n * 60_000;
+
+/** trivy's --timeout takes a Go duration; whole seconds are enough. */
+export function formatGoDuration(ms: number): string {
+  return `${Math.max(1, Math.ceil(ms / 1000))}s`;
+}
