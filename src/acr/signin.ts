@@ -1,0 +1,228 @@
+// Signing in to a registry from a service connection. Azure connections: an Entra ID token for ACR's audience
+// is exchanged at POST /oauth2/exchange for an ACR refresh token, which docker and the registry clients use with
+// the zero-GUID user (ACR docs/AAD-OAuth.md; what Docker@2 does). Docker registry connections give their user
+// and password directly (ACR admin user, ACR tokens, other registries).
+import type { TokenCredential } from '@azure/identity';
+import { type AzureConnection, ConnectionError, type OidcContext, azureCredential, credentialPlan } from '../azure/connection';
+import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, httpRetryDecision, networkErrorCode } from '../http/client';
+import type { Logger } from '../log';
+import { jwtClaims } from '../registry/auth';
+import { ACR_TOKEN_USERNAME, type RegistryCredentials } from '../registry/credentials';
+import { RegistryError } from '../registry/errors';
+import { isDockerHub, validateLoginServer, validateRepository } from '../registry/reference';
+import { type RetryPolicy, retry } from '../util/retry';
+
+/** The Entra ID scope of ACR's own audience (preferred: registries may refuse ARM-audience tokens). */
+export const ACR_SCOPE = 'https://containerregistry.azure.net/.default';
+
+export type RegistryConnection =
+  | { kind: 'azure'; azure: AzureConnection; oidc?: OidcContext }
+  | { kind: 'dockerRegistry'; docker: AzureConnection; oidc?: OidcContext };
+
+export type RepositoryAction = 'pull' | 'push' | 'delete' | 'metadata_read' | 'metadata_write';
+
+export interface SignInOptions {
+  /** Login server, e.g. contoso.azurecr.io. */
+  registry: string;
+  connection: RegistryConnection;
+  http?: HttpClient;
+  logger?: Logger;
+  retry?: RetryPolicy;
+  sleep?: (ms: number) => Promise<void>;
+  /** Entra ID scope to ask for; default ACR's audience. */
+  scope?: string;
+  /** Use this credential instead of the one the connection describes (tests; callers that hold one). */
+  credential?: TokenCredential;
+  /**
+   * Check at sign-in that the identity may do these actions on this repository (an access token is asked for
+   * and its grant read), so a missing role fails now with the role to assign, not halfway through a build.
+   */
+  checkAccess?: { repository: string; actions: RepositoryAction[] };
+}
+
+export interface SignedIn {
+  credentials: RegistryCredentials;
+  /** Every secret value obtained (tokens, passwords, keys), for the shell to register with setSecret. */
+  secrets: string[];
+  /** How the sign-in went, for a log line: e.g. "Entra ID (workload identity federation) -> ACR refresh token". */
+  method: string;
+}
+
+export async function signInToRegistry(options: SignInOptions): Promise<SignedIn> {
+  const registry = validateLoginServer(options.registry.trim().toLowerCase());
+  const { connection } = options;
+  if (connection.kind === 'azure') return signInWithEntra(registry, connection.azure, connection.oidc, options);
+
+  const docker = connection.docker;
+  const isAcr = (docker.data('registrytype') ?? '').toLowerCase() === 'acr';
+  const connectionRegistry = registryOfConnection(docker);
+  if (connectionRegistry && connectionRegistry !== registry && !(isDockerHub(connectionRegistry) && isDockerHub(registry))) {
+    throw new ConnectionError(docker, `it is for the registry '${connectionRegistry}', not '${registry}'; choose a connection for ${registry} or set the registry to ${connectionRegistry}.`);
+  }
+  const scheme = docker.scheme.trim().toLowerCase();
+  if (isAcr && (scheme === 'workloadidentityfederation' || scheme === 'managedserviceidentity')) {
+    return signInWithEntra(registry, docker, connection.oidc, options);
+  }
+  const [username, password] = isAcr
+    ? [parameter(docker, 'serviceprincipalid', 'the service principal id'), parameter(docker, 'serviceprincipalkey', 'the service principal key')]
+    : [parameter(docker, 'username', 'the user name'), parameter(docker, 'password', 'the password')];
+  return {
+    credentials: { registry, username, password },
+    secrets: [password],
+    method: isAcr ? 'Docker registry connection (ACR, service principal)' : 'Docker registry connection (user name and password)',
+  };
+}
+
+/** The login server a docker-registry connection is for (ACR: loginServer; others: the registry URL's host). */
+export function registryOfConnection(connection: AzureConnection): string | undefined {
+  const text = connection.parameters.loginserver || connection.parameters.registry || connection.url;
+  if (!text?.trim()) return undefined;
+  const host = text.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
+  return isDockerHub(host) ? 'docker.io' : host;
+}
+
+function parameter(connection: AzureConnection, key: string, what: string): string {
+  const value = connection.parameters[key];
+  if (!value) throw new ConnectionError(connection, `the authorization parameter '${key}' (${what}) is missing; edit the service connection and set it.`);
+  return value;
+}
+
+async function signInWithEntra(registry: string, connection: AzureConnection, oidc: OidcContext | undefined, options: SignInOptions): Promise<SignedIn> {
+  const secrets: string[] = [];
+  const remember = (secret: string) => {
+    if (secret && !secrets.includes(secret)) secrets.push(secret);
+  };
+  const plan = credentialPlan(connection);
+  const credential = options.credential ?? azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
+  const entraToken = await credential.getToken(options.scope ?? ACR_SCOPE);
+  if (!entraToken) throw new ConnectionError(connection, 'Entra ID returned no token.');
+  remember(entraToken.token);
+
+  const refreshToken = await exchangeForRefreshToken(registry, entraToken.token, plan.tenantId, connection, options);
+  remember(refreshToken);
+  const credentials: RegistryCredentials = { registry, username: ACR_TOKEN_USERNAME, password: refreshToken };
+  if (options.checkAccess) remember(await checkAccess(credentials, options.checkAccess, connection, options));
+  return { credentials, secrets, method: `Entra ID (${describePlan(plan.kind)}) -> ACR refresh token` };
+}
+
+function describePlan(kind: ReturnType<typeof credentialPlan>['kind']): string {
+  return { secret: 'service principal, secret', certificate: 'service principal, certificate', federated: 'workload identity federation', managedIdentity: 'managed identity' }[kind];
+}
+
+/** POST /oauth2/exchange: Entra ID access token -> ACR refresh token. */
+async function exchangeForRefreshToken(
+  registry: string,
+  accessToken: string,
+  tenantId: string | undefined,
+  connection: AzureConnection,
+  options: SignInOptions,
+): Promise<string> {
+  const form = new URLSearchParams({ grant_type: 'access_token', service: registry });
+  if (tenantId) form.set('tenant', tenantId);
+  form.set('access_token', accessToken);
+  const request: HttpRequest = {
+    method: 'POST',
+    url: `https://${registry}/oauth2/exchange`,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: form.toString(),
+  };
+  const response = await send(request, options, `${registry}: token exchange`).catch((error: unknown) => {
+    throw explainExchangeFailure(registry, connection, error);
+  });
+  let refreshToken: string | undefined;
+  try {
+    refreshToken = response.json<{ refresh_token?: string }>().refresh_token;
+  } catch {
+    // handled below
+  }
+  if (!refreshToken) {
+    throw new ConnectionError(connection, `${registry} answered the token exchange without a refresh token; is it an Azure Container Registry?`);
+  }
+  return refreshToken;
+}
+
+function explainExchangeFailure(registry: string, connection: AzureConnection, error: unknown): Error {
+  if (error instanceof RegistryError) {
+    const said = error.registryMessage ?? error.code ?? '';
+    if (error.status === 404 || error.status === 405) {
+      return new ConnectionError(connection, `${registry} is not an Azure Container Registry: it has no token exchange (POST /oauth2/exchange answered ${error.status}). Use a Docker registry service connection for it.`);
+    }
+    if (error.status === 401 || error.status === 403) {
+      if (/audience|aud\b/i.test(said)) {
+        return new ConnectionError(connection, `${registry} refused the Entra ID token because of its audience (${said}). The token must be for ${ACR_SCOPE.replace('/.default', '')}; a registry that refuses ARM-audience tokens needs exactly that.`);
+      }
+      return new ConnectionError(
+        connection,
+        `${registry} refused the Entra ID token (${error.status}${said ? `: ${said}` : ''}). The identity must belong to the registry's tenant and the registry must allow Entra ID authentication.`,
+      );
+    }
+    return new ConnectionError(connection, `the token exchange at ${registry} failed: ${error.message}`);
+  }
+  const code = networkErrorCode(error);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNREFUSED') {
+    return new ConnectionError(connection, `cannot reach ${registry} (${code}); check the registry name and the agent's network.`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Asks the registry for an access token with the actions wanted and fails, naming the role, when some are not granted. */
+async function checkAccess(
+  credentials: RegistryCredentials,
+  wanted: { repository: string; actions: RepositoryAction[] },
+  connection: AzureConnection,
+  options: SignInOptions,
+): Promise<string> {
+  validateRepository(wanted.repository);
+  const scope = `repository:${wanted.repository}:${wanted.actions.join(',')}`;
+  const form = new URLSearchParams({ grant_type: 'refresh_token', service: credentials.registry, scope, refresh_token: credentials.password });
+  const request: HttpRequest = {
+    method: 'POST',
+    url: `https://${credentials.registry}/oauth2/token`,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: form.toString(),
+  };
+  const response = await send(request, options, `${credentials.registry}: token`).catch((error: unknown) => {
+    if (error instanceof RegistryError) {
+      throw new ConnectionError(connection, `${credentials.registry} refused a token for ${scope}: ${error.registryMessage ?? error.message}`);
+    }
+    throw error;
+  });
+  const accessToken = response.json<{ access_token?: string }>().access_token ?? '';
+  const access = (jwtClaims(accessToken)?.access ?? []) as { type?: string; name?: string; actions?: string[] }[];
+  const granted = new Set(access.filter((a) => a.type === 'repository' && a.name === wanted.repository).flatMap((a) => a.actions ?? []));
+  const missing = wanted.actions.filter((action) => !granted.has(action) && !granted.has('*'));
+  if (missing.length > 0 && jwtClaims(accessToken)) {
+    throw new ConnectionError(
+      connection,
+      `its identity may not ${missing.join(', ')} on ${credentials.registry}/${wanted.repository} (granted: ${[...granted].join(', ') || 'nothing'}). Assign it the ${rolesFor(missing).join(' and ')} role on the registry.`,
+    );
+  }
+  return accessToken;
+}
+
+function rolesFor(actions: RepositoryAction[]): string[] {
+  const roles = new Set<string>();
+  for (const action of actions) {
+    if (action === 'pull' || action === 'metadata_read') roles.add('AcrPull');
+    else if (action === 'push' || action === 'metadata_write') roles.add('AcrPush');
+    else if (action === 'delete') roles.add('AcrDelete');
+  }
+  return [...roles];
+}
+
+async function send(request: HttpRequest, options: SignInOptions, what: string): Promise<HttpResponse> {
+  const http = options.http ?? fetchClient;
+  return retry(
+    async () => {
+      const response = await http(request);
+      if (response.status !== 200) throw new RegistryError(request, response);
+      return response;
+    },
+    {
+      policy: options.retry,
+      sleep: options.sleep,
+      shouldRetry: httpRetryDecision,
+      onRetry: ({ attempt, delayMs, reason }) => options.logger?.warn(`${what} answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
+    },
+  );
+}

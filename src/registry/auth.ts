@@ -1,0 +1,291 @@
+// The Docker registry token flow (distribution's token spec, ACR's docs/AAD-OAuth.md and Token-BasicAuth.md):
+// a request answered 401 with `WWW-Authenticate: Bearer realm=..,service=..,scope=..` is retried once with a
+// token from the realm. ACR refresh tokens (zero-GUID user) are traded with the POST refresh_token grant ACR
+// documents; other users use GET with Basic, as docker does; `Basic` challenges get Basic.
+import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, httpRetryDecision, redactUrl } from '../http/client';
+import type { Logger } from '../log';
+import { type RetryPolicy, retry } from '../util/retry';
+import { ACR_TOKEN_USERNAME, type RegistryCredentials } from './credentials';
+import { RegistryError } from './errors';
+
+export interface AuthChallenge {
+  /** Lower case: `bearer`, `basic`, ... */
+  scheme: string;
+  /** Parameter names in lower case. */
+  params: Record<string, string>;
+}
+
+/**
+ * Parses a WWW-Authenticate value (RFC 7235): one or more `Scheme k=v, k="quoted, with commas"` challenges,
+ * as fetch joins several header lines with ", ".
+ */
+export function parseChallenges(header: string): AuthChallenge[] {
+  const challenges: AuthChallenge[] = [];
+  let i = 0;
+  const skip = (pattern: RegExp) => {
+    while (i < header.length && pattern.test(header[i])) i++;
+  };
+  const token = (): string => {
+    const start = i;
+    while (i < header.length && /[!#$%&'*+\-.^_`|~0-9A-Za-z]/.test(header[i])) i++;
+    return header.slice(start, i);
+  };
+  let current: AuthChallenge | undefined;
+  while (i < header.length) {
+    skip(/[\s,]/);
+    if (i >= header.length) break;
+    const name = token();
+    if (!name) {
+      i++; // a character no grammar allows here: step over it
+      continue;
+    }
+    const afterName = i;
+    skip(/\s/);
+    if (header[i] === '=' && current && header[i + 1] !== '=') {
+      i++;
+      skip(/\s/);
+      let value: string;
+      if (header[i] === '"') {
+        i++;
+        value = '';
+        while (i < header.length && header[i] !== '"') {
+          if (header[i] === '\\' && i + 1 < header.length) i++;
+          value += header[i++];
+        }
+        i++;
+      } else {
+        const start = i;
+        while (i < header.length && header[i] !== ',' && !/\s/.test(header[i])) i++;
+        value = header.slice(start, i);
+      }
+      current.params[name.toLowerCase()] = value;
+    } else {
+      i = afterName;
+      current = { scheme: name.toLowerCase(), params: {} };
+      challenges.push(current);
+      // token68 form (e.g. `Negotiate abc==`): not used by registries, ignore it
+    }
+  }
+  return challenges;
+}
+
+/** The registry's answer at the token realm (distribution token spec; ACR answers access_token only). */
+interface TokenAnswer {
+  token?: string;
+  access_token?: string;
+  expires_in?: number;
+  issued_at?: string;
+}
+
+interface CachedToken {
+  authorization: string;
+  /** Milliseconds since epoch after which the token is not used any more (expiry minus a margin). */
+  renewAt: number;
+}
+
+type Authorization = { kind: 'basic' } | { kind: 'bearer'; realm: string; service?: string; scopes: string[] };
+
+export interface TokenAuthenticatorOptions {
+  /** Omit for anonymous access (public repositories). */
+  credentials?: RegistryCredentials;
+  http?: HttpClient;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  /** Clock in milliseconds (tests). */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const DEFAULT_TOKEN_LIFETIME_S = 60; // distribution token spec: when expires_in is absent
+const MAX_RENEW_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Answers registry challenges and caches what it learned: per request key (a caller's name for a kind of
+ * request, e.g. `pull team/app`) the scope the registry asked for, and per scope the token until its expiry.
+ */
+export class TokenAuthenticator {
+  private readonly http: HttpClient;
+  private readonly now: () => number;
+  private readonly byKey = new Map<string, Authorization>();
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly pending = new Map<string, Promise<CachedToken>>();
+
+  constructor(private readonly options: TokenAuthenticatorOptions = {}) {
+    this.http = options.http ?? fetchClient;
+    this.now = options.now ?? Date.now;
+  }
+
+  get credentials(): RegistryCredentials | undefined {
+    return this.options.credentials;
+  }
+
+  /** The Authorization header to send for a request of this key, when a challenge taught us one. */
+  async authorization(key: string): Promise<string | undefined> {
+    const known = this.byKey.get(key);
+    if (!known) return undefined;
+    if (known.kind === 'basic') return this.basic();
+    return (await this.bearer(known, false)).authorization;
+  }
+
+  /**
+   * Learns from a 401's WWW-Authenticate and returns the Authorization to retry with; undefined when the
+   * challenge cannot be answered (no header, unknown scheme, Basic without credentials).
+   * A fresh token is always fetched: the cached one (if any) was just refused.
+   */
+  async answer(key: string, wwwAuthenticate: string | null | undefined): Promise<string | undefined> {
+    const challenges = parseChallenges(wwwAuthenticate ?? '');
+    const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
+    if (bearer) {
+      const authorization: Authorization = {
+        kind: 'bearer',
+        realm: bearer.params.realm,
+        service: bearer.params.service,
+        scopes: (bearer.params.scope ?? '').split(' ').filter(Boolean),
+      };
+      this.byKey.set(key, authorization);
+      return (await this.bearer(authorization, true)).authorization;
+    }
+    if (challenges.some((c) => c.scheme === 'basic') && this.options.credentials) {
+      this.byKey.set(key, { kind: 'basic' });
+      return this.basic();
+    }
+    return undefined;
+  }
+
+  private basic(): string {
+    const { username, password } = this.options.credentials!;
+    return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  }
+
+  private async bearer(authorization: Extract<Authorization, { kind: 'bearer' }>, fresh: boolean): Promise<CachedToken> {
+    const cacheKey = JSON.stringify([authorization.realm, authorization.service, [...authorization.scopes].sort()]);
+    const cached = this.tokens.get(cacheKey);
+    if (!fresh && cached && cached.renewAt > this.now()) return cached;
+    let inFlight = this.pending.get(cacheKey);
+    if (!inFlight) {
+      inFlight = this.fetchToken(authorization).finally(() => this.pending.delete(cacheKey));
+      this.pending.set(cacheKey, inFlight);
+    }
+    const token = await inFlight;
+    this.tokens.set(cacheKey, token);
+    return token;
+  }
+
+  private async fetchToken(authorization: Extract<Authorization, { kind: 'bearer' }>): Promise<CachedToken> {
+    const request = this.tokenRequest(authorization);
+    const scopes = authorization.scopes.join(' ') || '(no scope)';
+    this.options.logger?.debug(`Asking ${redactUrl(authorization.realm)} for a registry token: ${scopes}`);
+    const response = await retry(
+      async () => {
+        const answer = await this.http(request);
+        if (answer.status === 200) return answer;
+        throw new RegistryError(request, answer, this.refusal(authorization, answer));
+      },
+      {
+        policy: this.options.retry,
+        shouldRetry: httpRetryDecision,
+        sleep: this.options.sleep,
+        onRetry: ({ attempt, delayMs, reason }) =>
+          this.options.logger?.warn(`The registry's token service answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
+      },
+    );
+    let answer: TokenAnswer;
+    try {
+      answer = response.json<TokenAnswer>();
+    } catch {
+      throw new Error(`The registry's token service at ${redactUrl(authorization.realm)} answered something that is not JSON.`);
+    }
+    const token = answer.access_token ?? answer.token;
+    if (!token) throw new Error(`The registry's token service at ${redactUrl(authorization.realm)} answered without a token.`);
+    return { authorization: `Bearer ${token}`, renewAt: this.renewAt(token, answer) };
+  }
+
+  private tokenRequest(authorization: Extract<Authorization, { kind: 'bearer' }>): HttpRequest {
+    const credentials = this.options.credentials;
+    const params = new URLSearchParams();
+    if (credentials?.username === ACR_TOKEN_USERNAME) {
+      // ACR's documented form for trading an ACR refresh token for an access token.
+      params.set('grant_type', 'refresh_token');
+      if (authorization.service) params.set('service', authorization.service);
+      for (const scope of authorization.scopes) params.append('scope', scope);
+      params.set('refresh_token', credentials.password);
+      return {
+        method: 'POST',
+        url: authorization.realm,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        body: params.toString(),
+      };
+    }
+    if (authorization.service) params.set('service', authorization.service);
+    for (const scope of authorization.scopes) params.append('scope', scope);
+    const url = new URL(authorization.realm);
+    for (const [name, value] of params) url.searchParams.append(name, value);
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (credentials) headers.Authorization = this.basic();
+    return { method: 'GET', url: url.toString(), headers };
+  }
+
+  private refusal(authorization: Extract<Authorization, { kind: 'bearer' }>, response: HttpResponse): string {
+    const who = this.options.credentials
+      ? this.options.credentials.username === ACR_TOKEN_USERNAME
+        ? 'the ACR refresh token'
+        : `the user '${this.options.credentials.username}'`
+      : 'an anonymous client';
+    const error = new RegistryError({ method: 'GET', url: authorization.realm }, response);
+    const detail = error.registryMessage ?? error.code ?? '';
+    const reason = response.status === 401 || response.status === 403 ? `refused ${who}` : `answered ${response.status} to ${who}`;
+    return `The registry's token service at ${redactUrl(authorization.realm)} ${reason}${detail ? `: ${detail}` : ''}.`;
+  }
+
+  private renewAt(token: string, answer: TokenAnswer): number {
+    const now = this.now();
+    const exp = jwtExpiry(token);
+    const expiresAt =
+      exp !== undefined
+        ? exp * 1000
+        : (answer.issued_at ? Date.parse(answer.issued_at) || now : now) + (answer.expires_in ?? DEFAULT_TOKEN_LIFETIME_S) * 1000;
+    const lifetime = Math.max(0, expiresAt - now);
+    return expiresAt - Math.min(MAX_RENEW_MARGIN_MS, lifetime / 2);
+  }
+}
+
+/** The `exp` claim (seconds) of a JWT, without verifying it; undefined for an opaque token. */
+export function jwtExpiry(token: string): number | undefined {
+  const claims = jwtClaims(token);
+  return typeof claims?.exp === 'number' ? claims.exp : undefined;
+}
+
+/** The claims of a JWT, without verifying it (for reading what a token grants, never for trusting it). */
+export function jwtClaims(token: string): Record<string, unknown> | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sends a request with what the authenticator knows for `key` (default: the request's host), answers one
+ * challenge and retries once. A 401 it cannot answer is returned to the caller as is.
+ */
+export async function authorizedRequest(
+  http: HttpClient,
+  request: HttpRequest,
+  authenticator: TokenAuthenticator,
+  key: string = new URL(request.url).host,
+): Promise<HttpResponse> {
+  const first = await authenticator.authorization(key);
+  const response = await http(withAuthorization(request, first));
+  if (response.status !== 401) return response;
+  const next = await authenticator.answer(key, response.headers.get('www-authenticate'));
+  if (!next) return response;
+  return http(withAuthorization(request, next));
+}
+
+export function withAuthorization(request: HttpRequest, authorization: string | undefined): HttpRequest {
+  if (!authorization) return request;
+  return { ...request, headers: { ...request.headers, Authorization: authorization } };
+}
