@@ -20,8 +20,13 @@ export async function prepareReleases(lab: Lab, say: (line: string) => void = co
   mkdirSync(lab.releasesDir, { recursive: true });
   for (const file of releaseModules()) {
     const name = path.basename(file);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const loaded = require(file) as ReleaseModule;
+    let loaded: ReleaseModule;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = require(file) as ReleaseModule;
+    } catch (error) {
+      throw new Error(`releases: ${name} does not load: ${(error as Error).message.split('\n')[0]}`);
+    }
     if (typeof loaded.prepare !== 'function') {
       say(`releases: ${name} exports no prepare(lab); skipped`);
       continue;

@@ -35,8 +35,10 @@ export async function up(): Promise<EmulatorsResult> {
   const lab = buildLab(versions);
   const labChanged = writeLab(lab);
   if (labChanged) say(`lab.json: written (${path.relative(repoRoot, labFile)})`);
-  await prepareReleases(lab, say);
+  // a broken release module fails lab:up, but only after the emulators are up: the rest of the lab stays usable
+  const releasesFailure = await prepareReleases(lab, say).then(() => undefined, (error: Error) => error);
   const emulators = await ensureEmulators(lab, labChanged);
+  if (releasesFailure) throw releasesFailure;
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   say(emulators === 'missing'
