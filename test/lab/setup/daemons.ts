@@ -81,9 +81,11 @@ export async function ensureDockerd(restart: boolean): Promise<void> {
     else say('dockerd: already running, not started by the lab (left alone)');
     return;
   }
-  if (current === 'lab' && !restart) return;
+  // dockerd creates its default bridge only when it starts; containers cannot start once docker0 is gone
+  const bridgeMissing = current === 'lab' && !existsSync('/sys/class/net/docker0');
+  if (current === 'lab' && !restart && !bridgeMissing) return;
   if (current === 'lab') {
-    say('dockerd: restarting (CA or daemon.json changed)');
+    say(`dockerd: restarting (${restart ? 'CA or daemon.json changed' : 'the docker0 bridge is missing'})`);
     await stopProcess(dockerd, 60_000);
   }
   await start(dockerd, ['dockerd', '--containerd', containerdSocket], probes.dockerd, 60_000);

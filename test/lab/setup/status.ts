@@ -25,6 +25,7 @@ export async function status(): Promise<boolean> {
     try {
       const versions = dockerVersions();
       line('docker', true, `server ${versions.serverVersion}, buildx ${versions.buildxVersion}, containerd image store`);
+      line('docker0', existsSync('/sys/class/net/docker0'), 'default bridge of containers (lab:up restarts dockerd when it is missing)');
     } catch (error) {
       line('docker', false, (error as Error).message);
     }
