@@ -3,7 +3,7 @@
 import { createHash, type KeyObject, randomUUID, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { LabConfig, NamedIdentity } from './config';
-import { type Exchange, readForm, sendJson } from './http';
+import { auditForm, type Exchange, readForm, sendJson } from './http';
 import { audiences, checkLifetime, decodeJwt, type DecodedJwt, type JwtClaims, newJwtId, nowSeconds, signJwt, verifySignature } from './jwt';
 import type { SigningKey } from './keys';
 
@@ -144,6 +144,7 @@ export class EntraEmulator {
 
   private async token(exchange: Exchange, tenant: string, v1: boolean): Promise<void> {
     const form = await readForm(exchange.req);
+    exchange.form = auditForm(form);
     const grantType = form.get('grant_type');
     const clientId = form.get('client_id');
     if (!grantType) return this.missing(exchange, 'grant_type');
@@ -313,8 +314,9 @@ export class EntraEmulator {
     return undefined;
   }
 
+  /** Entra allows five minutes of clock skew on assertions (MSAL rounds its nbf up to the next second). */
   private lifetimeFailure(claims: JwtClaims): AssertionFailure | undefined {
-    const lifetime = checkLifetime(claims, nowSeconds(), 0);
+    const lifetime = checkLifetime(claims, nowSeconds(), 300);
     if (lifetime === 'valid') return undefined;
     const at = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : 'none');
     return invalidClient(

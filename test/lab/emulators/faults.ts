@@ -109,6 +109,8 @@ export interface AuditEntry {
   status: number;
   identity?: string;
   fault?: FaultKind;
+  /** Non-secret fields of a form body (grant_type, client_id, service, scope, tenant, username, resource). */
+  form?: Record<string, string>;
 }
 
 export class AuditLog {

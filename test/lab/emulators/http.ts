@@ -8,8 +8,10 @@ export interface Exchange {
   url: URL;
   /** The emulated host name, lower-case, without the port of 443 (IMDS keeps `127.0.0.1:8090`). */
   host: string;
-  /** The lab identity behind the request once known (identity name, `admin:<user>` or `anonymous`). */
+  /** The lab identity behind the request once known (identity name, `admin:<user>`, ...). */
   identity?: string;
+  /** Non-secret fields of a form body, for the audit log (see auditForm). */
+  form?: Record<string, string>;
 }
 
 export class BodyTooLargeError extends Error {}
@@ -79,6 +81,15 @@ export function auditQuery(url: URL): Record<string, string> {
     query[key] = isSecretName(key) ? '***' : url.searchParams.getAll(key).join(' ');
   }
   return query;
+}
+
+/** Form fields worth seeing in the audit log (grant, client, scope); values of any other field are never kept. */
+const auditedFormFields = ['grant_type', 'client_id', 'client_assertion_type', 'service', 'scope', 'tenant', 'username', 'resource'];
+
+export function auditForm(form: URLSearchParams): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const name of auditedFormFields) if (form.has(name)) fields[name] = form.getAll(name).join(' ');
+  return fields;
 }
 
 /** Parameter names whose values are secrets (tokens, passwords, assertions, signatures). */

@@ -98,6 +98,7 @@ function main(): void {
         status: res.headersSent ? res.statusCode : 0,
         ...(exchange.identity ? { identity: exchange.identity } : {}),
         ...(fault ? { fault: fault.kind } : {}),
+        ...(exchange.form ? { form: exchange.form } : {}),
       });
       logLine(
         `#${entry.seq} ${host} ${method} ${entry.path} -> ${entry.status}${entry.identity ? ` [${entry.identity}]` : ''}${entry.fault ? ` (fault ${entry.fault})` : ''}`,

@@ -17,13 +17,13 @@ export type AcrApiRoute =
 export function parseAcrApiRoute(pathname: string): AcrApiRoute | undefined {
   if (pathname === '/acr/v1/_catalog') return { kind: 'catalog' };
   let match = /^\/acr\/v1\/(.+)\/_tags$/.exec(pathname);
-  if (match) return { kind: 'tags', repository: match[1] };
+  if (match) return { kind: 'tags', repository: decodeURIComponent(match[1]) };
   match = /^\/acr\/v1\/(.+)\/_tags\/([^/]+)$/.exec(pathname);
-  if (match) return { kind: 'tag', repository: match[1], tag: decodeURIComponent(match[2]) };
+  if (match) return { kind: 'tag', repository: decodeURIComponent(match[1]), tag: decodeURIComponent(match[2]) };
   match = /^\/acr\/v1\/(.+)\/_manifests$/.exec(pathname);
-  if (match) return { kind: 'manifests', repository: match[1] };
+  if (match) return { kind: 'manifests', repository: decodeURIComponent(match[1]) };
   match = /^\/acr\/v1\/(.+)\/_manifests\/([^/]+)$/.exec(pathname);
-  if (match) return { kind: 'manifest', repository: match[1], digest: decodeURIComponent(match[2]) };
+  if (match) return { kind: 'manifest', repository: decodeURIComponent(match[1]), digest: decodeURIComponent(match[2]) };
   return undefined;
 }
 
@@ -91,8 +91,14 @@ export class AcrApi {
 
   private async catalog(exchange: Exchange): Promise<void> {
     const { url, res } = exchange;
-    const answer = await backingGet(this.context.backing(), '/v2/_catalog?n=10000');
-    const all = answer.status === 200 ? ((JSON.parse(answer.body.toString('utf8')) as { repositories?: string[] }).repositories ?? []) : [];
+    const all: string[] = [];
+    // the backing registry pages its catalog (at most 1000 a page): follow its Link headers
+    for (let next: string | undefined = '/v2/_catalog?n=1000'; next; ) {
+      const answer = await backingGet(this.context.backing(), next);
+      if (answer.status !== 200) break;
+      all.push(...((JSON.parse(answer.body.toString('utf8')) as { repositories?: string[] }).repositories ?? []));
+      next = /^<([^>]+)>;\s*rel="next"/.exec(String(answer.headers.link ?? ''))?.[1];
+    }
     const { page, next } = paginate(all.sort(), url, (name) => name);
     sendJson(res, 200, { repositories: page }, next ? { Link: `</acr/v1/_catalog?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` } : {});
   }

@@ -3,7 +3,7 @@
 // docker, BuildKit and containerd send; plus the check of access tokens on /v2 and /acr/v1.
 import type { LabConfig } from '../config';
 import type { EntraEmulator } from '../entra';
-import { basicCredentials, bearerToken, type Exchange, readForm, sendJson } from '../http';
+import { auditForm, basicCredentials, bearerToken, type Exchange, readForm, sendJson } from '../http';
 import { checkLifetime, decodeJwt, type JwtClaims, newJwtId, nowSeconds, signJwt, verifySignature } from '../jwt';
 import type { SigningKey } from '../keys';
 import { acrError, authenticationRequired } from './errors';
@@ -81,6 +81,7 @@ export class AcrAuth {
 
   private async exchange(exchange: Exchange, registry: string): Promise<void> {
     const form = await readForm(exchange.req);
+    exchange.form = auditForm(form);
     const grantType = form.get('grant_type');
     if (grantType !== 'access_token') {
       return acrError(exchange.res, 400, 'UNSUPPORTED_GRANT_TYPE', `grant_type '${grantType ?? ''}' is not supported; use access_token.`);
@@ -106,6 +107,7 @@ export class AcrAuth {
 
   private async postToken(exchange: Exchange, registry: string): Promise<void> {
     const form = await readForm(exchange.req);
+    exchange.form = auditForm(form);
     if (!this.sameService(exchange, registry, form.get('service'))) return;
     const grantType = form.get('grant_type');
     let principal: Principal | undefined;

@@ -20,15 +20,15 @@ export function parseV2Route(pathname: string): V2Route | undefined {
   if (pathname === '/v2' || pathname === '/v2/') return { kind: 'base' };
   if (pathname === '/v2/_catalog') return { kind: 'catalog' };
   let match = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(pathname);
-  if (match) return { kind: 'manifest', repository: match[1], reference: decodeURIComponent(match[2]) };
+  if (match) return { kind: 'manifest', repository: decodeURIComponent(match[1]), reference: decodeURIComponent(match[2]) };
   match = /^\/v2\/(.+)\/blobs\/uploads(?:\/[^/]*)?$/.exec(pathname);
-  if (match) return { kind: 'upload', repository: match[1] };
+  if (match) return { kind: 'upload', repository: decodeURIComponent(match[1]) };
   match = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(pathname);
-  if (match) return { kind: 'blob', repository: match[1], digest: decodeURIComponent(match[2]) };
+  if (match) return { kind: 'blob', repository: decodeURIComponent(match[1]), digest: decodeURIComponent(match[2]) };
   match = /^\/v2\/(.+)\/tags\/list$/.exec(pathname);
-  if (match) return { kind: 'tags', repository: match[1] };
+  if (match) return { kind: 'tags', repository: decodeURIComponent(match[1]) };
   match = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(pathname);
-  if (match) return { kind: 'referrers', repository: match[1], digest: decodeURIComponent(match[2]) };
+  if (match) return { kind: 'referrers', repository: decodeURIComponent(match[1]), digest: decodeURIComponent(match[2]) };
   return undefined;
 }
 

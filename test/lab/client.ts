@@ -1,0 +1,167 @@
+// Typed client of the lab control API (http://127.0.0.1:8089/_lab/...), for tests, benchmarks and the demo.
+// See test/lab/emulators/README.md for what each call does.
+import { existsSync } from 'node:fs';
+import { labFile, readLab } from './lab';
+
+export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
+
+export interface FaultSpec {
+  /** Emulated host, e.g. `contoso.azurecr.io`, `login.lab.test`, or `127.0.0.1:8090` for IMDS; any when absent. */
+  host?: string;
+  method?: string;
+  /** Regular expression tested against the request path (no query string). */
+  path: string;
+  kind: FaultKind;
+  /** Matching requests that get the fault: default 1; -1 = forever (until removed or reset). */
+  times?: number;
+  retryAfter?: number;
+  delayMs?: number;
+}
+
+export interface ActiveFault extends FaultSpec {
+  id: string;
+  remaining: number;
+  hits: number;
+}
+
+export interface AuditEntry {
+  seq: number;
+  time: string;
+  host: string;
+  method: string;
+  path: string;
+  /** Query parameters (repeated ones joined by a space; secret-looking ones shown as `***`). */
+  query: Record<string, string>;
+  /** 0 when the connection was reset before an answer. */
+  status: number;
+  /** Lab identity name, `admin:<username>`, `System.AccessToken` or `serviceConnection:<name>`. */
+  identity?: string;
+  fault?: FaultKind;
+  /** Non-secret fields of a form body: grant_type, client_id, client_assertion_type, service, scope, tenant, username, resource. */
+  form?: Record<string, string>;
+}
+
+export type QuarantineState = 'Quarantined' | 'Passed' | 'Failed';
+
+export interface RegistryPolicy {
+  quarantine: boolean;
+  freshState: 'Quarantined' | 'absent';
+  disallowedStatus: 403 | 405;
+}
+
+export interface QuarantineRecord {
+  registry: string;
+  repository: string;
+  digest: string;
+  mediaType?: string;
+  quarantineState: QuarantineState;
+  quarantineDetails?: string;
+  createdTime: string;
+  lastUpdateTime: string;
+  deleteEnabled: boolean;
+  writeEnabled: boolean;
+  readEnabled: boolean;
+  listEnabled: boolean;
+  tags: string[];
+  policy: RegistryPolicy;
+}
+
+export interface Health {
+  ok: boolean;
+  pid: number;
+  startedAt: string;
+  hosts: string[];
+  auditSeq: number;
+}
+
+export class LabControlError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'LabControlError';
+  }
+}
+
+/** The control API's base URL: lab.json's `control`, else the fixed default. */
+export function controlBaseUrl(): string {
+  if (existsSync(labFile)) {
+    try {
+      return readLab().control.replace(/\/+$/, '');
+    } catch {
+      // fall through to the default
+    }
+  }
+  return 'http://127.0.0.1:8089';
+}
+
+export class LabControl {
+  constructor(readonly baseUrl: string = controlBaseUrl()) {}
+
+  health(): Promise<Health> {
+    return this.call<Health>('GET', '/_lab/health');
+  }
+
+  /** Adds a fault; returns its id. */
+  async addFault(spec: FaultSpec): Promise<string> {
+    return (await this.call<{ id: string }>('POST', '/_lab/faults', spec)).id;
+  }
+
+  faults(): Promise<ActiveFault[]> {
+    return this.call<ActiveFault[]>('GET', '/_lab/faults');
+  }
+
+  async removeFault(id: string): Promise<void> {
+    await this.call('DELETE', `/_lab/faults/${encodeURIComponent(id)}`);
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.call('DELETE', '/_lab/faults');
+  }
+
+  /** Audit entries after `since` (a seq); the seq keeps growing across resets. */
+  audit(since = 0): Promise<AuditEntry[]> {
+    return this.call<AuditEntry[]>('GET', `/_lab/audit?since=${since}`);
+  }
+
+  /** The latest seq, to read only what a test causes afterwards: `const mark = await lab.auditMark()`. */
+  async auditMark(): Promise<number> {
+    return (await this.health()).auditSeq;
+  }
+
+  /** Clears faults and the audit log, and puts every registry policy back to lab.json's defaults. */
+  async reset(): Promise<void> {
+    await this.call('POST', '/_lab/reset');
+  }
+
+  policies(): Promise<Record<string, RegistryPolicy>> {
+    return this.call<Record<string, RegistryPolicy>>('GET', '/_lab/policy');
+  }
+
+  setPolicy(registry: string, changes: Partial<RegistryPolicy>): Promise<RegistryPolicy> {
+    return this.call<RegistryPolicy>('POST', '/_lab/policy', { registry, ...changes });
+  }
+
+  /** The emulator's record of a manifest digest, or undefined when it has none. */
+  async quarantineRecord(registry: string, repository: string, digest: string): Promise<QuarantineRecord | undefined> {
+    const query = new URLSearchParams({ registry, repo: repository, digest });
+    try {
+      return await this.call<QuarantineRecord>('GET', `/_lab/quarantine?${query}`);
+    } catch (error) {
+      if (error instanceof LabControlError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private async call<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.baseUrl}${route}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new LabControlError(`${method} ${route} answered ${response.status}: ${text}`, response.status);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
