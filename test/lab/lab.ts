@@ -149,5 +149,6 @@ export async function probeLab(): Promise<string[]> {
   ];
   const problems: string[] = [];
   for (const [problem, ok] of checks) if (!(await ok)) problems.push(problem);
+  if (!existsSync('/sys/class/net/docker0')) problems.push("docker's default bridge docker0 is missing (containers cannot start)");
   return problems;
 }
