@@ -10,7 +10,7 @@
 //   ENDPOINT_/SECRET_ variables are dropped, and trivy runs in an empty directory so no stray trivy.yaml or
 //   .trivyignore changes what it reports.
 // - `--quiet`: no progress bars or info lines in the pipeline log; fatal errors are still printed.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
@@ -129,6 +129,8 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, de
     });
   } catch (error) {
     throw new TrivyFailedError(`trivy could not be started (${settings.trivy}): ${(error as Error).message}`);
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
   const reason = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout);
   if (result.timedOut) {
