@@ -82,7 +82,7 @@ export class LabNotUpError extends Error {
 
 /** Reads .lab/lab.json; throws LabNotUpError when it is absent or unreadable. */
 export function readLab(file: string = labFile): Lab {
-  if (!existsSync(file)) throw new LabNotUpError(`${path.relative(process.cwd(), file) || file} does not exist`);
+  if (!existsSync(file)) throw new LabNotUpError(`${file} does not exist`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
