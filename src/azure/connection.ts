@@ -10,6 +10,7 @@ import {
   type GetTokenOptions,
   ManagedIdentityCredential,
   type TokenCredential,
+  type TokenCredentialOptions,
 } from '@azure/identity';
 import { TaskApi } from 'azure-devops-node-api/TaskApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
@@ -149,12 +150,18 @@ export interface AzureCredentialOptions {
   /** Retries of the OIDC token request (default 3 tries, 2 s apart, as Microsoft's tasks do). */
   oidcRetry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
+  /** The HTTP client @azure/identity sends through (tests answer Entra ID's requests with it). */
+  identityHttpClient?: TokenCredentialOptions['httpClient'];
 }
 
 /** A TokenCredential for the connection; a failure to get a token names the connection and the likely fix. */
 export function azureCredential(connection: AzureConnection, options: AzureCredentialOptions = {}): ConnectionCredential {
   const plan = credentialPlan(connection);
-  const identityOptions = { authorityHost: plan.authorityHost, disableInstanceDiscovery: plan.disableInstanceDiscovery };
+  const identityOptions = {
+    authorityHost: plan.authorityHost,
+    disableInstanceDiscovery: plan.disableInstanceDiscovery,
+    ...(options.identityHttpClient ? { httpClient: options.identityHttpClient } : {}),
+  };
   let inner: TokenCredential;
   switch (plan.kind) {
     case 'secret':
@@ -178,7 +185,10 @@ export function azureCredential(connection: AzureConnection, options: AzureCrede
       break;
     }
     case 'managedIdentity':
-      inner = plan.clientId ? new ManagedIdentityCredential({ clientId: plan.clientId }) : new ManagedIdentityCredential();
+      inner = new ManagedIdentityCredential({
+        ...(plan.clientId ? { clientId: plan.clientId } : {}),
+        ...(options.identityHttpClient ? { httpClient: options.identityHttpClient } : {}),
+      });
       break;
   }
   return new ConnectionCredential(connection, plan, inner, options.logger);

@@ -153,7 +153,7 @@ describe('registry auth: token flow', () => {
   });
 
   it('retries the token request on 429 (with Retry-After), 500 and resets, within the bound', async () => {
-    const script = [reply(429, '', { 'retry-after': '2' }), reply(500), 'reset', reply(200, { access_token: 'ok' })];
+    const script: (ReturnType<typeof reply> | 'reset')[] = [reply(429, '', { 'retry-after': '2' }), reply(500), 'reset', reply(200, { access_token: 'ok' })];
     const waits: number[] = [];
     const { http } = fakeHttp((request) => {
       if (request.url !== realm) return request.headers?.Authorization ? reply(200) : reply(401, '', challenge('repository:app:pull'));
