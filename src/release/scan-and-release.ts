@@ -53,6 +53,7 @@ export interface ScanOutcome {
   images: ScannedImage[];
   attestations: Descriptor[];
   evaluation: PolicyEvaluation;
+  policy: PolicyOptions;
   decision: Decision;
   trivyVersion: string;
 }
@@ -149,6 +150,7 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
     images: scanned,
     attestations,
     evaluation,
+    policy: input.policy,
     decision,
     trivyVersion: input.trivyVersion,
   };
