@@ -15,7 +15,8 @@ export class ImdsEmulator {
 
   handle(exchange: Exchange): void {
     const { req, res, url } = exchange;
-    if (url.pathname !== imdsTokenPath) return sendJson(res, 404, { error: 'not_found', error_description: 'Not found' });
+    // MSAL asks for the path with a trailing slash; IMDS answers both
+    if (url.pathname.replace(/\/$/, '') !== imdsTokenPath) return sendJson(res, 404, { error: 'not_found', error_description: 'Not found' });
     if (req.method !== 'GET') return sendJson(res, 405, { error: 'invalid_request', error_description: 'Method not allowed' });
     if (String(req.headers.metadata ?? '').toLowerCase() !== 'true') {
       return sendJson(res, 400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
