@@ -205,12 +205,12 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
         if (typeof found === 'string') notes.push(`the shell command's first word '${inScript}' was not found as a file (it may be a shell builtin or made at run time)`);
         else {
           const scriptProblem = follow(inScript, `program the shell command starts`, 2);
-          if (scriptProblem) return { argv, files, problem: scriptProblem, notes };
+          if (scriptProblem) return { argv, files, problem: scriptProblem, notes: [...new Set(notes)] };
         }
       } else notes.push('the shell command is not a plain command, so only the shell itself was checked');
     }
   }
-  return { argv, files, problem, notes };
+  return { argv, files, problem, notes: [...new Set(notes)] };
 }
 
 function describePath(asked: string, path: string, links: string[]): string {
