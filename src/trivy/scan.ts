@@ -10,7 +10,9 @@
 //   ENDPOINT_/SECRET_ variables are dropped, and trivy runs in an empty directory so no stray trivy.yaml or
 //   .trivyignore changes what it reports.
 // - `--quiet`: no progress bars or info lines in the pipeline log; fatal errors are still printed.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// - The report is read from stdout (no --output): whatever trivy prints is what gets checked, so output that is
+//   not a trivy report is refused rather than overlooked.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
@@ -35,7 +37,7 @@ export interface ScanSettings {
 }
 
 export interface ScanRequest extends ExpectedArtifact {
-  /** Where the JSON report is written. */
+  /** Where the JSON report is kept once it passed the checks. */
   outputFile: string;
 }
 
@@ -50,15 +52,12 @@ export class TrivyFailedError extends Error {
 /** How long the process may run beyond trivy's own --timeout before it is killed (DB lock waits, cleanup). */
 export const KILL_GRACE_MS = 15_000;
 
-export function trivyImageArgs(settings: ScanSettings, request: ScanRequest): string[] {
-  const args = [
-    'image',
-    '--format',
-    'json',
-    '--output',
-    request.outputFile,
-    '--exit-code',
-    String(FINDINGS_EXIT_CODE),
+/** `trivy image` for one digest: the JSON report on stdout, or (SARIF fallback) a SARIF file without a DB update. */
+export function trivyImageArgs(settings: ScanSettings, request: ExpectedArtifact, sarifFile?: string): string[] {
+  const args = ['image'];
+  if (sarifFile) args.push('--format', 'sarif', '--output', sarifFile, '--skip-db-update');
+  else args.push('--format', 'json', '--exit-code', String(FINDINGS_EXIT_CODE));
+  args.push(
     '--quiet',
     '--image-src',
     'remote',
@@ -71,7 +70,7 @@ export function trivyImageArgs(settings: ScanSettings, request: ScanRequest): st
     '--show-suppressed',
     '--skip-version-check',
     '--disable-telemetry',
-  ];
+  );
   if (settings.ignoreUnfixed) args.push('--ignore-unfixed');
   if (settings.ignoreFile) args.push('--ignorefile', settings.ignoreFile);
   if (settings.dbRepository) args.push('--db-repository', settings.dbRepository);
@@ -142,15 +141,15 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, de
     const how = result.exitCode === null ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
     throw new TrivyFailedError(`trivy ${how}: ${reason ?? 'it printed nothing'}`);
   }
-  if (!existsSync(request.outputFile)) throw new TrivyFailedError(`trivy exited ${result.exitCode} but wrote no report to ${request.outputFile}.`);
   let report: TrivyReport;
   try {
-    report = parseTrivyReport(readFileSync(request.outputFile, 'utf8'));
+    report = parseTrivyReport(result.stdout);
     assertReportIsFor(report, request);
   } catch (error) {
     if (error instanceof TrivyReportError) throw new TrivyFailedError(`trivy's output was refused: ${error.message}`);
     throw error;
   }
+  writeFileSync(request.outputFile, result.stdout);
   if (result.exitCode === FINDINGS_EXIT_CODE && !hasFindings(report)) {
     throw new TrivyFailedError(`trivy exited ${FINDINGS_EXIT_CODE} (findings) but its report lists none; the result is not trustworthy.`);
   }
@@ -168,14 +167,26 @@ export function hasFindings(report: TrivyReport): boolean {
   );
 }
 
-/** `trivy convert --format sarif`: trivy's own SARIF mapping of the JSON report, without scanning again. */
-export async function convertToSarif(trivy: string, reportFile: string, sarifFile: string, runner: Runner): Promise<void> {
-  const args = ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', reportFile];
-  const { env } = trivyEnvironment(process.env, undefined);
-  const result = await runner(trivy, args, { env, timeoutMs: 120_000 });
-  if (result.exitCode !== 0 || !existsSync(sarifFile)) {
-    throw new TrivyFailedError(`trivy convert --format sarif failed: ${lastMeaningfulLine(result.stderr) ?? `exit code ${result.exitCode}`}`);
+/**
+ * SARIF for the Scans tab, in trivy's own mapping. `trivy convert` re-renders the JSON report without scanning
+ * again (no network, no database); a trivy without `convert` (older releases) scans once more with
+ * `--format sarif --skip-db-update` against the same digest instead.
+ */
+export async function writeSarif(settings: ScanSettings, request: ScanRequest, sarifFile: string, deps: ScanDependencies): Promise<'convert' | 'rescan'> {
+  const { env } = trivyEnvironment(deps.baseEnv ?? process.env, undefined);
+  const converted = await deps.runner(settings.trivy, ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile], { env, timeoutMs: 120_000 });
+  if (converted.exitCode === 0 && existsSync(sarifFile)) return 'convert';
+  if (!/unknown command "convert"/.test(converted.stderr)) {
+    throw new TrivyFailedError(`trivy convert --format sarif failed: ${lastMeaningfulLine(converted.stderr) ?? `exit code ${converted.exitCode}`}`);
   }
+  deps.logger.info('This trivy has no convert command; scanning again for SARIF (cached layers, no database update).');
+  const args = trivyImageArgs(settings, request, sarifFile);
+  const withCredentials = trivyEnvironment(deps.baseEnv ?? process.env, deps.credentials);
+  const rescanned = await deps.runner(settings.trivy, args, { env: withCredentials.env, timeoutMs: settings.timeoutMs + KILL_GRACE_MS });
+  if (rescanned.exitCode !== 0 || !existsSync(sarifFile)) {
+    throw new TrivyFailedError(`trivy image --format sarif failed: ${lastMeaningfulLine(rescanned.stderr) ?? `exit code ${rescanned.exitCode}`}`);
+  }
+  return 'rescan';
 }
 
 /** The version trivy reports about itself (`trivy version --format json`). */

@@ -32,7 +32,7 @@ import { parseSeverityList, thresholdGaps } from '../../src/release/policy';
 import { countsJson, junitXml, mergeReports, mergeSarif, summaryMarkdown } from '../../src/release/publish';
 import { type ScanAndReleaseResult, type ScanOutcome, scanAndRelease } from '../../src/release/scan-and-release';
 import { installTrivy, normalizeTrivyVersion } from '../../src/trivy/install';
-import { SCANNERS, type Scanner, type ScanSettings, convertToSarif, parseTimeout, trivyVersion } from '../../src/trivy/scan';
+import { SCANNERS, type ScanDependencies, type Scanner, type ScanSettings, parseTimeout, trivyVersion, writeSarif } from '../../src/trivy/scan';
 import { agentToolCache } from './toolCache';
 
 const logger = pipelineLogger;
@@ -104,7 +104,7 @@ runTask(__dirname, async (): Promise<Outcome> => {
       { registry, quarantine: acrQuarantineApi(acr), runner: run, credentials, logger },
       async (outcome) => {
         scanned = outcome;
-        await logger.group('Publish', () => publishReports(outcome, trivy.executable, workDir));
+        await logger.group('Publish', () => publishReports(outcome, scan, { runner: run, logger, credentials }, workDir));
       },
     );
   } catch (error) {
@@ -170,7 +170,7 @@ function oidcContext(): OidcContext | undefined {
 }
 
 /** Reports as files, outputs and attachments, and the JUnit file on the Tests tab. */
-async function publishReports(outcome: ScanOutcome, trivy: string, workDir: string): Promise<void> {
+async function publishReports(outcome: ScanOutcome, scan: ScanSettings, deps: ScanDependencies, workDir: string): Promise<void> {
   setOutput('imageReference', outcome.reference);
   setOutput('policyResult', outcome.decision === 'Passed' ? 'passed' : 'failed');
   setOutput('vulnerabilityCounts', countsJson(outcome.evaluation.counts.vulnerabilities));
@@ -192,7 +192,8 @@ async function publishReports(outcome: ScanOutcome, trivy: string, workDir: stri
     const sarifs: string[] = [];
     for (const image of outcome.images) {
       const file = image.reportFile.replace(/\.json$/, '.sarif');
-      await convertToSarif(trivy, image.reportFile, file, run);
+      const request = { registry: outcome.registry, repository: outcome.repository, digest: image.digest, outputFile: image.reportFile };
+      await writeSarif(scan, request, file, deps);
       sarifs.push(readFileSync(file, 'utf8'));
     }
     const sarifPath = path.join(workDir, 'trivy.sarif');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { HttpResponse } from '../../src/http/client';
@@ -99,9 +99,8 @@ function fakeTrivy(reportOf: (digest: string) => string | { crash: string }) {
     const report = JSON.parse(readFileSync(path.join(fixtures, chosen), 'utf8'));
     report.ArtifactName = reference;
     report.Metadata = { ...report.Metadata, RepoDigests: [reference] };
-    writeFileSync(args[args.indexOf('--output') + 1], JSON.stringify(report));
     const findings = (report.Results ?? []).some((r: { Vulnerabilities?: unknown[]; Secrets?: unknown[] }) => r.Vulnerabilities?.length || r.Secrets?.length);
-    return result(findings ? 10 : 0);
+    return { ...result(findings ? 10 : 0), stdout: JSON.stringify(report) };
   };
   return { runner, scanned, argvs };
 }

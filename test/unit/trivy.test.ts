@@ -25,6 +25,7 @@ import {
   trivyEnvironment,
   trivyImageArgs,
   trivyVersion,
+  writeSarif,
 } from '../../src/trivy/scan';
 
 const fixtures = path.resolve(__dirname, '..', 'lab', 'trivy', 'fixtures');
@@ -107,13 +108,11 @@ const settings: ScanSettings = {
 
 describe('trivy argv and environment', () => {
   it('scans the digest reference remotely with JSON output and the findings exit code', () => {
-    const args = trivyImageArgs(settings, { ...expected, outputFile: '/tmp/r.json' });
+    const args = trivyImageArgs(settings, expected);
     assert.deepEqual(args, [
       'image',
       '--format',
       'json',
-      '--output',
-      '/tmp/r.json',
       '--exit-code',
       '10',
       '--quiet',
@@ -137,7 +136,7 @@ describe('trivy argv and environment', () => {
   it('adds the optional filters and the database mirror', () => {
     const args = trivyImageArgs(
       { ...settings, ignoreUnfixed: true, ignoreFile: '/src/.trivyignore', dbRepository: 'mirror.contoso.com/trivy-db:2', scanners: ['vuln'] },
-      { ...expected, outputFile: '/tmp/r.json' },
+      expected,
     );
     const after = (flag: string) => args[args.indexOf(flag) + 1];
     assert.ok(args.includes('--ignore-unfixed'));
@@ -173,7 +172,7 @@ interface FakeRun {
   stderr?: string;
   stdout?: string;
   timedOut?: boolean;
-  /** The report trivy "writes" to --output. */
+  /** The report trivy prints on stdout. */
   writes?: string;
 }
 
@@ -181,12 +180,10 @@ function fakeTrivy(behaviour: FakeRun): { runner: Runner; calls: { file: string;
   const calls: { file: string; args: readonly string[]; options?: RunOptions }[] = [];
   const runner: Runner = async (file, args, options) => {
     calls.push({ file, args, options });
-    const output = args[args.indexOf('--output') + 1];
-    if (behaviour.writes !== undefined) writeFileSync(output, behaviour.writes);
     const result: RunResult = {
       exitCode: behaviour.exitCode === undefined ? 0 : behaviour.exitCode,
       signal: behaviour.signal ?? null,
-      stdout: behaviour.stdout ?? '',
+      stdout: behaviour.writes ?? behaviour.stdout ?? '',
       stderr: behaviour.stderr ?? '',
       timedOut: behaviour.timedOut ?? false,
       durationMs: 1,
@@ -226,7 +223,8 @@ describe('scanImage with a fake trivy', () => {
     ['a kill by a signal', { exitCode: null, signal: 'SIGKILL' }, /killed by SIGKILL/],
     ['a hang past the timeout', { exitCode: null, signal: 'SIGTERM', timedOut: true }, /did not finish within the timeout of 600s and was stopped/],
     ['garbage output', { exitCode: 0, writes: 'this is not json' }, /output was refused: the output is not JSON/],
-    ['no report file', { exitCode: 0 }, /wrote no report/],
+    ['no output at all', { exitCode: 0 }, /output was refused: the output is not JSON.*\(empty\)/],
+    ['a JSON object that is not a report (lab garbage)', { exitCode: 0, writes: '{"lab":"garbage","message":"this is not a trivy report","Results":"none"}\n' }, /SchemaVersion is undefined/],
     ['a report about another digest', { exitCode: 10, writes: reportFor('photon-30.json.golden', OTHER) }, /output was refused: the report is about/],
     ['exit 10 with a report listing nothing', { exitCode: 10, writes: reportFor('sl-micro-rancher5.4.json.golden') }, /exited 10 \(findings\) but its report lists none/],
   ];
@@ -236,6 +234,42 @@ describe('scanImage with a fake trivy', () => {
       await assert.rejects(scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }), (e: Error) => e instanceof TrivyFailedError && message.test(e.message));
     });
   }
+
+  describe('SARIF', () => {
+    const ok = (stdout = ''): RunResult => ({ exitCode: 0, signal: null, stdout, stderr: '', timedOut: false, durationMs: 1 });
+    it('converts the JSON report with trivy convert (no second scan)', async () => {
+      const calls: string[][] = [];
+      const runner: Runner = async (_file, args) => {
+        calls.push([...args]);
+        writeFileSync(args[args.indexOf('--output') + 1], '{"version":"2.1.0","runs":[]}');
+        return ok();
+      };
+      const sarif = path.join(dir, 'r.sarif');
+      assert.equal(await writeSarif(settings, request(), sarif, { runner, logger: new RecordingLogger(), credentials }), 'convert');
+      assert.deepEqual(calls, [['convert', '--format', 'sarif', '--output', sarif, '--quiet', path.join(dir, 'report.json')]]);
+    });
+    it('scans again with --format sarif when this trivy has no convert command', async () => {
+      const calls: { args: string[]; password?: string }[] = [];
+      const runner: Runner = async (_file, args, options) => {
+        calls.push({ args: [...args], password: options?.env?.TRIVY_PASSWORD });
+        if (args[0] === 'convert') return { ...ok(), exitCode: 1, stderr: 'Error: unknown command "convert" for "trivy"\n' };
+        writeFileSync(args[args.indexOf('--output') + 1], '{"version":"2.1.0","runs":[]}');
+        return ok();
+      };
+      assert.equal(await writeSarif(settings, request(), path.join(dir, 'r.sarif'), { runner, logger: new RecordingLogger(), credentials }), 'rescan');
+      const rescan = calls[1];
+      assert.deepEqual(rescan.args.slice(0, 6), ['image', '--format', 'sarif', '--output', path.join(dir, 'r.sarif'), '--skip-db-update']);
+      assert.ok(!rescan.args.includes('--exit-code'));
+      assert.equal(rescan.args.at(-1), `contoso.azurecr.io/team/app@${DIGEST}`);
+      assert.equal(rescan.password, 's3cr3t-refresh-token');
+    });
+    it('reports another convert failure without scanning again', async () => {
+      let n = 0;
+      const runner: Runner = async () => (n++, { ...ok(), exitCode: 1, stderr: 'FATAL\tconvert error: broken\n' });
+      await assert.rejects(writeSarif(settings, request(), path.join(dir, 'r.sarif'), { runner, logger: new RecordingLogger() }), /trivy convert --format sarif failed: FATAL\tconvert error: broken/);
+      assert.equal(n, 1);
+    });
+  });
 
   it('reads the version trivy reports about itself', async () => {
     const runner: Runner = async () => ({ exitCode: 0, signal: null, stdout: '{"Version":"0.74.0","VulnerabilityDB":{"Version":2}}', stderr: '', timedOut: false, durationMs: 1 });
