@@ -16,6 +16,7 @@ import { TaskApi } from 'azure-devops-node-api/TaskApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import { PersonalAccessTokenCredentialHandler } from 'azure-devops-node-api/handlers/personalaccesstoken';
 import type { Logger } from '../log';
+import { jwtExpiry } from '../registry/auth';
 import { type RetryPolicy, retry } from '../util/retry';
 
 /** A service connection as the agent describes it; src/pipeline's ServiceConnection satisfies it. */
@@ -176,10 +177,20 @@ export function azureCredential(connection: AzureConnection, options: AzureCrede
         throw new ConnectionError(connection, 'workload identity federation needs the job\'s OIDC token: System.AccessToken is not available to this task (allow scripts to access the OAuth token, or map System.AccessToken).');
       }
       const oidc = options.oidc;
+      // MSAL asks for the assertion more than once per token; one OIDC token serves until shortly before it expires.
+      let cached: { token: string; renewAt: number } | undefined;
       const getAssertion = async (): Promise<string> => {
-        const token = idToken || (await requestOidcToken(connection, oidc!, options));
-        options.onSecret?.(token);
-        return token;
+        if (idToken) {
+          options.onSecret?.(idToken);
+          return idToken;
+        }
+        if (!cached || cached.renewAt <= Date.now()) {
+          const token = await requestOidcToken(connection, oidc!, options);
+          const exp = jwtExpiry(token);
+          cached = { token, renewAt: exp === undefined ? Date.now() + 60_000 : exp * 1000 - 60_000 };
+          options.onSecret?.(token);
+        }
+        return cached.token;
       };
       inner = new ClientAssertionCredential(plan.tenantId!, plan.clientId!, getAssertion, identityOptions);
       break;
