@@ -1,0 +1,252 @@
+// The buildx argv as one table: each row is a request (changes over a base), a step, the builder's abilities, and the
+// exact argv, environment and warnings expected. Modelled on build-push-action's context.test.ts.
+import { strict as assert } from 'node:assert';
+import { planBuild } from '../../src/buildx/build';
+import { buildCommand, imagetoolsCreateArgs, platformTag, versionAtLeast, type BuilderCapabilities, type BuildRequest, type BuildStep } from '../../src/buildx/command';
+import { parsePlatform, parsePlatformList } from '../../src/platform/platform';
+
+const base: BuildRequest = {
+  registry: 'contoso.azurecr.io',
+  repository: 'team/app',
+  tags: ['4711'],
+  dockerfile: '/src/Dockerfile',
+  context: '/src',
+  platforms: parsePlatformList('linux/amd64'),
+  buildArgs: [],
+  secrets: [],
+  labels: new Map(),
+  push: true,
+  cache: 'none',
+  cacheRef: 'contoso.azurecr.io/team/app:buildcache',
+  attestations: 'none',
+  extraArguments: [],
+};
+const step: BuildStep = { platforms: base.platforms, tags: ['contoso.azurecr.io/team/app:4711'], push: true, exportCache: true, metadataFile: '/tmp/m.json' };
+const full: BuilderCapabilities = { buildxVersion: '0.13.1', multiPlatform: true, cacheExport: true, attestations: true };
+const classic: BuilderCapabilities = { buildxVersion: '0.13.1', multiPlatform: false, cacheExport: false, attestations: false };
+
+const HEAD = ['buildx', 'build', '--progress', 'plain', '--file', '/src/Dockerfile'];
+const NO_ATTEST = ['--provenance=false', '--sbom=false'];
+const TAIL = ['--metadata-file', '/tmp/m.json', '--push', '/src'];
+const NO_ATTEST_ENV = { BUILDX_NO_DEFAULT_ATTESTATIONS: '1' };
+
+type Row = [string, Partial<BuildRequest>, Partial<BuildStep>, BuilderCapabilities, string[], Record<string, string>, RegExp[]];
+
+const rows: Row[] = [
+  ['the defaults', {}, {}, full, [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...NO_ATTEST, ...TAIL], NO_ATTEST_ENV, []],
+  [
+    'several platforms and tags, a builder and a target',
+    { platforms: parsePlatformList('linux/amd64,linux/arm64,linux/arm/v7'), builder: 'multi', target: 'runtime' },
+    { platforms: parsePlatformList('linux/amd64,linux/arm64,linux/arm/v7'), tags: ['contoso.azurecr.io/team/app:1', 'contoso.azurecr.io/team/app:latest'] },
+    full,
+    [
+      'buildx', 'build', '--builder', 'multi', '--progress', 'plain', '--file', '/src/Dockerfile',
+      '--platform', 'linux/amd64,linux/arm64,linux/arm/v7',
+      '--tag', 'contoso.azurecr.io/team/app:1', '--tag', 'contoso.azurecr.io/team/app:latest',
+      '--target', 'runtime', ...NO_ATTEST, ...TAIL,
+    ],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'build args, secrets from env and file, labels in order',
+    {
+      buildArgs: [{ name: 'VERSION', value: '1.2 beta' }, { name: 'EMPTY', value: '' }],
+      secrets: [{ id: 'npm', kind: 'env', variable: 'NPM_TOKEN' }, { id: 'pip', kind: 'file', path: '/agent/_temp/pip.conf' }],
+      labels: new Map([['org.opencontainers.image.source', 'https://example/repo'], ['team', 'shop=core']]),
+    },
+    {},
+    full,
+    [
+      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
+      '--build-arg', 'VERSION=1.2 beta', '--build-arg', 'EMPTY=',
+      '--secret', 'id=npm,env=NPM_TOKEN', '--secret', 'id=pip,src=/agent/_temp/pip.conf',
+      '--label', 'org.opencontainers.image.source=https://example/repo', '--label', 'team=shop=core',
+      ...NO_ATTEST, ...TAIL,
+    ],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'the registry cache, imported and exported (mode=max)',
+    { cache: 'registry' },
+    {},
+    full,
+    [
+      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
+      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
+      '--cache-to', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache,mode=max',
+      ...NO_ATTEST, ...TAIL,
+    ],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'the registry cache on a build that pushes nothing: imported only',
+    { cache: 'registry', push: false },
+    { push: false, exportCache: false },
+    full,
+    [
+      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
+      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
+      ...NO_ATTEST, '--metadata-file', '/tmp/m.json', '/src',
+    ],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'the registry cache on a builder that cannot export it: inline instead, with a warning',
+    { cache: 'registry' },
+    {},
+    classic,
+    [
+      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
+      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache', '--cache-to', 'type=inline',
+      ...NO_ATTEST, ...TAIL,
+    ],
+    NO_ATTEST_ENV,
+    [/cannot export a registry cache/],
+  ],
+  [
+    'the inline cache, read from every tag',
+    { cache: 'inline', tags: ['4711', 'latest'] },
+    {},
+    full,
+    [
+      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
+      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:4711', '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:latest',
+      '--cache-to', 'type=inline', ...NO_ATTEST, ...TAIL,
+    ],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  ['provenance', { attestations: 'provenance' }, {}, full, [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', '--attest', 'type=provenance,mode=min', ...TAIL], {}, []],
+  [
+    'provenance and SBOM',
+    { attestations: 'provenance+sbom' },
+    {},
+    full,
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', '--attest', 'type=provenance,mode=min', '--attest', 'type=sbom', ...TAIL],
+    {},
+    [],
+  ],
+  [
+    'attestations on a builder that cannot attach them: dropped with a warning',
+    { attestations: 'provenance' },
+    {},
+    classic,
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...NO_ATTEST, ...TAIL],
+    NO_ATTEST_ENV,
+    [/cannot attach attestations; 'provenance' was dropped/],
+  ],
+  [
+    'attestations with a buildx older than 0.10: dropped with a warning',
+    { attestations: 'provenance+sbom' },
+    {},
+    { ...full, buildxVersion: '0.9.1' },
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...TAIL],
+    {},
+    [/buildx 0\.9\.1 cannot attach attestations/],
+  ],
+  [
+    'no attestations with a buildx older than 0.10: only the environment switch',
+    {},
+    {},
+    { ...full, buildxVersion: '0.9.1' },
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...TAIL],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'extra arguments go after the task\'s own, the context last',
+    { extraArguments: ['--network', 'none', '--no-cache'] },
+    {},
+    full,
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...NO_ATTEST, '--metadata-file', '/tmp/m.json', '--push', '--network', 'none', '--no-cache', '/src'],
+    NO_ATTEST_ENV,
+    [],
+  ],
+];
+
+describe('buildx build argv', () => {
+  for (const [name, changes, stepChanges, capabilities, args, env, warnings] of rows) {
+    it(name, () => {
+      const command = buildCommand({ ...base, ...changes }, { ...step, ...stepChanges }, capabilities);
+      assert.deepEqual(command.args, args);
+      assert.deepEqual(command.env, env);
+      assert.equal(command.warnings.length, warnings.length, command.warnings.join('\n'));
+      warnings.forEach((w, i) => assert.match(command.warnings[i], w));
+    });
+  }
+
+  it('never carries a secret value, only its source', () => {
+    process.env.TEST_SECRET_VALUE = 'hunter2-very-secret';
+    const command = buildCommand({ ...base, secrets: [{ id: 's', kind: 'env', variable: 'TEST_SECRET_VALUE' }] }, step, full);
+    assert.ok(!command.args.join(' ').includes('hunter2'));
+    delete process.env.TEST_SECRET_VALUE;
+  });
+});
+
+describe('build plans', () => {
+  const two = { ...base, platforms: parsePlatformList('linux/amd64,linux/arm64'), tags: ['4711', 'latest'], cache: 'registry' as const };
+
+  it('builds and pushes all platforms in one step when the builder can', () => {
+    const plan = planBuild(two, full, '/w');
+    assert.equal(plan.mode, 'single');
+    assert.deepEqual(plan.build, [
+      { platforms: two.platforms, tags: ['contoso.azurecr.io/team/app:4711', 'contoso.azurecr.io/team/app:latest'], push: true, exportCache: true, metadataFile: '/w/metadata-build.json' },
+    ]);
+    assert.deepEqual(plan.push, []);
+  });
+
+  it('builds every platform first, then pushes each under a platform tag, then joins them, on the classic docker driver', () => {
+    const plan = planBuild(two, classic, '/w');
+    assert.equal(plan.mode, 'per-platform');
+    assert.deepEqual(
+      plan.build.map((s) => [s.platforms.map((p) => p.architecture), s.tags, s.push, s.metadataFile]),
+      [
+        [['amd64'], [], false, '/w/metadata-build-linux-amd64.json'],
+        [['arm64'], [], false, '/w/metadata-build-linux-arm64.json'],
+      ],
+    );
+    assert.deepEqual(
+      plan.push.map((s) => [s.tags, s.push, s.exportCache]),
+      [
+        [['contoso.azurecr.io/team/app:4711-linux-amd64'], true, true],
+        [['contoso.azurecr.io/team/app:4711-linux-arm64'], true, true],
+      ],
+    );
+    assert.deepEqual(plan.indexTags, ['contoso.azurecr.io/team/app:4711', 'contoso.azurecr.io/team/app:latest']);
+  });
+
+  it('needs no join for one platform, even on the classic docker driver', () => {
+    assert.equal(planBuild(base, classic, '/w').mode, 'single');
+  });
+
+  it('pushes nothing at all when push is false', () => {
+    const plan = planBuild({ ...two, push: false }, classic, '/w');
+    assert.ok(plan.build.every((s) => !s.push && !s.exportCache));
+    assert.deepEqual(plan.push, []);
+    assert.deepEqual(plan.indexTags, []);
+  });
+
+  it('makes platform tags that stay within 128 characters', () => {
+    assert.equal(platformTag('1.2.3', parsePlatform('linux/arm/v7')), '1.2.3-linux-arm-v7');
+    const long = platformTag('x'.repeat(128), parsePlatform('linux/arm64'));
+    assert.equal(long.length, 128);
+    assert.ok(long.endsWith('-linux-arm64'));
+  });
+
+  it('joins per-platform images with imagetools create under every tag', () => {
+    assert.deepEqual(imagetoolsCreateArgs({ builder: 'b', tags: ['r/a:1', 'r/a:latest'], sources: ['r/a@sha256:1', 'r/a@sha256:2'] }), [
+      'buildx', 'imagetools', 'create', '--builder', 'b', '--progress', 'plain', '--tag', 'r/a:1', '--tag', 'r/a:latest', 'r/a@sha256:1', 'r/a@sha256:2',
+    ]);
+  });
+
+  it('compares versions numerically', () => {
+    assert.equal(versionAtLeast('0.13.1', '0.10'), true);
+    assert.equal(versionAtLeast('0.9.1', '0.10'), false);
+    assert.equal(versionAtLeast('0.10.0-rc1', '0.10'), true);
+    assert.equal(versionAtLeast('1.0', '0.10'), true);
+  });
+});
