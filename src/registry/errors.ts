@@ -1,4 +1,5 @@
 import { HttpError, errorDetail, type HttpRequest, type HttpResponse } from '../http/client';
+import { parseChallenges } from './challenge';
 
 interface ErrorBody {
   errors?: { code?: string; message?: string; detail?: unknown }[];
@@ -26,6 +27,13 @@ export class RegistryError extends HttpError {
     this.code = this.codes[0];
     this.registryMessage = body?.errors?.[0]?.message ?? body?.error_description ?? undefined;
     if (message) this.message = message;
+    else if (response.status === 401) {
+      // A 401 that survived a fresh token for exactly the scope asked for means the identity lacks that right.
+      const challenge = parseChallenges(response.headers.get('www-authenticate') ?? '').find((c) => c.scheme === 'bearer');
+      if (challenge?.params.error === 'insufficient_scope') {
+        this.message += ` (the registry granted this identity no ${challenge.params.scope ?? 'access'}: insufficient_scope)`;
+      }
+    }
   }
 }
 

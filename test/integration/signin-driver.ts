@@ -145,6 +145,13 @@ const scenarios: Record<string, (input: never) => Promise<unknown>> = {
     return { before, updated, after, secrets: signedIn.secrets };
   },
 
+  /** Change a manifest's ACR attributes without reading them first. */
+  async 'acr-patch'(input: SignInInput & { repository: string; digest: string; update: ManifestAttributesUpdate }) {
+    const signedIn = await signIn(input);
+    const client = new AcrClient({ registry: input.registry, credentials: signedIn.credentials, logger, retry: input.retry });
+    return { updated: await client.updateManifestAttributes(input.repository, input.digest, input.update), secrets: signedIn.secrets };
+  },
+
   /** Sign in only. */
   async signin(input: SignInInput) {
     const signedIn = await signIn(input);

@@ -105,11 +105,15 @@ describe('registry auth: token flow', () => {
     }
   });
 
-  it('retries once only: a second 401 with a fresh token is the answer', async () => {
-    const { http, requests } = fakeHttp((request) => (request.url === realm ? reply(200, { access_token: 't' }) : reply(401, '', challenge('repository:app:pull', ',error="insufficient_scope"'))));
-    const response = await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, new TokenAuthenticator({ credentials: refresh, http }));
+  it('retries once only: a second 401 with a fresh token is the answer, and its error names the missing right', async () => {
+    const { http, requests } = fakeHttp((request) => (request.url === realm ? reply(200, { access_token: 't' }) : reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, challenge('repository:app:metadata_write', ',error="insufficient_scope"'))));
+    const request = { method: 'PATCH', url: `https://${registry}/acr/v1/app/_manifests/x` };
+    const response = await authorizedRequest(http, request, new TokenAuthenticator({ credentials: refresh, http }));
     assert.equal(response.status, 401);
     assert.equal(requests.length, 3);
+    const error = new RegistryError(request, response);
+    assert.equal(error.code, 'UNAUTHORIZED');
+    assert.match(error.message, /answered 401: UNAUTHORIZED: authentication required \(the registry granted this identity no repository:app:metadata_write: insufficient_scope\)$/);
   });
 
   it('renews a cached token when its JWT is about to expire, and keeps it while it is not', async () => {
