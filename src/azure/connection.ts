@@ -158,6 +158,7 @@ export interface AzureCredentialOptions {
 /** A TokenCredential for the connection; a failure to get a token names the connection and the likely fix. */
 export function azureCredential(connection: AzureConnection, options: AzureCredentialOptions = {}): ConnectionCredential {
   const plan = credentialPlan(connection);
+  const assertionFailure: { error?: Error } = {};
   const identityOptions = {
     authorityHost: plan.authorityHost,
     disableInstanceDiscovery: plan.disableInstanceDiscovery,
@@ -185,7 +186,14 @@ export function azureCredential(connection: AzureConnection, options: AzureCrede
           return idToken;
         }
         if (!cached || cached.renewAt <= Date.now()) {
-          const token = await requestOidcToken(connection, oidc!, options);
+          let token: string;
+          try {
+            token = await requestOidcToken(connection, oidc!, options);
+          } catch (error) {
+            // @azure/identity rewraps what getAssertion throws; keep ours, which says what to fix.
+            assertionFailure.error = error as Error;
+            throw error;
+          }
           const exp = jwtExpiry(token);
           cached = { token, renewAt: exp === undefined ? Date.now() + 60_000 : exp * 1000 - 60_000 };
           options.onSecret?.(token);
@@ -202,7 +210,7 @@ export function azureCredential(connection: AzureConnection, options: AzureCrede
       });
       break;
   }
-  return new ConnectionCredential(connection, plan, inner, options.logger);
+  return new ConnectionCredential(connection, plan, inner, options.logger, assertionFailure);
 }
 
 /** The credential of a connection: getToken failures say which connection failed and what to check. */
@@ -212,6 +220,8 @@ export class ConnectionCredential implements TokenCredential {
     readonly plan: CredentialPlan,
     readonly inner: TokenCredential,
     private readonly logger?: Logger,
+    /** Where the federated credential leaves the failure of its OIDC token request. */
+    private readonly assertionFailure: { error?: Error } = {},
   ) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
@@ -220,6 +230,9 @@ export class ConnectionCredential implements TokenCredential {
     try {
       token = await this.inner.getToken(scopes, options);
     } catch (error) {
+      const assertionError = this.assertionFailure.error;
+      this.assertionFailure.error = undefined;
+      if (assertionError instanceof ConnectionError) throw assertionError;
       if (error instanceof ConnectionError) throw error;
       throw new ConnectionError(this.connection, `could not get an Entra ID token from ${this.plan.authorityHost} (${describeKind(this.plan.kind)}): ${entraHint(error)}`);
     }
@@ -307,7 +320,13 @@ export async function requestOidcToken(
     if (error instanceof ConnectionError) throw error;
     throw new ConnectionError(connection, `could not get an OIDC token from ${oidc.collectionUri}: ${(error as Error).message}`);
   });
+  // typed-rest-client resolves a 404 with no result instead of throwing.
   const token = answer?.oidcToken;
-  if (!token) throw new ConnectionError(connection, `Azure DevOps answered the OIDC token request without a token.`);
+  if (!token) {
+    throw new ConnectionError(
+      connection,
+      `Azure DevOps issued no OIDC token (answered 404 or without a token): the service connection may not exist in this project, or this pipeline is not authorized to use it.`,
+    );
+  }
   return token;
 }

@@ -145,6 +145,18 @@ describe('sign-in to ACR from service connections (lab)', function () {
     assert.ok(!error.message.includes('not-the-secret-value') && !String((error as { log?: string }).log).includes('not-the-secret-value'));
   });
 
+  it('workload identity federation: a refused or unknown OIDC request says what to fix', async () => {
+    const connection = labConnection(lab, 'builder', 'WorkloadIdentityFederation');
+    await assert.rejects(
+      runDriver(lab, 'signin', { registry: fabrikam, connection, oidc: { ...labOidc(lab), accessToken: 'not-the-job-token-value' } }),
+      /Service connection '.*' \(WorkloadIdentityFederation\): Azure DevOps refused to issue an OIDC token \(401\): .*authorize the connection for this pipeline/,
+    );
+    await assert.rejects(
+      runDriver(lab, 'signin', { registry: fabrikam, connection: { ...connection, id: '00000000-1111-2222-3333-444444444444' }, oidc: labOidc(lab) }),
+      /Service connection '00000000-1111-2222-3333-444444444444' \(WorkloadIdentityFederation\): Azure DevOps issued no OIDC token \(answered 404 or without a token\): the service connection may not exist in this project/,
+    );
+  });
+
   it('a host that is not an ACR is named as such', async () => {
     await assert.rejects(
       runDriver(lab, 'signin', { registry: 'releases.lab.test', connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') }),

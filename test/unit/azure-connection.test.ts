@@ -194,6 +194,16 @@ describe('Azure credentials from service connections', () => {
     await assert.rejects(failing.getToken('x'), /Service connection 'c' \(ManagedServiceIdentity\): could not get an Entra ID token from https:\/\/login\.microsoftonline\.com \(managed identity\): ManagedIdentityCredential: no managed identity endpoint found\.$/);
   });
 
+  it('a failed OIDC token request surfaces as itself, not wrapped by @azure/identity', async () => {
+    const entra = fakeEntra();
+    const oidc = { collectionUri: 'https://dev.azure.com/x/', projectId: '', hostType: 'build', planId: 'p', jobId: 'j', accessToken: 't' };
+    const credential = azureCredential(connection('WorkloadIdentityFederation', sp(), lab), { oidc, identityHttpClient: entra.client });
+    const error = await credential.getToken('https://containerregistry.azure.net/.default').catch((e: Error) => e);
+    assert.ok(error instanceof Error);
+    assert.equal(error.message, "Service connection 'conn-1' (WorkloadIdentityFederation): workload identity federation needs projectId of the job to request an OIDC token, and it is empty.");
+    assert.equal(entra.tokenForms.length, 0);
+  });
+
   it('checks the OIDC context before asking Azure DevOps', async () => {
     await assert.rejects(
       requestOidcToken({ id: 'c', scheme: 'WorkloadIdentityFederation' }, { collectionUri: 'https://dev.azure.com/x/', projectId: '', hostType: 'build', planId: 'p', jobId: 'j', accessToken: 't' }),
