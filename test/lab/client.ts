@@ -1,6 +1,7 @@
 // Typed client of the lab control API (http://127.0.0.1:8089/_lab/...), for tests, benchmarks and the demo.
 // See test/lab/emulators/README.md for what each call does.
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { labFile, readLab } from './lab';
 
 export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
@@ -47,6 +48,8 @@ export interface RegistryPolicy {
   quarantine: boolean;
   freshState: 'Quarantined' | 'absent';
   disallowedStatus: 403 | 405;
+  /** Identities allowed to push (AcrPush, admin) see quarantined manifests on /v2 by tag and digest. */
+  pushersSeeQuarantined: boolean;
 }
 
 export interface QuarantineRecord {
@@ -154,14 +157,27 @@ export class LabControl {
     }
   }
 
-  private async call<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${this.baseUrl}${route}`, {
-      method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+  /** One request on a fresh connection (no keep-alive: idle sockets never race the server's timeout). */
+  private call<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const outgoing = request(
+        `${this.baseUrl}${route}`,
+        { method, agent: false, headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = response.statusCode ?? 0;
+            if (status < 200 || status >= 300) reject(new LabControlError(`${method} ${route} answered ${status}: ${text}`, status));
+            else resolve((text ? JSON.parse(text) : undefined) as T);
+          });
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(payload);
     });
-    const text = await response.text();
-    if (!response.ok) throw new LabControlError(`${method} ${route} answered ${response.status}: ${text}`, response.status);
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 }

@@ -256,7 +256,7 @@ describe('lab emulators: quarantine records and policy', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const on: RegistryPolicy = { quarantine: true, freshState: 'Quarantined', disallowedStatus: 403 };
+  const on: RegistryPolicy = { quarantine: true, freshState: 'Quarantined', disallowedStatus: 403, pushersSeeQuarantined: false };
 
   it('starts a push quarantined under the policy, Passed without it, and keeps the state on a re-push', () => {
     const store = new AcrStore(path.join(dir, 'state.json'));

@@ -102,5 +102,9 @@ function parsePolicy(value: unknown, registries: string[]): { registry?: string;
     if (body.disallowedStatus !== 403 && body.disallowedStatus !== 405) return { error: 'disallowedStatus must be 403 or 405' };
     changes.disallowedStatus = body.disallowedStatus as DisallowedStatus;
   }
+  if (body.pushersSeeQuarantined !== undefined) {
+    if (typeof body.pushersSeeQuarantined !== 'boolean') return { error: 'pushersSeeQuarantined must be a boolean' };
+    changes.pushersSeeQuarantined = body.pushersSeeQuarantined;
+  }
   return { registry: body.registry, changes };
 }

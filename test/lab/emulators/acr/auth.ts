@@ -49,6 +49,11 @@ export class AcrAuth {
     return principal.roles.includes('AcrQuarantineWriter');
   }
 
+  /** Whether the principal's roles (or being the admin user) allow pushing, whatever its token holds. */
+  canPush(principal: Principal): boolean {
+    return allowedRepositoryActions(principal.roles, principal.kind === 'admin').includes('push');
+  }
+
   async handle(exchange: Exchange, registry: string): Promise<void> {
     const { req, url } = exchange;
     if (url.pathname === '/oauth2/exchange' && req.method === 'POST') return this.exchange(exchange, registry);

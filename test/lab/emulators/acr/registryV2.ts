@@ -94,9 +94,10 @@ export class RegistryV2 {
             },
           });
         }
+        const pusherSees = policy.pushersSeeQuarantined && auth.canPush(principal);
         if (isDigest(route.reference)) {
           const record = store.record(registry, route.repository, route.reference);
-          if (isBlocked(policy, record) && !auth.quarantineReader(principal)) {
+          if (isBlocked(policy, record) && !auth.quarantineReader(principal) && !pusherSees) {
             // A pusher's existence check (containerd HEADs each manifest before a push) sees nothing,
             // so pushing the same content again re-PUTs it instead of failing.
             if (method === 'HEAD' && hasAccess(access, 'repository', route.repository, 'push')) {
@@ -106,7 +107,9 @@ export class RegistryV2 {
           }
           return proxyToBacking(exchange, backing);
         }
-        // By tag: nobody sees a quarantined manifest through its tag (quarantine readers pull by digest).
+        // By tag: nobody sees a quarantined manifest through its tag (quarantine readers pull by digest),
+        // unless the policy lets pushers see what they pushed.
+        if (pusherSees) return proxyToBacking(exchange, backing);
         return proxyToBacking(exchange, backing, {
           intercept: (upstream) => {
             const digest = header(upstream, 'docker-content-digest');

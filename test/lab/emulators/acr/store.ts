@@ -169,6 +169,11 @@ export interface RegistryPolicy {
   freshState: FreshState;
   /** Status of a pull by digest of a quarantined manifest without quarantine read rights. */
   disallowedStatus: DisallowedStatus;
+  /**
+   * Whether identities allowed to push (AcrPush, admin) see quarantined manifests on /v2 by tag and
+   * digest, as Azure/acr#522 reported for digests. Off: only quarantine readers see them, by digest.
+   */
+  pushersSeeQuarantined: boolean;
 }
 
 /** Runtime policy switches per registry; lab.json gives the defaults, the control API changes them. */
@@ -178,7 +183,13 @@ export class AcrPolicies {
   constructor(private readonly defaults: (registry: string) => boolean | undefined) {}
 
   get(registry: string): RegistryPolicy {
-    return { quarantine: this.defaults(registry) ?? false, freshState: 'Quarantined', disallowedStatus: 403, ...this.overrides.get(registry) };
+    return {
+      quarantine: this.defaults(registry) ?? false,
+      freshState: 'Quarantined',
+      disallowedStatus: 403,
+      pushersSeeQuarantined: false,
+      ...this.overrides.get(registry),
+    };
   }
 
   set(registry: string, changes: Partial<RegistryPolicy>): RegistryPolicy {
