@@ -114,6 +114,7 @@ export class TokenAuthenticator {
   }
 
   private async fetchToken(authorization: Extract<Authorization, { kind: 'bearer' }>): Promise<CachedToken> {
+    this.checkRealm(authorization.realm);
     const request = this.tokenRequest(authorization);
     const scopes = authorization.scopes.join(' ') || '(no scope)';
     this.options.logger?.debug(`Asking ${redactUrl(authorization.realm)} for a registry token: ${scopes}`);
@@ -140,6 +141,27 @@ export class TokenAuthenticator {
     const token = answer.access_token ?? answer.token;
     if (!token) throw new Error(`The registry's token service at ${redactUrl(authorization.realm)} answered without a token.`);
     return { authorization: `Bearer ${token}`, renewAt: this.renewAt(token, answer) };
+  }
+
+  /**
+   * A challenge decides where credentials go, so it is checked first: never over plain http (except loopback),
+   * and an ACR refresh token only to the registry's own token service, where ACR's realm always is.
+   */
+  private checkRealm(realm: string): void {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new Error(`The registry's challenge names a token realm that is not a URL: '${realm.slice(0, 100)}'.`);
+    }
+    const credentials = this.options.credentials;
+    if (!credentials) return;
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) {
+      throw new Error(`The registry ${credentials.registry} asks for credentials over plain http (${redactUrl(realm)}); refusing to send them.`);
+    }
+    if (credentials.username === ACR_TOKEN_USERNAME && url.host.toLowerCase() !== credentials.registry.toLowerCase()) {
+      throw new Error(`The registry ${credentials.registry} sends its token requests to another host (${url.host}); refusing to send an ACR refresh token there.`);
+    }
   }
 
   private tokenRequest(authorization: Extract<Authorization, { kind: 'bearer' }>): HttpRequest {
@@ -230,4 +252,8 @@ export async function authorizedRequest(
 export function withAuthorization(request: HttpRequest, authorization: string | undefined): HttpRequest {
   if (!authorization) return request;
   return { ...request, headers: { ...request.headers, Authorization: authorization } };
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

@@ -198,6 +198,27 @@ describe('registry auth: token flow', () => {
     assert.match(error.message, /refused the user 'sp'/);
   });
 
+  it('sends an ACR refresh token only to the registry\'s own token service, and no credentials over plain http', async () => {
+    const elsewhere = fakeHttp((request) => (request.url.includes('evil') ? reply(200, { access_token: 'x' }) : reply(401, '', { 'www-authenticate': 'Bearer realm="https://evil.example/token",service="x",scope="repository:app:pull"' })));
+    await assert.rejects(
+      authorizedRequest(elsewhere.http, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, new TokenAuthenticator({ credentials: refresh, http: elsewhere.http })),
+      /sends its token requests to another host \(evil\.example\); refusing to send an ACR refresh token there/,
+    );
+    assert.equal(elsewhere.requests.filter((r) => r.url.includes('evil')).length, 0);
+
+    const plain = fakeHttp((request) => (request.url.startsWith('http://auth') ? reply(200, { token: 'x' }) : reply(401, '', { 'www-authenticate': 'Bearer realm="http://auth.example/token",service="x"' })));
+    await assert.rejects(
+      authorizedRequest(plain.http, { method: 'GET', url: `https://${registry}/v2/` }, new TokenAuthenticator({ credentials: { registry, username: 'u', password: 'p' }, http: plain.http })),
+      /asks for credentials over plain http/,
+    );
+    assert.equal(plain.requests.length, 1);
+
+    // Docker Hub style: another https host for user/password is fine, as is a loopback http realm.
+    const hub = fakeHttp((request) => (request.url.startsWith('https://auth.docker.io') ? reply(200, { token: 'hub' }) : request.headers?.Authorization ? reply(200) : reply(401, '', { 'www-authenticate': 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"' })));
+    const answer = await authorizedRequest(hub.http, { method: 'GET', url: 'https://registry-1.docker.io/v2/library/busybox/manifests/1' }, new TokenAuthenticator({ credentials: { registry: 'docker.io', username: 'u', password: 'p' }, http: hub.http }));
+    assert.equal(answer.status, 200);
+  });
+
   it('reads exp from a JWT and nothing from an opaque token', () => {
     assert.equal(jwtExpiry(unsignedJwt({ exp: 42 })), 42);
     assert.equal(jwtExpiry('opaque'), undefined);
