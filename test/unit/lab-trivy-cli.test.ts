@@ -1,13 +1,12 @@
 // The packaged trivy stand-in run as a process (the same bundle the lab ships) against loopback servers:
 // a small registry with a token flow and a static server holding the DB artifact. No lab needed.
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { writeJunit } from '../lab/trivy/src/junit';
 import { loadFixture } from '../lab/trivy/src/report';
 import type { Report } from '../lab/trivy/src/types';
-import { FakeRegistry, type RunResult, isolatedEnv, runTrivy, seedDb, serveDbArtifact, standInExecutable } from '../lab/trivy/testkit';
+import { FakeRegistry, type RunResult, isolatedEnv, runTrivy, seedDb, serveDbArtifact, standInExecutable, tempDir } from '../lab/trivy/testkit';
 
 const user = { username: 'scanner', password: 'pa55-word' };
 
@@ -169,7 +168,7 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal((await scan(['-f', 'json', '--exit-code', '3', '--severity', 'HIGH,MEDIUM', ref])).code, 0);
       const unfixed = await scan(['-f', 'json', '--exit-code', '3', '--severity', 'LOW', '--ignore-unfixed', ref]);
       assert.equal(unfixed.code, 0, unfixed.stderr);
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-cwd-'));
+      const dir = tempDir('lab-trivy-cwd-');
       writeFileSync(path.join(dir, '.trivyignore'), 'CVE-2019-18224\nCVE-2019-18276 exp:2999-12-31\n');
       assert.equal((await scan(['-f', 'json', '--exit-code', '3', ref], {}, dir)).code, 0, 'the default .trivyignore in the working directory');
       writeFileSync(path.join(dir, 'expired'), 'CVE-2019-18224\nCVE-2019-18276 exp:2000-01-01\n');
@@ -199,7 +198,7 @@ describe('lab trivy stand-in: the packaged executable', function () {
 
     it('--template @contrib/junit.tpl reads the file relative to the working directory, as trivy does', async () => {
       const executable = await standInExecutable();
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-tpl-'));
+      const dir = tempDir('lab-trivy-tpl-');
       mkdirSync(path.join(dir, 'contrib'));
       cpSync(path.join(__dirname, '..', 'lab', 'trivy', 'contrib', 'junit.tpl'), path.join(dir, 'contrib', 'junit.tpl'));
       const ref = `${registry.host}/team/alpine:3.10`;
@@ -278,7 +277,7 @@ describe('lab trivy stand-in: the packaged executable', function () {
     });
 
     it('uses the docker config keychain (DOCKER_CONFIG), e.g. after `trivy registry login --password-stdin`', async () => {
-      const dockerConfig = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-docker-'));
+      const dockerConfig = tempDir('lab-trivy-docker-');
       const noEnvCreds = { TRIVY_USERNAME: undefined, TRIVY_PASSWORD: undefined, DOCKER_CONFIG: dockerConfig };
       const ref = `${registry.host}/team/app:1.0`;
       assert.equal((await scan(['-q', ref], noEnvCreds)).code, 1, 'anonymous is refused');

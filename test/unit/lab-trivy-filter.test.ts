@@ -1,12 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type FilterOptions, emptyIgnoreConfig, filterReport, globMatch, ignoredStatuses, loadIgnoreFile } from '../lab/trivy/src/filter';
 import { severityNames, statusNames } from '../lab/trivy/src/flags';
 import { Logger } from '../lab/trivy/src/log';
 import { loadFixture } from '../lab/trivy/src/report';
 import { type Report, resultsFailed } from '../lab/trivy/src/types';
+import { tempDir } from '../lab/trivy/testkit';
 
 const quiet = new Logger({ quiet: true, debug: false, write: () => undefined });
 
@@ -27,7 +27,7 @@ function vulnIds(report: Report): string[] {
 }
 
 function ignoreFile(name: string, content: string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-ignore-')), name);
+  const file = path.join(tempDir('lab-trivy-ignore-'), name);
   writeFileSync(file, content);
   return file;
 }

@@ -4,18 +4,17 @@ import * as assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { prepare, releaseDirs } from '../lab/releases/trivy';
 import { readDbMetadataFromArtifact } from '../lab/trivy/package';
-import { isolatedEnv } from '../lab/trivy/testkit';
+import { isolatedEnv, tempDir } from '../lab/trivy/testkit';
 
 const version = '0.74.0';
 
 function makeLab(dbRepository = 'releases.lab.test/aquasec/trivy-db:2') {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-root-'));
+  const root = tempDir('lab-trivy-root-');
   return {
     root,
     releasesDir: path.join(root, 'releases'),
@@ -42,7 +41,7 @@ function checksums(dir: string): Record<string, string> {
 }
 
 function extract(tarball: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-extract-'));
+  const dir = tempDir('lab-trivy-extract-');
   const result = spawnSync('tar', ['-xzf', tarball, '-C', dir], { encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   return dir;

@@ -2,7 +2,7 @@
 // and a small loopback registry (token flow, indexes, denied digests) for the tests that need no lab.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
@@ -12,10 +12,23 @@ import { bundleStandIn, writeDbArtifact } from './package';
 
 let built: Promise<string> | undefined;
 
+// Every temp dir made here goes when the test process ends.
+const madeDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** mkdtemp under the OS temp dir, removed at exit. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
+}
+
 /** The packaged `trivy` (same bundle the lab ships), built once per test process. */
 export function standInExecutable(): Promise<string> {
   built ??= (async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-bin-'));
+    const dir = tempDir('lab-trivy-bin-');
     const file = path.join(dir, 'trivy');
     await bundleStandIn({ outFile: file, version: '0.74.0', dbRepository: 'releases.lab.test/aquasec/trivy-db:2' });
     return file;
@@ -40,7 +53,7 @@ export interface RunOptions {
 
 /** An environment with nothing of the caller's trivy/docker settings: own HOME, cache and docker config. */
 export function isolatedEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-home-'));
+  const home = tempDir('lab-trivy-home-');
   const env: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key.startsWith('TRIVY_') || key === 'DOCKER_CONFIG' || key === 'DOCKER_HOST' || key === 'XDG_CACHE_HOME') continue;
@@ -98,7 +111,7 @@ function closer(server: http.Server): () => Promise<void> {
 
 /** A static file server on loopback (what releases.lab.test is to the lab), with the DB artifact written into it. */
 export async function serveDbArtifact(repositoryPath = 'aquasec/trivy-db'): Promise<Served & { repository: string; root: string }> {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'lab-trivy-releases-'));
+  const root = tempDir('lab-trivy-releases-');
   const requests: Served['requests'] = [];
   const server = http.createServer((request, response) => {
     const urlPath = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);

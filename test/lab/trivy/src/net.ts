@@ -45,18 +45,17 @@ const systemBundles = [
   '/etc/ssl/cert.pem',
 ];
 
-/** The CA bundle trivy (Go) would trust on this machine, plus --cacert. */
-export function trustedCaBundle(cacert: string | undefined): string | undefined {
-  const candidates = [process.env.SSL_CERT_FILE, ...systemBundles].filter((file): file is string => !!file);
+/**
+ * What the stand-in trusts: the system CA bundle trivy (Go) reads (SSL_CERT_FILE or the first distro bundle),
+ * plus NODE_EXTRA_CA_CERTS as Node adds it, plus --cacert. Without a system bundle: Node's own roots.
+ */
+export function trustedCaBundle(cacert: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates = [env.SSL_CERT_FILE, ...systemBundles].filter((file): file is string => !!file);
   const bundle = candidates.find((file) => existsSync(file));
-  let pem = bundle ? readFileSync(bundle, 'utf8') : undefined;
-  if (cacert) {
-    const extra = readFileSync(cacert, 'utf8');
-    pem = pem === undefined ? undefined : `${pem}\n${extra}`;
-    // Without a system bundle, fall back to Node's roots plus the extra CA.
-    if (pem === undefined) pem = [...tls.rootCertificates, extra].join('\n');
-  }
-  return pem;
+  const extras = [env.NODE_EXTRA_CA_CERTS, cacert].filter((file): file is string => !!file && existsSync(file)).map((file) => readFileSync(file, 'utf8'));
+  if (!bundle && extras.length === 0) return undefined;
+  const base = bundle ? [readFileSync(bundle, 'utf8')] : [...tls.rootCertificates];
+  return [...base, ...extras].join('\n');
 }
 
 export function isLoopback(address: string): boolean {
