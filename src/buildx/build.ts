@@ -1,5 +1,8 @@
-// Runs the build: one `buildx build` for every platform at once when the builder can, else one build per platform
-// (all built before anything is pushed) joined by `imagetools create` into one index under the requested tags.
+// Runs the build, then the push, in that order: nothing reaches the registry unless every platform built.
+// - A builder with its own BuildKit (docker-container, remote, kubernetes) builds every platform at once and pushes.
+// - The docker driver builds into the daemon's image store; `docker push` then pushes each tag.
+// - The docker driver on the classic image store builds one platform at a time (each under a platform tag), pushes
+//   them, and `imagetools create` joins them into one index under the requested tags.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
@@ -10,11 +13,10 @@ import { cacheUse, digestOf, pushedIndexDigest, readMetadata, type CacheUse } fr
 
 export interface BuildPlan {
   mode: 'single' | 'per-platform';
-  /** Builds that push nothing; with mode 'single' and push, the one step also pushes. */
   build: BuildStep[];
-  /** Per-platform pushes, each under its own platform tag, before the index joins them. */
-  push: BuildStep[];
-  /** Full references the index gets. */
+  /** References to push with `docker push` after every build succeeded, in order. */
+  dockerPush: string[];
+  /** Per-platform mode: the index to create from the pushed platform images, under these references. */
   indexTags: string[];
 }
 
@@ -23,26 +25,20 @@ export function planBuild(request: BuildRequest, capabilities: BuilderCapabiliti
   const tags = request.tags.map((t) => `${name}:${t}`);
   const file = (label: string) => path.join(metadataDir, `metadata-${label}.json`);
   if (capabilities.multiPlatform || request.platforms.length === 1) {
+    const builderPushes = request.push && !capabilities.pushFromDaemon;
     return {
       mode: 'single',
-      build: [{ platforms: request.platforms, tags, push: request.push, exportCache: request.push, metadataFile: file('build') }],
-      push: [],
+      build: [{ platforms: request.platforms, tags, push: builderPushes, exportCache: request.push, metadataFile: file('build') }],
+      dockerPush: request.push && capabilities.pushFromDaemon ? tags : [],
       indexTags: [],
     };
   }
   const slug = (p: Platform) => formatPlatform(p).replace(/\//g, '-');
+  const platformRefs = request.platforms.map((p) => `${name}:${platformTag(request.tags[0], p)}`);
   return {
     mode: 'per-platform',
-    build: request.platforms.map((p) => ({ platforms: [p], tags: [], push: false, exportCache: false, metadataFile: file(`build-${slug(p)}`) })),
-    push: request.push
-      ? request.platforms.map((p) => ({
-          platforms: [p],
-          tags: [`${name}:${platformTag(request.tags[0], p)}`],
-          push: true,
-          exportCache: true,
-          metadataFile: file(`push-${slug(p)}`),
-        }))
-      : [],
+    build: request.platforms.map((p, i) => ({ platforms: [p], tags: [platformRefs[i]], push: false, exportCache: request.push, metadataFile: file(`build-${slug(p)}`) })),
+    dockerPush: request.push ? platformRefs : [],
     indexTags: request.push ? tags : [],
   };
 }
@@ -70,27 +66,21 @@ export interface BuildResult {
   warnings: string[];
 }
 
+/** `docker push` ends with `<tag>: digest: sha256:… size: N`. */
+export function pushedDigest(output: string): string | undefined {
+  return /: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(output)?.[1];
+}
+
 export async function buildImage(request: BuildRequest, capabilities: BuilderCapabilities, environment: BuildEnvironment): Promise<BuildResult> {
   const { logger } = environment;
   const docker = environment.docker ?? 'docker';
   const started = Date.now();
   const plan = planBuild(request, capabilities, environment.workDir);
   const warnings: string[] = [];
-  // Cache use is counted over the builds proper; the per-platform pushes afterwards replay them from the cache.
-  let cache: CacheUse = { steps: 0, cached: 0 };
-
-  const runStep = async (step: BuildStep): Promise<string> => {
-    const command = buildCommand(request, step, capabilities);
-    for (const warning of command.warnings) if (!warnings.includes(warning)) warnings.push(warning);
-    logger.info(`${docker} ${command.args.join(' ')}`);
-    const result = await runChecked(environment.runner, docker, command.args, {
-      env: { ...environment.env, ...command.env },
-      onLine: (line) => {
-        if (line.trim()) logger.info(line);
-      },
-    });
-    return result.stderr;
+  const log = (line: string) => {
+    if (line.trim()) logger.info(line);
   };
+  let cache: CacheUse = { steps: 0, cached: 0 };
 
   if (plan.mode === 'per-platform') {
     logger.info(
@@ -99,48 +89,68 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
   }
   await logger.group('Build', async () => {
     for (const step of plan.build) {
-      const use = cacheUse(await runStep(step));
+      const command = buildCommand(request, step, capabilities);
+      for (const warning of command.warnings) if (!warnings.includes(warning)) warnings.push(warning);
+      logger.info(`${docker} ${command.args.join(' ')}`);
+      const result = await runChecked(environment.runner, docker, command.args, { env: { ...environment.env, ...command.env }, onLine: log });
+      const use = cacheUse(result.stderr);
       cache = { steps: cache.steps + use.steps, cached: cache.cached + use.cached };
     }
   });
+  const done = (fields: Pick<BuildResult, 'digest' | 'metadataFile' | 'platformImages'>): BuildResult => ({
+    mode: plan.mode,
+    ...fields,
+    cache,
+    durationMs: Date.now() - started,
+    warnings,
+  });
 
-  if (plan.mode === 'single') {
-    const metadata = readMetadata(plan.build[0].metadataFile);
-    const digest = request.push ? digestOf(metadata) : undefined;
-    if (digest) {
-      await logger.group('Push', async () => {
-        for (const tag of plan.build[0].tags) logger.info(`pushed ${tag}@${digest}`);
-      });
-    }
-    return { mode: 'single', digest, metadataFile: plan.build[0].metadataFile, platformImages: [], cache, durationMs: Date.now() - started, warnings };
-  }
+  if (!request.push) return done({ metadataFile: plan.build[0].metadataFile, platformImages: [] });
 
-  if (!request.push) {
-    return { mode: 'per-platform', metadataFile: plan.build[0].metadataFile, platformImages: [], cache, durationMs: Date.now() - started, warnings };
-  }
-  // Everything built; only now does anything reach the registry.
-  const platformImages: BuildResult['platformImages'] = [];
-  const digest = await logger.group('Push', async () => {
-    for (const [i, step] of plan.push.entries()) {
-      await runStep(step);
-      const stepDigest = digestOf(readMetadata(step.metadataFile));
-      platformImages.push({ platform: request.platforms[i], digest: stepDigest, reference: step.tags[0] });
-      logger.info(`pushed ${step.tags[0]}@${stepDigest}`);
+  // Every platform built; only now does anything reach the registry (a builder that pushes itself did so at its end).
+  return logger.group('Push', async () => {
+    const pushed = new Map<string, string>();
+    for (const reference of plan.dockerPush) {
+      logger.info(`${docker} push ${reference}`);
+      const result = await runChecked(environment.runner, docker, ['push', reference], { env: environment.env, onLine: log, timeoutMs: 3_600_000 });
+      const digest = pushedDigest(result.stdout);
+      if (!digest) throw new Error(`docker push ${reference} did not say which digest it pushed.`);
+      pushed.set(reference, digest);
     }
+
+    if (plan.mode === 'single') {
+      const metadataFile = plan.build[0].metadataFile;
+      const built = digestOf(readMetadata(metadataFile));
+      for (const [reference, digest] of pushed) {
+        // The daemon may re-encode what it stores (the classic store does); the registry's digest is the one that counts.
+        if (digest !== built) logger.info(`${reference}: the registry holds ${digest} (the build reported ${built})`);
+      }
+      const digest = pushed.get(plan.dockerPush[0]) ?? built;
+      for (const tag of plan.build[0].tags) logger.info(`pushed ${tag}@${pushed.get(tag) ?? digest}`);
+      const differing = [...pushed.values()].filter((d) => d !== digest);
+      if (differing.length) throw new Error(`the tags of one build were pushed as different digests (${[digest, ...differing].join(', ')}); the image store changed during the push.`);
+      if (pushed.size && digest !== built) writeFileSync(metadataFile, JSON.stringify({ ...readMetadata(metadataFile), 'containerimage.digest': digest }, null, 2) + '\n');
+      return done({ digest, metadataFile, platformImages: [] });
+    }
+
+    const platformImages = request.platforms.map((platform, i) => {
+      const reference = plan.dockerPush[i];
+      return { platform, reference, digest: pushed.get(reference) as string };
+    });
+    for (const p of platformImages) logger.info(`pushed ${p.reference}@${p.digest}`);
     const sources = platformImages.map((p) => `${imageName(request)}@${p.digest}`);
     const args = imagetoolsCreateArgs({ builder: request.builder, tags: plan.indexTags, sources });
     logger.info(`${docker} ${args.join(' ')}`);
-    const created = await runChecked(environment.runner, docker, args, { env: environment.env, onLine: (line) => line.trim() && logger.info(line), timeoutMs: 600_000 });
-    const indexDigest = pushedIndexDigest(created.stdout + created.stderr);
-    if (!indexDigest) throw new Error('docker buildx imagetools create did not say which digest it pushed.');
-    return indexDigest;
+    const created = await runChecked(environment.runner, docker, args, { env: environment.env, onLine: log, timeoutMs: 600_000 });
+    const digest = pushedIndexDigest(created.stdout + created.stderr);
+    if (!digest) throw new Error('docker buildx imagetools create did not say which digest it pushed.');
+    const metadataFile = path.join(environment.workDir, 'metadata.json');
+    const combined = {
+      'containerimage.digest': digest,
+      'image.name': plan.indexTags.join(','),
+      platforms: platformImages.map((p) => ({ platform: formatPlatform(p.platform), digest: p.digest, reference: p.reference })),
+    };
+    writeFileSync(metadataFile, JSON.stringify(combined, null, 2) + '\n');
+    return done({ digest, metadataFile, platformImages });
   });
-  const metadataFile = path.join(environment.workDir, 'metadata.json');
-  const combined = {
-    'containerimage.digest': digest,
-    'image.name': plan.indexTags.join(','),
-    platforms: platformImages.map((p) => ({ platform: formatPlatform(p.platform), digest: p.digest, reference: p.reference })),
-  };
-  writeFileSync(metadataFile, JSON.stringify(combined, null, 2) + '\n');
-  return { mode: 'per-platform', digest, metadataFile, platformImages, cache, durationMs: Date.now() - started, warnings };
 }

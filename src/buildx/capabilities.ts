@@ -81,7 +81,7 @@ export function usesContainerdImageStore(driverStatusJson: string): boolean {
 /** What a builder can do: the docker driver on the classic image store is the one limited case. */
 export function capabilitiesOf(builder: BuilderInfo, buildxVersion: string, containerdImageStore: boolean): BuilderCapabilities {
   const full = builder.driver !== 'docker' || containerdImageStore;
-  return { buildxVersion, multiPlatform: full, cacheExport: full, attestations: full };
+  return { buildxVersion, pushFromDaemon: builder.driver === 'docker', multiPlatform: full, cacheExport: full, attestations: full };
 }
 
 /** The requested platforms no node of the builder can run. */

@@ -29,6 +29,11 @@ export interface BuildRequest {
 export interface BuilderCapabilities {
   /** buildx's own version, e.g. 0.13.1. */
   buildxVersion: string;
+  /**
+   * The docker driver keeps its result in the daemon's image store; the task pushes it from there with `docker push`.
+   * (Its exporter's own push reads the pushed tag back, which ACR's quarantine hides from a push-only identity.)
+   */
+  pushFromDaemon: boolean;
   /** The docker driver without the containerd image store builds one platform at a time, exports no registry cache and no attestations. */
   multiPlatform: boolean;
   cacheExport: boolean;

@@ -46,7 +46,7 @@ import {
 } from '../../src/pipeline';
 import { formatPlatform, parsePlatformList } from '../../src/platform/platform';
 import { run } from '../../src/process/exec';
-import { RegistryClient } from '../../src/registry/client';
+import { RegistryClient, RegistryError } from '../../src/registry/client';
 import type { RegistryCredentials } from '../../src/registry/credentials';
 import { validateLoginServer } from '../../src/registry/reference';
 
@@ -225,7 +225,11 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
   const started = Date.now();
   const verification = await logger.group('Verify', async () => {
     const client = new RegistryClient({ registry: request.registry, credentials: context.credentials, logger });
-    const outcome = await verifyImage({ source: registrySource(client, request.repository), digest: result.digest as string, requested: request.platforms, checkPrograms: true, logger });
+    const outcome = await verifyImage({ source: registrySource(client, request.repository), digest: result.digest as string, requested: request.platforms, checkPrograms: true, logger }).catch(
+      (error: unknown) => {
+        throw explainUnreadable(error, request.registry, reference);
+      },
+    );
     for (const platform of outcome.platforms) {
       logger.info(`${formatPlatform(platform.platform)}: manifest ${platform.manifestDigest}, ${platform.layers} layers, ${platform.size} bytes`);
       for (const file of platform.program?.files ?? []) {
@@ -249,6 +253,16 @@ function publishOutputs(request: BuildRequest, result: BuildResult, reference: s
   setOutput('imageTags', request.tags.join(','));
   setOutput('platforms', request.platforms.map(formatPlatform).join(','));
   setOutput('metadataFile', result.metadataFile);
+}
+
+/** The registry would not show what this job just pushed: say why that usually is (ACR quarantine) and what to do. */
+function explainUnreadable(error: unknown, registry: string, reference: string): unknown {
+  if (!(error instanceof RegistryError) || ![401, 403, 404].includes(error.status)) return error;
+  return new Error(
+    `${registry} does not show ${reference}, which this job just pushed, to the job's identity (${error.message}). ` +
+      `With quarantine on, ACR shows a new image only to identities with AcrQuarantineReader (or AcrQuarantineWriter): give the build's identity that role to keep the platform proof, ` +
+      `or set verifyPlatforms: false and prove the platforms where the image can be read.`,
+  );
 }
 
 function registrySource(client: RegistryClient, repository: string): ImageSource {

@@ -81,7 +81,8 @@ describe('builder capabilities', () => {
 
   it('limits only the docker driver on the classic image store', () => {
     const docker = parseBuilderInspect(dockerDriver);
-    assert.deepEqual(capabilitiesOf(docker, '0.13.1', false), { buildxVersion: '0.13.1', multiPlatform: false, cacheExport: false, attestations: false });
+    assert.deepEqual(capabilitiesOf(docker, '0.13.1', false), { buildxVersion: '0.13.1', pushFromDaemon: true, multiPlatform: false, cacheExport: false, attestations: false });
+    assert.equal(capabilitiesOf(parseBuilderInspect(twoNodes), '0.13.1', false).pushFromDaemon, false);
     assert.equal(capabilitiesOf(docker, '0.13.1', true).multiPlatform, true);
     assert.equal(capabilitiesOf(parseBuilderInspect(twoNodes), '0.13.1', false).multiPlatform, true);
   });

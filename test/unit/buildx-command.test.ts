@@ -1,7 +1,7 @@
 // The buildx argv as one table: each row is a request (changes over a base), a step, the builder's abilities, and the
 // exact argv, environment and warnings expected. Modelled on build-push-action's context.test.ts.
 import { strict as assert } from 'node:assert';
-import { planBuild } from '../../src/buildx/build';
+import { planBuild, pushedDigest } from '../../src/buildx/build';
 import { buildCommand, imagetoolsCreateArgs, platformTag, versionAtLeast, type BuilderCapabilities, type BuildRequest, type BuildStep } from '../../src/buildx/command';
 import { parsePlatform, parsePlatformList } from '../../src/platform/platform';
 
@@ -22,8 +22,12 @@ const base: BuildRequest = {
   extraArguments: [],
 };
 const step: BuildStep = { platforms: base.platforms, tags: ['contoso.azurecr.io/team/app:4711'], push: true, exportCache: true, metadataFile: '/tmp/m.json' };
-const full: BuilderCapabilities = { buildxVersion: '0.13.1', multiPlatform: true, cacheExport: true, attestations: true };
-const classic: BuilderCapabilities = { buildxVersion: '0.13.1', multiPlatform: false, cacheExport: false, attestations: false };
+/** A builder with its own BuildKit (docker-container, remote): it pushes itself. */
+const full: BuilderCapabilities = { buildxVersion: '0.13.1', pushFromDaemon: false, multiPlatform: true, cacheExport: true, attestations: true };
+/** The docker driver on the containerd image store. */
+const dockerDriver: BuilderCapabilities = { ...full, pushFromDaemon: true };
+/** The docker driver on the classic image store. */
+const classic: BuilderCapabilities = { buildxVersion: '0.13.1', pushFromDaemon: true, multiPlatform: false, cacheExport: false, attestations: false };
 
 const HEAD = ['buildx', 'build', '--progress', 'plain', '--file', '/src/Dockerfile'];
 const NO_ATTEST = ['--provenance=false', '--sbom=false'];
@@ -189,45 +193,55 @@ describe('buildx build argv', () => {
 
 describe('build plans', () => {
   const two = { ...base, platforms: parsePlatformList('linux/amd64,linux/arm64'), tags: ['4711', 'latest'], cache: 'registry' as const };
+  const refs = ['contoso.azurecr.io/team/app:4711', 'contoso.azurecr.io/team/app:latest'];
 
-  it('builds and pushes all platforms in one step when the builder can', () => {
+  it('lets a builder with its own BuildKit build and push all platforms in one step', () => {
     const plan = planBuild(two, full, '/w');
     assert.equal(plan.mode, 'single');
-    assert.deepEqual(plan.build, [
-      { platforms: two.platforms, tags: ['contoso.azurecr.io/team/app:4711', 'contoso.azurecr.io/team/app:latest'], push: true, exportCache: true, metadataFile: '/w/metadata-build.json' },
-    ]);
-    assert.deepEqual(plan.push, []);
+    assert.deepEqual(plan.build, [{ platforms: two.platforms, tags: refs, push: true, exportCache: true, metadataFile: '/w/metadata-build.json' }]);
+    assert.deepEqual(plan.dockerPush, []);
   });
 
-  it('builds every platform first, then pushes each under a platform tag, then joins them, on the classic docker driver', () => {
+  it('builds all platforms into the daemon on the docker driver, then pushes every tag with docker push', () => {
+    const plan = planBuild(two, dockerDriver, '/w');
+    assert.equal(plan.mode, 'single');
+    assert.deepEqual(plan.build, [{ platforms: two.platforms, tags: refs, push: false, exportCache: true, metadataFile: '/w/metadata-build.json' }]);
+    assert.deepEqual(plan.dockerPush, refs);
+    assert.deepEqual(plan.indexTags, []);
+  });
+
+  it('builds every platform under a platform tag, pushes them, then joins them, on the classic image store', () => {
     const plan = planBuild(two, classic, '/w');
     assert.equal(plan.mode, 'per-platform');
     assert.deepEqual(
       plan.build.map((s) => [s.platforms.map((p) => p.architecture), s.tags, s.push, s.metadataFile]),
       [
-        [['amd64'], [], false, '/w/metadata-build-linux-amd64.json'],
-        [['arm64'], [], false, '/w/metadata-build-linux-arm64.json'],
+        [['amd64'], ['contoso.azurecr.io/team/app:4711-linux-amd64'], false, '/w/metadata-build-linux-amd64.json'],
+        [['arm64'], ['contoso.azurecr.io/team/app:4711-linux-arm64'], false, '/w/metadata-build-linux-arm64.json'],
       ],
     );
-    assert.deepEqual(
-      plan.push.map((s) => [s.tags, s.push, s.exportCache]),
-      [
-        [['contoso.azurecr.io/team/app:4711-linux-amd64'], true, true],
-        [['contoso.azurecr.io/team/app:4711-linux-arm64'], true, true],
-      ],
-    );
-    assert.deepEqual(plan.indexTags, ['contoso.azurecr.io/team/app:4711', 'contoso.azurecr.io/team/app:latest']);
+    assert.deepEqual(plan.dockerPush, ['contoso.azurecr.io/team/app:4711-linux-amd64', 'contoso.azurecr.io/team/app:4711-linux-arm64']);
+    assert.deepEqual(plan.indexTags, refs);
   });
 
-  it('needs no join for one platform, even on the classic docker driver', () => {
-    assert.equal(planBuild(base, classic, '/w').mode, 'single');
+  it('needs no join for one platform, even on the classic image store', () => {
+    const plan = planBuild(base, classic, '/w');
+    assert.equal(plan.mode, 'single');
+    assert.deepEqual(plan.dockerPush, ['contoso.azurecr.io/team/app:4711']);
   });
 
   it('pushes nothing at all when push is false', () => {
-    const plan = planBuild({ ...two, push: false }, classic, '/w');
-    assert.ok(plan.build.every((s) => !s.push && !s.exportCache));
-    assert.deepEqual(plan.push, []);
-    assert.deepEqual(plan.indexTags, []);
+    for (const capabilities of [full, dockerDriver, classic]) {
+      const plan = planBuild({ ...two, push: false }, capabilities, '/w');
+      assert.ok(plan.build.every((s) => !s.push && !s.exportCache));
+      assert.deepEqual(plan.dockerPush, []);
+      assert.deepEqual(plan.indexTags, []);
+    }
+  });
+
+  it('reads the digest docker push reports', () => {
+    assert.equal(pushedDigest(`ea7cf67cd328: Mounted from bfp/smoke\n1: digest: sha256:${'d'.repeat(64)} size: 683\n`), `sha256:${'d'.repeat(64)}`);
+    assert.equal(pushedDigest('denied: requested access to the resource is denied'), undefined);
   });
 
   it('makes platform tags that stay within 128 characters', () => {

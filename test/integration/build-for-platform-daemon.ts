@@ -1,0 +1,83 @@
+// A private dockerd for BuildForPlatform's tests and bench, beside the lab's shared one (which is never reconfigured or
+// pruned by a test): its own data root, exec root, socket and managed containerd, so a test may prune its build cache
+// (to prove the registry cache is what a warm build reuses) or run it on the classic image store (to prove the
+// per-platform build + imagetools join). No bridge network: builds that RUN pass `--network none`.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface PrivateDaemon {
+  /** DOCKER_HOST for docker and the task. */
+  host: string;
+  root: string;
+  /** `docker builder prune -af` on this daemon only. */
+  pruneBuildCache(): void;
+  stop(): Promise<void>;
+}
+
+const docker = (host: string, args: string[]) => spawnSync('docker', args, { env: { ...process.env, DOCKER_HOST: host }, encoding: 'utf8', timeout: 120_000 });
+
+export async function startPrivateDaemon(options: { containerdImageStore: boolean }): Promise<PrivateDaemon> {
+  // A short path: unix socket paths are limited to 108 bytes, containerd's go below exec-root.
+  const root = mkdtempSync(path.join(os.tmpdir(), 'bfpd-'));
+  const socket = path.join(root, 'docker.sock');
+  const host = `unix://${socket}`;
+  const config = {
+    iptables: false,
+    ip6tables: false,
+    bridge: 'none',
+    ...(options.containerdImageStore ? { features: { 'containerd-snapshotter': true } } : {}),
+  };
+  writeFileSync(path.join(root, 'daemon.json'), JSON.stringify(config));
+  mkdirSync(path.join(root, 'data'));
+  const child = spawn(
+    'dockerd',
+    [
+      '--config-file', path.join(root, 'daemon.json'),
+      '--data-root', path.join(root, 'data'),
+      '--exec-root', path.join(root, 'exec'),
+      '--pidfile', path.join(root, 'docker.pid'),
+      '--host', host,
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
+  );
+  child.unref();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (existsSync(socket) && docker(host, ['version', '--format', '{{.Server.Version}}']).status === 0) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`the private dockerd did not start (see ${root})`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    host,
+    root,
+    pruneBuildCache: () => {
+      const result = docker(host, ['builder', 'prune', '--all', '--force']);
+      if (result.status !== 0) throw new Error(`docker builder prune failed: ${result.stderr}`);
+    },
+    stop: async () => {
+      const pid = Number(readFileSync(path.join(root, 'docker.pid'), 'utf8').trim() || child.pid);
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const until = Date.now() + 30_000;
+      while (Date.now() < until) {
+        try {
+          process.kill(pid, 0);
+          await new Promise((r) => setTimeout(r, 200));
+        } catch {
+          break;
+        }
+      }
+      // overlay mounts of the private data root go with it
+      spawnSync('sh', ['-c', `grep -o " ${root}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,357 @@
+// BuildForPlatform@1 end to end against the lab: the bundled task run as the agent runs it, signing in to the ACR
+// emulators through Entra ID, building with the lab's real docker/buildx/QEMU, pushing to the real registry behind
+// them, and proving the platforms. Every run is watched for secrets in its output and in any process argument.
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ArgvWatch } from '../helpers/argv-watch';
+import { distTasks, leakedSecrets, repoRoot, runTask, type Endpoint, type TaskRun } from '../helpers/task-runner';
+import { makeBuildContext, type BuildContext } from '../lab/base';
+import { LabControl } from '../lab/client';
+import { labNodeEnv, readLab, type Lab } from '../lab/lab';
+import { labConnection, labSecrets, type ConnectionData } from './signin-lab';
+import { startPrivateDaemon, type PrivateDaemon } from './build-for-platform-daemon';
+
+const contoso = 'contoso.azurecr.io';
+const fabrikam = 'fabrikam.azurecr.io';
+const appDir = path.join(repoRoot, 'examples', 'app');
+
+interface Watched {
+  run: TaskRun;
+  commandLines: string[];
+}
+
+function uniqueRepository(name: string): string {
+  return `it-bfp/${name}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The examples/app context plus the lab's busybox for both architectures. */
+function appContext(lab: Lab, extra: Record<string, string> = {}): BuildContext {
+  const files: Record<string, string | Buffer> = { 'www/index.html': readFileSync(path.join(appDir, 'www', 'index.html')), ...extra };
+  for (const name of ['Dockerfile.prebuilt-venv']) files[name] = readFileSync(path.join(appDir, name));
+  return makeBuildContext({ lab, dockerfile: readFileSync(path.join(appDir, 'Dockerfile'), 'utf8'), files });
+}
+
+/** What the backing registry (behind both ACR emulators) holds under a tag. */
+async function registryDigest(lab: Lab, repository: string, reference: string): Promise<string | undefined> {
+  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${reference}`, {
+    method: 'HEAD',
+    headers: {
+      Accept: [
+        'application/vnd.oci.image.index.v1+json',
+        'application/vnd.docker.distribution.manifest.list.v2+json',
+        'application/vnd.oci.image.manifest.v1+json',
+        'application/vnd.docker.distribution.manifest.v2+json',
+      ].join(', '),
+    },
+  });
+  return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
+}
+
+async function registryManifest(lab: Lab, repository: string, digest: string): Promise<{ mediaType?: string; manifests?: { platform?: { os: string; architecture: string } }[] }> {
+  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${digest}`, {
+    headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+  });
+  assert.equal(response.status, 200);
+  return (await response.json()) as { mediaType?: string };
+}
+
+describe('BuildForPlatform@1 (lab)', function () {
+  this.timeout(600_000);
+  let lab: Lab;
+  const control = new LabControl();
+  const contexts: BuildContext[] = [];
+
+  before(function () {
+    lab = readLab();
+    if (!existsSync(path.join(distTasks, 'BuildForPlatform', 'index.js'))) {
+      execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'BuildForPlatform', '--no-typecheck'], { stdio: 'inherit' });
+    }
+  });
+  after(() => {
+    for (const context of contexts) context.remove();
+  });
+
+  function context(extra: Record<string, string> = {}): BuildContext {
+    const made = appContext(lab, extra);
+    contexts.push(made);
+    return made;
+  }
+
+  async function build(options: {
+    context: BuildContext;
+    inputs: Record<string, string>;
+    connection?: ConnectionData;
+    connectionKind?: 'azureSubscription' | 'dockerRegistryServiceConnection';
+    env?: Record<string, string>;
+  }): Promise<Watched> {
+    const endpoints: Record<string, Endpoint> = {};
+    const inputs: Record<string, string> = { ...options.inputs };
+    if (options.connection) {
+      const c = options.connection;
+      endpoints[c.id] = { url: c.url, scheme: c.scheme, parameters: c.parameters, data: c.dataParameters };
+      inputs[options.connectionKind ?? 'azureSubscription'] = c.id;
+    }
+    const ado = lab.azureDevOps;
+    const watch = new ArgvWatch().start();
+    try {
+      const run = await runTask({
+        task: 'BuildForPlatform',
+        cwd: options.context.dir,
+        inputs,
+        endpoints,
+        variables: {
+          'System.CollectionUri': ado.collectionUri,
+          'System.TeamFoundationCollectionUri': ado.collectionUri,
+          'System.TeamProjectId': ado.projectId,
+          'System.PlanId': ado.planId,
+          'System.JobId': ado.jobId,
+          'System.HostType': ado.hostType,
+        },
+        secretVariables: { 'System.AccessToken': ado.accessToken },
+        env: { ...labNodeEnv(lab), ...options.env },
+      });
+      return { run, commandLines: watch.stop() };
+    } finally {
+      watch.stop();
+    }
+  }
+
+  function assertNoLeak({ run, commandLines }: Watched): void {
+    // The tokens the task obtained are registered with task.setsecret (that line carries them by design; the agent
+    // masks them everywhere else): nothing else may print them, or the lab's own secrets.
+    const secrets = [...labSecrets(lab), ...run.secrets];
+    assert.ok(run.secrets.length > 0 || !/Sign in to .* with /.test(run.log), 'the tokens of a sign-in were registered as secrets');
+    const printed = { log: run.log.split('\n').filter((line) => !line.startsWith('##vso[task.setsecret]')).join('\n') };
+    assert.deepEqual(leakedSecrets(printed, secrets), [], 'no secret in the captured output');
+    assert.deepEqual(ArgvWatch.offending(commandLines, secrets), [], 'no secret in a process argument');
+    assert.ok(!commandLines.some((line) => /docker login .*(-p|--password)( |=)/.test(line)), 'no docker login -p');
+  }
+
+  function assertSucceeded(run: TaskRun): void {
+    assert.equal(run.result, 'Succeeded', `${run.resultMessage}\n${run.log.slice(-4000)}`);
+  }
+
+  // ACR with quarantine shows a new image only to identities with AcrQuarantineReader/Writer (the lab's `builder` has
+  // AcrPush only). The tests below that prove platforms on contoso let pushers read what they pushed, as a build
+  // identity that was also given AcrQuarantineReader would; the default policy has its own test further down.
+  describe('on contoso, with a build identity that may read what it pushed', () => {
+  before(() => control.setPolicy(contoso, { pushersSeeQuarantined: true }));
+  after(() => control.setPolicy(contoso, { pushersSeeQuarantined: false }));
+
+  for (const [scheme, authenticationType] of [
+    ['ServicePrincipal', 'spnKey'],
+    ['WorkloadIdentityFederation', undefined],
+  ] as const) {
+    it(`pushes the default linux/amd64 build to ${contoso} through Entra ID -> ACR (${scheme}), outputs naming the digest the registry holds`, async () => {
+      const repository = uniqueRepository('default');
+      const watched = await build({
+        context: context(),
+        inputs: { registry: contoso, repository },
+        connection: labConnection(lab, 'builder', scheme, authenticationType),
+      });
+      const { run } = watched;
+      assertSucceeded(run);
+      assertNoLeak(watched);
+      assert.ok(watched.commandLines.some((l) => l.includes('login --username 00000000-0000-0000-0000-000000000000 --password-stdin contoso.azurecr.io')), 'docker login with the zero GUID through stdin');
+
+      const held = await registryDigest(lab, repository, '4711');
+      assert.ok(held, 'the registry holds the default tag $(Build.BuildId)');
+      assert.equal(run.outputs.imageDigest, held);
+      assert.equal(run.outputs.imageReference, `${contoso}/${repository}@${held}`);
+      assert.equal(run.outputs.imageTags, '4711');
+      assert.equal(run.outputs.platforms, 'linux/amd64');
+      const metadata = JSON.parse(readFileSync(run.outputs.metadataFile, 'utf8')) as Record<string, string>;
+      assert.equal(metadata['containerimage.digest'], held);
+      const manifest = await registryManifest(lab, repository, held);
+      assert.match(manifest.mediaType ?? '', /manifest\.v\d\+json$|image\.manifest/, 'attestations none: a plain image manifest, not an index');
+
+      assert.match(run.log, /##\[group\]Sign in to contoso\.azurecr\.io/);
+      assert.match(run.log, /##\[group\]Build/);
+      assert.match(run.log, /##\[group\]Push/);
+      assert.match(run.log, /##\[group\]Verify/);
+      assert.match(run.log, /command: \/bin\/httpd -> busybox => \/bin\/busybox is ELF 64-bit amd64|command: .*\/bin\/busybox is ELF 64-bit amd64/);
+      assert.equal(run.summaries.length, 1);
+      const summary = readFileSync(run.summaries[0], 'utf8');
+      assert.match(summary, new RegExp(`${held}`));
+      assert.match(summary, /\| linux\/amd64 \| `sha256:[a-f0-9]{64}` \| \d/);
+      assert.match(summary, /Platform proof \| passed/);
+    });
+  }
+
+  it('pushes linux/amd64,linux/arm64 as one index, and each platform runs (arm64 under QEMU)', async () => {
+    const repository = uniqueRepository('multi');
+    const watched = await build({
+      context: context(),
+      inputs: { registry: contoso, repository, platforms: 'linux/amd64,linux/arm64', tags: '4711\nlatest' },
+      connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnCertificate'),
+    });
+    const { run } = watched;
+    assertSucceeded(run);
+    assertNoLeak(watched);
+    const digest = run.outputs.imageDigest;
+    assert.equal(await registryDigest(lab, repository, '4711'), digest);
+    assert.equal(await registryDigest(lab, repository, 'latest'), digest);
+    const index = await registryManifest(lab, repository, digest);
+    assert.deepEqual(
+      (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort(),
+      ['linux/amd64', 'linux/arm64'],
+    );
+    assert.equal(run.outputs.platforms, 'linux/amd64,linux/arm64');
+    for (const [platform, machine] of [
+      ['linux/amd64', 'x86_64'],
+      ['linux/arm64', 'aarch64'],
+    ]) {
+      const image = `${lab.backingRegistry}/${repository}@${digest}`;
+      const result = spawnSync('docker', ['run', '--rm', '--platform', platform, image, 'cat', '/built.txt'], { encoding: 'utf8', timeout: 180_000 });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(result.stdout.trim(), `built on ${machine}`);
+    }
+    spawnSync('docker', ['image', 'rm', '--force', `${lab.backingRegistry}/${repository}@${digest}`]);
+  });
+
+  it('refuses an arm64 program behind /app/.venv/bin/python in a linux/amd64 image, naming the file and both architectures; passes with verifyPlatforms false', async () => {
+    const repository = uniqueRepository('venv');
+    const ctx = context();
+    const connection = labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
+    const refused = await build({ context: ctx, inputs: { registry: contoso, repository, dockerfile: 'Dockerfile.prebuilt-venv' }, connection });
+    assert.equal(refused.run.result, 'Failed', refused.run.log.slice(-3000));
+    const message = refused.run.resultMessage ?? '';
+    assert.match(message, /linux\/amd64: the interpreter of \/app\/\.venv\/bin\/uvicorn \/app\/\.venv\/bin\/python \(\/app\/\.venv\/bin\/python -> \/usr\/local\/bin\/python3\.12, \/usr\/local\/bin\/python3\.12\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64 \(it needs amd64\)/);
+    assert.match(message, /exec format error/);
+    assert.equal(refused.run.outputs.imageReference, undefined, 'no reference to deploy is handed on');
+    assert.match(readFileSync(refused.run.summaries[0], 'utf8'), /Platform proof \| \*\*failed\*\*/);
+    assertNoLeak(refused);
+
+    const allowed = await build({ context: ctx, inputs: { registry: contoso, repository, dockerfile: 'Dockerfile.prebuilt-venv', verifyPlatforms: 'false' }, connection });
+    assertSucceeded(allowed.run);
+    assert.doesNotMatch(allowed.run.log, /##\[group\]Verify/);
+    assert.equal(allowed.run.outputs.imageDigest, await registryDigest(lab, repository, '4711'));
+  });
+
+  it('pushes nothing when the build fails', async () => {
+    const repository = uniqueRepository('broken');
+    const broken = makeBuildContext({ lab, dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n' });
+    contexts.push(broken);
+    const watched = await build({ context: broken, inputs: { registry: contoso, repository, cache: 'registry' }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    assert.equal(watched.run.result, 'Failed');
+    assert.match(watched.run.resultMessage ?? '', /docker buildx build failed with exit code 1: ERROR: .*exit code: 3/);
+    assert.equal(await registryDigest(lab, repository, '4711'), undefined, 'no image');
+    assert.equal(await registryDigest(lab, repository, 'buildcache'), undefined, 'no cache');
+    assertNoLeak(watched);
+  });
+
+  it('refuses a platform the builder cannot run before building, with the fix', async () => {
+    const watched = await build({ context: context(), inputs: { registry: contoso, repository: uniqueRepository('s390x'), platforms: 'linux/amd64,linux/s390x' } });
+    assert.equal(watched.run.result, 'Failed');
+    assert.match(watched.run.resultMessage ?? '', /cannot build linux\/s390x: it runs linux\/amd64, .*EnsureDocker first with emulatePlatforms: linux\/s390x .*native linux\/s390x node/);
+    assert.doesNotMatch(watched.run.log, /##\[group\]Build/);
+  });
+
+  it('retries 429 and 5xx from the registry on the token exchange and the verification, within a bound', async () => {
+    const repository = uniqueRepository('faults');
+    await control.clearFaults();
+    try {
+      await control.addFault({ host: contoso, method: 'POST', path: '^/oauth2/exchange', kind: '429', times: 1, retryAfter: 1 });
+      await control.addFault({ host: contoso, method: 'GET', path: `^/v2/${repository}/manifests/sha256:`, kind: '503', times: 2 });
+      const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+      assertSucceeded(watched.run);
+      assert.match(watched.run.log, /429/);
+      assert.match(watched.run.log, /503 from contoso\.azurecr\.io; trying again/);
+      assertNoLeak(watched);
+    } finally {
+      await control.clearFaults();
+    }
+
+    await control.addFault({ host: contoso, method: 'GET', path: `^/v2/${repository}/manifests/sha256:`, kind: '503', times: -1 });
+    try {
+      const watched = await build({ context: context(), inputs: { registry: contoso, repository, tags: 'again' }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+      assert.equal(watched.run.result, 'Failed');
+      assert.match(watched.run.resultMessage ?? '', /answered 503/);
+    } finally {
+      await control.clearFaults();
+    }
+  });
+
+  });
+
+  it('with quarantine hiding new images from a push-only identity: pushes, then fails the proof naming the role to assign', async () => {
+    const repository = uniqueRepository('hidden');
+    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    assert.equal(watched.run.result, 'Failed');
+    assert.match(watched.run.resultMessage ?? '', /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/it-bfp\/hidden-[0-9a-f]+@sha256:[0-9a-f]{64}, which this job just pushed, .*AcrQuarantineReader/);
+    assert.ok(await registryDigest(lab, repository, '4711'), 'docker push went through quarantine');
+    assertNoLeak(watched);
+  });
+
+  it('with a managed identity holding AcrPush and AcrQuarantineWriter, proves the platforms under quarantine', async () => {
+    const repository = uniqueRepository('managed');
+    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labConnection(lab, 'managed', 'ManagedServiceIdentity') });
+    assertSucceeded(watched.run);
+    assertNoLeak(watched);
+    assert.equal(watched.run.outputs.imageDigest, await registryDigest(lab, repository, '4711'));
+    assert.equal((await control.quarantineRecord(contoso, repository, watched.run.outputs.imageDigest))?.quarantineState, 'Quarantined');
+  });
+
+  describe('on a private docker engine', () => {
+    before(() => control.setPolicy(contoso, { pushersSeeQuarantined: true }));
+    after(() => control.setPolicy(contoso, { pushersSeeQuarantined: false }));
+    let daemon: PrivateDaemon | undefined;
+    afterEach(async () => {
+      await daemon?.stop();
+      daemon = undefined;
+    });
+
+    it('reuses the registry cache on a second build of an unchanged context, with the local build cache gone', async () => {
+      daemon = await startPrivateDaemon({ containerdImageStore: true });
+      const repository = uniqueRepository('cache');
+      const ctx = context({ 'nonce.txt': randomBytes(8).toString('hex') });
+      writeFileSync(path.join(ctx.dir, 'Dockerfile'), readFileSync(path.join(ctx.dir, 'Dockerfile'), 'utf8').replace('RUN echo', 'COPY nonce.txt /nonce.txt\nRUN echo'));
+      const inputs = { registry: contoso, repository, cache: 'registry', arguments: '--network none' };
+      const connection = labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
+      const cold = await build({ context: ctx, inputs, connection, env: { DOCKER_HOST: daemon.host } });
+      assertSucceeded(cold.run);
+      assert.ok(await registryDigest(lab, repository, 'buildcache'), 'the cache image was pushed');
+      daemon.pruneBuildCache();
+
+      const warm = await build({ context: ctx, inputs: { ...inputs, tags: 'warm' }, connection, env: { DOCKER_HOST: daemon.host } });
+      assertSucceeded(warm.run);
+      assertNoLeak(warm);
+      assert.match(warm.run.log, /importing cache manifest from contoso\.azurecr\.io\/it-bfp\/cache-[0-9a-f]+:buildcache/);
+      assert.match(warm.run.log, /#\d+ \[\d\/\d\] RUN echo "built on \$\(uname -m\)" > \/built\.txt\n#\d+ CACHED/);
+      const summary = readFileSync(warm.run.summaries[0], 'utf8');
+      const use = /registry \(`[^`]+`\): (\d+) of (\d+) steps from the cache/.exec(summary);
+      assert.ok(use, summary);
+      assert.equal(use[1], use[2], 'every step came from the registry cache');
+      assert.ok(Number(use[2]) >= 3);
+      const coldUse = /(\d+) of (\d+) steps from the cache/.exec(readFileSync(cold.run.summaries[0], 'utf8'));
+      assert.ok(coldUse && Number(coldUse[1]) < Number(coldUse[2]), 'the first build did run steps');
+    });
+
+    it('builds each platform and joins them with imagetools create when the image store cannot hold several platforms', async () => {
+      daemon = await startPrivateDaemon({ containerdImageStore: false });
+      const repository = uniqueRepository('classic');
+      const watched = await build({
+        context: context(),
+        inputs: { registry: fabrikam, repository, platforms: 'linux/amd64,linux/arm64', arguments: '--network none' },
+        connection: labConnection(lab, 'builder', 'WorkloadIdentityFederation'),
+        env: { DOCKER_HOST: daemon.host },
+      });
+      assertSucceeded(watched.run);
+      assertNoLeak(watched);
+      assert.match(watched.run.log, /building linux\/amd64, linux\/arm64 one by one, then joining them into one index/);
+      assert.match(watched.run.log, /buildx imagetools create --progress plain --tag fabrikam\.azurecr\.io\/it-bfp\/classic-[0-9a-f]+:4711 /);
+      const digest = watched.run.outputs.imageDigest;
+      assert.equal(await registryDigest(lab, repository, '4711'), digest);
+      const index = await registryManifest(lab, repository, digest);
+      assert.deepEqual((index.manifests ?? []).map((m) => m.platform?.architecture).sort(), ['amd64', 'arm64']);
+      assert.ok(await registryDigest(lab, repository, '4711-linux-arm64'), 'the per-platform image keeps its platform tag');
+      const metadata = JSON.parse(readFileSync(watched.run.outputs.metadataFile, 'utf8')) as { 'containerimage.digest': string; platforms: unknown[] };
+      assert.equal(metadata['containerimage.digest'], digest);
+      assert.equal(metadata.platforms.length, 2);
+    });
+  });
+});
+
