@@ -14,7 +14,8 @@ export function explainRegistryError(error: unknown, registry: string, action: R
   const original = `(${error.status}${code ? ` ${code}` : ''}${said ? `: ${said}` : ''})`;
   const disallowed = /operation is disallowed/i.test(said ?? error.message);
 
-  if (action === 'write-state' && (error.status === 403 || disallowed)) {
+  // A token without metadata_write makes the PATCH fail with 401 (insufficient scope), a role check with 403.
+  if (action === 'write-state' && (error.status === 401 || error.status === 403 || disallowed)) {
     return `The identity may not change the quarantine state of ${what} ${original}: give it the AcrQuarantineWriter role on ${registry}.`;
   }
   if ((error.status === 403 || error.status === 405) && disallowed) {

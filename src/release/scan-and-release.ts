@@ -7,7 +7,8 @@ import type { Runner } from '../process/exec';
 import type { FetchedManifest } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
 import { type Descriptor, INDEX_MEDIA_TYPES, type Index, imageManifests, isAttestationManifest, isIndex } from '../registry/oci';
-import type { ImageReference } from '../registry/reference';
+import { type ImageReference, isDigest } from '../registry/reference';
+import { HttpError } from '../http/client';
 import { type ScanSettings, scanImage } from '../trivy/scan';
 import { buildQuarantineDetails, serializeDetails } from './details';
 import { explainRegistryError } from './diagnose';
@@ -35,6 +36,11 @@ export interface ScanAndReleaseInput {
 
 export interface ScanAndReleaseDependencies {
   registry: ManifestSource;
+  /**
+   * ACR hides the tags of quarantined images from /v2/ (quarantine readers pull by digest); its own
+   * /acr/v1/<repo>/_tags/<tag> shows them to quarantine readers. Used when the /v2/ look-up finds nothing.
+   */
+  quarantinedTagDigest?: (repository: string, tag: string) => Promise<string>;
   quarantine: QuarantineApi;
   runner: Runner;
   credentials: RegistryCredentials;
@@ -105,7 +111,7 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
       );
     }
     digest = await logger.group(`Resolve ${tagged}`, async () => {
-      const resolved = await deps.registry.resolveDigest(repository, input.image.tag ?? 'latest').catch((error: unknown) => {
+      const resolved = await resolveTag(repository, input.image.tag ?? 'latest', deps).catch((error: unknown) => {
         throw new Error(explainRegistryError(error, registry, 'resolve-tag', tagged));
       });
       logger.info(`${tagged} -> ${resolved}. Everything below uses this digest; moving the tag now changes nothing.`);
@@ -154,6 +160,20 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
     decision,
     trivyVersion: input.trivyVersion,
   };
+}
+
+async function resolveTag(repository: string, tag: string, deps: ScanAndReleaseDependencies): Promise<string> {
+  try {
+    return await deps.registry.resolveDigest(repository, tag);
+  } catch (error) {
+    if (!(error instanceof HttpError && error.status === 404) || !deps.quarantinedTagDigest) throw error;
+    const digest = await deps.quarantinedTagDigest(repository, tag).catch(() => {
+      throw error; // the /v2/ answer says more than a second "not found"
+    });
+    if (!isDigest(digest)) throw new Error(`The registry answered '${digest}' as the digest of ${repository}:${tag}, which is not a sha256 digest.`);
+    deps.logger.info(`The tag is hidden from /v2/ (its image is quarantined); ACR's tag API names its digest.`);
+    return digest;
+  }
 }
 
 interface Targets {

@@ -132,9 +132,9 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, de
     rmSync(cwd, { recursive: true, force: true });
   }
   const reason = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout);
-  if (result.timedOut) {
+  if (result.timedOut || (result.exitCode === 1 && /context deadline exceeded/i.test(reason ?? ''))) {
     throw new TrivyFailedError(
-      `trivy did not finish within the timeout of ${formatGoDuration(settings.timeoutMs)} and was stopped${reason ? `; its last words: ${reason}` : ''}. Raise 'timeout' or check that the registry and the vulnerability database are reachable.`,
+      `trivy did not finish within the timeout of ${formatGoDuration(settings.timeoutMs)}${result.timedOut ? ' and was stopped' : ''}${reason ? `; its last words: ${reason}` : ''}. Raise 'timeout' or check that the registry and the vulnerability database are reachable.`,
     );
   }
   if (result.exitCode !== 0 && result.exitCode !== FINDINGS_EXIT_CODE) {

@@ -101,7 +101,14 @@ runTask(__dirname, async (): Promise<Outcome> => {
   try {
     result = await scanAndRelease(
       { image, allowTag, policy: { threshold, ignoreUnfixed: scan.ignoreUnfixed }, release, scan, trivyVersion: trivy.version, workDir, detailsLink },
-      { registry, quarantine: acrQuarantineApi(acr), runner: run, credentials, logger },
+      {
+        registry,
+        quarantine: acrQuarantineApi(acr),
+        quarantinedTagDigest: async (repository, tag) => (await acr.getTagAttributes(repository, tag)).tag.digest,
+        runner: run,
+        credentials,
+        logger,
+      },
       async (outcome) => {
         scanned = outcome;
         await logger.group('Publish', () => publishReports(outcome, scan, { runner: run, logger, credentials }, workDir));

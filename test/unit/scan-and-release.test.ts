@@ -185,6 +185,39 @@ describe('scan and release (core flow with fakes)', () => {
     assert.equal(result.scan.reference, `${REGISTRY}/${REPO}@${d('a')}`);
   });
 
+  it('resolves a tag hidden from /v2/ (quarantined image) through ACR\'s tag API', async () => {
+    registry.addImage(d('a'));
+    quarantine.states.set(d('a'), 'Quarantined');
+    const asked: string[] = [];
+    const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+    const result = await scanAndRelease(input(`${REGISTRY}/${REPO}:2.0`, { allowTag: true }), {
+      ...deps(trivy.runner),
+      registry: Object.assign(registry, {
+        resolveDigest: async () => {
+          throw new RegistryError({ method: 'HEAD', url: 'x' }, response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest tagged by "2.0" is not found' }] }));
+        },
+      }),
+      quarantinedTagDigest: async (_repository: string, tag: string) => {
+        asked.push(tag);
+        return d('a');
+      },
+    });
+    assert.deepEqual(asked, ['2.0']);
+    assert.equal(result.scan.digest, d('a'));
+    assert.deepEqual(quarantine.patches, [`${d('a')} Passed`]);
+  });
+
+  it('a tag found nowhere reports the /v2/ answer', async () => {
+    const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+    registry.resolveDigest = async () => {
+      throw new RegistryError({ method: 'HEAD', url: 'x' }, response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+    };
+    await assert.rejects(
+      scanAndRelease(input(`${REGISTRY}/${REPO}:nope`, { allowTag: true }), { ...deps(trivy.runner), quarantinedTagDigest: async () => Promise.reject(new Error('404 from _tags')) }),
+      /The tag contoso\.azurecr\.io\/team\/app:nope was not found \(404 MANIFEST_UNKNOWN/,
+    );
+  });
+
   describe('a multi-platform index', () => {
     beforeEach(() => {
       registry.addIndex(d('0'), [

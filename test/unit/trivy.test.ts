@@ -222,6 +222,7 @@ describe('scanImage with a fake trivy', () => {
     ['a Go panic (exit 2)', { exitCode: 2, stderr: 'panic: runtime error: invalid memory address\ngoroutine 1 [running]:\nmain.main()\n' }, /exit code 2/],
     ['a kill by a signal', { exitCode: null, signal: 'SIGKILL' }, /killed by SIGKILL/],
     ['a hang past the timeout', { exitCode: null, signal: 'SIGTERM', timedOut: true }, /did not finish within the timeout of 600s and was stopped/],
+    ['its own --timeout expiring', { exitCode: 1, stderr: '2026-11-29T10:00:00Z\tFATAL\tFatal error\trun error: image scan error: context deadline exceeded\n' }, /did not finish within the timeout of 600s; its last words: .*context deadline exceeded\. Raise 'timeout'/],
     ['garbage output', { exitCode: 0, writes: 'this is not json' }, /output was refused: the output is not JSON/],
     ['no output at all', { exitCode: 0 }, /output was refused: the output is not JSON.*\(empty\)/],
     ['a JSON object that is not a report (lab garbage)', { exitCode: 0, writes: '{"lab":"garbage","message":"this is not a trivy report","Results":"none"}\n' }, /SchemaVersion is undefined/],
