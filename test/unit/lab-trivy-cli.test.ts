@@ -224,6 +224,23 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.doesNotMatch(secretOnly.stderr, /vulndb|Vulnerability scanning/, 'no DB work without the vuln scanner');
     });
 
+    it('`trivy convert` re-renders a JSON report with the filters applied again', async () => {
+      const dir = tempDir('lab-trivy-convert-');
+      const json = path.join(dir, 'result.json');
+      const scanned = await scan(['-f', 'json', '-o', json, `${registry.host}/team/app:1.0`]);
+      assert.equal(scanned.code, 0, scanned.stderr);
+      const sarif = path.join(dir, 'result.sarif');
+      const converted = await runTrivy(['convert', '--format', 'sarif', '--severity', 'CRITICAL', '--exit-code', '6', '--output', sarif, json], { env });
+      assert.equal(converted.code, 6, converted.stderr);
+      const runs = (JSON.parse(readFileSync(sarif, 'utf8')) as { runs: Array<{ results: Array<{ ruleId: string }> }> }).runs;
+      assert.deepEqual(runs[0].results.map((r) => r.ruleId), ['CVE-2019-18224']);
+      const notReport = path.join(dir, 'other.json');
+      writeFileSync(notReport, '{"hello":1}');
+      const refused = await runTrivy(['convert', '--format', 'json', notReport], { env });
+      assert.equal(refused.code, 1);
+      assert.match(fatalLine(refused.stderr), /unsupported schema version: undefined/);
+    });
+
     it('--quiet prints nothing but the report', async () => {
       const result = await scan(['-q', '-f', 'json', `${registry.host}/team/app:1.0`]);
       assert.equal(result.code, 0);

@@ -1,7 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { FlagError, findCommand, globalFlagSpecs, imageFlagSpecs, parseFlags } from '../lab/trivy/src/flags';
 import { formatDuration, goValue, parseDuration } from '../lab/trivy/src/go';
+import { isLoopback, trustedCaBundle } from '../lab/trivy/src/net';
 import { parseReference, referenceName, registryAllowsHttp } from '../lab/trivy/src/reference';
+import { tempDir } from '../lab/trivy/testkit';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 
 const specs = [...globalFlagSpecs('/home/x/.cache/trivy'), ...imageFlagSpecs(['releases.lab.test/aquasec/trivy-db:2'])];
 
@@ -86,5 +90,25 @@ describe('lab trivy stand-in: image references', () => {
     assert.equal(registryAllowsHttp('localhost:5000', false), true);
     assert.equal(registryAllowsHttp('contoso.azurecr.io', false), false);
     assert.equal(registryAllowsHttp('contoso.azurecr.io', true), true);
+  });
+});
+
+describe('lab trivy stand-in: network trust', () => {
+  it('trusts the system bundle (SSL_CERT_FILE first, as Go does), NODE_EXTRA_CA_CERTS and --cacert', () => {
+    const dir = tempDir('lab-trivy-ca-');
+    const write = (name: string, text: string): string => {
+      const file = path.join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const system = write('system.pem', 'SYSTEM-BUNDLE\n');
+    const extra = write('extra.pem', 'NODE-EXTRA\n');
+    const cacert = write('cacert.pem', 'CACERT\n');
+    const bundle = trustedCaBundle(cacert, { SSL_CERT_FILE: system, NODE_EXTRA_CA_CERTS: extra }) ?? '';
+    assert.deepEqual(bundle.split('\n').filter(Boolean), ['SYSTEM-BUNDLE', 'NODE-EXTRA', 'CACERT']);
+  });
+
+  it('only loopback addresses count as reachable', () => {
+    assert.deepEqual(['127.0.0.1', '127.1.2.3', '::1', '10.0.0.1', '192.168.1.1', '8.8.8.8'].map(isLoopback), [true, true, true, false, false, false]);
   });
 });

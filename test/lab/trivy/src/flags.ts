@@ -185,6 +185,12 @@ function notEmulated(type: FlagType, names: string[]): FlagSpec[] {
   return names.map((name) => ({ name, type, default: defaults[type], emulated: false, usage: '(accepted, not emulated by the lab stand-in)' }));
 }
 
+/** `trivy convert`: the report flags of `trivy image`. */
+export function convertFlagSpecs(): FlagSpec[] {
+  const names = new Set(['format', 'template', 'output', 'exit-code', 'exit-on-eol', 'severity', 'ignore-unfixed', 'ignore-status', 'ignorefile', 'show-suppressed', 'include-non-failures', 'list-all-pkgs', 'dependency-tree', 'report', 'table-mode', 'output-plugin-arg', 'compliance', 'ignore-policy']);
+  return imageFlagSpecs([]).filter((spec) => names.has(spec.name));
+}
+
 export function registryLoginFlagSpecs(): FlagSpec[] {
   return [
     { name: 'username', short: 'u', type: 'strings', default: [], usage: 'username' },

@@ -12,6 +12,7 @@ import {
   type FlagSpec,
   type ParsedFlags,
   cleanFlagSpecs,
+  convertFlagSpecs,
   findCommand,
   globalFlagSpecs,
   imageFlagSpecs,
@@ -75,6 +76,7 @@ Management Commands
   registry    Manage registry authentication
 
 Utility Commands
+  convert     Convert Trivy JSON report into a different format
   help        Help about any command
   version     Print the version
 
@@ -138,6 +140,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         log = loggerFor(flags, io);
         return runRegistry(flags, env, io, log);
       }
+      case 'convert': {
+        const flags = parse(convertFlagSpecs(), 'trivy convert', 'RESULT_JSON');
+        log = loggerFor(flags, io);
+        return runConvert(flags, io, log);
+      }
       case 'clean': {
         const flags = parse(cleanFlagSpecs(), 'trivy clean', '');
         log = loggerFor(flags, io);
@@ -193,27 +200,14 @@ function readCredentials(flags: ParsedFlags, io: Io): Credentials[] {
 
 /** `trivy image`: DB, image, behaviour, report, filters, output, exit code. */
 async function runImage(flags: ParsedFlags, env: NodeJS.ProcessEnv, io: Io, log: Logger): Promise<number> {
-  for (const name of flags.setNames()) {
-    const spec = flags.spec(name);
-    if (spec.refuse) throw new UserError(`lab stand-in: --${name} is not emulated (it would change what trivy reports)`);
-    if (spec.emulated === false) log.debug('Flag accepted but not emulated by the lab stand-in', { flag: `--${name}` });
-  }
+  refuseUnemulated(flags, log);
   const downloadDbOnly = flags.bool('download-db-only');
   const args = flags.positionals;
   if (!downloadDbOnly && args.length === 0) throw new UserError('"trivy image" requires at least 1 argument or --input option');
   if (args.length > 1) throw new UserError(`accepts 1 arg(s), received ${args.length}`);
   const imageName = args[0];
 
-  const format = flags.string('format');
-  const template = flags.string('template');
-  if (template !== '' && format !== 'template') {
-    log.warn(`'--template' is ignored because '--format ${format}' is specified. Use '--template' option with '--format template' option.`);
-  } else if (template === '' && format === 'template') {
-    log.warn("'--format template' is ignored because '--template' is not specified. Specify '--template' option when you use '--format template'.");
-  }
-  if (['cyclonedx', 'spdx', 'spdx-json', 'github', 'cosign-vuln'].includes(format)) {
-    throw new UserError(`lab stand-in: --format ${format} is not emulated (json, sarif, template and table are)`);
-  }
+  checkFormat(flags, log);
 
   const credentials = readCredentials(flags, io);
   const platform = flags.string('platform') ? parsePlatform(flags.string('platform')) : undefined;
@@ -227,7 +221,7 @@ async function runImage(flags: ParsedFlags, env: NodeJS.ProcessEnv, io: Io, log:
   const httpSettings: HttpSettings = { ca: trustedCaBundle(cacert || undefined), insecure: flags.bool('insecure'), signal: deadline.signal };
   try {
     const report = await scan();
-    return await writeAndExit(report);
+    return report ? emitReport(report, flags, io, log) : 0;
   } catch (error) {
     if (deadline.signal.aborted && !(error instanceof Exit)) {
       log.warn(`Provide a higher timeout value, see https://trivy.dev/docs/${docVersion()}/guide/references/troubleshooting#timeout`);
@@ -294,53 +288,100 @@ async function runImage(flags: ParsedFlags, env: NodeJS.ProcessEnv, io: Io, log:
     }
     logDetection(report, log);
 
-    let ignore = emptyIgnoreConfig();
-    try {
-      ignore = loadIgnoreFile(flags.string('ignorefile'), log);
-    } catch (error) {
-      throw wrap('run error', wrap('filter error', wrap(`${flags.string('ignorefile')} error`, error)));
-    }
-    filterReport(report, {
-      severities: flags.strings('severity'),
-      ignoreStatuses: ignoredStatuses(flags.bool('ignore-unfixed'), flags.strings('ignore-status'), statusNames, log),
-      includeNonFailures: flags.bool('include-non-failures'),
-      showSuppressed: flags.bool('show-suppressed'),
-      scanners,
-      ignore,
-    });
+    applyFilters(report, flags, log, scanners);
     return report;
   }
+}
 
-  async function writeAndExit(report: Report | undefined): Promise<number> {
-    if (!report) return 0;
-    const ordered = orderedReport(report);
-    let text: string;
-    if (format === 'json') text = `${goMarshalIndent(ordered)}\n`;
-    else if (format === 'sarif') text = writeSarif(ordered, trivyVersion);
-    else if (format === 'template') text = template === '' ? '' : renderTemplate(template, ordered);
-    else text = writeTable(ordered);
+/** Writes the report in --format to --output or stdout; the exit code trivy's operation.Exit gives. */
+function emitReport(report: Report, flags: ParsedFlags, io: Io, log: Logger): number {
+  const format = flags.string('format');
+  const template = flags.string('template');
+  const ordered = orderedReport(report);
+  let text: string;
+  if (format === 'json') text = `${goMarshalIndent(ordered)}\n`;
+  else if (format === 'sarif') text = writeSarif(ordered, trivyVersion);
+  else if (format === 'template') text = template === '' ? '' : renderTemplate(template, ordered);
+  else text = writeTable(ordered);
 
-    const output = flags.string('output');
-    if (output) {
-      try {
-        writeFileSync(output, text);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
-        throw wrap('run error', wrap('report error', wrap('failed to create an output file', new GoError(`open ${output}: ${reason}`))));
-      }
-    } else {
-      io.stdout(text);
+  const output = flags.string('output');
+  if (output) {
+    try {
+      writeFileSync(output, text);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+      throw wrap('run error', wrap('report error', wrap('failed to create an output file', new GoError(`open ${output}: ${reason}`))));
     }
+  } else {
+    io.stdout(text);
+  }
 
-    const eol = flags.number('exit-on-eol');
-    const osInfo = report.Metadata?.OS;
-    if (eol !== 0 && osInfo?.EOSL) {
-      log.error('Detected EOL OS', { family: osInfo.Family, version: osInfo.Name });
-      return eol;
-    }
-    if (flags.number('exit-code') !== 0 && resultsFailed(report.Results)) return flags.number('exit-code');
-    return 0;
+  const eol = flags.number('exit-on-eol');
+  const osInfo = report.Metadata?.OS;
+  if (eol !== 0 && osInfo?.EOSL) {
+    log.error('Detected EOL OS', { family: osInfo.Family, version: osInfo.Name });
+    return eol;
+  }
+  if (flags.number('exit-code') !== 0 && resultsFailed(report.Results)) return flags.number('exit-code');
+  return 0;
+}
+
+/** --severity, --ignore-unfixed/--ignore-status, --ignorefile, --scanners. */
+function applyFilters(report: Report, flags: ParsedFlags, log: Logger, scanners: string[]): void {
+  let ignore = emptyIgnoreConfig();
+  try {
+    ignore = loadIgnoreFile(flags.string('ignorefile'), log);
+  } catch (error) {
+    throw wrap('run error', wrap('filter error', wrap(`${flags.string('ignorefile')} error`, error)));
+  }
+  filterReport(report, {
+    severities: flags.strings('severity'),
+    ignoreStatuses: ignoredStatuses(flags.bool('ignore-unfixed'), flags.strings('ignore-status'), statusNames, log),
+    includeNonFailures: flags.bool('include-non-failures'),
+    showSuppressed: flags.bool('show-suppressed'),
+    scanners,
+    ignore,
+  });
+}
+
+/** Format checks shared by image and convert. */
+function checkFormat(flags: ParsedFlags, log: Logger): void {
+  const format = flags.string('format');
+  const template = flags.string('template');
+  if (template !== '' && format !== 'template') {
+    log.warn(`'--template' is ignored because '--format ${format}' is specified. Use '--template' option with '--format template' option.`);
+  } else if (template === '' && format === 'template') {
+    log.warn("'--format template' is ignored because '--template' is not specified. Specify '--template' option when you use '--format template'.");
+  }
+  if (['cyclonedx', 'spdx', 'spdx-json', 'github', 'cosign-vuln'].includes(format)) {
+    throw new UserError(`lab stand-in: --format ${format} is not emulated (json, sarif, template and table are)`);
+  }
+}
+
+/** `trivy convert`: re-renders a JSON report, applying the filters again. */
+function runConvert(flags: ParsedFlags, io: Io, log: Logger): number {
+  refuseUnemulated(flags, log);
+  checkFormat(flags, log);
+  if (flags.positionals.length !== 1) throw new UserError(`accepts 1 arg(s), received ${flags.positionals.length}`);
+  const file = flags.positionals[0];
+  let report: Report;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8')) as Report;
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `open ${file}: no such file or directory` : `json decode error: ${(error as Error).message}`;
+    throw wrap('run error', new GoError(reason));
+  }
+  if (report.SchemaVersion !== 2) throw wrap('run error', new GoError(`unsupported schema version: ${String(report.SchemaVersion)}`));
+  applyFilters(report, flags, log, ['vuln', 'misconfig', 'secret', 'license']);
+  return emitReport(report, flags, io, log);
+}
+
+function refuseUnemulated(flags: ParsedFlags, log: Logger): void {
+  for (const name of flags.setNames()) {
+    const spec = flags.spec(name);
+    if (spec.refuse) throw new UserError(`lab stand-in: --${name} is not emulated (it would change what trivy reports)`);
+    if (spec.emulated === false) log.debug('Flag accepted but not emulated by the lab stand-in', { flag: `--${name}` });
   }
 }
 
