@@ -1,0 +1,210 @@
+// Docker's static binaries and the buildx release binary, downloaded once per agent into the tool cache
+// (azure-pipelines-tool-lib) and verified before anything is extracted or installed.
+//
+// Where the expected checksums come from (the design a demanding user can rely on):
+//   1. the staticChecksums input: lines in sha256sum format, `<sha256>  <name>`, where <name> is the asset's path
+//      under its base URL (`x86_64/docker-28.3.3.tgz`) or its file name (`buildx-v0.21.2.linux-amd64`).
+//      A line here always wins: it is the value the pipeline's owner reviewed.
+//   2. for buildx only: the release's checksums.txt, fetched from the same release (Docker publishes it with
+//      every buildx release). It catches corrupt or swapped downloads from a mirror, but comes from the same
+//      server as the binary: pin the line in staticChecksums to also cover a compromised server.
+//   Docker publishes no checksum file for its static archives, so without a staticChecksums line for the
+//   archive the task refuses to install it rather than run an unverified daemon.
+// A mismatch is always refused: the download is deleted and nothing is installed.
+import { createHash } from 'node:crypto';
+import { chmodSync, createReadStream, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from '../log';
+
+export const DEFAULT_STATIC_DOCKER_VERSION = '28.3.3';
+export const DEFAULT_BUILDX_VERSION = '0.21.2';
+export const DEFAULT_DOCKER_STATIC_BASE_URL = 'https://download.docker.com/linux/static/stable';
+export const DEFAULT_BUILDX_BASE_URL = 'https://github.com/docker/buildx/releases/download';
+
+export const DOCKER_STATIC_TOOL = 'docker-static';
+export const BUILDX_TOOL = 'docker-buildx';
+
+export interface StaticSources {
+  dockerBaseUrl: string;
+  buildxBaseUrl: string;
+  /** The staticChecksums input, one line each. */
+  checksumLines: string[];
+  /** Node's process.arch of the agent. */
+  arch: string;
+}
+
+const DOCKER_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhf', ppc64: 'ppc64le', s390x: 's390x' };
+const BUILDX_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm-v7', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+
+export function dockerStaticArch(nodeArch: string): string {
+  const arch = DOCKER_ARCH[nodeArch];
+  if (!arch) throw new Error(`Docker publishes no static binaries for the ${nodeArch} architecture.`);
+  return arch;
+}
+
+export function buildxArch(nodeArch: string): string {
+  const arch = BUILDX_ARCH[nodeArch];
+  if (!arch) throw new Error(`buildx publishes no release binary for the ${nodeArch} architecture.`);
+  return arch;
+}
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
+
+export interface Asset {
+  url: string;
+  /** The path under the base URL, as a staticChecksums line may name it. */
+  relativePath: string;
+  fileName: string;
+}
+
+export function dockerStaticAsset(sources: StaticSources, version: string): Asset {
+  const relativePath = `${dockerStaticArch(sources.arch)}/docker-${version}.tgz`;
+  return { url: `${trimSlash(sources.dockerBaseUrl)}/${relativePath}`, relativePath, fileName: `docker-${version}.tgz` };
+}
+
+export function buildxAsset(sources: StaticSources, version: string): Asset & { checksumsUrl: string } {
+  const fileName = `buildx-v${version}.linux-${buildxArch(sources.arch)}`;
+  const base = `${trimSlash(sources.buildxBaseUrl)}/v${version}`;
+  return { url: `${base}/${fileName}`, relativePath: `v${version}/${fileName}`, fileName, checksumsUrl: `${base}/checksums.txt` };
+}
+
+export interface ChecksumEntry {
+  sha256: string;
+  name: string;
+}
+
+/** sha256sum's format (`<hex>  name` or `<hex> *name`); other lines are ignored. */
+export function parseChecksums(text: string | string[]): ChecksumEntry[] {
+  const lines = typeof text === 'string' ? text.split(/\r?\n/) : text;
+  const entries: ChecksumEntry[] = [];
+  for (const line of lines) {
+    const m = /^([0-9a-fA-F]{64})\s+\*?(?:\.\/)?(\S+)\s*$/.exec(line.trim());
+    if (m) entries.push({ sha256: m[1].toLowerCase(), name: m[2] });
+  }
+  return entries;
+}
+
+/** Checks the staticChecksums lines; a line that is not `<sha256>  <name>` is an input error (returned as text). */
+export function invalidChecksumLines(lines: string[]): string[] {
+  return lines.filter((l) => l.trim() && !l.trim().startsWith('#') && parseChecksums([l]).length === 0);
+}
+
+export function findChecksum(entries: ChecksumEntry[], asset: Pick<Asset, 'relativePath' | 'fileName'>): string | undefined {
+  return (entries.find((e) => e.name === asset.relativePath) ?? entries.find((e) => e.name === asset.fileName))?.sha256;
+}
+
+export function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file)
+      .on('error', reject)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+export class ChecksumError extends Error {
+  constructor(url: string, actual: string, expected: string, from: string) {
+    super(
+      `Refused ${url}: its sha256 is ${actual}, but ${from} says ${expected}. The download was deleted and nothing was installed. ` +
+        'If the server holds a different build you trust, put its checksum in staticChecksums; otherwise the file was corrupted or tampered with on the way.',
+    );
+    this.name = 'ChecksumError';
+  }
+}
+
+/** The parts of azure-pipelines-tool-lib the static installer uses; a seam for tests. */
+export interface ToolCache {
+  find(tool: string, version: string, arch: string): string | undefined;
+  download(url: string): Promise<string>;
+  extractTar(file: string): Promise<string>;
+  cacheDir(dir: string, tool: string, version: string, arch: string): Promise<string>;
+  cacheFile(file: string, targetName: string, tool: string, version: string, arch: string): Promise<string>;
+  prependPath(dir: string): void;
+}
+
+/** tool-lib is loaded only when something must be installed or taken from the cache. */
+export async function toolLibCache(): Promise<ToolCache> {
+  const tool = await import('azure-pipelines-tool-lib/tool');
+  return {
+    find: (name, version, arch) => tool.findLocalTool(name, version, arch) || undefined,
+    download: (url) => tool.downloadToolWithRetries(url),
+    extractTar: (file) => tool.extractTar(file),
+    cacheDir: (dir, name, version, arch) => tool.cacheDir(dir, name, version, arch),
+    cacheFile: (file, target, name, version, arch) => tool.cacheFile(file, target, name, version, arch),
+    prependPath: (dir) => tool.prependPath(dir),
+  };
+}
+
+async function downloadVerified(cache: ToolCache, asset: Asset, expected: { sha256: string; from: string }, log: Logger): Promise<string> {
+  log.info(`downloading ${asset.url}`);
+  let file: string;
+  try {
+    file = await cache.download(asset.url);
+  } catch (error) {
+    throw new Error(`could not download ${asset.url}: ${(error as Error).message}. Check the version and the base URL inputs, and that the agent can reach the server.`);
+  }
+  const actual = await sha256File(file);
+  if (actual !== expected.sha256) {
+    rmSync(file, { force: true });
+    throw new ChecksumError(asset.url, actual, expected.sha256, expected.from);
+  }
+  log.info(`sha256 ${actual} matches ${expected.from}`);
+  return file;
+}
+
+/** Docker's static archive in the tool cache; returns the directory with docker, dockerd, containerd, runc, ... */
+export async function cacheStaticDocker(version: string, sources: StaticSources, cache: ToolCache, log: Logger): Promise<{ dir: string; fromCache: boolean }> {
+  const cached = cache.find(DOCKER_STATIC_TOOL, version, sources.arch);
+  if (cached) {
+    log.info(`docker ${version} found in the tool cache (${cached})`);
+    return { dir: cached, fromCache: true };
+  }
+  const asset = dockerStaticAsset(sources, version);
+  const sha256 = findChecksum(parseChecksums(sources.checksumLines), asset);
+  if (!sha256) {
+    throw new Error(
+      `Docker publishes no checksum for ${asset.url}, and staticChecksums has no line for it, so it will not be installed unverified. ` +
+        `Add the line \`<sha256>  ${asset.relativePath}\` to staticChecksums (compute it with \`sha256sum\` on a copy you trust), ` +
+        'or use installSource dockerRepository or distribution (signed apt repositories).',
+    );
+  }
+  const file = await downloadVerified(cache, asset, { sha256, from: 'the staticChecksums input' }, log);
+  const extracted = await cache.extractTar(file);
+  rmSync(file, { force: true });
+  const dir = await cache.cacheDir(path.join(extracted, 'docker'), DOCKER_STATIC_TOOL, version, sources.arch);
+  rmSync(extracted, { recursive: true, force: true });
+  return { dir, fromCache: false };
+}
+
+/** The buildx release binary in the tool cache; returns the path of the cached docker-buildx file. */
+export async function cacheBuildx(version: string, sources: StaticSources, cache: ToolCache, log: Logger): Promise<{ file: string; fromCache: boolean }> {
+  const cached = cache.find(BUILDX_TOOL, version, sources.arch);
+  if (cached) {
+    log.info(`buildx ${version} found in the tool cache (${cached})`);
+    return { file: path.join(cached, 'docker-buildx'), fromCache: true };
+  }
+  const asset = buildxAsset(sources, version);
+  let expected: { sha256: string; from: string } | undefined;
+  const pinned = findChecksum(parseChecksums(sources.checksumLines), asset);
+  if (pinned) expected = { sha256: pinned, from: 'the staticChecksums input' };
+  else {
+    let list: string;
+    try {
+      const listFile = await cache.download(asset.checksumsUrl);
+      list = readFileSync(listFile, 'utf8');
+      rmSync(listFile, { force: true });
+    } catch (error) {
+      throw new Error(`could not download ${asset.checksumsUrl} to verify buildx: ${(error as Error).message}. Put the binary's checksum in staticChecksums to install without it.`);
+    }
+    const listed = findChecksum(parseChecksums(list), asset);
+    if (!listed) throw new Error(`${asset.checksumsUrl} lists no checksum for ${asset.fileName}.`);
+    expected = { sha256: listed, from: asset.checksumsUrl };
+  }
+  const file = await downloadVerified(cache, asset, expected, log);
+  const dir = await cache.cacheFile(file, 'docker-buildx', BUILDX_TOOL, version, sources.arch);
+  rmSync(file, { force: true });
+  const cachedFile = path.join(dir, 'docker-buildx');
+  chmodSync(cachedFile, 0o755);
+  return { file: cachedFile, fromCache: false };
+}

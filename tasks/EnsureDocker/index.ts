@@ -1,0 +1,38 @@
+// EnsureDocker@1: docker, buildx, a daemon that answers and emulation for the platforms asked for, installing only
+// what is missing. The task shell: inputs in, core call, outputs and post-job state out.
+import * as path from 'node:path';
+import { ensureDocker } from '../../src/docker/ensure';
+import { toolLibCache } from '../../src/docker/static';
+import { run } from '../../src/process/exec';
+import { loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
+import { type EnsureDockerState, readEnsureOptions, STATE_NAME } from './inputs';
+
+void runTask(__dirname, async () => {
+  const inputs = new TaskInputs(path.join(__dirname, 'task.json'));
+  const options = readEnsureOptions(inputs);
+  const result = await ensureDocker(options, {
+    runner: run,
+    log: pipelineLogger,
+    env: process.env,
+    toolsDir: toolsDirectory(),
+    tempDir: stepTempDir('ensure-docker'),
+    toolCache: toolLibCache,
+  });
+
+  const state: EnsureDockerState = { dockerHost: options.dockerHost, reachable: true, daemon: result.daemonStarted };
+  saveState(STATE_NAME, JSON.stringify(state));
+  if (options.dockerHost) {
+    // Later steps (BuildForPlatform, scripts) talk to the same daemon. TODO(pipeline): a setVariable helper.
+    console.log(`##vso[task.setvariable variable=DOCKER_HOST]${options.dockerHost}`);
+    console.log(loc('DockerHostExported', options.dockerHost));
+  }
+  setOutput('dockerVersion', result.dockerVersion);
+  setOutput('buildxVersion', result.buildxVersion);
+  setOutput('serverVersion', result.server.version);
+  setOutput('serverPlatform', result.serverPlatform);
+  setOutput('installed', result.installed.join(','));
+  setOutput('daemonStarted', String(!!result.daemonStarted));
+  if (result.daemonStarted?.pid) console.log(loc('DaemonStarted', result.daemonStarted.pid, result.daemonStarted.logFile));
+  console.log(result.installed.length ? loc('Installed', result.installed.join(', ')) : loc('NothingInstalled'));
+  console.log(loc('Ready', result.dockerVersion, result.buildxVersion, result.server.version, result.serverPlatform, result.endpoint.host));
+});

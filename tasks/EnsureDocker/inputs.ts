@@ -1,0 +1,53 @@
+// EnsureDocker's inputs, read and checked once: a bad value fails the task with an error naming the input.
+import { parsePlatformList, type Platform } from '../../src/platform/platform';
+import { InputError, type TaskInputs } from '../../src/pipeline';
+import { CLEANUP_MODES, type CleanupMode, parseSize } from '../../src/docker/cleanup';
+import { parseDockerHost } from '../../src/docker/endpoint';
+import type { EnsureOptions } from '../../src/docker/ensure';
+import { INSTALL_SOURCES } from '../../src/docker/install-plan';
+import { invalidChecksumLines } from '../../src/docker/static';
+import { parseVersionPin } from '../../src/docker/version';
+
+function url(inputs: TaskInputs, name: string): string {
+  const value = inputs.required(name);
+  if (!/^https?:\/\/[^\s/]+/i.test(value)) throw new InputError(name, `'${value}' is not an http(s) URL.`);
+  return value;
+}
+
+export function readEnsureOptions(inputs: TaskInputs): EnsureOptions {
+  const dockerHost = inputs.parse('dockerHost', (v) => {
+    if (v !== undefined) parseDockerHost(v);
+    return v;
+  });
+  const checksumLines = inputs.lines('staticChecksums');
+  const bad = invalidChecksumLines(checksumLines);
+  if (bad.length) throw new InputError('staticChecksums', `'${bad[0]}' is not a checksum line. Write \`<64 hex digits>  <file name or path>\`, as sha256sum prints it.`);
+  const buildxVersion = inputs.parse('buildxVersion', parseVersionPin);
+  if (!buildxVersion) throw new InputError('buildxVersion', 'a value is required, for example 0.21.2.');
+  return {
+    installSource: inputs.choice('installSource', INSTALL_SOURCES),
+    dockerVersion: inputs.parse('dockerVersion', parseVersionPin),
+    buildxVersion,
+    startDaemon: inputs.choice('startDaemon', ['auto', 'never'] as const),
+    emulatePlatforms: inputs.parse('emulatePlatforms', (v): Platform[] => (v === undefined ? [] : parsePlatformList(v))),
+    dockerHost,
+    staticSources: { dockerBaseUrl: url(inputs, 'staticDockerBaseUrl'), buildxBaseUrl: url(inputs, 'staticBuildxBaseUrl'), checksumLines },
+    dockerRepositoryUrl: url(inputs, 'dockerRepositoryUrl'),
+  };
+}
+
+export function readCleanup(inputs: TaskInputs): { mode: CleanupMode; keepStorageBytes?: number } {
+  const mode = inputs.choice('cleanup', CLEANUP_MODES);
+  return { mode, keepStorageBytes: mode === 'prune' ? inputs.parse('pruneKeepStorage', (v) => parseSize(v ?? '10GB')) : undefined };
+}
+
+/** What the main step hands to the post-job step. */
+export interface EnsureDockerState {
+  /** The dockerHost input, when one was given (the post step talks to the same daemon). */
+  dockerHost?: string;
+  /** The daemon answered when the main step ended. */
+  reachable: boolean;
+  daemon?: import('../../src/docker/daemon').StartedDaemon;
+}
+
+export const STATE_NAME = 'ensureDockerState';

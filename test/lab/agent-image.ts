@@ -1,0 +1,193 @@
+// "Agent" containers for the scenarios that must not touch the shared lab engine: a Debian rootfs made with
+// debootstrap from Debian's archive (no public registry is reachable), imported with `docker import`, with the
+// host's node binary and the bundled task mounted, so a task runs inside exactly as on a containerized agent.
+//
+//   base    Debian trixie minbase + ca-certificates, apt lists emptied (a fresh agent): no docker at all.
+//   engine  base + docker.io, docker-cli, docker-buildx (Debian's packages): an engine that is installed but not
+//           running, for startDaemon (needs --privileged to run).
+// Images are cached by tag (the recipe revision is in the tag); building them takes a few minutes once.
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { withLock } from '../../src/docker/lock';
+import { run, type RunResult } from '../../src/process/exec';
+import { agentEnvironment, distTasks, interpret, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
+import { labRoot } from './lab';
+
+export const AGENT_IMAGE = 'lab-agent/debian';
+/** Bump when the recipe below changes, so that a stale cached image is not used. */
+export const AGENT_RECIPE = 1;
+export const DEBIAN_SUITE = 'trixie';
+export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+/** The host's docker CLI (a static binary on this kind of machine), mounted where a scenario needs a CLI. */
+export const HOST_DOCKER_CLI = '/usr/local/bin/docker';
+
+export type AgentImageKind = 'base' | 'engine';
+
+export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE}`;
+
+async function sh(file: string, args: string[], options: { timeoutMs?: number; say?: (l: string) => void } = {}): Promise<RunResult> {
+  const result = await run(file, args, { timeoutMs: options.timeoutMs ?? 30 * 60_000, onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined });
+  if (result.exitCode !== 0) throw new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${result.exitCode}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  return result;
+}
+
+async function imageExists(tag: string): Promise<boolean> {
+  return (await run('docker', ['image', 'inspect', '--format', '{{.Id}}', tag])).exitCode === 0;
+}
+
+/** tar -C dir -c . | docker import --change ... - tag */
+function importRootfs(dir: string, tag: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const imp = spawn('docker', ['import', '--change', 'CMD ["/bin/bash"]', '--change', 'ENV LANG=C.UTF-8', '-', tag], { stdio: ['pipe', 'pipe', 'pipe'] });
+    tar.stdout.pipe(imp.stdin);
+    let err = '';
+    tar.stderr.on('data', (c) => (err += c));
+    imp.stderr.on('data', (c) => (err += c));
+    imp.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`docker import failed (${code}): ${err.slice(-500)}`))));
+    tar.on('error', reject);
+    imp.on('error', reject);
+  });
+}
+
+async function buildBase(tag: string, say: (l: string) => void): Promise<void> {
+  if ((await run('sh', ['-c', 'command -v debootstrap'])).exitCode !== 0) {
+    say('installing debootstrap (apt)');
+    await sh('apt-get', ['install', '-y', 'debootstrap'], { timeoutMs: 10 * 60_000 });
+  }
+  const root = mkdtempSync(path.join(labRoot, 'agent-rootfs-'));
+  try {
+    say(`debootstrap ${DEBIAN_SUITE} (minbase) from ${DEBIAN_MIRROR}: a few minutes`);
+    await sh('debootstrap', ['--variant=minbase', '--include=ca-certificates', DEBIAN_SUITE, root, DEBIAN_MIRROR], { timeoutMs: 30 * 60_000 });
+    // A fresh agent: no package lists, no cached packages (the task must run apt-get update itself).
+    await sh('sh', ['-c', `rm -rf ${root}/var/lib/apt/lists/* ${root}/var/cache/apt/archives/*.deb`]);
+    say(`docker import ${tag}`);
+    await importRootfs(root, tag);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function buildEngine(tag: string, say: (l: string) => void): Promise<void> {
+  const base = await ensureAgentImage('base', say);
+  const name = `lab-agent-build-${process.pid}`;
+  const script = [
+    'set -e',
+    // no init system in a container: keep the packages' maintainer scripts from starting the daemon
+    "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d",
+    'apt-get update',
+    'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io docker-cli docker-buildx iptables',
+    'rm -f /usr/sbin/policy-rc.d',
+    'rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb',
+  ].join('\n');
+  await run('docker', ['rm', '-f', name]);
+  say(`installing docker.io, docker-cli, docker-buildx into ${tag} (apt, network host)`);
+  try {
+    await sh('docker', ['run', '--name', name, '--network', 'host', base, 'sh', '-c', script], { timeoutMs: 30 * 60_000 });
+    await sh('docker', ['commit', '--change', 'CMD ["/bin/bash"]', name, tag]);
+  } finally {
+    await run('docker', ['rm', '-f', name]);
+  }
+}
+
+/** The agent image of that kind, built when it is not in the image store yet. */
+export async function ensureAgentImage(kind: AgentImageKind, say: (line: string) => void = (l) => console.log(`agent-image: ${l}`)): Promise<string> {
+  const tag = agentImageTag(kind);
+  if (await imageExists(tag)) return tag;
+  mkdirSync(labRoot, { recursive: true });
+  await withLock(
+    path.join(labRoot, `agent-image-${kind}.lock`),
+    async () => {
+      if (await imageExists(tag)) return;
+      const started = Date.now();
+      if (kind === 'base') await buildBase(tag, say);
+      else await buildEngine(tag, say);
+      say(`${tag} built in ${Math.round((Date.now() - started) / 1000)} s`);
+    },
+    { timeoutMs: 40 * 60_000, onWait: (owner) => say(`waiting for ${owner} to build ${tag}`) },
+  );
+  return tag;
+}
+
+export interface AgentContainerOptions {
+  image: string;
+  /** Needed only where a daemon must start inside. */
+  privileged?: boolean;
+  /** host: the container reaches Debian's archive and the lab's loopback services. */
+  network?: 'host' | 'bridge' | 'none';
+  /** Mount the host's docker CLI at /usr/local/bin/docker. */
+  dockerCli?: boolean;
+  /** Mount the lab daemon's socket at /var/run/docker.sock. */
+  dockerSocket?: boolean;
+  groupAdd?: string[];
+  /** Extra `-v` specs. */
+  volumes?: string[];
+  tmpfs?: string[];
+}
+
+/** A long-running container that tasks are exec-ed into, one `node` process per step, like an agent's job container. */
+export class AgentContainer {
+  private constructor(
+    readonly id: string,
+    /** Host directory mounted at the same path: the agent's temp and tools directories, and HOME for other users. */
+    readonly root: string,
+  ) {}
+
+  static async start(options: AgentContainerOptions): Promise<AgentContainer> {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'lab-agent-'));
+    for (const dir of ['tools', 'home']) mkdirSync(path.join(root, dir));
+    for (const dir of [root, path.join(root, 'tools'), path.join(root, 'home')]) chmodSync(dir, 0o1777);
+    const same = (p: string, mode = 'ro') => ['-v', `${p}:${p}:${mode}`];
+    const args = ['run', '-d', '--rm', '--init', '--label', 'container-release-lab=agent'];
+    if (options.privileged) args.push('--privileged');
+    args.push('--network', options.network ?? 'none');
+    if (options.network === 'host') args.push('--add-host', 'releases.lab.test:127.0.0.1');
+    args.push(...same(process.execPath), ...same(path.join(distTasks)), ...same(root, 'rw'));
+    const caDir = path.join(labRoot, 'ca');
+    if (existsSync(caDir)) args.push(...same(caDir));
+    if (options.dockerCli) args.push('-v', `${HOST_DOCKER_CLI}:/usr/local/bin/docker:ro`);
+    if (options.dockerSocket) args.push('-v', '/var/run/docker.sock:/var/run/docker.sock');
+    for (const g of options.groupAdd ?? []) args.push('--group-add', g);
+    for (const v of options.volumes ?? []) args.push('-v', v);
+    for (const t of options.tmpfs ?? []) args.push('--tmpfs', t);
+    args.push(options.image, 'sleep', 'infinity');
+    const result = await sh('docker', args);
+    return new AgentContainer(result.stdout.trim(), root);
+  }
+
+  async exec(argv: string[], options: { user?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+    const args = ['exec', '-i'];
+    if (options.user) args.push('-u', options.user);
+    for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);
+    return run('docker', [...args, this.id, ...argv], { timeoutMs: 20 * 60_000 });
+  }
+
+  /**
+   * Runs a bundled task step inside, as the agent would: same environment as test/helpers/task-runner builds,
+   * Agent.TempDirectory and Agent.ToolsDirectory under this container's root (the tools directory is kept across
+   * steps and jobs, like an agent's tool cache).
+   */
+  async runTask(options: RunTaskOptions & { user?: string }): Promise<TaskRun> {
+    const temp = mkdtempSync(path.join(this.root, 'temp-'));
+    chmodSync(temp, 0o1777);
+    const env = agentEnvironment({ ...options, variables: { 'Agent.ToolsDirectory': path.join(this.root, 'tools'), ...options.variables } }, temp);
+    if (options.user && options.user !== 'root' && options.user !== '0') env.HOME = path.join(this.root, 'home');
+    // The values travel as arguments of `docker exec` (these scenarios carry no secrets); docker's own
+    // environment stays the host's, so a DOCKER_HOST under test does not redirect the exec itself.
+    const args = ['exec', '-i', '-w', options.cwd ?? '/'];
+    if (options.user) args.push('-u', options.user);
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) args.push('-e', `${k}=${v}`);
+    args.push(this.id, process.execPath, path.join(distTasks, options.task, options.entry ?? 'index.js'));
+    const started = Date.now();
+    const result = await run('docker', args, { timeoutMs: options.timeoutMs ?? 20 * 60_000 });
+    return interpret(result.stdout, result.stderr, result.exitCode, Date.now() - started);
+  }
+
+  async remove(): Promise<void> {
+    await run('docker', ['rm', '-f', this.id]);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
