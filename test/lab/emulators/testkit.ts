@@ -77,10 +77,23 @@ export function headerOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
+/**
+ * A request of a setup helper, retried on 429/5xx like an SDK client would (up to 3 tries, Retry-After
+ * honoured up to 2 s), so a fault another suite injects on a shared route does not fail the set-up.
+ */
+async function setupRequest(lab: Lab, url: string, options: RequestOptions): Promise<Answer> {
+  for (let attempt = 1; ; attempt += 1) {
+    const answer = await labRequest(lab, url, options);
+    if (attempt >= 3 || (answer.status !== 429 && answer.status < 500)) return answer;
+    const retryAfter = Number(answer.headers['retry-after'] ?? 1);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(Number.isFinite(retryAfter) ? retryAfter : 1, 2) * 1000));
+  }
+}
+
 /** An Entra ID access token for an app identity by client secret (raw client-credentials request). */
 export async function entraToken(lab: Lab, identity: AppIdentityName, scope = 'https://containerregistry.azure.net/.default'): Promise<string> {
   const { clientId, secret } = lab.identities[identity];
-  const answer = await labRequest(lab, `${lab.entra.authorityHost}/${lab.entra.tenantId}/oauth2/v2.0/token`, {
+  const answer = await setupRequest(lab, `${lab.entra.authorityHost}/${lab.entra.tenantId}/oauth2/v2.0/token`, {
     method: 'POST',
     headers: formHeaders,
     body: formBody({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope }),
@@ -91,7 +104,7 @@ export async function entraToken(lab: Lab, identity: AppIdentityName, scope = 'h
 
 /** POST /oauth2/exchange: an Entra access token for an ACR refresh token. */
 export async function acrRefreshToken(lab: Lab, registry: string, entraAccessToken: string): Promise<string> {
-  const answer = await labRequest(lab, `https://${registry}/oauth2/exchange`, {
+  const answer = await setupRequest(lab, `https://${registry}/oauth2/exchange`, {
     method: 'POST',
     headers: formHeaders,
     body: formBody({ grant_type: 'access_token', service: registry, tenant: lab.entra.tenantId, access_token: entraAccessToken }),
@@ -102,7 +115,7 @@ export async function acrRefreshToken(lab: Lab, registry: string, entraAccessTok
 
 /** POST /oauth2/token with grant_type=refresh_token: an ACR access token for the scopes. */
 export async function acrAccessToken(lab: Lab, registry: string, refreshToken: string, scopes: string[]): Promise<string> {
-  const answer = await labRequest(lab, `https://${registry}/oauth2/token`, {
+  const answer = await setupRequest(lab, `https://${registry}/oauth2/token`, {
     method: 'POST',
     headers: formHeaders,
     body: formBody({ grant_type: 'refresh_token', service: registry, scope: scopes, refresh_token: refreshToken }),
