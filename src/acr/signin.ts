@@ -3,7 +3,7 @@
 // the zero-GUID user (ACR docs/AAD-OAuth.md; what Docker@2 does). Docker registry connections give their user
 // and password directly (ACR admin user, ACR tokens, other registries).
 import type { TokenCredential } from '@azure/identity';
-import { type AzureConnection, ConnectionError, type OidcContext, azureCredential, credentialPlan } from '../azure/connection';
+import { type AzureConnection, ConnectionError, type OidcContext, armScopeOf, azureCredential, credentialPlan } from '../azure/connection';
 import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, httpRetryDecision, networkErrorCode } from '../http/client';
 import type { Logger } from '../log';
 import { jwtClaims } from '../registry/auth';
@@ -94,11 +94,24 @@ async function signInWithEntra(registry: string, connection: AzureConnection, oi
   };
   const plan = credentialPlan(connection);
   const credential = options.credential ?? azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
-  const entraToken = await credential.getToken(options.scope ?? ACR_SCOPE);
-  if (!entraToken) throw new ConnectionError(connection, 'Entra ID returned no token.');
-  remember(entraToken.token);
-
-  const refreshToken = await exchangeForRefreshToken(registry, entraToken.token, plan.tenantId, connection, options);
+  // ACR's own audience first (registries may refuse ARM tokens); the connection's ARM audience when the cloud or
+  // the registry does not know ACR's (sovereign clouds), as Docker@2 signs in.
+  const arm = armScopeOf(connection);
+  const scopes = options.scope ? [options.scope] : [ACR_SCOPE, ...(arm && arm !== ACR_SCOPE ? [arm] : [])];
+  let refreshToken: string | undefined;
+  for (const [i, scope] of scopes.entries()) {
+    try {
+      const entraToken = await credential.getToken(scope);
+      if (!entraToken) throw new ConnectionError(connection, 'Entra ID returned no token.');
+      remember(entraToken.token);
+      refreshToken = await exchangeForRefreshToken(registry, entraToken.token, plan.tenantId, connection, options);
+      break;
+    } catch (error) {
+      if (i === scopes.length - 1 || !(error instanceof ConnectionError) || error.reason !== 'audience') throw error;
+      options.logger?.warn(`${registry}: a token for ${scope.replace('/.default', '')} was refused (${error.message}); trying ${scopes[i + 1].replace('/.default', '')}.`);
+    }
+  }
+  if (!refreshToken) throw new ConnectionError(connection, `${registry} gave no refresh token.`);
   remember(refreshToken);
   const credentials: RegistryCredentials = { registry, username: ACR_TOKEN_USERNAME, password: refreshToken };
   if (options.checkAccess) remember(await checkAccess(credentials, options.checkAccess, connection, options));
@@ -149,7 +162,11 @@ function explainExchangeFailure(registry: string, connection: AzureConnection, e
     }
     if (error.status === 401 || error.status === 403) {
       if (/audience|aud\b/i.test(said)) {
-        return new ConnectionError(connection, `${registry} refused the Entra ID token because of its audience (${said}). The token must be for ${ACR_SCOPE.replace('/.default', '')}; a registry that refuses ARM-audience tokens needs exactly that.`);
+        return new ConnectionError(
+          connection,
+          `${registry} refused the Entra ID token because of its audience (${said}). The token must be for ${ACR_SCOPE.replace('/.default', '')} (or the cloud's ARM resource, unless the registry refuses ARM-audience tokens).`,
+          'audience',
+        );
       }
       return new ConnectionError(
         connection,

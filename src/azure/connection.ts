@@ -73,10 +73,22 @@ const MICROSOFT_AUTHORITY_HOSTS = new Set([
 ]);
 
 export class ConnectionError extends Error {
-  constructor(connection: Pick<AzureConnection, 'id' | 'scheme'>, problem: string) {
+  constructor(
+    connection: Pick<AzureConnection, 'id' | 'scheme'>,
+    problem: string,
+    /** `audience`: the token's resource was refused (by Entra ID or the registry); another audience may work. */
+    readonly reason?: 'audience',
+  ) {
     super(`Service connection '${connection.id}'${connection.scheme ? ` (${connection.scheme})` : ''}: ${problem}`);
     this.name = 'ConnectionError';
   }
+}
+
+/** The ARM resource of an Azure Resource Manager connection as an Entra ID scope (what Docker@2 asks ACR with). */
+export function armScopeOf(connection: AzureConnection): string | undefined {
+  const resource = connection.data('activeDirectoryServiceEndpointResourceId') ?? connection.url;
+  if (!resource?.trim() || !/^https:\/\//i.test(resource.trim())) return undefined;
+  return `${resource.trim().replace(/\/+$/, '')}/.default`;
 }
 
 function required(connection: AzureConnection, key: string, what: string): string {
@@ -234,7 +246,9 @@ export class ConnectionCredential implements TokenCredential {
       this.assertionFailure.error = undefined;
       if (assertionError instanceof ConnectionError) throw assertionError;
       if (error instanceof ConnectionError) throw error;
-      throw new ConnectionError(this.connection, `could not get an Entra ID token from ${this.plan.authorityHost} (${describeKind(this.plan.kind)}): ${entraHint(error)}`);
+      const message = error instanceof Error ? error.message : String(error);
+      const reason = /AADSTS500011|AADSTS650057|AADSTS70011/.test(message) ? 'audience' : undefined;
+      throw new ConnectionError(this.connection, `could not get an Entra ID token from ${this.plan.authorityHost} (${describeKind(this.plan.kind)}): ${entraHint(error)}`, reason);
     }
     if (!token) throw new ConnectionError(this.connection, `Entra ID at ${this.plan.authorityHost} returned no token.`);
     return token;

@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { ACR_SCOPE, registryOfConnection, signInToRegistry } from '../../src/acr/signin';
-import type { AzureConnection } from '../../src/azure/connection';
+import { type AzureConnection, ConnectionError } from '../../src/azure/connection';
+import { RecordingLogger } from '../../src/log';
 import { ACR_TOKEN_USERNAME } from '../../src/registry/credentials';
 import { fakeHttp, fastRetry, form, networkError, noSleep, reply, unsignedJwt } from './registry-fakes';
 
@@ -35,6 +36,39 @@ describe('signing in to a registry', () => {
     assert.equal(exchange.url, `https://${registry}/oauth2/exchange`);
     assert.equal(exchange.headers?.['Content-Type'], 'application/x-www-form-urlencoded');
     assert.deepEqual(Object.fromEntries(form(exchange)), { grant_type: 'access_token', service: registry, tenant, access_token: entraToken });
+  });
+
+  it('falls back to the connection\'s ARM audience when ACR\'s audience is refused (sovereign clouds), and only then', async () => {
+    const china = connection('ServicePrincipal', { tenantid: tenant, serviceprincipalid: 'c', serviceprincipalkey: 'k' }, {}, 'https://management.chinacloudapi.cn/');
+    const asked: string[] = [];
+    const picky: TokenCredential = {
+      getToken: async (scope: string | string[]) => {
+        asked.push([scope].flat()[0]);
+        if (asked.at(-1) === ACR_SCOPE) throw new ConnectionError(china, 'could not get an Entra ID token: AADSTS500011: resource not found', 'audience');
+        return { token: 'arm-token', expiresOnTimestamp: Date.now() + 3600_000 };
+      },
+    };
+    const logger = new RecordingLogger();
+    const { http, requests } = fakeHttp(() => reply(200, { refresh_token: refreshToken }));
+    const signedIn = await signInToRegistry({ registry, connection: { kind: 'azure', azure: china }, http, credential: picky, logger });
+    assert.deepEqual(asked, [ACR_SCOPE, 'https://management.chinacloudapi.cn/.default']);
+    assert.equal(form(requests[0]).get('access_token'), 'arm-token');
+    assert.equal(signedIn.credentials.password, refreshToken);
+    assert.match(logger.text(), /trying https:\/\/management\.chinacloudapi\.cn/);
+
+    // the registry refusing the ACR-audience token for its audience: the same fallback
+    const byRegistry = fakeHttp((request) =>
+      form(request).get('access_token') === entraToken ? reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'The access token has an audience ACR does not accept.' }] }) : reply(200, { refresh_token: refreshToken }),
+    );
+    const tokens: TokenCredential = { getToken: async (scope) => ({ token: [scope].flat()[0] === ACR_SCOPE ? entraToken : 'arm-token', expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const viaArm = await signInToRegistry({ registry, connection: { kind: 'azure', azure: china }, http: byRegistry.http, credential: tokens });
+    assert.equal(viaArm.credentials.password, refreshToken);
+    assert.equal(byRegistry.requests.length, 2);
+
+    // any other refusal is final
+    const refusing = fakeHttp(() => reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'The access token belongs to no principal of the tenant.' }] }));
+    await assert.rejects(signInToRegistry({ registry, connection: { kind: 'azure', azure: china }, http: refusing.http, credential: tokens }), /no principal of the tenant/);
+    assert.equal(refusing.requests.length, 1);
   });
 
   it('retries the exchange on 429 and 500, within the bound', async () => {

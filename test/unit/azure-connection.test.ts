@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import { createHttpHeaders, type HttpClient as AzureHttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
-import { type AzureConnection, ConnectionCredential, azureCredential, credentialPlan, requestOidcToken } from '../../src/azure/connection';
+import { type AzureConnection, ConnectionCredential, ConnectionError, azureCredential, credentialPlan, requestOidcToken } from '../../src/azure/connection';
 import { RecordingLogger } from '../../src/log';
 import { unsignedJwt } from './registry-fakes';
 
@@ -88,6 +88,9 @@ function fakeEntra(host = 'https://login.lab.test') {
       if (url.pathname.endsWith('/oauth2/v2.0/token')) {
         const body = new URLSearchParams(String(request.body));
         tokenForms.push(body);
+        if (body.get('scope') === 'https://unknown.example/.default') {
+          return json(400, { error: 'invalid_resource', error_description: 'AADSTS500011: The resource principal named https://unknown.example was not found in the tenant.', error_codes: [500011] });
+        }
         if (body.get('client_secret') === 'wrong') {
           return json(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.', error_codes: [7000215] });
         }
@@ -183,6 +186,15 @@ describe('Azure credentials from service connections', () => {
     assert.ok(error instanceof Error);
     assert.match(error.message, /Service connection 'conn-1' \(ServicePrincipal\): could not get an Entra ID token from https:\/\/login\.lab\.test \(service principal with a client secret\): the client secret is wrong or expired/);
     assert.ok(!error.message.includes('wrong"') && !logger.text().includes('wrong'));
+  });
+
+  it('marks a refused resource as an audience problem (so sign-in can try another audience)', async () => {
+    const entra = fakeEntra();
+    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 's' }), lab), { identityHttpClient: entra.client });
+    const error = await credential.getToken('https://unknown.example/.default').catch((e: Error) => e);
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(error.reason, 'audience');
+    assert.match(error.message, /the resource \(audience\) is not known in the tenant/);
   });
 
   it('ConnectionCredential keeps a plain failure message', async () => {
