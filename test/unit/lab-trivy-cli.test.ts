@@ -363,6 +363,15 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal(result.signal, 'SIGKILL');
     });
 
+    it('slow:<duration>: reports after the wait, unless --timeout is shorter', async () => {
+      const quick = await scan(['-f', 'json', withBehaviour('slow:200ms')]);
+      assert.equal(quick.code, 0, quick.stderr);
+      assert.equal((JSON.parse(quick.stdout) as Report).Metadata?.OS?.Family, 'debian');
+      const late = await scan(['-f', 'json', '--timeout', '500ms', withBehaviour('slow:30s')]);
+      assert.equal(late.code, 1);
+      assert.match(fatalLine(late.stderr), /pipeline error: context deadline exceeded/);
+    });
+
     it('garbage: exit 0 with output that is not a trivy report', async () => {
       const result = await scan(['-f', 'json', withBehaviour('garbage')]);
       assert.equal(result.code, 0);

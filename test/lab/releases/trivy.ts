@@ -18,6 +18,7 @@ import {
   tamperedExecutable,
   tarballName,
   writeDbArtifact,
+  writeFileAtomic,
 } from '../trivy/package';
 
 type TrivyLab = Pick<Lab, 'root' | 'releasesDir' | 'releasesBaseUrl' | 'trivy'>;
@@ -48,12 +49,12 @@ async function buildAssets(lab: TrivyLab): Promise<void> {
     const checksums = checksumsFile(genuine);
     const dirs = releaseDirs(lab);
     for (const dir of [dirs.genuine, dirs.tampered]) mkdirSync(dir, { recursive: true });
-    for (const [name, data] of Object.entries(genuine)) writeFileSync(path.join(dirs.genuine, name), data);
-    writeFileSync(path.join(dirs.genuine, checksumsName(version)), checksums);
+    for (const [name, data] of Object.entries(genuine)) writeFileAtomic(path.join(dirs.genuine, name), data);
+    writeFileAtomic(path.join(dirs.genuine, checksumsName(version)), checksums);
     // The tampered release carries the genuine checksums file, so its 64bit tarball fails verification.
-    writeFileSync(path.join(dirs.tampered, tarballName(version, '64bit')), releaseTarball(tamperedExecutable()));
-    writeFileSync(path.join(dirs.tampered, tarballName(version, 'ARM64')), genuine[tarballName(version, 'ARM64')]);
-    writeFileSync(path.join(dirs.tampered, checksumsName(version)), checksums);
+    writeFileAtomic(path.join(dirs.tampered, tarballName(version, '64bit')), releaseTarball(tamperedExecutable()));
+    writeFileAtomic(path.join(dirs.tampered, tarballName(version, 'ARM64')), genuine[tarballName(version, 'ARM64')]);
+    writeFileAtomic(path.join(dirs.tampered, checksumsName(version)), checksums);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

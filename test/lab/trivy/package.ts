@@ -3,7 +3,7 @@
 // vulnerability DB as an OCI artifact in the registry layout a static server can answer
 // (GET /v2/<repo>/manifests/<tag>, GET /v2/<repo>/blobs/<digest>).
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
@@ -14,6 +14,13 @@ import { parseReference } from './src/reference';
 import { createTar, readTar } from './src/tar';
 
 export const standInDir = __dirname;
+
+/** Write then rename: whoever reads the release server meanwhile sees the old file or the new one, never half. */
+export function writeFileAtomic(file: string, data: string | Buffer): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, data);
+  renameSync(temporary, file);
+}
 
 export interface BundleOptions {
   outFile: string;
@@ -122,7 +129,7 @@ export function writeDbArtifact(options: DbArtifactOptions): { manifestFile: str
   const config = Buffer.from('{}');
   const blob = (data: Buffer): { digest: string; size: number } => {
     const digest = `sha256:${sha256Hex(data)}`;
-    writeFileSync(path.join(blobsDir, digest), data);
+    writeFileAtomic(path.join(blobsDir, digest), data);
     return { digest, size: data.length };
   };
   const layerBlob = blob(layer);
@@ -138,9 +145,9 @@ export function writeDbArtifact(options: DbArtifactOptions): { manifestFile: str
     }),
   );
   const manifestDigest = `sha256:${sha256Hex(manifest)}`;
-  writeFileSync(path.join(blobsDir, manifestDigest), manifest);
+  writeFileAtomic(path.join(blobsDir, manifestDigest), manifest);
   const manifestFile = path.join(manifestsDir, tag);
-  writeFileSync(manifestFile, manifest);
+  writeFileAtomic(manifestFile, manifest);
   return { manifestFile, manifestDigest };
 }
 
