@@ -58,7 +58,7 @@ export class EntraEmulator {
   /** Signs an app-only access token for a resource (also used by the IMDS emulator). */
   issueAccessToken(identity: NamedIdentity, resource: string, authenticationMethod: '0' | '1' | '2'): { token: string; expiresOn: number } {
     const now = nowSeconds();
-    const expiresOn = now + accessTokenLifetimeSeconds + 1;
+    const expiresOn = now + accessTokenLifetimeSeconds;
     const claims: JwtClaims = {
       aud: resource,
       iss: this.accessTokenIssuer(),
