@@ -30,7 +30,7 @@ const ENTRY_BY_ARCH: Record<string, string> = {
 };
 
 export function binfmtEntryName(platform: Platform): string {
-  const entry = ENTRY_BY_ARCH[platform.architecture];
+  const entry = platform.os === 'linux' ? ENTRY_BY_ARCH[platform.architecture] : undefined;
   if (!entry) throw new Error(`QEMU cannot emulate ${formatPlatform(platform)} (known: ${Object.keys(ENTRY_BY_ARCH).map((a) => `linux/${a}`).join(', ')}).`);
   return entry;
 }
@@ -271,9 +271,9 @@ export async function ensureEmulation(wanted: Platform[], deps: EmulationDeps): 
     return outcomes;
   }
 
+  for (const p of foreign) binfmtEntryName(p); // a platform QEMU cannot emulate fails here, before anything is changed
   for (const p of foreign) {
     const name = formatPlatform(p);
-    binfmtEntryName(p); // an unknown architecture fails here, before anything is changed
     const runs = await deps.canExecute(p);
     if (runs) {
       outcomes.push({ platform: name, how: 'ready' });

@@ -1,0 +1,133 @@
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ensureDocker, type EnsureDeps, type EnsureOptions } from '../../src/docker/ensure';
+import type { DaemonInfo } from '../../src/docker/probe';
+import type { ToolCache } from '../../src/docker/static';
+import { RecordingLogger } from '../../src/log';
+import type { RunResult, Runner } from '../../src/process/exec';
+
+const ok = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({ exitCode, stdout, stderr, signal: null, timedOut: false, durationMs: 1 });
+const server: DaemonInfo = { version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64' };
+const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+
+function agent() {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ensure-'));
+  const bin = path.join(root, 'bin');
+  mkdirSync(bin);
+  const docker = path.join(bin, 'docker');
+  writeFileSync(docker, '#!/bin/sh\n');
+  chmodSync(docker, 0o755);
+  const tools = path.join(root, 'tools');
+  const temp = path.join(root, 'temp');
+  mkdirSync(tools);
+  mkdirSync(temp);
+  // buildx counts as present only once the (fake) install ran; the machine's own plugin is made to fail.
+  const state = { buildxInstalled: false, cliVersion: '27.3.1' };
+  const calls: string[] = [];
+  const runner: Runner = async (file, args) => {
+    calls.push([path.basename(file), ...args].join(' '));
+    if (file.endsWith('docker-buildx')) return state.buildxInstalled ? ok('github.com/docker/buildx v0.21.2 abc\n') : ok('', 1, 'not usable in this test');
+    if (path.basename(file) === 'docker' && args[0] === '--version') return ok(`Docker version ${state.cliVersion}, build x\n`);
+    if (file === 'install') {
+      state.buildxInstalled = true;
+      return ok('');
+    }
+    return ok('', 127, `unexpected ${file}`);
+  };
+  const downloads: string[] = [];
+  const prepended: string[] = [];
+  const toolCache: ToolCache = {
+    find: () => undefined,
+    download: async (url) => {
+      downloads.push(url);
+      const f = path.join(root, `dl-${downloads.length}`);
+      writeFileSync(f, url.endsWith('checksums.txt') ? `${sha('buildx')} *buildx-v0.21.2.linux-amd64\n` : url.endsWith('.tgz') ? 'tgz' : 'buildx');
+      return f;
+    },
+    extractTar: async () => {
+      const d = path.join(root, 'x');
+      mkdirSync(path.join(d, 'docker'), { recursive: true });
+      writeFileSync(path.join(d, 'docker', 'docker'), '');
+      return d;
+    },
+    cacheDir: async () => path.join(root, 'cache', 'docker-static'),
+    cacheFile: async () => {
+      const d = path.join(root, 'cache', 'buildx');
+      mkdirSync(d, { recursive: true });
+      writeFileSync(path.join(d, 'docker-buildx'), 'buildx');
+      return d;
+    },
+    prependPath: (dir) => {
+      prepended.push(dir);
+      state.cliVersion = '28.3.3';
+    },
+  };
+  const env: NodeJS.ProcessEnv = { PATH: bin, DOCKER_CONFIG: path.join(root, 'config'), HOME: root };
+  const log = new RecordingLogger();
+  const deps = (ask: () => Promise<DaemonInfo>): EnsureDeps => ({ runner, log, env, toolsDir: tools, tempDir: temp, toolCache: async () => toolCache, ask, arch: 'x64' });
+  return { root, calls, downloads, prepended, state, deps, log, env };
+}
+
+const options = (over: Partial<EnsureOptions> = {}): EnsureOptions => ({
+  installSource: 'static',
+  buildxVersion: '0.21.2',
+  startDaemon: 'never',
+  emulatePlatforms: [],
+  staticSources: { dockerBaseUrl: 'https://mirror.test/static/stable', buildxBaseUrl: 'https://mirror.test/buildx', checksumLines: [] },
+  dockerRepositoryUrl: 'https://download.docker.com/linux',
+  ...over,
+});
+
+describe('EnsureDocker core', () => {
+  it('with everything present: probes once, installs nothing, reports versions and the server platform', async () => {
+    const a = agent();
+    a.state.buildxInstalled = true;
+    const result = await ensureDocker(options(), a.deps(async () => server));
+    assert.deepEqual(result.installed, []);
+    assert.equal(result.dockerVersion, '27.3.1');
+    assert.equal(result.buildxVersion, '0.21.2');
+    assert.equal(result.serverPlatform, 'linux/amd64');
+    assert.equal(result.daemonStarted, undefined);
+    assert.deepEqual(a.calls.sort(), ['docker --version', 'docker-buildx version']);
+    assert.deepEqual(a.downloads, []);
+  });
+
+  it('installs a missing buildx from static binaries, verified, into the system plugin directory, and re-probes', async () => {
+    const a = agent();
+    const result = await ensureDocker(options(), a.deps(async () => server));
+    assert.deepEqual(result.installed, ['buildx']);
+    assert.equal(result.buildxVersion, '0.21.2');
+    assert.deepEqual(a.downloads, ['https://mirror.test/buildx/v0.21.2/checksums.txt', 'https://mirror.test/buildx/v0.21.2/buildx-v0.21.2.linux-amd64']);
+    assert.ok(a.calls.includes(`install -D -m 0755 ${path.join(a.root, 'cache', 'buildx', 'docker-buildx')} /usr/local/lib/docker/cli-plugins/docker-buildx`));
+  });
+
+  it('counts a docker CLI of another version than dockerVersion as missing and puts the pinned one first on PATH', async () => {
+    const a = agent();
+    a.state.buildxInstalled = true;
+    const result = await ensureDocker(options({ dockerVersion: '28.3.3', staticSources: { ...options().staticSources, checksumLines: [`${sha('tgz')}  x86_64/docker-28.3.3.tgz`] } }), a.deps(async () => server));
+    assert.deepEqual(result.installed, ['docker-cli']);
+    assert.equal(result.dockerVersion, '28.3.3');
+    assert.deepEqual(a.downloads, ['https://mirror.test/static/stable/x86_64/docker-28.3.3.tgz']);
+    assert.deepEqual(a.prepended, [path.join(a.root, 'cache', 'docker-static')]);
+    assert.ok(a.env.PATH?.startsWith(path.join(a.root, 'cache', 'docker-static')));
+  });
+
+  it('fails with the diagnosis when the daemon does not answer and startDaemon is never, before installing anything', async () => {
+    const a = agent();
+    const socket = path.join(a.root, 'docker.sock');
+    const error = await ensureDocker(options({ dockerHost: `unix://${socket}` }), a.deps(async () => Promise.reject(Object.assign(new Error(`connect ENOENT ${socket}`), { code: 'ENOENT' })))).catch((e) => e);
+    assert.match(error.message, new RegExp(`no Docker socket at ${socket}, the address set by the dockerHost input`));
+    assert.match(error.message, /Also missing: buildx/);
+    assert.deepEqual(a.downloads, []);
+  });
+
+  it('refuses a TCP daemon that does not answer even with startDaemon: auto', async () => {
+    const a = agent();
+    a.state.buildxInstalled = true;
+    const error = await ensureDocker(options({ dockerHost: 'tcp://127.0.0.1:1', startDaemon: 'auto' }), a.deps(async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })))).catch((e) => e);
+    assert.match(error.message, /^Nothing accepts connections at 127\.0\.0\.1:1, the address set by the dockerHost input/);
+  });
+});
