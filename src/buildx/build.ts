@@ -62,6 +62,9 @@ export interface BuildResult {
   /** Per-platform images pushed before the index joined them (per-platform mode only). */
   platformImages: { platform: Platform; digest: string; reference: string }[];
   cache: CacheUse;
+  /** The builds alone, without pushing. */
+  buildMs: number;
+  /** Builds and pushes. */
   durationMs: number;
   warnings: string[];
 }
@@ -97,10 +100,13 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
       cache = { steps: cache.steps + use.steps, cached: cache.cached + use.cached };
     }
   });
+  const buildMs = Date.now() - started;
+  logger.info(`Built in ${(buildMs / 1000).toFixed(1)} s; ${cache.cached} of ${cache.steps} steps from the cache.`);
   const done = (fields: Pick<BuildResult, 'digest' | 'metadataFile' | 'platformImages'>): BuildResult => ({
     mode: plan.mode,
     ...fields,
     cache,
+    buildMs,
     durationMs: Date.now() - started,
     warnings,
   });

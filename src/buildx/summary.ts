@@ -15,6 +15,7 @@ export interface SummaryFacts {
   verification?: Verification;
   verifySkipped?: string;
   buildMs: number;
+  pushMs?: number;
   verifyMs?: number;
 }
 
@@ -69,7 +70,10 @@ export function buildSummary(facts: SummaryFacts): string {
       : `passed: the registry holds exactly ${names}${facts.verification.attestations ? ` (+${facts.verification.attestations} attestation manifests)` : ''}`
     : (facts.verifySkipped ?? 'skipped');
   lines.push(`| Platform proof | ${verified} |`);
-  const duration = `${formatDuration(facts.buildMs)} build${facts.verifyMs !== undefined ? `, ${formatDuration(facts.verifyMs)} verification` : ''}`;
+  const parts = [`${formatDuration(facts.buildMs)} build`];
+  if (facts.pushMs !== undefined) parts.push(`${formatDuration(facts.pushMs)} push`);
+  if (facts.verifyMs !== undefined) parts.push(`${formatDuration(facts.verifyMs)} verification`);
+  const duration = parts.join(', ');
   lines.push(`| Duration | ${duration} |`);
   if (facts.verification?.platforms.length) {
     lines.push('', '| Platform | Manifest | Size | Program that starts |', '|---|---|---|---|');

@@ -202,7 +202,8 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
         cache: { mode: request.cache, ref: request.cache === 'registry' ? request.cacheRef : undefined, use: result.cache },
         verification,
         verifySkipped,
-        buildMs: result.durationMs,
+        buildMs: result.buildMs,
+        pushMs: result.digest ? result.durationMs - result.buildMs : undefined,
         verifyMs,
       }),
     );
