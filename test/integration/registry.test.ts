@@ -2,9 +2,13 @@
 // verified reads of manifests, configs and layers, and the faults a real registry throws (429, 500, resets),
 // injected through the lab's control API on paths of this test's own repositories.
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RegistryClient } from '../../src/registry/client';
 import { LabControl } from '../lab/client';
 import { type BuildContext, makeBuildContext } from '../lab/base';
 import { acrAccessToken, identityRefreshToken, pushTestImage } from '../lab/emulators/testkit';
@@ -14,6 +18,8 @@ import { labConnection, labOidc, labSecrets, runDriver } from './signin-lab';
 const fabrikam = 'fabrikam.azurecr.io';
 const unique = (prefix: string) => `it-registry/${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 const fastRetry = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
+const port = (server: Server) => (server.address() as AddressInfo).port;
+const listen = (server: Server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 
 interface BuildxRead {
   secrets: string[];
@@ -80,6 +86,42 @@ describe('registry client against the lab', function () {
     const secrets = [...labSecrets(lab), ...read.secrets];
     assert.deepEqual(secrets.filter((s) => run.log.includes(s)), []);
     assert.deepEqual(run.commandLines.filter((line) => secrets.some((s) => line.includes(s))), []);
+  });
+
+  it('follows a blob redirect to storage on another host with the real transport, without the registry\'s Authorization', async () => {
+    // Two loopback servers stand for a registry and its blob storage (the lab's registry does not redirect).
+    const blob = Buffer.from('layer bytes '.repeat(1000));
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const seen: string[] = [];
+    const storage = createServer((request, response) => {
+      seen.push(`storage ${request.url} ${request.headers.authorization ?? '-'}`);
+      response.end(blob);
+    });
+    const registryServer = createServer((request, response) => {
+      const auth = request.headers.authorization ?? '-';
+      seen.push(`registry ${request.method} ${request.url?.split('?')[0]} ${auth.split(' ')[0]}`);
+      if (request.url?.startsWith('/token')) return void response.end(JSON.stringify({ token: 'registry-token' }));
+      if (auth !== 'Bearer registry-token') {
+        response.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port(registryServer)}/token",service="test",scope="repository:app:pull"` });
+        return void response.end();
+      }
+      response.writeHead(307, { location: `http://localhost:${port(storage)}/container/blob?sig=signed` });
+      response.end();
+    });
+    await Promise.all([listen(storage), listen(registryServer)]);
+    try {
+      const client = new RegistryClient({ registry: `127.0.0.1:${port(registryServer)}`, credentials: { registry: `127.0.0.1:${port(registryServer)}`, username: 'user', password: 'pass' } });
+      assert.deepEqual(await client.getBlob('app', digest), blob);
+      assert.deepEqual(seen, [
+        `registry GET /v2/app/blobs/${digest} -`,
+        'registry GET /token Basic',
+        `registry GET /v2/app/blobs/${digest} Bearer`,
+        'storage /container/blob?sig=signed -',
+      ]);
+    } finally {
+      storage.close();
+      registryServer.close();
+    }
   });
 
   describe('faults', () => {
