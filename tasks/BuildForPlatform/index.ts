@@ -6,6 +6,7 @@ import { type RegistryConnection, registryOfConnection, signInToRegistry } from 
 import type { OidcContext } from '../../src/azure/connection';
 import { buildImage, type BuildResult } from '../../src/buildx/build';
 import { checkExtraArguments, splitArguments } from '../../src/buildx/arguments';
+import { builderPlatforms } from '../../src/buildx/builder';
 import { probeBuilder, unsupportedPlatformMessage, unsupportedPlatforms } from '../../src/buildx/capabilities';
 import { imageName, type BuildRequest } from '../../src/buildx/command';
 import { runsOnTargetPlatform } from '../../src/buildx/dockerfile';
@@ -27,6 +28,7 @@ import {
 } from '../../src/buildx/options';
 import { withRemoteBuilder } from '../../src/buildx/remote-builder';
 import { buildSummary } from '../../src/buildx/summary';
+import { BUILT_BY_JOB_LABEL } from '../../src/docker/built-images';
 import { withDockerConfig } from '../../src/docker/config';
 import { verifyImage, type ImageSource, type Verification } from '../../src/image/verify';
 import {
@@ -51,9 +53,6 @@ import type { RegistryCredentials } from '../../src/registry/credentials';
 import { validateLoginServer } from '../../src/registry/reference';
 
 const logger = pipelineLogger;
-
-/** Marks the images this job built, so EnsureDocker's post-job cleanup can find them on the agent. */
-export const JOB_LABEL = 'com.azure.pipelines.jobid';
 
 runTask(__dirname, async (): Promise<Outcome> => {
   const inputs = new TaskInputs(path.join(__dirname, 'task.json'));
@@ -104,8 +103,9 @@ function readInputs(inputs: TaskInputs): { request: BuildRequest; connection: Re
     version: tags[0],
     created: new Date(),
   });
+  // EnsureDocker's post-job cleanup removes the images labelled with this job (src/docker/built-images.ts).
   const jobId = variable('System.JobId');
-  if (jobId) labels.set(JOB_LABEL, jobId);
+  if (jobId) labels.set(BUILT_BY_JOB_LABEL, jobId);
   for (const [key, value] of userLabels) labels.set(key, value);
 
   const request: BuildRequest = {
@@ -177,7 +177,7 @@ interface RunContext {
 async function buildAndVerify(request: BuildRequest, context: RunContext): Promise<Outcome> {
   const { info, capabilities } = await logger.group('Builder', async () => {
     const probed = await probeBuilder(request.builder, { runner: run, env: context.env });
-    const platforms = [...new Set(probed.info.nodes.flatMap((n) => n.platforms).map(formatPlatform))];
+    const platforms = builderPlatforms(probed.info).map(formatPlatform);
     logger.info(`builder ${probed.info.name} (${probed.info.driver} driver, buildx ${probed.capabilities.buildxVersion}): ${platforms.join(', ')}`);
     return probed;
   });

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { capabilitiesOf, parseBuilderInspect, parseBuildxVersion, unsupportedPlatformMessage, unsupportedPlatforms, usesContainerdImageStore } from '../../src/buildx/capabilities';
+import { parseBuildxInspect as parseBuilderInspect } from '../../src/buildx/builder';
+import { capabilitiesOf, parseBuildxVersion, unsupportedPlatformMessage, unsupportedPlatforms, usesContainerdImageStore } from '../../src/buildx/capabilities';
 import { runsOnTargetPlatform } from '../../src/buildx/dockerfile';
 import { cacheUse, digestOf, pushedIndexDigest } from '../../src/buildx/metadata';
 import { formatPlatform, parsePlatformList } from '../../src/platform/platform';
