@@ -3,8 +3,9 @@
 // them, and proving the platforms. Every run is watched for secrets in its output and in any process argument.
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArgvWatch } from '../helpers/argv-watch';
 import { distTasks, leakedSecrets, repoRoot, runTask, type Endpoint, type TaskRun } from '../helpers/task-runner';
@@ -233,6 +234,61 @@ describe('BuildForPlatform@1 (lab)', function () {
     assertSucceeded(allowed.run);
     assert.doesNotMatch(allowed.run.log, /##\[group\]Verify/);
     assert.equal(allowed.run.outputs.imageDigest, await registryDigest(lab, repository, '4711'));
+  });
+
+  it('hands secrets to RUN --mount=type=secret only, from the environment and from a file, never into the log or argv', async () => {
+    const repository = uniqueRepository('secrets');
+    const npmToken = `npm-${randomBytes(12).toString('hex')}`;
+    const pipSecret = `pip-${randomBytes(12).toString('hex')}`;
+    const secretDir = mkdtempSync(path.join(os.tmpdir(), 'bfp-secret-'));
+    const pipFile = path.join(secretDir, 'pip.conf');
+    writeFileSync(pipFile, pipSecret);
+    const ctx = makeBuildContext({
+      lab,
+      dockerfile: [
+        'FROM scratch',
+        'ARG TARGETARCH',
+        'COPY ${TARGETARCH}/busybox /bin/busybox',
+        'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        // Only digests of the secrets reach the image: enough to prove they arrived.
+        'RUN --mount=type=secret,id=npm,required=true --mount=type=secret,id=pip,required=true sha256sum /run/secrets/npm /run/secrets/pip | cut -d" " -f1 > /secrets.sha',
+        'CMD ["cat", "/secrets.sha"]',
+        '',
+      ].join('\n'),
+    });
+    contexts.push(ctx);
+    try {
+      const watched = await build({
+        context: ctx,
+        inputs: { registry: fabrikam, repository, secrets: `npm=env:NPM_TOKEN\npip=file:${pipFile}` },
+        connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+        env: { NPM_TOKEN: npmToken },
+      });
+      assertSucceeded(watched.run);
+      assertNoLeak(watched);
+      assert.ok(watched.commandLines.some((l) => l.includes('--secret id=npm,env=NPM_TOKEN --secret id=pip,src=')), 'buildx got the secrets by reference');
+      for (const value of [npmToken, pipSecret]) {
+        assert.ok(!watched.run.log.split('\n').some((l) => l.includes(value) && !l.startsWith('##vso[task.setsecret]')), 'secret value in the log');
+        assert.deepEqual(ArgvWatch.offending(watched.commandLines, [value]), [], 'secret value in a process argument');
+      }
+      const image = `${lab.backingRegistry}/${repository}@${watched.run.outputs.imageDigest}`;
+      const shown = spawnSync('docker', ['run', '--rm', image], { encoding: 'utf8', timeout: 120_000 });
+      const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+      assert.equal(shown.stdout.trim(), `${sha(npmToken)}\n${sha(pipSecret)}`);
+      spawnSync('docker', ['image', 'rm', '--force', image]);
+    } finally {
+      rmSync(secretDir, { recursive: true, force: true });
+    }
+  });
+
+  it('attaches a provenance attestation when asked, and the proof sets it aside', async () => {
+    const repository = uniqueRepository('provenance');
+    const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, attestations: 'provenance' }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    assertSucceeded(watched.run);
+    const index = await registryManifest(lab, repository, watched.run.outputs.imageDigest);
+    const kinds = (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort();
+    assert.deepEqual(kinds, ['linux/amd64', 'unknown/unknown']);
+    assert.match(readFileSync(watched.run.summaries[0], 'utf8'), /passed: the registry holds exactly linux\/amd64 \(\+1 attestation manifests\)/);
   });
 
   it('pushes nothing when the build fails', async () => {
