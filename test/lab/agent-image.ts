@@ -22,6 +22,7 @@ export const DEBIAN_SUITE = 'trixie';
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 /** The host's docker CLI (a static binary on this kind of machine), mounted where a scenario needs a CLI. */
 export const HOST_DOCKER_CLI = '/usr/local/bin/docker';
+export const HOST_BUILDX_PLUGIN = '/usr/libexec/docker/cli-plugins/docker-buildx';
 
 export type AgentImageKind = 'base' | 'engine';
 
@@ -119,6 +120,8 @@ export interface AgentContainerOptions {
   network?: 'host' | 'bridge' | 'none';
   /** Mount the host's docker CLI at /usr/local/bin/docker. */
   dockerCli?: boolean;
+  /** Mount the host's buildx plugin where Debian's docker-buildx puts it. */
+  buildxPlugin?: boolean;
   /** Mount the lab daemon's socket at /var/run/docker.sock. */
   dockerSocket?: boolean;
   groupAdd?: string[];
@@ -148,6 +151,7 @@ export class AgentContainer {
     const caDir = path.join(labRoot, 'ca');
     if (existsSync(caDir)) args.push(...same(caDir));
     if (options.dockerCli) args.push('-v', `${HOST_DOCKER_CLI}:/usr/local/bin/docker:ro`);
+    if (options.buildxPlugin) args.push('-v', `${HOST_BUILDX_PLUGIN}:${HOST_BUILDX_PLUGIN}:ro`);
     if (options.dockerSocket) args.push('-v', '/var/run/docker.sock:/var/run/docker.sock');
     for (const g of options.groupAdd ?? []) args.push('--group-add', g);
     for (const v of options.volumes ?? []) args.push('-v', v);

@@ -1,0 +1,195 @@
+// EnsureDocker@1 inside "agent" containers (test/lab/agent-image.ts): the scenarios that would disturb the shared lab
+// engine if played on the host. Docker or buildx missing, a socket that is missing or not ours, an engine that is
+// installed but stopped (and started by the task, then stopped by its post-job step), installs from the distribution
+// and from static binaries served by the lab (and tampered ones refused), and emulation without binfmt_misc.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { distTasks, repoRoot, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
+import { AgentContainer, type AgentContainerOptions, agentImageTag, ensureAgentImage } from '../lab/agent-image';
+import { LabControl } from '../lab/client';
+import { type Lab, labNodeEnv, readLab } from '../lab/lab';
+import { type DockerReleases, readDockerReleases } from '../lab/releases/docker';
+
+const visible = (r: TaskRun) => r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.debug')).join('\n');
+const explain = (r: TaskRun) => `result ${r.result}: ${r.resultMessage}\n${visible(r)}\n${r.stderr}`;
+
+describe('EnsureDocker in agent containers', function () {
+  this.timeout(900_000);
+  let lab: Lab;
+  let releases: DockerReleases;
+  const socketGid = String(statSync('/var/run/docker.sock').gid);
+
+  before(async function () {
+    this.timeout(3_600_000);
+    lab = readLab();
+    releases = readDockerReleases(lab);
+    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], { stdio: 'ignore' });
+    assert.ok(existsSync(path.join(distTasks, 'EnsureDocker', 'post.js')));
+    // Built once per machine (debootstrap from Debian's archive, a few minutes), then cached by tag.
+    await ensureAgentImage('base');
+    await ensureAgentImage('engine');
+  });
+
+  async function withAgent<T>(options: Omit<AgentContainerOptions, 'image'> & { image?: string }, body: (agent: AgentContainer) => Promise<T>): Promise<T> {
+    const agent = await AgentContainer.start({ image: agentImageTag('base'), ...options });
+    try {
+      return await body(agent);
+    } finally {
+      await agent.remove();
+    }
+  }
+
+  const task = (agent: AgentContainer, options: Omit<RunTaskOptions, 'task'> & { user?: string }) =>
+    agent.runTask({ task: 'EnsureDocker', ...options, env: { ...labNodeEnv(lab), ...options.env } });
+
+  const staticInputs = () => ({
+    installSource: 'static',
+    staticDockerBaseUrl: releases.dockerStaticBaseUrl,
+    staticBuildxBaseUrl: releases.buildxBaseUrl,
+    buildxVersion: releases.buildxVersion,
+  });
+
+  describe('the daemon', () => {
+    it('no socket in a container: explains the host socket mount and what it means, distinctly', () =>
+      withAgent({ dockerCli: true, buildxPlugin: true }, async (agent) => {
+        const run = await task(agent, { inputs: { startDaemon: 'never' } });
+        assert.equal(run.result, 'Failed', explain(run));
+        const message = run.resultMessage ?? '';
+        assert.match(message, /^There is no Docker socket at \/var\/run\/docker\.sock and no Docker engine is installed here \(inside a container\)\./);
+        assert.match(message, /docker run -v \/var\/run\/docker\.sock:\/var\/run\/docker\.sock/);
+        assert.match(message, /share its image store .* get root on the host/);
+
+        const auto = await task(agent, {});
+        assert.equal(auto.result, 'Failed', explain(auto));
+        assert.match(auto.resultMessage ?? '', /startDaemon: auto cannot start it: this container is not privileged/);
+      }));
+
+    it("permission denied on the host's socket: the container user lacks the socket's group; --group-add fixes it", async () => {
+      await withAgent({ dockerCli: true, buildxPlugin: true, dockerSocket: true }, async (agent) => {
+        const run = await task(agent, { user: '1000:1000' });
+        assert.equal(run.result, 'Failed', explain(run));
+        const message = run.resultMessage ?? '';
+        assert.match(message, /^Permission denied on the Docker socket \/var\/run\/docker\.sock \(owned by uid 0 and .*gid \d+.*, mode 660\) for .*\(uid 1000, groups 1000\)\./);
+        assert.match(message, new RegExp(`--group-add ${socketGid}`));
+        assert.match(message, /equivalent to root/);
+      });
+      await withAgent({ dockerCli: true, buildxPlugin: true, dockerSocket: true, groupAdd: [socketGid] }, async (agent) => {
+        const run = await task(agent, { user: '1000:1000' });
+        assert.equal(run.result, 'Succeeded', explain(run));
+        assert.equal(run.outputs.installed, '');
+      });
+    });
+
+    it('an engine installed but stopped: diagnosed, started with startDaemon: auto, stopped by the post-job step', () =>
+      withAgent({ image: agentImageTag('engine'), privileged: true, network: 'none', tmpfs: ['/var/lib/docker', '/var/lib/containerd'] }, async (agent) => {
+        const never = await task(agent, { inputs: { startDaemon: 'never' } });
+        assert.equal(never.result, 'Failed', explain(never));
+        assert.match(never.resultMessage ?? '', /^Docker Engine is installed \(\/usr\/sbin\/dockerd\) but not running: there is no socket at \/var\/run\/docker\.sock\./);
+        assert.match(never.resultMessage ?? '', /startDaemon is never/);
+
+        const started = await task(agent, { inputs: { startDaemon: 'auto' } });
+        assert.equal(started.result, 'Succeeded', explain(started));
+        assert.equal(started.outputs.daemonStarted, 'true');
+        assert.equal(started.outputs.installed, '');
+        assert.match(started.outputs.serverVersion, /^26\./);
+        const state = JSON.parse(started.taskVariables.ensureDockerState) as { daemon: { pid: number; how: string } };
+        assert.equal(state.daemon.how, 'background');
+        assert.ok((await agent.exec(['docker', 'version', '--format', '{{.Server.Version}}'])).exitCode === 0, 'the daemon answers the CLI after the step ended');
+
+        const post = await task(agent, { entry: 'post.js', inputs: { cleanup: 'prune', pruneKeepStorage: '1GB' }, taskVariables: started.taskVariables });
+        assert.equal(post.result, 'Succeeded', explain(post));
+        assert.equal(post.issues.length, 0, JSON.stringify(post.issues));
+        assert.match(visible(post), /docker buildx prune --force --keep-storage 1073741824/);
+        assert.match(visible(post), new RegExp(`Stopping dockerd \\(pid ${state.daemon.pid}\\) that this job started`));
+        const after = await agent.exec(['docker', 'version']);
+        assert.notEqual(after.exitCode, 0, 'the daemon is gone');
+      }));
+  });
+
+  describe('installing buildx', () => {
+    it('from the distribution: refused without root with the commands to run, installed as root, nothing the second time', () =>
+      withAgent({ dockerCli: true, dockerSocket: true, network: 'host', groupAdd: [socketGid] }, async (agent) => {
+        const noRoot = await task(agent, { user: '1000:1000', inputs: { installSource: 'distribution' } });
+        assert.equal(noRoot.result, 'Failed', explain(noRoot));
+        assert.match(noRoot.resultMessage ?? '', /^Installing buildx needs root, but the agent runs as a user without passwordless sudo\. Run this once on the agent as root/);
+        assert.match(noRoot.resultMessage ?? '', /\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends docker-buildx$/);
+
+        const first = await task(agent, { inputs: { installSource: 'distribution' } });
+        assert.equal(first.result, 'Succeeded', explain(first));
+        assert.equal(first.outputs.installed, 'buildx');
+        assert.match(first.outputs.buildxVersion, /^0\.\d+\.\d+/);
+        assert.match(visible(first), /Installing buildx from distribution \(as asked\)/);
+
+        const second = await task(agent, { inputs: { installSource: 'distribution' } });
+        assert.equal(second.result, 'Succeeded', explain(second));
+        assert.equal(second.outputs.installed, '');
+        assert.doesNotMatch(visible(second), /apt-get/);
+      }));
+
+    it('from static binaries served by the lab, verified against checksums.txt; a tampered binary is refused', () =>
+      withAgent({ dockerCli: true, dockerSocket: true, network: 'host' }, async (agent) => {
+        const tampered = await task(agent, { inputs: { ...staticInputs(), staticBuildxBaseUrl: releases.tamperedBuildxBaseUrl } });
+        assert.equal(tampered.result, 'Failed', explain(tampered));
+        const name = `buildx-v${releases.buildxVersion}.linux-amd64`;
+        assert.match(tampered.resultMessage ?? '', new RegExp(`^Refused ${releases.tamperedBuildxBaseUrl.replace(/\./g, '\\.')}/v${releases.buildxVersion}/${name}: its sha256 is [0-9a-f]{64}, but .*checksums\\.txt says [0-9a-f]{64}\\. The download was deleted and nothing was installed\\.`));
+        assert.notEqual((await agent.exec(['test', '-e', '/usr/local/lib/docker/cli-plugins/docker-buildx'])).exitCode, 0, 'no plugin was installed');
+
+        const genuine = await task(agent, { inputs: staticInputs() });
+        assert.equal(genuine.result, 'Succeeded', explain(genuine));
+        assert.equal(genuine.outputs.installed, 'buildx');
+        assert.equal(genuine.outputs.buildxVersion.split('+')[0], releases.buildxVersion);
+        assert.match(visible(genuine), /sha256 [0-9a-f]{64} matches https:\/\/releases\.lab\.test\/.*checksums\.txt/);
+        assert.equal((await agent.exec(['test', '-x', '/usr/local/lib/docker/cli-plugins/docker-buildx'])).exitCode, 0);
+      }));
+  });
+
+  describe('installing docker and buildx from static binaries', () => {
+    it('refuses a docker archive without a trusted checksum, and a tampered one', () =>
+      withAgent({ dockerSocket: true, network: 'host' }, async (agent) => {
+        const unpinned = await task(agent, { inputs: { ...staticInputs(), dockerVersion: releases.dockerVersion } });
+        assert.equal(unpinned.result, 'Failed', explain(unpinned));
+        assert.match(unpinned.resultMessage ?? '', new RegExp(`Docker publishes no checksum for .*docker-${releases.dockerVersion}\\.tgz, and staticChecksums has no line for it`));
+
+        const tampered = await task(agent, {
+          inputs: { ...staticInputs(), dockerVersion: releases.dockerVersion, staticDockerBaseUrl: releases.tamperedDockerStaticBaseUrl, staticChecksums: releases.dockerChecksumLine },
+        });
+        assert.equal(tampered.result, 'Failed', explain(tampered));
+        assert.match(tampered.resultMessage ?? '', /^Refused https:\/\/releases\.lab\.test\/tampered\/.*docker-[\d.]+\.tgz: its sha256 is [0-9a-f]{64}, but the staticChecksums input says [0-9a-f]{64}/);
+        assert.deepEqual(readdirSync(path.join(agent.root, 'tools')).filter((d) => d === 'docker-static'), [], 'nothing reached the tool cache');
+      }));
+
+    it('installs both where neither is, and a second job on the agent takes docker from the tool cache', () =>
+      withAgent({ dockerSocket: true, network: 'host' }, async (agent) => {
+        const inputs = { ...staticInputs(), dockerVersion: releases.dockerVersion, staticChecksums: releases.dockerChecksumLine };
+        const first = await task(agent, { inputs });
+        assert.equal(first.result, 'Succeeded', explain(first));
+        assert.equal(first.outputs.installed, 'docker-cli,buildx');
+        assert.equal(first.outputs.dockerVersion.split('+')[0], releases.dockerVersion);
+        assert.ok(first.commands.some((c) => c.command === 'task.prependpath' && /docker-static/.test(c.message)), 'later steps get docker on PATH');
+
+        const control = new LabControl();
+        const mark = await control.auditMark();
+        const second = await task(agent, { inputs });
+        assert.equal(second.result, 'Succeeded', explain(second));
+        assert.match(visible(second), new RegExp(`docker ${releases.dockerVersion.replace(/\./g, '\\.')} found in the tool cache`));
+        const downloads = (await control.audit(mark)).filter((e) => e.host === 'releases.lab.test');
+        assert.deepEqual(downloads, [], 'the second job downloaded nothing');
+      }));
+  });
+
+  describe('emulation', () => {
+    it('fails clearly where binfmt_misc cannot be mounted (unprivileged container), yet sees what the host kernel already emulates', () =>
+      withAgent({ dockerCli: true, buildxPlugin: true, dockerSocket: true }, async (agent) => {
+        const riscv = await task(agent, { inputs: { emulatePlatforms: 'linux/riscv64' } });
+        assert.equal(riscv.result, 'Failed', explain(riscv));
+        assert.match(riscv.resultMessage ?? '', /^QEMU emulation of linux\/riscv64 cannot be set up from this agent: \/proc\/sys\/fs\/binfmt_misc is not mounted here and mounting it failed \(.+\)\. This is what an unprivileged container looks like\./);
+        assert.match(riscv.resultMessage ?? '', /--privileged/);
+
+        const arm = await task(agent, { inputs: { emulatePlatforms: 'linux/arm64' } });
+        assert.equal(arm.result, 'Succeeded', explain(arm));
+        assert.match(visible(arm), /linux\/arm64: ready/);
+      }));
+  });
+});
