@@ -250,11 +250,14 @@ describe('BuildForPlatform@1 (lab)', function () {
         'ARG TARGETARCH',
         'COPY ${TARGETARCH}/busybox /bin/busybox',
         'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+        // BuildKit keys its cache without the secrets' values: a fresh file keeps an earlier run's step from being reused.
+        'COPY nonce.txt /nonce.txt',
         // Only digests of the secrets reach the image: enough to prove they arrived.
         'RUN --mount=type=secret,id=npm,required=true --mount=type=secret,id=pip,required=true sha256sum /run/secrets/npm /run/secrets/pip | cut -d" " -f1 > /secrets.sha',
         'CMD ["cat", "/secrets.sha"]',
         '',
       ].join('\n'),
+      files: { 'nonce.txt': randomBytes(8).toString('hex') },
     });
     contexts.push(ctx);
     try {
