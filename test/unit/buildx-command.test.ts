@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { planBuild, pushedDigest } from '../../src/buildx/build';
 import { buildCommand, imagetoolsCreateArgs, platformTag, versionAtLeast, type BuilderCapabilities, type BuildRequest, type BuildStep } from '../../src/buildx/command';
+import { createRemoteBuilderArgs } from '../../src/buildx/remote-builder';
 import { parsePlatform, parsePlatformList } from '../../src/platform/platform';
 
 const base: BuildRequest = {
@@ -262,5 +263,11 @@ describe('build plans', () => {
     assert.equal(versionAtLeast('0.9.1', '0.10'), false);
     assert.equal(versionAtLeast('0.10.0-rc1', '0.10'), true);
     assert.equal(versionAtLeast('1.0', '0.10'), true);
+  });
+});
+
+describe('a BuildKit endpoint as the builder', () => {
+  it('becomes a temporary remote builder', () => {
+    assert.deepEqual(createRemoteBuilderArgs('buildforplatform-1a2b', 'tcp://buildkitd:1234'), ['buildx', 'create', '--name', 'buildforplatform-1a2b', '--driver', 'remote', 'tcp://buildkitd:1234']);
   });
 });
