@@ -10,9 +10,10 @@
 //   ENDPOINT_/SECRET_ variables are dropped, and trivy runs in an empty directory so no stray trivy.yaml or
 //   .trivyignore changes what it reports.
 // - `--quiet`: no progress bars or info lines in the pipeline log; fatal errors are still printed.
-// - The report is read from stdout (no --output): whatever trivy prints is what gets checked, so output that is
-//   not a trivy report is refused rather than overlooked.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// - `--output <file>`: trivy writes the report straight to a file (no 40 MB through a pipe for a big image); a run
+//   that leaves no file, or one that is not a trivy report of this digest, is refused, quoting what trivy printed.
+// - `--list-all-pkgs=false`: the package inventory is not needed for the decision and can be most of the report.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
@@ -52,11 +53,11 @@ export class TrivyFailedError extends Error {
 /** How long the process may run beyond trivy's own --timeout before it is killed (DB lock waits, cleanup). */
 export const KILL_GRACE_MS = 15_000;
 
-/** `trivy image` for one digest: the JSON report on stdout, or (SARIF fallback) a SARIF file without a DB update. */
-export function trivyImageArgs(settings: ScanSettings, request: ExpectedArtifact, sarifFile?: string): string[] {
+/** `trivy image` for one digest: the JSON report, or (SARIF fallback) a SARIF file without a database update. */
+export function trivyImageArgs(settings: ScanSettings, request: ScanRequest, sarifFile?: string): string[] {
   const args = ['image'];
   if (sarifFile) args.push('--format', 'sarif', '--output', sarifFile, '--skip-db-update');
-  else args.push('--format', 'json', '--exit-code', String(FINDINGS_EXIT_CODE));
+  else args.push('--format', 'json', '--output', request.outputFile, '--exit-code', String(FINDINGS_EXIT_CODE), '--list-all-pkgs=false');
   args.push(
     '--quiet',
     '--image-src',
@@ -117,6 +118,7 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, de
   const { env, dropped } = trivyEnvironment(deps.baseEnv ?? process.env, deps.credentials);
   if (dropped.length > 0) deps.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
   deps.logger.info(`${settings.trivy} ${args.join(' ')}`);
+  rmSync(request.outputFile, { force: true }); // a report left from before must never pass for this run's
   const cwd = mkdtempSync(path.join(path.dirname(request.outputFile), 'trivy-cwd-'));
   let result: RunResult;
   try {
@@ -131,7 +133,8 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, de
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }
-  const reason = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout);
+  // stdout is small here (the report goes to the file); it is quoted when trivy printed something instead.
+  const reason = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout.slice(0, 4096));
   if (result.timedOut || (result.exitCode === 1 && /context deadline exceeded/i.test(reason ?? ''))) {
     throw new TrivyFailedError(
       `trivy did not finish within the timeout of ${formatGoDuration(settings.timeoutMs)}${result.timedOut ? ' and was stopped' : ''}${reason ? `; its last words: ${reason}` : ''}. Raise 'timeout' or check that the registry and the vulnerability database are reachable.`,
@@ -141,15 +144,20 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, de
     const how = result.exitCode === null ? `was killed by ${result.signal}` : `failed with exit code ${result.exitCode}`;
     throw new TrivyFailedError(`trivy ${how}: ${reason ?? 'it printed nothing'}`);
   }
+  if (!existsSync(request.outputFile)) {
+    const printed = result.stdout.trim().slice(0, 120).replace(/\s+/g, ' ');
+    throw new TrivyFailedError(
+      `trivy exited ${result.exitCode} without writing its report to ${request.outputFile}${printed ? `; it printed instead: ${printed}` : ''}. That is not a trivy report.`,
+    );
+  }
   let report: TrivyReport;
   try {
-    report = parseTrivyReport(result.stdout);
+    report = parseTrivyReport(readFileSync(request.outputFile, 'utf8'));
     assertReportIsFor(report, request);
   } catch (error) {
     if (error instanceof TrivyReportError) throw new TrivyFailedError(`trivy's output was refused: ${error.message}`);
     throw error;
   }
-  writeFileSync(request.outputFile, result.stdout);
   if (result.exitCode === FINDINGS_EXIT_CODE && !hasFindings(report)) {
     throw new TrivyFailedError(`trivy exited ${FINDINGS_EXIT_CODE} (findings) but its report lists none; the result is not trustworthy.`);
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { HttpResponse } from '../../src/http/client';
@@ -9,7 +9,7 @@ import type { FetchedManifest } from '../../src/registry/client';
 import { RegistryError } from '../../src/registry/errors';
 import { MediaType, type Index } from '../../src/registry/oci';
 import { parseImageReference } from '../../src/registry/reference';
-import { junitXml, summaryMarkdown } from '../../src/release/publish';
+import { junitXml, summaryMarkdown, xml } from '../../src/release/publish';
 import type { Decision, QuarantineApi } from '../../src/release/release';
 import { type ManifestSource, type ScanAndReleaseInput, type ScanOutcome, scanAndRelease } from '../../src/release/scan-and-release';
 
@@ -100,7 +100,8 @@ function fakeTrivy(reportOf: (digest: string) => string | { crash: string }) {
     report.ArtifactName = reference;
     report.Metadata = { ...report.Metadata, RepoDigests: [reference] };
     const findings = (report.Results ?? []).some((r: { Vulnerabilities?: unknown[]; Secrets?: unknown[] }) => r.Vulnerabilities?.length || r.Secrets?.length);
-    return { ...result(findings ? 10 : 0), stdout: JSON.stringify(report) };
+    writeFileSync(args[args.indexOf('--output') + 1], JSON.stringify(report));
+    return result(findings ? 10 : 0);
   };
   return { runner, scanned, argvs };
 }
@@ -326,8 +327,16 @@ describe('scan and release (core flow with fakes)', () => {
     assert.match(markdown, /\| CRITICAL \| 2 \| 0 \| 0 \|/);
     assert.match(markdown, /#### Violations \(3\)/);
     assert.match(markdown, new RegExp(`\`${d('2')}\``));
-    const xml = junitXml(scan!.images, scan!.policy.threshold);
-    assert.match(xml, /<testsuites name="trivy" tests="4" failures="3">/);
-    assert.equal((xml.match(/<failure /g) ?? []).length, 3 + 1, 'three violations and the policy test');
+    const junit = junitXml(scan!.images, scan!.policy.threshold);
+    assert.match(junit, /<testsuites name="trivy" tests="4" failures="4">/);
+    assert.equal((junit.match(/<failure /g) ?? []).length, 3 + 1, 'three violations and the policy test');
+    assert.match(junit, /name="\[CRITICAL\] CVE-2019-5481 curl 7\.61\.1-4\.ph3"><failure message="curl: double free/);
+    assert.match(junit, /<system-out>3 findings \(CRITICAL 2, HIGH 1, MEDIUM 0, LOW 0, UNKNOWN 0\); 0 below the policy threshold/);
+  });
+});
+
+describe('JUnit escaping', () => {
+  it('escapes markup and drops characters XML 1.0 forbids', () => {
+    assert.equal(xml(`a&b<c>"d"'e'\u0001\u0008f\tg\nh\uFFFF`), 'a&amp;b&lt;c&gt;&quot;d&quot;&apos;e&apos;f\tg\nh');
   });
 });

@@ -108,13 +108,16 @@ const settings: ScanSettings = {
 
 describe('trivy argv and environment', () => {
   it('scans the digest reference remotely with JSON output and the findings exit code', () => {
-    const args = trivyImageArgs(settings, expected);
+    const args = trivyImageArgs(settings, { ...expected, outputFile: '/tmp/r.json' });
     assert.deepEqual(args, [
       'image',
       '--format',
       'json',
+      '--output',
+      '/tmp/r.json',
       '--exit-code',
       '10',
+      '--list-all-pkgs=false',
       '--quiet',
       '--image-src',
       'remote',
@@ -136,7 +139,7 @@ describe('trivy argv and environment', () => {
   it('adds the optional filters and the database mirror', () => {
     const args = trivyImageArgs(
       { ...settings, ignoreUnfixed: true, ignoreFile: '/src/.trivyignore', dbRepository: 'mirror.contoso.com/trivy-db:2', scanners: ['vuln'] },
-      expected,
+      { ...expected, outputFile: '/tmp/r.json' },
     );
     const after = (flag: string) => args[args.indexOf(flag) + 1];
     assert.ok(args.includes('--ignore-unfixed'));
@@ -172,7 +175,7 @@ interface FakeRun {
   stderr?: string;
   stdout?: string;
   timedOut?: boolean;
-  /** The report trivy prints on stdout. */
+  /** The report trivy writes to --output. */
   writes?: string;
 }
 
@@ -180,10 +183,11 @@ function fakeTrivy(behaviour: FakeRun): { runner: Runner; calls: { file: string;
   const calls: { file: string; args: readonly string[]; options?: RunOptions }[] = [];
   const runner: Runner = async (file, args, options) => {
     calls.push({ file, args, options });
+    if (behaviour.writes !== undefined) writeFileSync(args[args.indexOf('--output') + 1], behaviour.writes);
     const result: RunResult = {
       exitCode: behaviour.exitCode === undefined ? 0 : behaviour.exitCode,
       signal: behaviour.signal ?? null,
-      stdout: behaviour.writes ?? behaviour.stdout ?? '',
+      stdout: behaviour.stdout ?? '',
       stderr: behaviour.stderr ?? '',
       timedOut: behaviour.timedOut ?? false,
       durationMs: 1,
@@ -224,8 +228,9 @@ describe('scanImage with a fake trivy', () => {
     ['a hang past the timeout', { exitCode: null, signal: 'SIGTERM', timedOut: true }, /did not finish within the timeout of 600s and was stopped/],
     ['its own --timeout expiring', { exitCode: 1, stderr: '2026-11-29T10:00:00Z\tFATAL\tFatal error\trun error: image scan error: context deadline exceeded\n' }, /did not finish within the timeout of 600s; its last words: .*context deadline exceeded\. Raise 'timeout'/],
     ['garbage output', { exitCode: 0, writes: 'this is not json' }, /output was refused: the output is not JSON/],
-    ['no output at all', { exitCode: 0 }, /output was refused: the output is not JSON.*\(empty\)/],
-    ['a JSON object that is not a report (lab garbage)', { exitCode: 0, writes: '{"lab":"garbage","message":"this is not a trivy report","Results":"none"}\n' }, /SchemaVersion is undefined/],
+    ['no report file', { exitCode: 0 }, /exited 0 without writing its report to .*report\.json\. That is not a trivy report/],
+    ['something else printed instead of a report (lab garbage)', { exitCode: 0, stdout: '{"lab":"garbage","message":"this is not a trivy report","Results":"none"}\n' }, /without writing its report .*; it printed instead: \{"lab":"garbage"/],
+    ['a report file that is not a report', { exitCode: 0, writes: '{"lab":"garbage"}' }, /output was refused: SchemaVersion is undefined/],
     ['a report about another digest', { exitCode: 10, writes: reportFor('photon-30.json.golden', OTHER) }, /output was refused: the report is about/],
     ['exit 10 with a report listing nothing', { exitCode: 10, writes: reportFor('sl-micro-rancher5.4.json.golden') }, /exited 10 \(findings\) but its report lists none/],
   ];
@@ -235,6 +240,12 @@ describe('scanImage with a fake trivy', () => {
       await assert.rejects(scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }), (e: Error) => e instanceof TrivyFailedError && message.test(e.message));
     });
   }
+
+  it('never takes a report file left from an earlier run', async () => {
+    writeFileSync(path.join(dir, 'report.json'), reportFor('sl-micro-rancher5.4.json.golden'));
+    const fake = fakeTrivy({ exitCode: 0 });
+    await assert.rejects(scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }), /without writing its report/);
+  });
 
   describe('SARIF', () => {
     const ok = (stdout = ''): RunResult => ({ exitCode: 0, signal: null, stdout, stderr: '', timedOut: false, durationMs: 1 });
