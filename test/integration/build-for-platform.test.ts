@@ -73,6 +73,13 @@ describe('BuildForPlatform@1 (lab)', function () {
   });
   after(() => {
     for (const context of contexts) context.remove();
+    // The docker driver leaves what it built in the shared daemon's image store (on an agent, EnsureDocker's post-job
+    // step removes it by its job label); here the tests' own images go.
+    for (const registry of [contoso, fabrikam]) {
+      const listed = spawnSync('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${registry}/it-bfp/*`], { encoding: 'utf8' });
+      const references = listed.stdout.split('\n').filter((r) => r && !r.endsWith(':<none>'));
+      if (references.length) spawnSync('docker', ['image', 'rm', '--force', ...references]);
+    }
   });
 
   function context(extra: Record<string, string> = {}): BuildContext {
@@ -386,6 +393,8 @@ describe('BuildForPlatform@1 (lab)', function () {
       assert.ok(use, summary);
       assert.equal(use[1], use[2], 'every step came from the registry cache');
       assert.ok(Number(use[2]) >= 3);
+      const onPrivate = spawnSync('docker', ['image', 'ls', '--format', '{{.Tag}}', '--filter', `reference=${fabrikam}/${repository}`], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: daemon.host } });
+      assert.deepEqual(onPrivate.stdout.split('\n').filter(Boolean).sort(), ['4711', 'warm'], 'both builds ran on the private engine');
       const coldUse = /(\d+) of (\d+) steps from the cache/.exec(readFileSync(cold.run.summaries[0], 'utf8'));
       assert.ok(coldUse && Number(coldUse[1]) < Number(coldUse[2]), 'the first build did run steps');
     });
