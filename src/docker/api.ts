@@ -1,8 +1,8 @@
-// Asking a daemon for its version: through the Engine API (dockerode) for unix and tcp endpoints, through the
+// Asking a daemon for its version: through the Engine API for unix and tcp endpoints (engine-ping.ts), through the
 // docker CLI for ssh endpoints (the CLI owns ssh configuration, agents and known_hosts).
 import { formatPlatform, platformOfMachine, type Platform, normalizePlatform } from '../platform/platform';
 import { lastMeaningfulLine, type Runner } from '../process/exec';
-import { createDockerClient } from './client';
+import { pingAndVersion } from './engine-ping';
 import type { DockerEndpoint } from './endpoint';
 import type { DaemonAsker, DaemonInfo } from './probe';
 
@@ -12,35 +12,6 @@ export const DAEMON_TIMEOUT_MS = 10_000;
 export function dockerCliEnv(endpoint: DockerEndpoint, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   if (endpoint.source !== 'input') return env;
   return { ...env, DOCKER_HOST: endpoint.host };
-}
-
-class TimeoutError extends Error {
-  readonly code = 'ETIMEDOUT';
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} did not answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-export function apiAsker(timeoutMs: number = DAEMON_TIMEOUT_MS): DaemonAsker {
-  return async (endpoint) => {
-    const client = await createDockerClient(endpoint, timeoutMs + 1000);
-    return withTimeout(
-      (async () => {
-        await client.ping();
-        const v = await client.version();
-        const info: DaemonInfo = { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, arch: v.Arch };
-        if (v.Arch === 'arm') info.machine = (await client.info()).Architecture;
-        return info;
-      })(),
-      timeoutMs,
-      `the daemon at ${endpoint.host}`,
-    );
-  };
 }
 
 interface CliServerVersion {
@@ -67,9 +38,17 @@ export function cliAsker(runner: Runner, env: NodeJS.ProcessEnv, timeoutMs: numb
   };
 }
 
+/** GET /_ping and /version with node:http: what the task's fast path uses (see engine-ping.ts for why). */
+export function engineAsker(timeoutMs: number = DAEMON_TIMEOUT_MS): DaemonAsker {
+  return async (endpoint) => {
+    if (endpoint.kind === 'ssh') throw new Error(`BUG: ${endpoint.host} is reached through the docker CLI`);
+    return pingAndVersion(endpoint, timeoutMs);
+  };
+}
+
 /** The asker an endpoint needs. */
 export function daemonAsker(endpoint: DockerEndpoint, runner: Runner, env: NodeJS.ProcessEnv): DaemonAsker {
-  return endpoint.kind === 'ssh' ? cliAsker(runner, env) : apiAsker();
+  return endpoint.kind === 'ssh' ? cliAsker(runner, env) : engineAsker();
 }
 
 /** The server's platform, e.g. linux/amd64 or linux/arm/v7. */

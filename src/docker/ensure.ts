@@ -30,7 +30,7 @@ import {
   qemuPlan,
 } from './install-plan';
 import { withLock } from './lock';
-import { type DaemonAsker, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe } from './probe';
+import { type DaemonAsker, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe, type ToolProbes } from './probe';
 import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources, type ToolCache } from './static';
 import { satisfiesPin } from './version';
 
@@ -58,8 +58,10 @@ export interface EnsureDeps {
   tempDir: string;
   toolCache: () => Promise<ToolCache>;
   arch?: string;
-  /** How the daemon is asked; by default the Engine API (dockerode), or the CLI for ssh endpoints. */
+  /** How the daemon is asked; by default the Engine API, or the CLI for ssh endpoints. */
   ask?: DaemonAsker;
+  /** CLI and plugin probes the task started before it loaded anything else (see startToolProbes). */
+  toolProbes?: ToolProbes;
 }
 
 export interface EnsureResult {
@@ -188,7 +190,7 @@ export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Pr
   const endpoint = resolveEndpoint(environment, options.dockerHost);
   const ask = deps.ask ?? daemonAsker(endpoint, runner, env);
 
-  const probe = await probeAll(runner, environment, endpoint, ask);
+  const probe = await probeAll(runner, environment, endpoint, ask, deps.toolProbes);
   log.info(describeTool('docker', probe.cli));
   log.info(describeTool('buildx', probe.buildx));
   log.info(probe.daemon.ok ? `daemon ${probe.daemon.info.version} ${formatServerPlatform(probe.daemon.info)} at ${describeEndpoint(endpoint)}` : `daemon at ${describeEndpoint(endpoint)} does not answer`);

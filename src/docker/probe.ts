@@ -132,11 +132,19 @@ export async function probeDaemon(ask: DaemonAsker, endpoint: DockerEndpoint): P
   }
 }
 
-/** Runs the three probes at the same time. */
-export async function probeAll(runner: Runner, environment: EndpointEnvironment, endpoint: DockerEndpoint, ask: DaemonAsker): Promise<ProbeResult> {
-  // The CLI probes are started first so that the processes run while the daemon client loads.
-  const cli = probeCli(runner, environment);
-  const buildx = probeBuildx(runner, environment);
+export interface ToolProbes {
+  cli: Promise<ToolProbe>;
+  buildx: Promise<ToolProbe>;
+}
+
+/** Starts the CLI and plugin probes; they need no input, so the task starts them before anything else loads. */
+export function startToolProbes(runner: Runner, environment: EndpointEnvironment): ToolProbes {
+  return { cli: probeCli(runner, environment), buildx: probeBuildx(runner, environment) };
+}
+
+/** The three probes at the same time (the tool probes possibly started earlier). */
+export async function probeAll(runner: Runner, environment: EndpointEnvironment, endpoint: DockerEndpoint, ask: DaemonAsker, started?: ToolProbes): Promise<ProbeResult> {
+  const tools = started ?? startToolProbes(runner, environment);
   const daemon = probeDaemon(ask, endpoint);
-  return { cli: await cli, buildx: await buildx, daemon: await daemon };
+  return { cli: await tools.cli, buildx: await tools.buildx, daemon: await daemon };
 }

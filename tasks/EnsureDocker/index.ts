@@ -1,5 +1,6 @@
 // EnsureDocker@1: docker, buildx, a daemon that answers and emulation for the platforms asked for, installing only
 // what is missing. The task shell: inputs in, core call, outputs and post-job state out.
+import { toolProbes } from './early-probes';
 import * as path from 'node:path';
 import { ensureDocker } from '../../src/docker/ensure';
 import { toolLibCache } from '../../src/docker/static';
@@ -17,6 +18,7 @@ void runTask(__dirname, async () => {
     toolsDir: toolsDirectory(),
     tempDir: stepTempDir('ensure-docker'),
     toolCache: toolLibCache,
+    toolProbes,
   });
 
   const state: EnsureDockerState = { dockerHost: options.dockerHost, reachable: true, daemon: result.daemonStarted };

@@ -1,0 +1,94 @@
+// The daemon probe of the fast path: GET /_ping and GET /version of the Engine API over the resolved endpoint
+// (unix socket, or TCP with the same TLS material the CLI would use), with node:http only. Loading dockerode costs
+// 100-350 ms of CPU (ssh2, gRPC for BuildKit sessions) before its first request; on an agent that has everything
+// that would be most of the task's time, so dockerode is loaded only by the steps that manage images.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { DockerEndpoint } from './endpoint';
+import type { DaemonInfo } from './probe';
+
+interface VersionBody {
+  Version?: string;
+  ApiVersion?: string;
+  Os?: string;
+  Arch?: string;
+}
+
+/** An error as dockerode/docker-modem would report it: Node's code for transport failures, statusCode for answers. */
+export class EngineApiError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'EngineApiError';
+  }
+}
+
+function get(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const common = { method: 'GET', path, headers: { Host: 'docker' }, agent: false as const };
+    const request =
+      endpoint.kind === 'unix'
+        ? http.request({ ...common, socketPath: endpoint.socketPath })
+        : endpoint.tls
+          ? https.request({
+              ...common,
+              host: endpoint.hostname,
+              port: endpoint.port,
+              headers: { Host: `${endpoint.hostname}:${endpoint.port}` },
+              ca: endpoint.tls.ca,
+              cert: endpoint.tls.cert,
+              key: endpoint.tls.key,
+              rejectUnauthorized: endpoint.tls.verify,
+            })
+          : http.request({ ...common, host: endpoint.hostname, port: endpoint.port, headers: { Host: `${endpoint.hostname}:${endpoint.port}` } });
+    const timer = setTimeout(() => request.destroy(new EngineApiError(`the daemon at ${endpoint.host} did not answer within ${timeoutMs / 1000} s`, undefined, 'ETIMEDOUT')), timeoutMs);
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (c: Buffer) => chunks.push(c));
+      response.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') });
+      });
+      response.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    request.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    request.end();
+  });
+}
+
+function expectOk(answer: { status: number; body: string }, path: string): void {
+  if (answer.status >= 200 && answer.status < 300) return;
+  const text = answer.body.trim().split('\n')[0]?.slice(0, 300) ?? '';
+  throw new EngineApiError(`(HTTP code ${answer.status}) GET ${path}: ${text}`, answer.status);
+}
+
+/** Pings the daemon and reads its version; rejects with an error that keeps Node's code or the HTTP status. */
+export async function pingAndVersion(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, timeoutMs: number): Promise<DaemonInfo> {
+  const ping = await get(endpoint, '/_ping', timeoutMs);
+  expectOk(ping, '/_ping');
+  if (ping.body.trim() !== 'OK') throw new EngineApiError(`GET /_ping answered '${ping.body.trim().slice(0, 100)}', not OK: not a Docker daemon`, ping.status);
+  const version = await get(endpoint, '/version', timeoutMs);
+  expectOk(version, '/version');
+  let body: VersionBody;
+  try {
+    body = JSON.parse(version.body) as VersionBody;
+  } catch {
+    throw new EngineApiError('GET /version did not answer JSON: not a Docker daemon', version.status);
+  }
+  if (!body.Version || !body.Arch) throw new EngineApiError('GET /version answered without Version/Arch: not a Docker daemon', version.status);
+  const info: DaemonInfo = { version: body.Version, apiVersion: body.ApiVersion ?? '', os: body.Os ?? 'linux', arch: body.Arch };
+  if (body.Arch === 'arm') {
+    const sys = await get(endpoint, '/info', timeoutMs);
+    if (sys.status === 200) info.machine = (JSON.parse(sys.body) as { Architecture?: string }).Architecture;
+  }
+  return info;
+}

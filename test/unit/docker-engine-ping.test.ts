@@ -1,0 +1,82 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pingAndVersion } from '../../src/docker/engine-ping';
+import type { DockerEndpoint } from '../../src/docker/endpoint';
+
+/** An Engine API stand-in on a unix socket in a temp dir; `answers` maps a path to status and body. */
+async function daemon(answers: Record<string, [number, string]>): Promise<{ endpoint: Extract<DockerEndpoint, { kind: 'unix' }>; paths: string[]; close(): void }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
+  const socketPath = path.join(dir, 'docker.sock');
+  const paths: string[] = [];
+  const server = http.createServer((req, res) => {
+    paths.push(req.url ?? '');
+    const [status, body] = answers[req.url ?? ''] ?? [404, '{"message":"page not found"}'];
+    res.writeHead(status).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return {
+    endpoint: { kind: 'unix', host: `unix://${socketPath}`, socketPath, source: 'input' },
+    paths,
+    close: () => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('Engine API ping', () => {
+  it('pings, then reads the version, OS and architecture', async () => {
+    const d = await daemon({ '/_ping': [200, 'OK'], '/version': [200, JSON.stringify({ Version: '26.1.5+dfsg1', ApiVersion: '1.45', Os: 'linux', Arch: 'amd64' })] });
+    try {
+      assert.deepEqual(await pingAndVersion(d.endpoint, 5000), { version: '26.1.5+dfsg1', apiVersion: '1.45', os: 'linux', arch: 'amd64' });
+      assert.deepEqual(d.paths, ['/_ping', '/version']);
+    } finally {
+      d.close();
+    }
+  });
+
+  it('asks /info for the variant of a 32-bit arm server', async () => {
+    const d = await daemon({ '/_ping': [200, 'OK'], '/version': [200, JSON.stringify({ Version: '27.3.1', Os: 'linux', Arch: 'arm' })], '/info': [200, JSON.stringify({ Architecture: 'armv7l' })] });
+    try {
+      assert.equal((await pingAndVersion(d.endpoint, 5000)).machine, 'armv7l');
+    } finally {
+      d.close();
+    }
+  });
+
+  it('keeps the HTTP status of an answer that is not the daemon\'s, and refuses a server that is not docker', async () => {
+    const d = await daemon({});
+    try {
+      await assert.rejects(pingAndVersion(d.endpoint, 5000), (e: Error & { statusCode?: number }) => e.statusCode === 404 && /\(HTTP code 404\) GET \/_ping/.test(e.message));
+    } finally {
+      d.close();
+    }
+    const other = await daemon({ '/_ping': [200, 'pong'] });
+    try {
+      await assert.rejects(pingAndVersion(other.endpoint, 5000), /answered 'pong', not OK: not a Docker daemon/);
+    } finally {
+      other.close();
+    }
+  });
+
+  it("keeps Node's error code when there is no socket", async () => {
+    await assert.rejects(pingAndVersion({ kind: 'unix', host: 'unix:///nonexistent/docker.sock', socketPath: '/nonexistent/docker.sock', source: 'input' }, 5000), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  });
+
+  it('gives up after the timeout with ETIMEDOUT', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
+    const socketPath = path.join(dir, 'docker.sock');
+    const server = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      await assert.rejects(pingAndVersion({ kind: 'unix', host: `unix://${socketPath}`, socketPath, source: 'input' }, 50), (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT');
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
