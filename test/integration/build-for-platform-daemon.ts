@@ -1,5 +1,6 @@
 // A private dockerd for BuildForPlatform's tests and bench, beside the lab's shared one (which is never reconfigured or
-// pruned by a test): its own data root, exec root, socket and managed containerd, so a test may prune its build cache
+// pruned by a test): its own data root, exec root, socket and its own containerd (dockerd would otherwise join the
+// system containerd's `moby` namespace, sharing images and leases with the lab's engine), so a test may prune its build cache
 // (to prove the registry cache is what a warm build reuses) or run it on the classic image store (to prove the
 // per-platform build + imagetools join). No bridge network: builds that RUN pass `--network none`.
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,9 +32,26 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
   };
   writeFileSync(path.join(root, 'daemon.json'), JSON.stringify(config));
   mkdirSync(path.join(root, 'data'));
+  // containerd of its own; no CRI plugin (it would open ports nobody here needs).
+  const containerdSocket = path.join(root, 'containerd.sock');
+  writeFileSync(path.join(root, 'containerd.toml'), 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n');
+  const containerd = spawn(
+    'containerd',
+    ['--config', path.join(root, 'containerd.toml'), '--address', containerdSocket, '--root', path.join(root, 'containerd'), '--state', path.join(root, 'containerd-state')],
+    { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
+  );
+  containerd.unref();
+  for (const until = Date.now() + 30_000; !existsSync(containerdSocket); ) {
+    if (Date.now() > until || containerd.exitCode !== null) {
+      containerd.kill('SIGKILL');
+      throw new Error(`the private containerd did not start (see ${root})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const child = spawn(
     'dockerd',
     [
+      '--containerd', containerdSocket,
       '--config-file', path.join(root, 'daemon.json'),
       '--data-root', path.join(root, 'data'),
       '--exec-root', path.join(root, 'exec'),
@@ -48,6 +66,7 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
     if (existsSync(socket) && docker(host, ['version', '--format', '{{.Server.Version}}']).status === 0) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
+      containerd.kill('SIGKILL');
       throw new Error(`the private dockerd did not start (see ${root})`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -75,6 +94,12 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
           break;
         }
       }
+      try {
+        process.kill(containerd.pid as number, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await new Promise((r) => setTimeout(r, 500));
       // overlay mounts of the private data root go with it
       spawnSync('sh', ['-c', `grep -o " ${root}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
       rmSync(root, { recursive: true, force: true });
