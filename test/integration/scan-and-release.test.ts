@@ -367,9 +367,18 @@ describe('ScanAndRelease@1 against the lab', function () {
   });
 
   describe('multi-platform, throttling and a moving tag', () => {
-    it('a multi-platform index: each platform scanned by digest, index, children and attestations released', async () => {
+    it('a multi-platform index: each platform scanned by digest, index, children and attestations released (workload identity federation)', async () => {
       const digest = pushImage('multi', {}, 'linux/amd64,linux/arm64');
-      const run = await scan({ image: `${contoso}/${repository}@${digest}` });
+      const ado = lab.azureDevOps;
+      const run = await scan(
+        { image: `${contoso}/${repository}@${digest}` },
+        {
+          connection: labConnection(lab, 'scanner', 'WorkloadIdentityFederation'),
+          variables: { 'System.CollectionUri': ado.collectionUri, 'System.TeamProjectId': ado.projectId, 'System.PlanId': ado.planId, 'System.JobId': ado.jobId, 'System.HostType': ado.hostType },
+          secretVariables: { 'System.AccessToken': ado.accessToken },
+        },
+      );
+      assert.match(run.stdout, /Signed in to contoso\.azurecr\.io: Entra ID \(workload identity federation\)/);
       assert.equal(run.result, 'Succeeded', explain(run));
       assert.match(run.stdout, /multi-platform index: scanning 2 platform image\(s\) \(linux\/amd64 sha256:[0-9a-f]{64}, linux\/arm64 sha256:[0-9a-f]{64}\)/);
       const index = await acrCall(lab, contoso, await identityRefreshToken(lab, contoso, 'puller'), `/v2/${repository}/manifests/${digest}`, {
