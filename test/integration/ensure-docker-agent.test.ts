@@ -109,18 +109,19 @@ describe('EnsureDocker in agent containers', function () {
   });
 
   describe('installing buildx', () => {
-    it('from the distribution: refused without root with the commands to run, installed as root, nothing the second time', () =>
+    it('from the distribution: refused without root with the commands to run, installed as root (auto), nothing the second time', () =>
       withAgent({ dockerCli: true, dockerSocket: true, network: 'host', groupAdd: [socketGid] }, async (agent) => {
         const noRoot = await task(agent, { user: '1000:1000', inputs: { installSource: 'distribution' } });
         assert.equal(noRoot.result, 'Failed', explain(noRoot));
         assert.match(noRoot.resultMessage ?? '', /^Installing buildx needs root, but the agent runs as a user without passwordless sudo\. Run this once on the agent as root/);
         assert.match(noRoot.resultMessage ?? '', /\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends docker-buildx$/);
 
-        const first = await task(agent, { inputs: { installSource: 'distribution' } });
+        // auto reads the lists, finds docker-buildx in Debian 13 and takes the distribution
+        const first = await task(agent, { inputs: { installSource: 'auto' } });
         assert.equal(first.result, 'Succeeded', explain(first));
         assert.equal(first.outputs.installed, 'buildx');
         assert.match(first.outputs.buildxVersion, /^0\.\d+\.\d+/);
-        assert.match(visible(first), /Installing buildx from distribution \(as asked\)/);
+        assert.match(visible(first), /Installing buildx from distribution \(the distribution has every package\)/);
 
         const second = await task(agent, { inputs: { installSource: 'distribution' } });
         assert.equal(second.result, 'Succeeded', explain(second));
@@ -144,6 +145,19 @@ describe('EnsureDocker in agent containers', function () {
         assert.equal((await agent.exec(['test', '-x', '/usr/local/lib/docker/cli-plugins/docker-buildx'])).exitCode, 0);
       }));
   });
+
+  it('two jobs that find buildx missing at once: one installs, the other waits and finds it installed', () =>
+    withAgent({ dockerCli: true, dockerSocket: true, network: 'host' }, async (agent) => {
+      const control = new LabControl();
+      const mark = await control.auditMark();
+      const [a, b] = await Promise.all([task(agent, { inputs: staticInputs() }), task(agent, { inputs: staticInputs() })]);
+      for (const run of [a, b]) assert.equal(run.result, 'Succeeded', explain(run));
+      assert.deepEqual([a.outputs.installed, b.outputs.installed].sort(), ['', 'buildx']);
+      const waited = [a, b].find((r) => r.outputs.installed === '')!;
+      assert.match(visible(waited), /Another job installed them meanwhile; nothing to do\./);
+      const binaryGets = (await control.audit(mark)).filter((e) => e.host === 'releases.lab.test' && e.path.endsWith(`.linux-amd64`));
+      assert.equal(binaryGets.length, 1, 'the binary was downloaded once');
+    }));
 
   describe('installing docker and buildx from static binaries', () => {
     it('refuses a docker archive without a trusted checksum, and a tampered one', () =>

@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import { BUILT_BY_JOB_LABEL, recordBuiltImage } from '../../src/docker/built-images';
 import { run } from '../../src/process/exec';
 import { distTasks, repoRoot, runTask, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
+import { node24 } from '../helpers/vsix';
 import { makeBuildContext } from '../lab/base';
 import { type Lab, labNodeEnv, readLab } from '../lab/lab';
 
@@ -60,11 +61,39 @@ describe('EnsureDocker on the lab machine', function () {
     assert.ok(!/apt-get|download/.test(visible(run)), 'nothing is installed or downloaded');
   });
 
+  it('runs the same under the Node24 handler (main and post-job step)', async () => {
+    const nodePath = node24();
+    const main = await ensureDocker(lab, { nodePath });
+    assert.equal(main.result, 'Succeeded', explain(main));
+    assert.equal(main.outputs.installed, '');
+    const post = await ensureDocker(lab, { nodePath, entry: 'post.js', taskVariables: main.taskVariables, variables: { 'System.JobId': randomUUID() } });
+    assert.equal(post.result, 'Succeeded', explain(post));
+    assert.match(visible(post), /This job left no images to remove\./);
+  });
+
   it('exports the dockerHost input as DOCKER_HOST for the following steps', async () => {
     const run = await ensureDocker(lab, { inputs: { dockerHost: 'unix:///var/run/docker.sock' } });
     assert.equal(run.result, 'Succeeded', explain(run));
     assert.equal(run.variables.DOCKER_HOST?.value, 'unix:///var/run/docker.sock');
     assert.equal(run.variables.DOCKER_HOST?.isOutput, false);
+  });
+
+  it("follows DOCKER_CONTEXT to the context's endpoint, and names the context when it points nowhere", async () => {
+    const config = mkdtempSync(path.join(os.tmpdir(), 'ensure-docker-config-'));
+    try {
+      const cli = (args: string[]) => execFileSync('docker', args, { env: { ...process.env, DOCKER_CONFIG: config }, stdio: 'ignore' });
+      cli(['context', 'create', 'lab-engine', '--docker', 'host=unix:///var/run/docker.sock']);
+      cli(['context', 'create', 'gone', '--docker', 'host=unix:///tmp/ensure-docker-gone.sock']);
+      const good = await ensureDocker(lab, { env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'lab-engine' } });
+      assert.equal(good.result, 'Succeeded', explain(good));
+      assert.match(visible(good), /daemon .* at unix:\/\/\/var\/run\/docker\.sock \(docker context 'lab-engine' from DOCKER_CONTEXT\)/);
+      cli(['context', 'use', 'gone']);
+      const bad = await ensureDocker(lab, { env: { DOCKER_CONFIG: config }, inputs: { startDaemon: 'never' } });
+      assert.equal(bad.result, 'Failed', explain(bad));
+      assert.match(bad.resultMessage ?? '', /^There is no Docker socket at \/tmp\/ensure-docker-gone\.sock, the address set by docker context 'gone'/);
+    } finally {
+      rmSync(config, { recursive: true, force: true });
+    }
   });
 
   const badInputs: [Record<string, string>, RegExp][] = [
