@@ -301,6 +301,24 @@ describe('BuildForPlatform@1 (lab)', function () {
     assert.match(readFileSync(watched.run.summaries[0], 'utf8'), /passed: the registry holds exactly linux\/amd64 \(\+1 attestation manifests\)/);
   });
 
+  it('signs in with a Docker registry connection (the ACR admin user), taking the registry from the connection', async () => {
+    const repository = uniqueRepository('admin');
+    const admin = lab.registries[fabrikam].admin;
+    const connection: ConnectionData = {
+      id: 'docker-admin',
+      scheme: 'UsernamePassword',
+      parameters: { registry: `https://${fabrikam}`, username: admin.username, password: admin.password, email: '' },
+      dataParameters: {},
+      url: `https://${fabrikam}`,
+    };
+    const watched = await build({ context: context(), inputs: { registry: '', repository }, connection, connectionKind: 'dockerRegistryServiceConnection' });
+    assertSucceeded(watched.run);
+    assertNoLeak(watched);
+    assert.ok(watched.run.secrets.includes(admin.password), 'the password was registered as a secret');
+    assert.ok(watched.commandLines.some((l) => l.includes(`login --username ${admin.username} --password-stdin ${fabrikam}`)));
+    assert.equal(watched.run.outputs.imageReference, `${fabrikam}/${repository}@${await registryDigest(lab, repository, '4711')}`);
+  });
+
   it('pushes nothing when the build fails', async () => {
     const repository = uniqueRepository('broken');
     const broken = makeBuildContext({ lab, dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n' });
