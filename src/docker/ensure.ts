@@ -62,6 +62,8 @@ export interface EnsureDeps {
   ask?: DaemonAsker;
   /** CLI and plugin probes the task started before it loaded anything else (see startToolProbes). */
   toolProbes?: ToolProbes;
+  /** Called as soon as a daemon was started, so the post-job step can stop it even if a later check fails. */
+  onDaemonStarted?: (started: StartedDaemon) => void;
 }
 
 export interface EnsureResult {
@@ -255,6 +257,7 @@ export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Pr
       startDaemon(how, dockerd, endpoint, { runner, log, ask, privilege: privilege ?? 'none', env, stateDir: deps.tempDir }),
     );
     daemonStarted = result.started;
+    deps.onDaemonStarted?.(daemonStarted);
     server = result.info;
     log.info(`dockerd ${server.version} answers on ${endpoint.host}`);
   }

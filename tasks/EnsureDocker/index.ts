@@ -19,6 +19,8 @@ void runTask(__dirname, async () => {
     tempDir: stepTempDir('ensure-docker'),
     toolCache: toolLibCache,
     toolProbes,
+    // Saved at once: a check that fails after the start must not leave the daemon running past the job.
+    onDaemonStarted: (daemon) => saveState(STATE_NAME, JSON.stringify({ dockerHost: options.dockerHost, reachable: true, daemon } satisfies EnsureDockerState)),
   });
 
   const state: EnsureDockerState = { dockerHost: options.dockerHost, reachable: true, daemon: result.daemonStarted };

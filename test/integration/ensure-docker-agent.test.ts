@@ -106,6 +106,19 @@ describe('EnsureDocker in agent containers', function () {
         const after = await agent.exec(['docker', 'version']);
         assert.notEqual(after.exitCode, 0, 'the daemon is gone');
       }));
+
+    it('a daemon started before a later check failed is still stopped by the post-job step', () =>
+      withAgent({ image: agentImageTag('engine'), privileged: true, network: 'none', tmpfs: ['/var/lib/docker', '/var/lib/containerd'] }, async (agent) => {
+        // riscv64 needs QEMU, which apt cannot fetch without a network: the step fails after dockerd started.
+        const failed = await task(agent, { inputs: { startDaemon: 'auto', emulatePlatforms: 'linux/riscv64' } });
+        assert.equal(failed.result, 'Failed', explain(failed));
+        const state = JSON.parse(failed.taskVariables.ensureDockerState ?? '{}') as { daemon?: { pid: number } };
+        assert.ok(state.daemon?.pid, `the started daemon was recorded: ${JSON.stringify(failed.taskVariables)}`);
+        const post = await task(agent, { entry: 'post.js', taskVariables: failed.taskVariables });
+        assert.equal(post.result, 'Succeeded', explain(post));
+        assert.match(visible(post), new RegExp(`Stopping dockerd \\(pid ${state.daemon.pid}\\)`));
+        assert.notEqual((await agent.exec(['docker', 'version'])).exitCode, 0, 'the daemon is gone');
+      }));
   });
 
   describe('installing buildx', () => {
