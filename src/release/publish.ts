@@ -56,7 +56,7 @@ export function summaryMarkdown(input: SummaryInput): string {
     lines.push('', `#### Violations (${evaluation.violations.length})`, '');
     lines.push('| Severity | ID | Package | Installed | Fixed | Title |', '|---|---|---|---|---|---|');
     for (const v of evaluation.violations.slice(0, MAX_SUMMARY_VIOLATIONS)) {
-      const id = v.primaryUrl ? `[${escapeCell(v.id)}](${v.primaryUrl.replace(/[()\s]/g, encodeURIComponent)})` : escapeCell(v.id);
+      const id = v.primaryUrl && /^https?:\/\//i.test(v.primaryUrl) ? `[${escapeCell(v.id)}](${safeUrl(v.primaryUrl)})` : escapeCell(v.id);
       const pkg = v.kind === 'vulnerability' ? v.packageName ?? '' : `${v.kind} in ${v.target}${v.line ? `:${v.line}` : ''}`;
       lines.push(`| ${v.severity} | ${id} | ${escapeCell(pkg)} | ${escapeCell(v.installedVersion ?? '')} | ${escapeCell(v.fixedVersion ?? '')} | ${escapeCell(v.title)} |`);
     }
@@ -144,6 +144,11 @@ const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 
 export function xml(text: string): string {
   return text.replace(XML_SPECIAL, (c) => XML_ENTITIES[c] ?? '');
+}
+
+/** A report is input from outside: a link target must not close the markdown link or the table cell. */
+function safeUrl(url: string): string {
+  return url.replace(/[()\s|<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
 function escapeCell(text: string): string {

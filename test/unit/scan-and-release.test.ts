@@ -8,6 +8,8 @@ import type { RunResult, Runner } from '../../src/process/exec';
 import type { FetchedManifest } from '../../src/registry/client';
 import { RegistryError } from '../../src/registry/errors';
 import { MediaType, type Index } from '../../src/registry/oci';
+import { evaluatePolicy } from '../../src/release/policy';
+import { parseTrivyReport } from '../../src/trivy/report';
 import { parseImageReference } from '../../src/registry/reference';
 import { junitXml, summaryMarkdown, xml } from '../../src/release/publish';
 import type { Decision, QuarantineApi } from '../../src/release/release';
@@ -332,6 +334,18 @@ describe('scan and release (core flow with fakes)', () => {
     assert.equal((junit.match(/<failure /g) ?? []).length, 3 + 1, 'three violations and the policy test');
     assert.match(junit, /name="\[CRITICAL\] CVE-2019-5481 curl 7\.61\.1-4\.ph3"><failure message="curl: double free/);
     assert.match(junit, /<system-out>3 findings \(CRITICAL 2, HIGH 1, MEDIUM 0, LOW 0, UNKNOWN 0\); 0 below the policy threshold/);
+  });
+});
+
+describe('summary links', () => {
+  it('links only http(s) URLs and keeps them inside the cell', () => {
+    const evaluation = evaluatePolicy(parseTrivyReport(readFileSync(path.join(fixtures, 'debian-buster.json.golden'), 'utf8')), { threshold: ['CRITICAL'], ignoreUnfixed: false });
+    const image = { digest: d('1'), label: 'image', report: { SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image' }, reportFile: '', evaluation };
+    const note = { reference: 'r', images: [image], evaluation, threshold: ['CRITICAL' as const], decision: 'Failed' as const, releaseNote: 'n', trivyVersion: '0.74.0' };
+    evaluation.violations[0].primaryUrl = 'https://example.test/a (b)|c';
+    assert.match(summaryMarkdown(note), /\[CVE-2019-18224\]\(https:\/\/example\.test\/a%20%28b%29%7Cc\)/);
+    evaluation.violations[0].primaryUrl = 'javascript:alert(1)';
+    assert.match(summaryMarkdown(note), /\| CRITICAL \| CVE-2019-18224 \|/);
   });
 });
 
