@@ -159,6 +159,17 @@ describe('EnsureDocker in agent containers', function () {
       }));
   });
 
+  it('as a user with passwordless sudo: installs buildx system-wide through sudo -n', () =>
+    withAgent({ image: agentImageTag('engine'), dockerSocket: true, network: 'host', groupAdd: [socketGid] }, async (agent) => {
+      assert.equal((await agent.exec(['rm', '/usr/libexec/docker/cli-plugins/docker-buildx'])).exitCode, 0);
+      const run = await task(agent, { user: 'agent', inputs: staticInputs() });
+      assert.equal(run.result, 'Succeeded', explain(run));
+      assert.equal(run.outputs.installed, 'buildx');
+      assert.match(visible(run), /\$ sudo -n install -D -m 0755 \S+docker-buildx \/usr\/local\/lib\/docker\/cli-plugins\/docker-buildx/);
+      const owner = await agent.exec(['stat', '-c', '%U', '/usr/local/lib/docker/cli-plugins/docker-buildx']);
+      assert.equal(owner.stdout.trim(), 'root');
+    }));
+
   it('two jobs that find buildx missing at once: one installs, the other waits and finds it installed', () =>
     withAgent({ dockerCli: true, dockerSocket: true, network: 'host' }, async (agent) => {
       const control = new LabControl();

@@ -4,10 +4,11 @@
 //
 //   base    Debian trixie minbase + ca-certificates, apt lists emptied (a fresh agent): no docker at all.
 //   engine  base + docker.io, docker-cli, docker-buildx (Debian's packages): an engine that is installed but not
-//           running, for startDaemon (needs --privileged to run).
+//           running, for startDaemon (needs --privileged to run); and sudo with a user `agent` (uid 1000) that may
+//           use it without a password, like a VM agent's service account.
 // Images are cached by tag (the recipe revision is in the tag); building them takes a few minutes once.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { withLock } from '../../src/docker/lock';
@@ -16,8 +17,8 @@ import { agentEnvironment, distTasks, interpret, type RunTaskOptions, type TaskR
 import { labRoot } from './lab';
 
 export const AGENT_IMAGE = 'lab-agent/debian';
-/** Bump when the recipe below changes, so that a stale cached image is not used. */
-export const AGENT_RECIPE = 1;
+/** Bump a kind's revision when its recipe below changes, so that a stale cached image is not used. */
+export const AGENT_RECIPE: Record<AgentImageKind, number> = { base: 1, engine: 2 };
 export const DEBIAN_SUITE = 'trixie';
 export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
 /** The host's docker CLI (a static binary on this kind of machine), mounted where a scenario needs a CLI. */
@@ -26,7 +27,7 @@ export const HOST_BUILDX_PLUGIN = '/usr/libexec/docker/cli-plugins/docker-buildx
 
 export type AgentImageKind = 'base' | 'engine';
 
-export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE}`;
+export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE[kind]}`;
 
 async function sh(file: string, args: string[], options: { timeoutMs?: number; say?: (l: string) => void } = {}): Promise<RunResult> {
   const result = await run(file, args, { timeoutMs: options.timeoutMs ?? 30 * 60_000, onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined });
@@ -79,7 +80,9 @@ async function buildEngine(tag: string, say: (l: string) => void): Promise<void>
     // no init system in a container: keep the packages' maintainer scripts from starting the daemon
     "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d",
     'apt-get update',
-    'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io docker-cli docker-buildx iptables',
+    'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker.io docker-cli docker-buildx iptables sudo',
+    'useradd --uid 1000 --create-home --shell /bin/bash agent',
+    "echo 'agent ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/agent && chmod 0440 /etc/sudoers.d/agent",
     'rm -f /usr/sbin/policy-rc.d',
     'rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb',
   ].join('\n');
@@ -148,8 +151,12 @@ export class AgentContainer {
     args.push('--network', options.network ?? 'none');
     if (options.network === 'host') args.push('--add-host', 'releases.lab.test:127.0.0.1');
     args.push(...same(process.execPath), ...same(path.join(distTasks)), ...same(root, 'rw'));
-    const caDir = path.join(labRoot, 'ca');
-    if (existsSync(caDir)) args.push(...same(caDir));
+    // The lab CA, readable by any user of the container (.lab/ca is root's only).
+    const ca = path.join(labRoot, 'ca', 'ca.crt');
+    if (existsSync(ca)) {
+      copyFileSync(ca, path.join(root, 'lab-ca.crt'));
+      chmodSync(path.join(root, 'lab-ca.crt'), 0o644);
+    }
     if (options.dockerCli) args.push('-v', `${HOST_DOCKER_CLI}:/usr/local/bin/docker:ro`);
     if (options.buildxPlugin) args.push('-v', `${HOST_BUILDX_PLUGIN}:${HOST_BUILDX_PLUGIN}:ro`);
     if (options.dockerSocket) args.push('-v', '/var/run/docker.sock:/var/run/docker.sock');
@@ -178,6 +185,7 @@ export class AgentContainer {
     chmodSync(temp, 0o1777);
     const env = agentEnvironment({ ...options, variables: { 'Agent.ToolsDirectory': path.join(this.root, 'tools'), ...options.variables } }, temp);
     if (options.user && options.user !== 'root' && options.user !== '0') env.HOME = path.join(this.root, 'home');
+    if (env.NODE_EXTRA_CA_CERTS === path.join(labRoot, 'ca', 'ca.crt')) env.NODE_EXTRA_CA_CERTS = path.join(this.root, 'lab-ca.crt');
     // The values travel as arguments of `docker exec` (these scenarios carry no secrets); docker's own
     // environment stays the host's, so a DOCKER_HOST under test does not redirect the exec itself.
     const args = ['exec', '-i', '-w', options.cwd ?? '/'];
