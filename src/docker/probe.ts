@@ -139,7 +139,9 @@ export interface ToolProbes {
 
 /** Starts the CLI and plugin probes; they need no input, so the task starts them before anything else loads. */
 export function startToolProbes(runner: Runner, environment: EndpointEnvironment): ToolProbes {
-  return { cli: probeCli(runner, environment), buildx: probeBuildx(runner, environment) };
+  // buildx first: the larger binary takes longest to answer.
+  const buildx = probeBuildx(runner, environment);
+  return { cli: probeCli(runner, environment), buildx };
 }
 
 /** The three probes at the same time (the tool probes possibly started earlier). */
