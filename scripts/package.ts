@@ -52,7 +52,16 @@ const tfxArgs = ['extension', 'create', '--root', dist, '--manifest-globs', 'vss
 if (option('publisher')) tfxArgs.push('--publisher', publisher);
 if (option('extension-id')) tfxArgs.push('--extension-id', extensionId);
 if (option('overrides-file')) tfxArgs.push('--overrides-file', path.resolve(option('overrides-file')!));
-execFileSync(process.execPath, [path.join(root, 'node_modules', 'tfx-cli', '_build', 'tfx-cli.js'), ...tfxArgs], { stdio: 'inherit' });
+const tfxOutput = execFileSync(process.execPath, [path.join(root, 'node_modules', 'tfx-cli', '_build', 'tfx-cli.js'), ...tfxArgs], {
+  encoding: 'utf8',
+  env: { ...process.env, NO_COLOR: '1' },
+});
+console.log(tfxOutput.trim());
+// tfx only warns about an invalid task.json or an end-of-life runner today ("in the future ... an error"): refuse now.
+if (/warning:/i.test(tfxOutput)) {
+  console.error('tfx warned about the package; fix the warnings above.');
+  process.exit(1);
+}
 
 const size = statSync(vsix).size;
 console.log(`${path.relative(root, vsix)}: ${size} bytes (budget ${VSIX_BUDGET_BYTES})`);

@@ -57,6 +57,11 @@ export function setOutput(name: string, value: string): void {
   tl.setVariable(name, value, false, true);
 }
 
+/** Sets a job variable that later steps see in their environment (DOCKER_HOST for the steps after EnsureDocker). */
+export function exportVariable(name: string, value: string): void {
+  tl.setVariable(name, value);
+}
+
 /** Masks a value in the pipeline log. Multi-line values (PEM keys) are masked line by line. */
 export function registerSecret(value: string | undefined): void {
   if (!value) return;

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { ensureDocker } from '../../src/docker/ensure';
 import { toolLibCache } from '../../src/docker/static';
 import { run } from '../../src/process/exec';
-import { loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
+import { exportVariable, loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
 import { type EnsureDockerState, readEnsureOptions, STATE_NAME } from './inputs';
 
 void runTask(__dirname, async () => {
@@ -26,8 +26,8 @@ void runTask(__dirname, async () => {
   const state: EnsureDockerState = { dockerHost: options.dockerHost, reachable: true, daemon: result.daemonStarted };
   saveState(STATE_NAME, JSON.stringify(state));
   if (options.dockerHost) {
-    // Later steps (BuildForPlatform, scripts) talk to the same daemon. TODO(pipeline): a setVariable helper.
-    console.log(`##vso[task.setvariable variable=DOCKER_HOST]${options.dockerHost}`);
+    // Later steps (BuildForPlatform, scripts) talk to the same daemon.
+    exportVariable('DOCKER_HOST', options.dockerHost);
     console.log(loc('DockerHostExported', options.dockerHost));
   }
   setOutput('dockerVersion', result.dockerVersion);

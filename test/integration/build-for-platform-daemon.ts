@@ -2,7 +2,8 @@
 // pruned by a test): its own data root, exec root, socket and its own containerd (dockerd would otherwise join the
 // system containerd's `moby` namespace, sharing images and leases with the lab's engine), so a test may prune its build cache
 // (to prove the registry cache is what a warm build reuses) or run it on the classic image store (to prove the
-// per-platform build + imagetools join). No bridge network: builds that RUN pass `--network none`.
+// per-platform build + imagetools join). It gets a bridge of its own: with `"bridge": "none"` dockerd deletes the
+// interface named docker0, which is the lab engine's, and every container of the lab loses its network.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -24,10 +25,16 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
   const root = mkdtempSync(path.join(os.tmpdir(), 'bfpd-'));
   const socket = path.join(root, 'docker.sock');
   const host = `unix://${socket}`;
+  const bridge = `bfp${path.basename(root).slice(-6).replace(/[^a-z0-9]/gi, '')}`.slice(0, 15);
+  const subnet = `172.30.${Math.floor(Math.random() * 200) + 20}`;
+  for (const args of [['link', 'add', 'name', bridge, 'type', 'bridge'], ['addr', 'add', `${subnet}.1/24`, 'dev', bridge], ['link', 'set', bridge, 'up']]) {
+    const result = spawnSync('ip', args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${result.stderr}`);
+  }
   const config = {
     iptables: false,
     ip6tables: false,
-    bridge: 'none',
+    bridge,
     ...(options.containerdImageStore ? { features: { 'containerd-snapshotter': true } } : {}),
   };
   writeFileSync(path.join(root, 'daemon.json'), JSON.stringify(config));
@@ -100,8 +107,15 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
         // already gone
       }
       await new Promise((r) => setTimeout(r, 500));
-      // overlay mounts of the private data root go with it
-      spawnSync('sh', ['-c', `grep -o " ${root}[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+      // overlay mounts of the private data root go with it, deepest first
+      const mounts = readFileSync('/proc/mounts', 'utf8')
+        .split('\n')
+        .map((line) => line.split(' ')[1])
+        .filter((mount): mount is string => !!mount && mount.startsWith(root))
+        .sort()
+        .reverse();
+      for (const mount of mounts) spawnSync('umount', ['-l', mount]);
+      spawnSync('ip', ['link', 'del', bridge]);
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -142,14 +142,9 @@ describe('BuildForPlatform@1 (lab)', function () {
     assert.equal(run.result, 'Succeeded', `${run.resultMessage}\n${run.log.slice(-4000)}`);
   }
 
-  // ACR with quarantine shows a new image only to identities with AcrQuarantineReader/Writer (the lab's `builder` has
-  // AcrPush only). The tests below that prove platforms on contoso let pushers read what they pushed, as a build
-  // identity that was also given AcrQuarantineReader would; the default policy has its own test further down.
+  // ACR with quarantine shows a new image only to identities with AcrQuarantineReader/Writer. The lab's `pipeline`
+  // identity is the recommended build identity (AcrPush + AcrQuarantineReader); a push-only one has its own test below.
   describe('on contoso, with a build identity that may read what it pushed', () => {
-    // Set per test, to keep the window short on a lab that other test runs share.
-    beforeEach(() => control.setPolicy(contoso, { pushersSeeQuarantined: true }));
-    afterEach(() => control.setPolicy(contoso, { pushersSeeQuarantined: false }));
-
     for (const [scheme, authenticationType] of [
       ['ServicePrincipal', 'spnKey'],
       ['WorkloadIdentityFederation', undefined],
@@ -159,7 +154,7 @@ describe('BuildForPlatform@1 (lab)', function () {
         const watched = await build({
           context: context(),
           inputs: { registry: contoso, repository },
-          connection: labConnection(lab, 'builder', scheme, authenticationType),
+          connection: labConnection(lab, 'pipeline', scheme, authenticationType),
         });
         const { run } = watched;
         assertSucceeded(run);

@@ -48,8 +48,8 @@ export function labOidc(lab: Lab): OidcContext {
 /** Every secret of the lab a test could leak: identity secrets, private keys, the job's access token, admin passwords. */
 export function labSecrets(lab: Lab): string[] {
   const secrets = [lab.azureDevOps.accessToken, ...Object.values(lab.registries).map((r) => r.admin.password)];
-  for (const name of ['builder', 'scanner', 'qreader', 'puller', 'nobody'] as const) {
-    const app = lab.identities[name];
+  for (const [name, app] of Object.entries(lab.identities)) {
+    if (name === 'managed' || !('secret' in app)) continue;
     secrets.push(app.secret);
     const pem = readFileSync(app.certificatePath, 'utf8');
     const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]*?)-----END/.exec(pem)?.[1].replace(/\s+/g, '');

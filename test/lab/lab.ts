@@ -9,7 +9,7 @@ export const labFile = path.join(labRoot, 'lab.json');
 
 export type AcrRole = 'AcrPull' | 'AcrPush' | 'AcrQuarantineReader' | 'AcrQuarantineWriter';
 export type RegistryName = 'contoso.azurecr.io' | 'fabrikam.azurecr.io';
-export type AppIdentityName = 'builder' | 'scanner' | 'qreader' | 'puller' | 'nobody';
+export type AppIdentityName = 'builder' | 'pipeline' | 'scanner' | 'qreader' | 'puller' | 'nobody';
 export type IdentityName = AppIdentityName | 'managed';
 
 export interface LabRegistry {

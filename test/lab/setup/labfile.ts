@@ -18,8 +18,11 @@ export const qemuPlatforms = ['linux/arm64'];
 
 const quarantineByRegistry: Record<RegistryName, boolean> = { 'contoso.azurecr.io': true, 'fabrikam.azurecr.io': false };
 
+// `builder` pushes only; `pipeline` is the build identity the docs recommend for a registry with quarantine on: it may
+// also read the still quarantined digest it pushed, which BuildForPlatform's platform proof does.
 const appRoles: Record<AppIdentityName, Partial<Record<RegistryName, AcrRole[]>>> = {
   builder: { 'contoso.azurecr.io': ['AcrPush'], 'fabrikam.azurecr.io': ['AcrPush'] },
+  pipeline: { 'contoso.azurecr.io': ['AcrPush', 'AcrQuarantineReader'], 'fabrikam.azurecr.io': ['AcrPush'] },
   scanner: { 'contoso.azurecr.io': ['AcrPull', 'AcrQuarantineWriter'], 'fabrikam.azurecr.io': ['AcrPull'] },
   qreader: { 'contoso.azurecr.io': ['AcrPull', 'AcrQuarantineReader'] },
   puller: { 'contoso.azurecr.io': ['AcrPull'], 'fabrikam.azurecr.io': ['AcrPull'] },
