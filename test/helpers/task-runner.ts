@@ -35,8 +35,10 @@ export interface RunTaskOptions {
   nodePath?: string;
   cwd?: string;
   timeoutMs?: number;
-  /** Stream the task's output to this process's stdout as it runs (the demo does). */
+  /** Stream the task's output to this process's stdout as it runs. */
   echo?: boolean;
+  /** Called with every complete line the task prints, as it prints it (the demo renders the agent's log from these). */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface TaskIssue {
@@ -224,18 +226,28 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
     const child = spawn(options.nodePath ?? process.execPath, [entry], { cwd: options.cwd ?? repoRoot, env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    const pending = { stdout: '', stderr: '' };
+    const lines = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+      if (!options.onLine) return;
+      const parts = (pending[stream] + chunk.toString('utf8')).split(/\r?\n/);
+      pending[stream] = parts.pop() ?? '';
+      for (const line of parts) options.onLine(line, stream);
+    };
     child.stdout.on('data', (c: Buffer) => {
       out.push(c);
+      lines('stdout', c);
       if (options.echo) process.stdout.write(c);
     });
     child.stderr.on('data', (c: Buffer) => {
       err.push(c);
+      lines('stderr', c);
       if (options.echo) process.stderr.write(c);
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      for (const stream of ['stdout', 'stderr'] as const) if (pending[stream]) options.onLine?.(pending[stream], stream);
       resolve(interpret(Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8'), code, Date.now() - started));
     });
   });
