@@ -23,7 +23,7 @@ const cell = (text: string) => text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|')
 
 function inputType(input: TaskInput): string {
   if (input.type.startsWith('connectedService:')) return `service connection (${input.type.slice('connectedService:'.length)})`;
-  if (input.options) return Object.keys(input.options).map((o) => `\`${o}\``).join(' \\| ');
+  if (input.options) return Object.keys(input.options).map((o) => `\`${o}\``).join(' or ');
   return input.type;
 }
 
@@ -41,10 +41,10 @@ export function renderTaskTable(task: TaskJson): string {
 /** The document with every generated section replaced by what the task.json files say now. */
 export function renderOverview(document: string, tasksDir: string): string {
   return document.replace(
-    /(<!-- task-table:([A-Za-z0-9]+) -->\n)[\s\S]*?(\n<!-- \/task-table:\2 -->)/g,
+    /(<!-- task-table:([A-Za-z0-9]+) -->)[\s\S]*?(<!-- \/task-table:\2 -->)/g,
     (_whole, open: string, task: string, close: string) => {
       const taskJson = JSON.parse(readFileSync(path.join(tasksDir, task, 'task.json'), 'utf8')) as TaskJson;
-      return `${open}${renderTaskTable(taskJson)}${close}`;
+      return `${open}\n${renderTaskTable(taskJson)}\n${close}`;
     },
   );
 }
