@@ -1,0 +1,348 @@
+// npm run demo (scripts/demo.mjs installs, builds and brings the lab up, then runs this): the three bundled tasks run
+// one after the other against the lab, the way the agent runs a job of examples/azure-pipelines.yml, on the sample
+// app in examples/app. Each step's result is checked against what it should have done; the process exits non-zero
+// when any check failed. Also run on its own: `npx tsx examples/demo.ts` (the lab must be up, the tasks built).
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { run as runProcess } from '../src/process/exec';
+import { distTasks, leakedSecrets, repoRoot, type TaskName, type TaskRun } from '../test/helpers/task-runner';
+import { parseVsoLine } from '../test/helpers/vso';
+import { type LabServiceConnection, type LabTaskOptions, labJobVariables, labSecrets, labServiceConnectionNamed, runLabTask } from '../test/lab/agent';
+import { type BuildContext, makeBuildContext } from '../test/lab/base';
+import { LabControl } from '../test/lab/client';
+import { type Lab, readLab } from '../test/lab/lab';
+import { qemuState, withQemuOff } from '../test/lab/qemu';
+import { AgentLog, type TaskHeader } from './demo/agent-log';
+import { Expectations } from './demo/expectations';
+import { formatFindings, formatTable, shortDigest } from './demo/table';
+
+const registry = 'contoso.azurecr.io';
+const appDir = path.join(repoRoot, 'examples', 'app');
+/** The agent's tool cache, kept between runs (trivy is installed once, its DB cached): the second run is fast. */
+const toolsDirectory = path.join(os.tmpdir(), 'container-release-demo', 'tools');
+
+/** One job of the pipeline: its variables (outputs of earlier steps included), temp directory and every step's run. */
+interface Job {
+  lab: Lab;
+  log: AgentLog;
+  expect: Expectations;
+  control: LabControl;
+  context: BuildContext;
+  buildId: string;
+  variables: Record<string, string>;
+  runs: TaskRun[];
+}
+
+/** What the closing table shows for one image. */
+interface Shipped {
+  repository: string;
+  digest?: string;
+  platformsProven: string;
+  findings: string;
+  quarantine: string;
+}
+
+function taskHeader(task: TaskName): TaskHeader {
+  return JSON.parse(readFileSync(path.join(distTasks, task, 'task.json'), 'utf8')) as TaskHeader;
+}
+
+/** examples/app as a build context, with the lab's static busybox for amd64 and arm64 beside the Dockerfiles. */
+function appBuildContext(lab: Lab): BuildContext {
+  const files: Record<string, Buffer> = {};
+  for (const relative of readdirSync(appDir, { recursive: true }) as string[]) {
+    const file = path.join(appDir, relative);
+    if (statSync(file).isFile() && relative !== 'Dockerfile' && relative !== 'README.md') files[relative] = readFileSync(file);
+  }
+  return makeBuildContext({ lab, dockerfile: readFileSync(path.join(appDir, 'Dockerfile'), 'utf8'), files });
+}
+
+/**
+ * Runs one step as the agent does: the header, the task's output as the agent shows it, the footer. Like the agent,
+ * it makes the variables a step sets available to the later ones (`$(name)`, outputs as `$(step.name)`).
+ */
+async function step(job: Job, options: LabTaskOptions & { name?: string; displayName: string }): Promise<TaskRun> {
+  const { name, displayName, ...taskOptions } = options;
+  const title = options.entry === 'post.js' ? `Post-job: ${displayName}` : displayName;
+  job.log.startStep(title, taskHeader(options.task));
+  const run = await runLabTask(job.lab, {
+    cwd: job.context.dir,
+    timeoutMs: 600_000,
+    ...taskOptions,
+    variables: { ...job.variables, ...taskOptions.variables },
+    onLine: (line) => job.log.taskLine(line),
+  });
+  job.log.finishStep(title);
+  job.runs.push(run);
+  for (const [variable, { value, isOutput, isSecret }] of Object.entries(run.variables)) {
+    if (isSecret) continue;
+    job.variables[isOutput && name ? `${name}.${variable}` : variable] = value;
+  }
+  return run;
+}
+
+/** The digest the registry behind the ACR emulator holds under a tag (what was really pushed). */
+async function digestOfTag(lab: Lab, repository: string, tag: string): Promise<string | undefined> {
+  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${tag}`, {
+    method: 'HEAD',
+    // Every manifest type, or the registry answers an index with one of its platform manifests.
+    headers: {
+      Accept: [
+        'application/vnd.oci.image.index.v1+json',
+        'application/vnd.docker.distribution.manifest.list.v2+json',
+        'application/vnd.oci.image.manifest.v1+json',
+        'application/vnd.docker.distribution.manifest.v2+json',
+      ].join(', '),
+    },
+  });
+  return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
+}
+
+/** The quarantine state as the registry (the ACR emulator) records it, not as a task reported it. */
+async function quarantineState(job: Job, repository: string, digest: string): Promise<string> {
+  return (await job.control.quarantineRecord(registry, repository, digest))?.quarantineState ?? 'no record';
+}
+
+function note(job: Job, text: string): void {
+  job.log.print();
+  job.log.print(`── ${text}`);
+}
+
+async function ensureDocker(job: Job): Promise<TaskRun> {
+  const run = await step(job, {
+    task: 'EnsureDocker',
+    name: 'docker',
+    displayName: 'Docker, buildx and a reachable daemon',
+    inputs: { emulatePlatforms: 'linux/arm64', cleanup: 'builtImages' },
+  });
+  const { expect } = job;
+  expect.equal('EnsureDocker succeeded', run.result, 'Succeeded');
+  expect.equal('it installed nothing (everything was there)', run.outputs.installed, '');
+  expect.equal('it started no daemon', run.outputs.daemonStarted, 'false');
+  expect.match('it reports the docker and buildx versions', `${run.outputs.dockerVersion} ${run.outputs.buildxVersion}`, /^\d+\.\d+\.\d+\S* \d+\.\d+\.\d+/);
+  expect.equal('linux/arm64 programs can run here (QEMU enabled)', qemuState('linux/arm64'), 'enabled');
+  expect.check('it left state for its post-job step', Object.keys(run.taskVariables).length > 0);
+  return run;
+}
+
+async function build(
+  job: Job,
+  options: { name: string; repository: string; platforms: string; labels?: string; dockerfile?: string; note: string },
+  connection: LabServiceConnection,
+): Promise<TaskRun> {
+  return step(job, {
+    task: 'BuildForPlatform',
+    name: options.name,
+    displayName: `Build ${options.repository} for ${options.platforms}${options.note}`,
+    inputs: { registry, repository: options.repository, platforms: options.platforms, labels: options.labels ?? '', dockerfile: options.dockerfile ?? 'Dockerfile', buildContext: '.' },
+    connections: { azureSubscription: connection },
+  });
+}
+
+/** A build that should have pushed the image under quarantine and proven its platforms. */
+async function checkPushed(job: Job, run: TaskRun, repository: string, platforms: string): Promise<string | undefined> {
+  const { expect } = job;
+  expect.equal(`BuildForPlatform succeeded for ${repository}`, run.result, 'Succeeded');
+  const digest = run.outputs.imageDigest;
+  if (!expect.match('it outputs the digest', digest, /^sha256:[0-9a-f]{64}$/)) return undefined;
+  expect.equal('imageReference names that digest', run.outputs.imageReference, `${registry}/${repository}@${digest}`);
+  expect.equal('the platforms proven are the ones asked for', run.outputs.platforms, platforms);
+  expect.equal('the registry holds that digest under the tag', await digestOfTag(job.lab, repository, job.buildId), digest);
+  expect.equal('the registry keeps it in quarantine (read back)', await quarantineState(job, repository, digest), 'Quarantined');
+  return digest;
+}
+
+async function scanAndRelease(job: Job, buildStep: string, repository: string, connection: LabServiceConnection): Promise<TaskRun | undefined> {
+  const image = job.variables[`${buildStep}.imageReference`];
+  if (!image) {
+    job.expect.skipped(`ScanAndRelease of ${repository}`, `the build step left no ${buildStep}.imageReference`);
+    return undefined;
+  }
+  return step(job, {
+    task: 'ScanAndRelease',
+    name: `${buildStep}Scan`,
+    displayName: `Scan ${repository} and release it`,
+    inputs: {
+      image: `$(${buildStep}.imageReference)`,
+      severityThreshold: 'CRITICAL,HIGH',
+      release: 'quarantine',
+      trivyVersion: job.lab.trivy.version,
+      trivyDownloadBaseUrl: job.lab.trivy.downloadBaseUrl,
+    },
+    connections: { azureSubscription: connection },
+  });
+}
+
+/** The field report's failure, replayed: refused by the platform proof, and what it would have done on a node. */
+async function seedReplay(job: Job, pipelineWif: LabServiceConnection): Promise<Shipped> {
+  const repository = 'demo/api';
+  const { expect } = job;
+  note(job, "The field report's failure: an arm64 virtualenv copied into a linux/amd64 image (examples/app/Dockerfile.prebuilt-venv)");
+  const run = await build(
+    job,
+    { name: 'api', repository, platforms: 'linux/amd64', dockerfile: 'Dockerfile.prebuilt-venv', note: ' (prebuilt virtualenv, the field report)' },
+    pipelineWif,
+  );
+  const message = run.resultMessage ?? '';
+  expect.equal('BuildForPlatform refused it: the step failed', run.result, 'Failed');
+  expect.match('the refusal names the file', message, /\/app\/\.venv\/bin\/python/);
+  expect.match('the refusal names both architectures', message, /arm64.*amd64|amd64.*arm64/);
+  expect.check('no imageReference was handed on to a release step', run.outputs.imageReference === undefined);
+  const digest = await digestOfTag(job.lab, repository, job.buildId);
+  const state = digest ? await quarantineState(job, repository, digest) : 'not pushed';
+  expect.check('nothing was released: what was pushed stays quarantined (read back)', state === 'Quarantined' || state === 'not pushed', state);
+
+  note(job, 'Why that matters: the same image on a node that cannot run arm64 programs (QEMU for linux/arm64 off for a moment)');
+  const reference = `${registry}/${repository}:${job.buildId}`;
+  const argv = ['run', '--rm', '--pull', 'never', '--network', 'none', '--platform', 'linux/amd64', reference];
+  job.log.print(`$ docker ${argv.join(' ')}`);
+  const started = await withQemuOff('linux/arm64', () => runProcess('docker', argv, { timeoutMs: 60_000 }));
+  const errorLine = `${started.stderr}\n${started.stdout}`.split('\n').find((line) => /exec format error/.test(line));
+  job.log.print(errorLine ?? `${started.stderr}${started.stdout}`.trim());
+  expect.check('it fails to start with exec format error', started.exitCode !== 0 && errorLine !== undefined, `exit ${started.exitCode}`);
+
+  return { repository: `${repository}:${job.buildId}`, digest, platformsProven: `refused: ${refusalReason(message)}`, findings: 'not scanned', quarantine: state };
+}
+
+/** The refusal in a few words: which program is of which architecture, in an image of which platform. */
+function refusalReason(message: string): string {
+  const proof = /(?:the interpreter of \S+ )?(\S+)(?: \([^)]*\))? is an ELF 64-bit (\S+) binary, but the image is (\S+)/.exec(message);
+  if (proof) return `${proof[1]} is ${proof[2]} in a ${proof[3]} image`;
+  return message.split(/(?<=\.)\s/)[0] || 'no reason given';
+}
+
+/** Nothing secret in what the tasks printed (besides the lines that register a secret) nor in what the demo printed. */
+function checkNoLeak(job: Job): void {
+  const secrets = [...labSecrets(job.lab), ...job.runs.flatMap((run) => run.secrets)];
+  const registersSecret = (line: string) => {
+    const command = parseVsoLine(line);
+    return command?.command === 'task.setsecret' || (command?.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? ''));
+  };
+  const raw = job.runs.map((run) => run.log.split('\n').filter((line) => !registersSecret(line)).join('\n')).join('\n');
+  const inRaw = leakedSecrets({ log: raw }, secrets).length;
+  const inPrinted = leakedSecrets({ log: job.log.printed.join('\n') }, secrets).length;
+  job.expect.check(`no secret in what the tasks printed (${secrets.length} secrets checked)`, inRaw === 0, `${inRaw} secret value(s) found`);
+  job.expect.check('no secret in what this demo printed', inPrinted === 0, `${inPrinted} secret value(s) found`);
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  const lab = readLab();
+  const log = new AgentLog((text) => process.stdout.write(text), labSecrets(lab));
+  const agentTemp = mkdtempSync(path.join(os.tmpdir(), 'container-release-demo-job-'));
+  mkdirSync(toolsDirectory, { recursive: true });
+  const buildId = String(Math.floor(Date.now() / 1000));
+  const job: Job = {
+    lab,
+    log,
+    expect: new Expectations(log),
+    control: new LabControl(lab.control),
+    context: appBuildContext(lab),
+    buildId,
+    variables: {
+      ...labJobVariables(lab),
+      'Agent.TempDirectory': agentTemp,
+      'Agent.ToolsDirectory': toolsDirectory,
+      'Build.BuildId': buildId,
+      'Build.BuildNumber': `demo.${buildId}`,
+    },
+    runs: [],
+  };
+  const pipelineWif = labServiceConnectionNamed(lab, 'pipeline-wif');
+  const scannerWif = labServiceConnectionNamed(lab, 'scanner-wif');
+  const shipped: Shipped[] = [];
+
+  log.print(`Container Release demo, build ${buildId}: the three tasks as the agent runs them, against the lab.`);
+  log.print(`Registry ${registry} (quarantine on). Build identity: service connection ${pipelineWif.name}; scanner: ${scannerWif.name}.`);
+  log.print();
+  let ensured: TaskRun | undefined;
+  try {
+    ensured = await ensureDocker(job);
+
+    const variants = [
+      { name: 'webLegacy', repository: 'demo/web-legacy', platforms: 'linux/amd64', labels: 'lab.trivy.report=debian-buster', note: ' (an old base: CRITICAL findings)' },
+      { name: 'web', repository: 'demo/web', platforms: 'linux/amd64,linux/arm64', note: '' },
+    ];
+    const digests = new Map<string, string | undefined>();
+    for (const variant of variants) {
+      const run = await build(job, variant, pipelineWif);
+      digests.set(variant.name, await checkPushed(job, run, variant.repository, variant.platforms));
+    }
+
+    const expectedState: Record<string, { quarantine: string; result: string; policy: string }> = {
+      webLegacy: { quarantine: 'Failed', result: 'Failed', policy: 'failed' },
+      web: { quarantine: 'Passed', result: 'Succeeded', policy: 'passed' },
+    };
+    for (const variant of variants) {
+      const digest = digests.get(variant.name);
+      const expected = expectedState[variant.name];
+      const run = await scanAndRelease(job, variant.name, variant.repository, scannerWif);
+      const entry: Shipped = { repository: `${variant.repository}:${buildId}`, digest, platformsProven: variant.platforms.replace(/,/g, ', '), findings: 'not scanned', quarantine: 'not scanned' };
+      shipped.push(entry);
+      if (!run) continue;
+      const { expect } = job;
+      const verdict = expected.result === 'Failed' ? 'rejected: the step fails on the policy violation, as it should' : 'released';
+      expect.equal(`ScanAndRelease of ${variant.repository}: ${verdict}`, run.result, expected.result);
+      expect.equal(`quarantineState output is ${expected.quarantine}`, run.outputs.quarantineState, expected.quarantine);
+      expect.equal(`policyResult output is ${expected.policy}`, run.outputs.policyResult, expected.policy);
+      const counts = run.outputs.vulnerabilityCounts ? (JSON.parse(run.outputs.vulnerabilityCounts) as Record<string, number>) : undefined;
+      expect.check('vulnerabilityCounts output is present', counts !== undefined);
+      if (expected.result === 'Failed') expect.check('trivy found a CRITICAL vulnerability', (counts?.CRITICAL ?? 0) > 0, JSON.stringify(counts));
+      else expect.check('trivy found no CRITICAL or HIGH vulnerability', (counts?.CRITICAL ?? 0) + (counts?.HIGH ?? 0) === 0, JSON.stringify(counts));
+      entry.findings = formatFindings(run.outputs.vulnerabilityCounts);
+      if (digest) {
+        entry.quarantine = await quarantineState(job, variant.repository, digest);
+        expect.equal(`the registry shows it ${expected.quarantine} (read back)`, entry.quarantine, expected.quarantine);
+      }
+    }
+
+    shipped.push(await seedReplay(job, pipelineWif));
+  } catch (error) {
+    log.print(`##[error]The demo stopped: ${(error as Error).stack ?? String(error)}`);
+    job.expect.check('the demo ran to its end', false, (error as Error).message);
+  } finally {
+    // The agent runs post-job steps whatever happened before.
+    if (ensured) {
+      log.print();
+      const post = await step(job, {
+        task: 'EnsureDocker',
+        entry: 'post.js',
+        displayName: 'Docker, buildx and a reachable daemon',
+        inputs: { emulatePlatforms: 'linux/arm64', cleanup: 'builtImages' },
+        taskVariables: ensured.taskVariables,
+      });
+      job.expect.equal('the post-job step succeeded', post.result, 'Succeeded');
+      job.expect.match("it removed the images this job built from the agent's docker", job.log.mask(post.stdout), /Removed [1-9]\d* image\(s\) this job built/);
+      const left = await runProcess('docker', ['image', 'ls', '--quiet', '--filter', `reference=${registry}/demo/*:${buildId}`]);
+      job.expect.equal('no image of this build is left in the local image store', left.stdout.trim(), '');
+    }
+    job.context.remove();
+    rmSync(agentTemp, { recursive: true, force: true });
+  }
+
+  checkNoLeak(job);
+
+  log.print();
+  log.print(`What build ${buildId} shipped to ${registry} (quarantine state read back from the registry):`);
+  const rows = shipped.map((s) => [s.repository, shortDigest(s.digest), s.platformsProven, s.findings, s.quarantine]);
+  for (const line of formatTable(['image', 'digest', 'platforms proven', 'findings', 'quarantine'], rows)) log.print(line);
+  log.print();
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const failures = job.expect.failures;
+  if (failures.length === 0) {
+    log.print(`Every step did what it should (${seconds} s).`);
+    return 0;
+  }
+  log.print(`##[error]${failures.length} expectation(s) failed (${seconds} s):`);
+  for (const failure of failures) log.print(`  ✘ ${failure}`);
+  return 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    // Only reached when the lab is not there at all (readLab); nothing secret is known yet.
+    console.error(`##[error]${(error as Error).message}`);
+    process.exit(1);
+  },
+);
