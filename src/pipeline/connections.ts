@@ -1,5 +1,7 @@
 import * as tl from 'azure-pipelines-task-lib/task';
-import { InputError } from './inputs';
+import type { RegistryConnection } from '../acr/signin';
+import type { OidcContext } from '../azure/connection';
+import { InputError, type TaskInputs } from './inputs';
 
 /** A service connection as the agent hands it to a task (ENDPOINT_URL_/ENDPOINT_AUTH_/ENDPOINT_DATA_ variables). */
 export interface ServiceConnection {
@@ -31,4 +33,32 @@ export function readServiceConnection(inputName: string, id: string): ServiceCon
 export function systemAccessToken(): string | undefined {
   const auth = tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true);
   return auth?.parameters?.AccessToken || tl.getVariable('System.AccessToken') || undefined;
+}
+
+/** What a workload identity federation connection needs to ask Azure DevOps for the job's OIDC token. */
+export function oidcContext(): OidcContext | undefined {
+  const variable = (name: string) => tl.getVariable(name) || undefined;
+  const collectionUri = variable('System.CollectionUri') ?? variable('System.TeamFoundationCollectionUri');
+  const projectId = variable('System.TeamProjectId');
+  const planId = variable('System.PlanId');
+  const jobId = variable('System.JobId');
+  const accessToken = systemAccessToken();
+  if (!collectionUri || !projectId || !planId || !jobId || !accessToken) return undefined;
+  return { collectionUri, projectId, hostType: variable('System.HostType') ?? 'build', planId, jobId, accessToken };
+}
+
+/**
+ * The registry sign-in the tasks share: an Azure Resource Manager connection (`azureSubscription`) or a Docker
+ * registry connection (`dockerRegistryServiceConnection`), exactly one of them.
+ */
+export function readRegistryConnection(inputs: TaskInputs): RegistryConnection | undefined {
+  const azureId = inputs.string('azureSubscription');
+  const dockerId = inputs.string('dockerRegistryServiceConnection');
+  if (azureId && dockerId) {
+    throw new InputError('azureSubscription', 'give one service connection, not both: azureSubscription or dockerRegistryServiceConnection.');
+  }
+  const oidc = oidcContext();
+  if (azureId) return { kind: 'azure', azure: readServiceConnection('azureSubscription', azureId), oidc };
+  if (dockerId) return { kind: 'dockerRegistry', docker: readServiceConnection('dockerRegistryServiceConnection', dockerId), oidc };
+  return undefined;
 }

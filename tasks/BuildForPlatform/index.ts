@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type RegistryConnection, registryOfConnection, signInToRegistry } from '../../src/acr/signin';
-import type { OidcContext } from '../../src/azure/connection';
 import { buildImage, type BuildResult } from '../../src/buildx/build';
 import { checkExtraArguments, splitArguments } from '../../src/buildx/arguments';
 import { builderPlatforms } from '../../src/buildx/builder';
@@ -32,17 +31,15 @@ import { BUILT_BY_JOB_LABEL } from '../../src/docker/built-images';
 import { withDockerConfig } from '../../src/docker/config';
 import { verifyImage, type ImageSource, type Verification } from '../../src/image/verify';
 import {
-  InputError,
   type Outcome,
   TaskInputs,
   loc,
   pipelineLogger,
-  readServiceConnection,
+  readRegistryConnection,
   registerSecret,
   runTask,
   setOutput,
   stepTempDir,
-  systemAccessToken,
   uploadSummary,
   variable,
 } from '../../src/pipeline';
@@ -74,7 +71,7 @@ runTask(__dirname, async (): Promise<Outcome> => {
 });
 
 function readInputs(inputs: TaskInputs): { request: BuildRequest; connection: RegistryConnection | undefined; verify: boolean } {
-  const connection = registryConnection(inputs);
+  const connection = readRegistryConnection(inputs);
   const registry = inputs.parse('registry', (value) => {
     const given = value ?? (connection?.kind === 'dockerRegistry' ? registryOfConnection(connection.docker) : undefined);
     if (!given) throw new Error('a login server is required, e.g. contoso.azurecr.io.');
@@ -126,27 +123,6 @@ function readInputs(inputs: TaskInputs): { request: BuildRequest; connection: Re
     extraArguments,
   };
   return { request, connection, verify: inputs.bool('verifyPlatforms') };
-}
-
-function registryConnection(inputs: TaskInputs): RegistryConnection | undefined {
-  const azureId = inputs.string('azureSubscription');
-  const dockerId = inputs.string('dockerRegistryServiceConnection');
-  if (azureId && dockerId) throw new InputError('azureSubscription', 'give one service connection, not both: azureSubscription or dockerRegistryServiceConnection.');
-  const oidc = oidcContext();
-  if (azureId) return { kind: 'azure', azure: readServiceConnection('azureSubscription', azureId), oidc };
-  if (dockerId) return { kind: 'dockerRegistry', docker: readServiceConnection('dockerRegistryServiceConnection', dockerId), oidc };
-  return undefined;
-}
-
-/** What a workload identity federation connection needs to ask Azure DevOps for an OIDC token. */
-function oidcContext(): OidcContext | undefined {
-  const collectionUri = variable('System.CollectionUri') ?? variable('System.TeamFoundationCollectionUri');
-  const projectId = variable('System.TeamProjectId');
-  const planId = variable('System.PlanId');
-  const jobId = variable('System.JobId');
-  const accessToken = systemAccessToken();
-  if (!collectionUri || !projectId || !planId || !jobId || !accessToken) return undefined;
-  return { collectionUri, projectId, hostType: variable('System.HostType') ?? 'build', planId, jobId, accessToken };
 }
 
 async function signIn(request: BuildRequest, connection: RegistryConnection | undefined): Promise<RegistryCredentials | undefined> {

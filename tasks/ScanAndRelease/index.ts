@@ -3,8 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AcrClient } from '../../src/acr/client';
-import { type RegistryConnection, signInToRegistry } from '../../src/acr/signin';
-import type { OidcContext } from '../../src/azure/connection';
+import { signInToRegistry } from '../../src/acr/signin';
 import {
   InputError,
   type Outcome,
@@ -13,16 +12,14 @@ import {
   loc,
   pipelineLogger,
   publishTestResults,
-  readServiceConnection,
+  readRegistryConnection,
   registerSecret,
   runTask,
   runUrl,
   setOutput,
   stepTempDir,
-  systemAccessToken,
   toolsDirectory,
   uploadSummary,
-  variable,
 } from '../../src/pipeline';
 import { run } from '../../src/process/exec';
 import { RegistryClient } from '../../src/registry/client';
@@ -62,7 +59,7 @@ runTask(__dirname, async (): Promise<Outcome> => {
   const detailsLink = inputs.string('detailsLink') ?? runUrl();
 
   const signedIn = await logger.group(`Sign in to ${image.registry}`, async () => {
-    const result = await signInToRegistry({ registry: image.registry, connection: registryConnection(inputs), logger, checkAccess: { repository: image.repository, actions: ['pull'] } });
+    const result = await signInToRegistry({ registry: image.registry, connection: requiredConnection(inputs), logger, checkAccess: { repository: image.repository, actions: ['pull'] } });
     for (const secret of result.secrets) registerSecret(secret);
     logger.info(loc('SignedIn', image.registry, result.method));
     return result;
@@ -146,6 +143,13 @@ function value(inputs: TaskInputs, name: string): string {
   return inputs.string(name) ?? '';
 }
 
+/** Scanning and releasing need an identity: there is no anonymous quarantine. */
+function requiredConnection(inputs: TaskInputs) {
+  const connection = readRegistryConnection(inputs);
+  if (!connection) throw new InputError('azureSubscription', loc('ConnectionRequired'));
+  return connection;
+}
+
 function parseScanners(text: string | undefined): Scanner[] {
   const names = (text ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
   if (names.length === 0) throw new Error(`name at least one scanner (${SCANNERS.join(', ')}).`);
@@ -153,27 +157,6 @@ function parseScanners(text: string | undefined): Scanner[] {
     if (!(SCANNERS as readonly string[]).includes(name)) throw new Error(`'${name}' is not a trivy scanner. Use a comma-separated list of ${SCANNERS.join(', ')}.`);
   }
   return [...new Set(names)] as Scanner[];
-}
-
-function registryConnection(inputs: TaskInputs): RegistryConnection {
-  const azureId = inputs.string('azureSubscription');
-  const dockerId = inputs.string('dockerRegistryServiceConnection');
-  if (azureId && dockerId) throw new InputError('azureSubscription', loc('ConnectionAmbiguous'));
-  if (!azureId && !dockerId) throw new InputError('azureSubscription', loc('ConnectionRequired'));
-  const oidc = oidcContext();
-  if (azureId) return { kind: 'azure', azure: readServiceConnection('azureSubscription', azureId), oidc };
-  return { kind: 'dockerRegistry', docker: readServiceConnection('dockerRegistryServiceConnection', dockerId!), oidc };
-}
-
-/** What a workload identity federation connection needs to ask Azure DevOps for an OIDC token. */
-function oidcContext(): OidcContext | undefined {
-  const collectionUri = variable('System.CollectionUri') ?? variable('System.TeamFoundationCollectionUri');
-  const projectId = variable('System.TeamProjectId');
-  const planId = variable('System.PlanId');
-  const jobId = variable('System.JobId');
-  const accessToken = systemAccessToken();
-  if (!collectionUri || !projectId || !planId || !jobId || !accessToken) return undefined;
-  return { collectionUri, projectId, hostType: variable('System.HostType') ?? 'build', planId, jobId, accessToken };
 }
 
 /** Reports as files, outputs and attachments, and the JUnit file on the Tests tab. */

@@ -63,6 +63,20 @@ describe('the packaged extension', function () {
     }
   });
 
+  it('can be packaged as a private copy under another publisher and extension id', function () {
+    this.timeout(120_000);
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), 'scripts/package.ts', '--check', '--skip-build', '--publisher', 'acme-internal', '--extension-id', 'container-release-private'], {
+      cwd: path.resolve(__dirname, '..', '..'),
+      encoding: 'utf8',
+    });
+    const version = /-(\d+\.\d+\.\d+)\.vsix$/.exec(currentVsix())![1];
+    const vsix = path.join(path.dirname(currentVsix()), `acme-internal.container-release-private-${version}.vsix`);
+    const copy = unpack(vsix);
+    const manifest = readFileSync(path.join(copy, 'extension.vsixmanifest'), 'utf8');
+    assert.match(manifest, /Publisher="acme-internal"/);
+    assert.match(manifest, /Id="container-release-private"/);
+  });
+
   it('stays within the 3 MB budget', () => {
     assert.ok(statSync(currentVsix()).size <= 3 * 1024 * 1024);
     assert.ok(execFileSync('python3', ['-m', 'zipfile', '-l', currentVsix()], { encoding: 'utf8' }).includes('tasks/'));
