@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArgvWatch } from '../helpers/argv-watch';
-import { distTasks, leakedSecrets, repoRoot, runTask, type Endpoint, type TaskRun } from '../helpers/task-runner';
+import { distTasks, leakedSecrets, repoRoot, type TaskRun } from '../helpers/task-runner';
+import { labSecrets, labServiceConnection, runLabTask, type LabServiceConnection } from '../lab/agent';
 import { makeBuildContext, type BuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
-import { labNodeEnv, readLab, type Lab } from '../lab/lab';
-import { labConnection, labSecrets, type ConnectionData } from './signin-lab';
+import { readLab, type Lab } from '../lab/lab';
 import { startPrivateDaemon, type PrivateDaemon } from './build-for-platform-daemon';
 
 const contoso = 'contoso.azurecr.io';
@@ -91,35 +91,18 @@ describe('BuildForPlatform@1 (lab)', function () {
   async function build(options: {
     context: BuildContext;
     inputs: Record<string, string>;
-    connection?: ConnectionData;
+    connection?: LabServiceConnection;
     connectionKind?: 'azureSubscription' | 'dockerRegistryServiceConnection';
     env?: Record<string, string>;
   }): Promise<Watched> {
-    const endpoints: Record<string, Endpoint> = {};
-    const inputs: Record<string, string> = { ...options.inputs };
-    if (options.connection) {
-      const c = options.connection;
-      endpoints[c.id] = { url: c.url, scheme: c.scheme, parameters: c.parameters, data: c.dataParameters };
-      inputs[options.connectionKind ?? 'azureSubscription'] = c.id;
-    }
-    const ado = lab.azureDevOps;
     const watch = new ArgvWatch().start();
     try {
-      const run = await runTask({
+      const run = await runLabTask(lab, {
         task: 'BuildForPlatform',
         cwd: options.context.dir,
-        inputs,
-        endpoints,
-        variables: {
-          'System.CollectionUri': ado.collectionUri,
-          'System.TeamFoundationCollectionUri': ado.collectionUri,
-          'System.TeamProjectId': ado.projectId,
-          'System.PlanId': ado.planId,
-          'System.JobId': ado.jobId,
-          'System.HostType': ado.hostType,
-        },
-        secretVariables: { 'System.AccessToken': ado.accessToken },
-        env: { ...labNodeEnv(lab), ...options.env },
+        inputs: options.inputs,
+        connections: options.connection ? { [options.connectionKind ?? 'azureSubscription']: options.connection } : {},
+        env: options.env,
       });
       return { run, commandLines: watch.stop() };
     } finally {
@@ -154,7 +137,7 @@ describe('BuildForPlatform@1 (lab)', function () {
         const watched = await build({
           context: context(),
           inputs: { registry: contoso, repository },
-          connection: labConnection(lab, 'pipeline', scheme, authenticationType),
+          connection: labServiceConnection(lab, 'pipeline', scheme, authenticationType),
         });
         const { run } = watched;
         assertSucceeded(run);
@@ -193,7 +176,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     const watched = await build({
       context: context(),
       inputs: { registry: fabrikam, repository, platforms: 'linux/amd64,linux/arm64', tags: '4711\nlatest' },
-      connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnCertificate'),
+      connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnCertificate'),
     });
     const { run } = watched;
     assertSucceeded(run);
@@ -222,7 +205,7 @@ describe('BuildForPlatform@1 (lab)', function () {
   it('refuses an arm64 program behind /app/.venv/bin/python in a linux/amd64 image, naming the file and both architectures; passes with verifyPlatforms false', async () => {
     const repository = uniqueRepository('venv');
     const ctx = context();
-    const connection = labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
+    const connection = labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
     const refused = await build({ context: ctx, inputs: { registry: fabrikam, repository, dockerfile: 'Dockerfile.prebuilt-venv' }, connection });
     assert.equal(refused.run.result, 'Failed', refused.run.log.slice(-3000));
     const message = refused.run.resultMessage ?? '';
@@ -266,7 +249,7 @@ describe('BuildForPlatform@1 (lab)', function () {
       const watched = await build({
         context: ctx,
         inputs: { registry: fabrikam, repository, secrets: `npm=env:NPM_TOKEN\npip=file:${pipFile}` },
-        connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+        connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
         env: { NPM_TOKEN: npmToken },
       });
       assertSucceeded(watched.run);
@@ -288,7 +271,7 @@ describe('BuildForPlatform@1 (lab)', function () {
 
   it('attaches a provenance attestation when asked, and the proof sets it aside', async () => {
     const repository = uniqueRepository('provenance');
-    const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, attestations: 'provenance' }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, attestations: 'provenance' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
     assertSucceeded(watched.run);
     const index = await registryManifest(lab, repository, watched.run.outputs.imageDigest);
     const kinds = (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort();
@@ -299,12 +282,15 @@ describe('BuildForPlatform@1 (lab)', function () {
   it('signs in with a Docker registry connection (the ACR admin user), taking the registry from the connection', async () => {
     const repository = uniqueRepository('admin');
     const admin = lab.registries[fabrikam].admin;
-    const connection: ConnectionData = {
+    const connection: LabServiceConnection = {
       id: 'docker-admin',
-      scheme: 'UsernamePassword',
-      parameters: { registry: `https://${fabrikam}`, username: admin.username, password: admin.password, email: '' },
-      dataParameters: {},
-      url: `https://${fabrikam}`,
+      name: 'docker-admin',
+      endpoint: {
+        url: `https://${fabrikam}`,
+        scheme: 'UsernamePassword',
+        parameters: { registry: `https://${fabrikam}`, username: admin.username, password: admin.password, email: '' },
+        data: {},
+      },
     };
     const watched = await build({ context: context(), inputs: { registry: '', repository }, connection, connectionKind: 'dockerRegistryServiceConnection' });
     assertSucceeded(watched.run);
@@ -318,7 +304,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     const repository = uniqueRepository('broken');
     const broken = makeBuildContext({ lab, dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n' });
     contexts.push(broken);
-    const watched = await build({ context: broken, inputs: { registry: fabrikam, repository, cache: 'registry' }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    const watched = await build({ context: broken, inputs: { registry: fabrikam, repository, cache: 'registry' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
     assert.equal(watched.run.result, 'Failed');
     assert.match(watched.run.resultMessage ?? '', /docker buildx build failed with exit code 1: ERROR: .*exit code: 3/);
     assert.equal(await registryDigest(lab, repository, '4711'), undefined, 'no image');
@@ -339,7 +325,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     try {
       await control.addFault({ host: fabrikam, method: 'POST', path: '^/oauth2/exchange', kind: '429', times: 1, retryAfter: 1 });
       await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/sha256:`, kind: '503', times: 2 });
-      const watched = await build({ context: context(), inputs: { registry: fabrikam, repository }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+      const watched = await build({ context: context(), inputs: { registry: fabrikam, repository }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
       assertSucceeded(watched.run);
       assert.match(watched.run.log, /429/);
       assert.match(watched.run.log, /503 from fabrikam\.azurecr\.io; trying again/);
@@ -350,7 +336,7 @@ describe('BuildForPlatform@1 (lab)', function () {
 
     await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/sha256:`, kind: '503', times: -1 });
     try {
-      const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, tags: 'again' }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+      const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, tags: 'again' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
       assert.equal(watched.run.result, 'Failed');
       assert.match(watched.run.resultMessage ?? '', /answered 503/);
     } finally {
@@ -361,7 +347,7 @@ describe('BuildForPlatform@1 (lab)', function () {
 
   it('with quarantine hiding new images from a push-only identity: pushes, then fails the proof naming the role to assign', async () => {
     const repository = uniqueRepository('hidden');
-    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
     assert.equal(watched.run.result, 'Failed');
     assert.match(watched.run.resultMessage ?? '', /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/it-bfp\/hidden-[0-9a-f]+@sha256:[0-9a-f]{64}, which this job just pushed, .*AcrQuarantineReader/);
     assert.ok(await registryDigest(lab, repository, '4711'), 'docker push went through quarantine');
@@ -370,7 +356,7 @@ describe('BuildForPlatform@1 (lab)', function () {
 
   it('with a managed identity holding AcrPush and AcrQuarantineWriter, proves the platforms under quarantine', async () => {
     const repository = uniqueRepository('managed');
-    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labConnection(lab, 'managed', 'ManagedServiceIdentity') });
+    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labServiceConnection(lab, 'managed', 'ManagedServiceIdentity') });
     assertSucceeded(watched.run);
     assertNoLeak(watched);
     assert.equal(watched.run.outputs.imageDigest, await registryDigest(lab, repository, '4711'));
@@ -390,7 +376,7 @@ describe('BuildForPlatform@1 (lab)', function () {
       const ctx = context({ 'nonce.txt': randomBytes(8).toString('hex') });
       writeFileSync(path.join(ctx.dir, 'Dockerfile'), readFileSync(path.join(ctx.dir, 'Dockerfile'), 'utf8').replace('RUN echo', 'COPY nonce.txt /nonce.txt\nRUN echo'));
       const inputs = { registry: fabrikam, repository, cache: 'registry', arguments: '--network none' };
-      const connection = labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
+      const connection = labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
       const cold = await build({ context: ctx, inputs, connection, env: { DOCKER_HOST: daemon.host } });
       assertSucceeded(cold.run);
       assert.ok(await registryDigest(lab, repository, 'buildcache'), 'the cache image was pushed');
@@ -418,7 +404,7 @@ describe('BuildForPlatform@1 (lab)', function () {
       const watched = await build({
         context: context(),
         inputs: { registry: fabrikam, repository, platforms: 'linux/amd64,linux/arm64', arguments: '--network none' },
-        connection: labConnection(lab, 'builder', 'WorkloadIdentityFederation'),
+        connection: labServiceConnection(lab, 'builder', 'WorkloadIdentityFederation'),
         env: { DOCKER_HOST: daemon.host },
       });
       assertSucceeded(watched.run);

@@ -8,23 +8,19 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArgvWatch } from '../helpers/argv-watch';
-import { type Endpoint, type RunTaskOptions, type TaskRun, leakedSecrets, repoRoot, runTask } from '../helpers/task-runner';
+import { type RunTaskOptions, type TaskRun, leakedSecrets, repoRoot } from '../helpers/task-runner';
+import { type LabServiceConnection, labSecrets, labServiceConnection, runLabTask } from '../lab/agent';
 import { busyboxDockerfile, makeBuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
 import { nullGuid } from '../lab/emulators/acr/auth';
 import { DockerClient, type DockerResult, acrCall, identityRefreshToken, uniqueRepository } from '../lab/emulators/testkit';
-import { type Lab, labNodeEnv, readLab } from '../lab/lab';
-import { type ConnectionData, labConnection, labSecrets } from './signin-lab';
+import { type Lab, readLab } from '../lab/lab';
 
 const contoso = 'contoso.azurecr.io';
 
 function ok(result: DockerResult, what: string): string {
   assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
   return result.stdout;
-}
-
-function endpoint(connection: ConnectionData): Record<string, Endpoint> {
-  return { [connection.id]: { url: connection.url, scheme: connection.scheme, parameters: connection.parameters, data: connection.dataParameters } };
 }
 
 function explain(run: TaskRun): string {
@@ -83,22 +79,20 @@ describe('ScanAndRelease@1 against the lab', function () {
     return digest;
   }
 
-  const scannerConnection = () => labConnection(lab, 'scanner', 'ServicePrincipal', 'spnKey');
+  const scannerConnection = () => labServiceConnection(lab, 'scanner', 'ServicePrincipal', 'spnKey');
 
-  function scan(inputs: RunTaskOptions['inputs'], options: Partial<RunTaskOptions> & { connection?: ConnectionData } = {}): Promise<TaskRun> {
-    const connection = options.connection ?? scannerConnection();
-    return runTask({
+  function scan(inputs: RunTaskOptions['inputs'], options: Partial<RunTaskOptions> & { connection?: LabServiceConnection } = {}): Promise<TaskRun> {
+    return runLabTask(lab, {
       task: 'ScanAndRelease',
       inputs: {
-        azureSubscription: connection.id,
         trivyDownloadBaseUrl: lab.trivy.downloadBaseUrl,
         trivyVersion: lab.trivy.version,
         ...inputs,
       },
-      endpoints: endpoint(connection),
+      connections: { azureSubscription: options.connection ?? scannerConnection() },
       variables: { 'Agent.ToolsDirectory': toolsDir, ...options.variables },
       secretVariables: options.secretVariables,
-      env: { ...labNodeEnv(lab), ...options.env },
+      env: options.env,
       timeoutMs: 300_000,
     });
   }
@@ -285,7 +279,7 @@ describe('ScanAndRelease@1 against the lab', function () {
 
     it('an identity without quarantine read (AcrPull only) is told which role is missing', async () => {
       await failsWith(
-        scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labConnection(lab, 'puller', 'ServicePrincipal', 'spnKey') }),
+        scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labServiceConnection(lab, 'puller', 'ServicePrincipal', 'spnKey') }),
         /may not read quarantined images in contoso\.azurecr\.io .*The operation is disallowed.*give it the AcrQuarantineReader role/,
       );
     });
@@ -303,7 +297,7 @@ describe('ScanAndRelease@1 against the lab', function () {
       // refuses the PATCH with 401; a 403 DENIED (role check) is covered by test/unit/release.test.ts.
       const mark = await control.auditMark();
       const run = await failsWith(
-        scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labConnection(lab, 'qreader', 'ServicePrincipal', 'spnKey') }),
+        scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labServiceConnection(lab, 'qreader', 'ServicePrincipal', 'spnKey') }),
         /may not change the quarantine state .* give it the AcrQuarantineWriter role on contoso\.azurecr\.io.*It stays quarantined/,
       );
       const refused = (await control.audit(mark)).filter((e) => e.method === 'PATCH' && e.path.endsWith(digest) && e.identity === 'qreader');
@@ -369,15 +363,7 @@ describe('ScanAndRelease@1 against the lab', function () {
   describe('multi-platform, throttling and a moving tag', () => {
     it('a multi-platform index: each platform scanned by digest, index, children and attestations released (workload identity federation)', async () => {
       const digest = pushImage('multi', {}, 'linux/amd64,linux/arm64');
-      const ado = lab.azureDevOps;
-      const run = await scan(
-        { image: `${contoso}/${repository}@${digest}` },
-        {
-          connection: labConnection(lab, 'scanner', 'WorkloadIdentityFederation'),
-          variables: { 'System.CollectionUri': ado.collectionUri, 'System.TeamProjectId': ado.projectId, 'System.PlanId': ado.planId, 'System.JobId': ado.jobId, 'System.HostType': ado.hostType },
-          secretVariables: { 'System.AccessToken': ado.accessToken },
-        },
-      );
+      const run = await scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labServiceConnection(lab, 'scanner', 'WorkloadIdentityFederation') });
       assert.match(run.stdout, /Signed in to contoso\.azurecr\.io: Entra ID \(workload identity federation\)/);
       assert.equal(run.result, 'Succeeded', explain(run));
       assert.match(run.stdout, /multi-platform index: scanning 2 platform image\(s\) \(linux\/amd64 sha256:[0-9a-f]{64}, linux\/arm64 sha256:[0-9a-f]{64}\)/);
