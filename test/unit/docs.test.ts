@@ -29,7 +29,7 @@ describe('overview.md (the Marketplace page)', () => {
     const taskJson = { name: 'Sample', version: { Major: 1 }, inputs: [{ name: 'first', label: 'First', type: 'string', helpMarkDown: 'One.' }] };
     writeFileSync(path.join(tasks, 'Sample', 'task.json'), JSON.stringify(taskJson));
     const page = renderOverview('intro\n<!-- task-table:Sample -->\nold\n<!-- /task-table:Sample -->\nend', tasks);
-    assert.match(page, /\| `first` \| string \|  \| One\. \|/);
+    assert.ok(page.includes("| `first` | string |  | One. |"), page);
     taskJson.inputs.push({ name: 'second', label: 'Second', type: 'string', helpMarkDown: 'Two.' });
     writeFileSync(path.join(tasks, 'Sample', 'task.json'), JSON.stringify(taskJson));
     assert.notEqual(renderOverview(page, tasks), page);
