@@ -2,7 +2,7 @@
 // one after the other against the lab, the way the agent runs a job of examples/azure-pipelines.yml, on the sample
 // app in examples/app. Each step's result is checked against what it should have done; the process exits non-zero
 // when any check failed. Also run on its own: `npx tsx examples/demo.ts` (the lab must be up, the tasks built).
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { run as runProcess } from '../src/process/exec';
@@ -12,7 +12,7 @@ import { type LabServiceConnection, type LabTaskOptions, labJobVariables, labSec
 import { type BuildContext, makeBuildContext } from '../test/lab/base';
 import { LabControl } from '../test/lab/client';
 import { type Lab, readLab } from '../test/lab/lab';
-import { qemuState, withQemuOff } from '../test/lab/qemu';
+import { qemuState, setQemu, withQemuOff } from '../test/lab/qemu';
 import { AgentLog, type TaskHeader } from './demo/agent-log';
 import { Expectations } from './demo/expectations';
 import { formatFindings, formatTable, shortDigest } from './demo/table';
@@ -196,12 +196,31 @@ async function seedReplay(job: Job, pipelineWif: LabServiceConnection): Promise<
   const reference = `${registry}/${repository}:${job.buildId}`;
   const argv = ['run', '--rm', '--pull', 'never', '--network', 'none', '--platform', 'linux/amd64', reference];
   job.log.print(`$ docker ${argv.join(' ')}`);
-  const started = await withQemuOff('linux/arm64', () => runProcess('docker', argv, { timeoutMs: 60_000 }));
+  const started = await withoutArm64Emulation(() => runProcess('docker', argv, { timeoutMs: 60_000 }));
   const errorLine = `${started.stderr}\n${started.stdout}`.split('\n').find((line) => /exec format error/.test(line));
   job.log.print(errorLine ?? `${started.stderr}${started.stdout}`.trim());
   expect.check('it fails to start with exec format error', started.exitCode !== 0 && errorLine !== undefined, `exit ${started.exitCode}`);
 
   return { repository: `${repository}:${job.buildId}`, digest, platformsProven: `refused: ${refusalReason(message)}`, findings: 'not scanned', quarantine: state };
+}
+
+/**
+ * Runs `action` with QEMU for linux/arm64 off (machine-wide: keep it short), and puts the state found back afterwards,
+ * also when the demo is interrupted (Ctrl-C) inside that window.
+ */
+async function withoutArm64Emulation<T>(action: () => Promise<T>): Promise<T> {
+  const platform = 'linux/arm64';
+  const wasEnabled = qemuState(platform) === 'enabled';
+  const interrupted = () => {
+    if (wasEnabled) setQemu(platform, true);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  try {
+    return await withQemuOff(platform, action);
+  } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+  }
 }
 
 /** The refusal in a few words: which program is of which architecture, in an image of which platform. */
@@ -228,6 +247,8 @@ function checkNoLeak(job: Job): void {
 async function main(): Promise<number> {
   const started = Date.now();
   const lab = readLab();
+  const missing = (['EnsureDocker', 'BuildForPlatform', 'ScanAndRelease'] as const).filter((task) => !existsSync(path.join(distTasks, task, 'index.js')));
+  if (missing.length) throw new Error(`${missing.join(', ')} not built: run \`npm run build\` (or \`npm run demo\`, which builds first).`);
   const log = new AgentLog((text) => process.stdout.write(text), labSecrets(lab));
   const agentTemp = mkdtempSync(path.join(os.tmpdir(), 'container-release-demo-job-'));
   mkdirSync(toolsDirectory, { recursive: true });
@@ -263,6 +284,7 @@ async function main(): Promise<number> {
       { name: 'webLegacy', repository: 'demo/web-legacy', platforms: 'linux/amd64', labels: 'lab.trivy.report=debian-buster', note: ' (an old base: CRITICAL findings)' },
       { name: 'web', repository: 'demo/web', platforms: 'linux/amd64,linux/arm64', note: '' },
     ];
+    note(job, 'Build the sample app (examples/app) twice and push both to the registry, where they stay quarantined until scanned');
     const digests = new Map<string, string | undefined>();
     for (const variant of variants) {
       const run = await build(job, variant, pipelineWif);
@@ -273,6 +295,7 @@ async function main(): Promise<number> {
       webLegacy: { quarantine: 'Failed', result: 'Failed', policy: 'failed' },
       web: { quarantine: 'Passed', result: 'Succeeded', policy: 'passed' },
     };
+    note(job, 'Scan each pushed digest: release the clean image; keep the vulnerable one quarantined (its step fails, as a policy violation should)');
     for (const variant of variants) {
       const digest = digests.get(variant.name);
       const expected = expectedState[variant.name];
@@ -341,7 +364,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    // Only reached when the lab is not there at all (readLab); nothing secret is known yet.
+    // Only reached before the job starts (the lab is not up, the tasks are not built): nothing secret is known yet.
     console.error(`##[error]${(error as Error).message}`);
     process.exit(1);
   },

@@ -2,10 +2,12 @@
 // with exit 0 and the table of what it shipped, agree with what the registry holds, and print no secret. Also: it
 // exits non-zero when a step does not do what it should, and its agent-log rendering masks and hides as the agent does.
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { run, type RunResult } from '../../src/process/exec';
 import { AgentLog } from '../../examples/demo/agent-log';
-import { leakedSecrets, repoRoot } from '../helpers/task-runner';
+import { distTasks, leakedSecrets, repoRoot } from '../helpers/task-runner';
 import { labSecrets } from '../lab/agent';
 import { LabControl } from '../lab/client';
 import { type Lab, readLab } from '../lab/lab';
@@ -34,6 +36,9 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
 
   before(() => {
     lab = readLab();
+    // The demo runs the bundles in dist/ (npm test and npm run demo build them first).
+    const missing = ['EnsureDocker', 'BuildForPlatform', 'ScanAndRelease'].some((task) => !existsSync(path.join(distTasks, task, 'index.js')));
+    if (missing) execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--no-typecheck'], { stdio: 'pipe' });
   });
 
   describe('a run', () => {
