@@ -2,7 +2,7 @@
 // service connections and variables in the environment, task.json defaults applied and $(macros) expanded in
 // inputs, then reads the logging commands back from stdout into a structured result.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseVsoCommands, type VsoCommand } from './vso';
@@ -84,7 +84,12 @@ export function expandMacros(value: string, variables: Record<string, string>): 
 let sessionToolsDir: string | undefined;
 /** One tools directory per test session, like one agent's tool cache shared by its jobs. */
 export function sharedToolsDirectory(): string {
-  sessionToolsDir ??= process.env.TEST_AGENT_TOOLSDIRECTORY ?? mkdtempSync(path.join(os.tmpdir(), 'agent-tools-'));
+  if (!sessionToolsDir) {
+    const given = process.env.TEST_AGENT_TOOLSDIRECTORY;
+    const dir = given ?? mkdtempSync(path.join(os.tmpdir(), 'agent-tools-'));
+    if (!given) process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    sessionToolsDir = dir;
+  }
   return sessionToolsDir;
 }
 
@@ -216,9 +221,24 @@ export function interpret(stdout: string, stderr: string, exitCode: number | nul
   return run;
 }
 
+let sessionTempDir: string | undefined;
+/**
+ * Every run's Agent.TempDirectory lives under one directory of this test process, removed when the process exits
+ * (the agent empties its temp directory after each job; a test still reads the summaries and reports until then).
+ */
+function newAgentTempDir(task: string): string {
+  if (!sessionTempDir) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'agent-session-'));
+    sessionTempDir = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const dir = mkdtempSync(path.join(sessionTempDir, `${task}-`));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 export async function runTask(options: RunTaskOptions): Promise<TaskRun> {
-  const tempDir = mkdtempSync(path.join(os.tmpdir(), `agent-temp-${options.task}-`));
-  mkdirSync(tempDir, { recursive: true });
+  const tempDir = newAgentTempDir(options.task);
   const env = agentEnvironment(options, tempDir);
   const entry = path.join(distTasks, options.task, options.entry ?? 'index.js');
   const started = Date.now();

@@ -1,12 +1,12 @@
 // Helpers of the sign-in/registry/ACR integration tests: service connections as the agent would hand them to a
 // task, built from lab.json, and a driver process that runs the core modules with the lab's Node environment
 // (NODE_EXTRA_CA_CERTS and the IMDS host must be set when a process starts, so they cannot run inside mocha).
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { OidcContext } from '../../src/azure/connection';
 import { run } from '../../src/process/exec';
 import { ArgvWatch } from '../helpers/argv-watch';
-import { type IdentityName, type Lab, type ServiceConnection, labNodeEnv, serviceConnectionId } from '../lab/lab';
+import { labSecrets, labServiceConnection } from '../lab/agent';
+import { type IdentityName, type Lab, type ServiceConnection, labNodeEnv } from '../lab/lab';
 
 /** An AzureConnection as plain data (what crosses into the driver). */
 export interface ConnectionData {
@@ -17,27 +17,12 @@ export interface ConnectionData {
   url?: string;
 }
 
-/** The AzureRM service connection of lab.json for an identity and scheme, with the parameters the agent sets. */
+/** The AzureRM service connection of lab.json for an identity and scheme, as plain data (test/lab/agent.ts builds it). */
 export function labConnection(lab: Lab, identity: IdentityName, scheme: ServiceConnection['scheme'], authenticationType?: 'spnKey' | 'spnCertificate'): ConnectionData {
-  const id = serviceConnectionId(lab, identity, scheme, authenticationType);
-  const dataParameters = {
-    environment: 'AzureCloud',
-    environmentAuthorityUrl: `${lab.entra.authorityHost}/`,
-    subscriptionId: lab.entra.subscriptionId,
-    scopeLevel: 'Subscription',
-  };
-  const base = { id, scheme, dataParameters, url: 'https://management.azure.com/' };
-  if (identity === 'managed') {
-    return { ...base, parameters: { tenantid: lab.entra.tenantId }, dataParameters: { ...dataParameters, msiclientId: lab.identities.managed.clientId } };
-  }
-  const app = lab.identities[identity];
-  const parameters: Record<string, string> = { tenantid: lab.entra.tenantId, serviceprincipalid: app.clientId };
-  if (scheme === 'ServicePrincipal' && (authenticationType ?? 'spnKey') === 'spnKey') Object.assign(parameters, { authenticationtype: 'spnKey', serviceprincipalkey: app.secret });
-  if (scheme === 'ServicePrincipal' && authenticationType === 'spnCertificate') {
-    Object.assign(parameters, { authenticationtype: 'spnCertificate', serviceprincipalcertificate: readFileSync(app.certificatePath, 'utf8') });
-  }
-  if (scheme === 'WorkloadIdentityFederation') parameters.workloadidentityfederationsubject = `sc://${lab.azureDevOps.organization}/${lab.azureDevOps.projectName}/${lab.azureDevOps.serviceConnections[id].name}`;
-  return { ...base, parameters };
+  const { id, endpoint } = labServiceConnection(lab, identity, scheme, authenticationType);
+  // The core reads parameters with lower-case keys, as src/pipeline hands them over.
+  const parameters = Object.fromEntries(Object.entries(endpoint.parameters).map(([key, value]) => [key.toLowerCase(), value]));
+  return { id, scheme: endpoint.scheme, parameters, dataParameters: { ...endpoint.data }, url: endpoint.url };
 }
 
 export function labOidc(lab: Lab): OidcContext {
@@ -45,18 +30,7 @@ export function labOidc(lab: Lab): OidcContext {
   return { collectionUri: ado.collectionUri, projectId: ado.projectId, hostType: ado.hostType, planId: ado.planId, jobId: ado.jobId, accessToken: ado.accessToken };
 }
 
-/** Every secret of the lab a test could leak: identity secrets, private keys, the job's access token, admin passwords. */
-export function labSecrets(lab: Lab): string[] {
-  const secrets = [lab.azureDevOps.accessToken, ...Object.values(lab.registries).map((r) => r.admin.password)];
-  for (const [name, app] of Object.entries(lab.identities)) {
-    if (name === 'managed' || !('secret' in app)) continue;
-    secrets.push(app.secret);
-    const pem = readFileSync(app.certificatePath, 'utf8');
-    const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]*?)-----END/.exec(pem)?.[1].replace(/\s+/g, '');
-    if (key) secrets.push(key.slice(0, 64), key.slice(-64));
-  }
-  return secrets;
-}
+export { labSecrets };
 
 export interface DriverRun<T> {
   result: T;
