@@ -5,15 +5,18 @@
 //   from the JSON (src/release/policy.ts), not from the exit code.
 // - No `--severity`: the report keeps every severity so the counts are complete; the threshold is ours.
 // - `--image-src remote`: scan what the registry holds, never a same-named image in a local docker daemon.
-// - Credentials only in the environment (TRIVY_USERNAME/TRIVY_PASSWORD), never in argv.
-// - A clean environment: inherited TRIVY_* variables (TRIVY_SEVERITY, TRIVY_IGNOREFILE, ...) and the agent's
-//   ENDPOINT_/SECRET_ variables are dropped, and trivy runs in an empty directory so no stray trivy.yaml or
-//   .trivyignore changes what it reports.
+// - Credentials never in argv, and not in TRIVY_USERNAME/TRIVY_PASSWORD either: trivy offers those to every registry
+//   it touches, the vulnerability database's (mirror.gcr.io, ghcr.io) included, as its documentation warns. They go
+//   into a docker config of this scan only (DOCKER_CONFIG, a 0600 file removed afterwards) that names just the image's
+//   registry, which trivy's keychain then uses for that host alone.
+// - A clean environment: inherited TRIVY_* variables (TRIVY_SEVERITY, TRIVY_IGNOREFILE, ...), the agent's
+//   ENDPOINT_/SECRET_ variables and AZURE_* (trivy's built-in ACR login would pick up another identity from them)
+//   are dropped, and trivy runs in an empty directory so no stray trivy.yaml or .trivyignore changes what it reports.
 // - `--quiet`: no progress bars or info lines in the pipeline log; fatal errors are still printed.
 // - `--output <file>`: trivy writes the report straight to a file (no 40 MB through a pipe for a big image); a run
 //   that leaves no file, or one that is not a trivy report of this digest, is refused, quoting what trivy printed.
 // - `--list-all-pkgs=false`: the package inventory is not needed for the decision and can be most of the report.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
 import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
@@ -79,10 +82,10 @@ export function trivyImageArgs(settings: ScanSettings, request: ScanRequest, sar
   return args;
 }
 
-const DROPPED_ENV = /^(TRIVY_|ENDPOINT_|SECRET_|INPUT_|VSTS_TASKVARIABLE_|SYSTEM_ACCESSTOKEN$)/i;
+const DROPPED_ENV = /^(TRIVY_|ENDPOINT_|SECRET_|INPUT_|VSTS_TASKVARIABLE_|AZURE_|SYSTEM_ACCESSTOKEN$|DOCKER_CONFIG$)/i;
 
-/** The child's environment: ours minus what could change trivy's findings or leak the agent's secrets. */
-export function trivyEnvironment(base: NodeJS.ProcessEnv, credentials: RegistryCredentials | undefined): { env: NodeJS.ProcessEnv; dropped: string[] } {
+/** The child's environment: ours minus what could change trivy's findings, pick another identity or leak the agent's secrets. */
+export function trivyEnvironment(base: NodeJS.ProcessEnv, dockerConfigDir?: string): { env: NodeJS.ProcessEnv; dropped: string[] } {
   const env: NodeJS.ProcessEnv = {};
   const dropped: string[] = [];
   for (const [key, value] of Object.entries(base)) {
@@ -92,11 +95,29 @@ export function trivyEnvironment(base: NodeJS.ProcessEnv, credentials: RegistryC
     }
     env[key] = value;
   }
-  if (credentials) {
-    env.TRIVY_USERNAME = credentials.username;
-    env.TRIVY_PASSWORD = credentials.password;
-  }
+  if (dockerConfigDir) env.DOCKER_CONFIG = dockerConfigDir;
   return { env, dropped };
+}
+
+/** A docker config that gives the credentials to their registry and to no other host. */
+export function writeRegistryAuth(dir: string, credentials: RegistryCredentials | undefined): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const auths = credentials ? { [credentials.registry]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } } : {};
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ auths }), { mode: 0o600 });
+}
+
+/** Runs trivy's work in a scratch directory beside the report: an empty working directory and the scan's docker config. */
+async function withScratch<T>(besideFile: string, credentials: RegistryCredentials | undefined, body: (scratch: { cwd: string; dockerConfig: string }) => Promise<T>): Promise<T> {
+  const root = mkdtempSync(path.join(path.dirname(besideFile), 'trivy-run-'));
+  try {
+    const cwd = path.join(root, 'cwd');
+    mkdirSync(cwd);
+    const dockerConfig = path.join(root, 'docker');
+    writeRegistryAuth(dockerConfig, credentials);
+    return await body({ cwd, dockerConfig });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 export interface TrivyScanResult {
@@ -115,23 +136,23 @@ export interface ScanDependencies {
 
 export async function scanImage(settings: ScanSettings, request: ScanRequest, deps: ScanDependencies): Promise<TrivyScanResult> {
   const args = trivyImageArgs(settings, request);
-  const { env, dropped } = trivyEnvironment(deps.baseEnv ?? process.env, deps.credentials);
+  const base = deps.baseEnv ?? process.env;
+  const { dropped } = trivyEnvironment(base);
   if (dropped.length > 0) deps.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
   deps.logger.info(`${settings.trivy} ${args.join(' ')}`);
   rmSync(request.outputFile, { force: true }); // a report left from before must never pass for this run's
-  const cwd = mkdtempSync(path.join(path.dirname(request.outputFile), 'trivy-cwd-'));
   let result: RunResult;
   try {
-    result = await deps.runner(settings.trivy, args, {
-      env,
-      cwd,
-      timeoutMs: settings.timeoutMs + KILL_GRACE_MS,
-      onLine: (line) => deps.logger.debug(`trivy: ${line}`),
-    });
+    result = await withScratch(request.outputFile, deps.credentials, ({ cwd, dockerConfig }) =>
+      deps.runner(settings.trivy, args, {
+        env: trivyEnvironment(base, dockerConfig).env,
+        cwd,
+        timeoutMs: settings.timeoutMs + KILL_GRACE_MS,
+        onLine: (line) => deps.logger.debug(`trivy: ${line}`),
+      }),
+    );
   } catch (error) {
     throw new TrivyFailedError(`trivy could not be started (${settings.trivy}): ${(error as Error).message}`);
-  } finally {
-    rmSync(cwd, { recursive: true, force: true });
   }
   // stdout is small here (the report goes to the file); it is quoted when trivy printed something instead.
   const reason = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout.slice(0, 4096));
@@ -181,7 +202,7 @@ export function hasFindings(report: TrivyReport): boolean {
  * `--format sarif --skip-db-update` against the same digest instead.
  */
 export async function writeSarif(settings: ScanSettings, request: ScanRequest, sarifFile: string, deps: ScanDependencies): Promise<'convert' | 'rescan'> {
-  const { env } = trivyEnvironment(deps.baseEnv ?? process.env, undefined);
+  const { env } = trivyEnvironment(deps.baseEnv ?? process.env);
   const converted = await deps.runner(settings.trivy, ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile], { env, timeoutMs: 120_000 });
   if (converted.exitCode === 0 && existsSync(sarifFile)) return 'convert';
   if (!/unknown command "convert"/.test(converted.stderr)) {
@@ -189,8 +210,9 @@ export async function writeSarif(settings: ScanSettings, request: ScanRequest, s
   }
   deps.logger.info('This trivy has no convert command; scanning again for SARIF (cached layers, no database update).');
   const args = trivyImageArgs(settings, request, sarifFile);
-  const withCredentials = trivyEnvironment(deps.baseEnv ?? process.env, deps.credentials);
-  const rescanned = await deps.runner(settings.trivy, args, { env: withCredentials.env, timeoutMs: settings.timeoutMs + KILL_GRACE_MS });
+  const rescanned = await withScratch(sarifFile, deps.credentials, ({ cwd, dockerConfig }) =>
+    deps.runner(settings.trivy, args, { env: trivyEnvironment(deps.baseEnv ?? process.env, dockerConfig).env, cwd, timeoutMs: settings.timeoutMs + KILL_GRACE_MS }),
+  );
   if (rescanned.exitCode !== 0 || !existsSync(sarifFile)) {
     throw new TrivyFailedError(`trivy image --format sarif failed: ${lastMeaningfulLine(rescanned.stderr) ?? `exit code ${rescanned.exitCode}`}`);
   }
@@ -199,7 +221,7 @@ export async function writeSarif(settings: ScanSettings, request: ScanRequest, s
 
 /** The version trivy reports about itself (`trivy version --format json`). */
 export async function trivyVersion(trivy: string, runner: Runner): Promise<string> {
-  const { env } = trivyEnvironment(process.env, undefined);
+  const { env } = trivyEnvironment(process.env);
   const result = await runner(trivy, ['version', '--format', 'json'], { env, timeoutMs: 60_000 });
   if (result.exitCode !== 0) {
     throw new TrivyFailedError(`'${trivy} version' failed with exit code ${result.exitCode}: ${lastMeaningfulLine(result.stderr) ?? 'no output'}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordingLogger } from '../../src/log';
@@ -25,6 +25,7 @@ import {
   trivyEnvironment,
   trivyImageArgs,
   trivyVersion,
+  writeRegistryAuth,
   writeSarif,
 } from '../../src/trivy/scan';
 
@@ -149,13 +150,36 @@ describe('trivy argv and environment', () => {
     assert.ok(!args.includes('--severity'), 'severity filtering is ours, the report keeps every severity');
   });
 
-  it('puts credentials in the environment and drops what would change findings or leak agent secrets', () => {
+  it('drops from the environment what would change findings, pick another identity or leak agent secrets', () => {
     const { env, dropped } = trivyEnvironment(
-      { PATH: '/bin', TRIVY_SEVERITY: 'LOW', trivy_ignorefile: '/x', ENDPOINT_AUTH_abc: '{"secret"}', SECRET_X: 's', SYSTEM_ACCESSTOKEN: 't', HOME: '/root' },
-      { registry: 'contoso.azurecr.io', username: '00000000-0000-0000-0000-000000000000', password: 'refresh-token' },
+      {
+        PATH: '/bin',
+        TRIVY_SEVERITY: 'LOW',
+        trivy_ignorefile: '/x',
+        TRIVY_USERNAME: 'someone',
+        TRIVY_PASSWORD: 'else',
+        ENDPOINT_AUTH_abc: '{"secret"}',
+        SECRET_X: 's',
+        SYSTEM_ACCESSTOKEN: 't',
+        AZURE_TENANT_ID: 'other-tenant',
+        DOCKER_CONFIG: '/home/agent/.docker',
+        HOME: '/root',
+      },
+      '/tmp/scan/docker',
     );
-    assert.deepEqual(env, { PATH: '/bin', HOME: '/root', TRIVY_USERNAME: '00000000-0000-0000-0000-000000000000', TRIVY_PASSWORD: 'refresh-token' });
-    assert.deepEqual(dropped.sort(), ['TRIVY_SEVERITY', 'trivy_ignorefile']);
+    assert.deepEqual(env, { PATH: '/bin', HOME: '/root', DOCKER_CONFIG: '/tmp/scan/docker' });
+    assert.deepEqual(dropped.sort(), ['TRIVY_PASSWORD', 'TRIVY_SEVERITY', 'TRIVY_USERNAME', 'trivy_ignorefile']);
+  });
+
+  it('gives the credentials to their registry only, in a docker config readable by the agent user alone', () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'auth-')), 'docker');
+    writeRegistryAuth(dir, { registry: 'contoso.azurecr.io', username: '00000000-0000-0000-0000-000000000000', password: 'refresh-token' });
+    const file = path.join(dir, 'config.json');
+    const config = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(Object.keys(config.auths), ['contoso.azurecr.io']);
+    assert.equal(Buffer.from(config.auths['contoso.azurecr.io'].auth, 'base64').toString(), '00000000-0000-0000-0000-000000000000:refresh-token');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
   });
 
   it('reads timeouts as trivy does, a bare number as minutes', () => {
@@ -179,10 +203,17 @@ interface FakeRun {
   writes?: string;
 }
 
-function fakeTrivy(behaviour: FakeRun): { runner: Runner; calls: { file: string; args: readonly string[]; options?: RunOptions }[] } {
-  const calls: { file: string; args: readonly string[]; options?: RunOptions }[] = [];
+/** The credentials per registry in a docker config directory, as user:password (what trivy's keychain reads). */
+function authsOf(dockerConfig: string | undefined): Record<string, string> {
+  if (!dockerConfig) return {};
+  const config = JSON.parse(readFileSync(path.join(dockerConfig, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
+  return Object.fromEntries(Object.entries(config.auths).map(([host, { auth }]) => [host, Buffer.from(auth, 'base64').toString()]));
+}
+
+function fakeTrivy(behaviour: FakeRun): { runner: Runner; calls: { file: string; args: readonly string[]; options?: RunOptions; auths: Record<string, string> }[] } {
+  const calls: { file: string; args: readonly string[]; options?: RunOptions; auths: Record<string, string> }[] = [];
   const runner: Runner = async (file, args, options) => {
-    calls.push({ file, args, options });
+    calls.push({ file, args, options, auths: authsOf(options?.env?.DOCKER_CONFIG) });
     if (behaviour.writes !== undefined) writeFileSync(args[args.indexOf('--output') + 1], behaviour.writes);
     const result: RunResult = {
       exitCode: behaviour.exitCode === undefined ? 0 : behaviour.exitCode,
@@ -204,13 +235,15 @@ describe('scanImage with a fake trivy', () => {
   const credentials = { registry: 'contoso.azurecr.io', username: '00000000-0000-0000-0000-000000000000', password: 's3cr3t-refresh-token' };
   const request = () => ({ ...expected, outputFile: path.join(dir, 'report.json') });
 
-  it('returns the checked report when trivy finds issues (exit 10), with credentials only in env', async () => {
+  it('returns the checked report when trivy finds issues (exit 10), with credentials only in its own docker config', async () => {
     const fake = fakeTrivy({ exitCode: 10, writes: reportFor('photon-30.json.golden') });
     const result = await scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger(), credentials, baseEnv: { PATH: '/bin' } });
     assert.equal(result.report.Results?.[0].Vulnerabilities?.length, 3);
     const call = fake.calls[0];
     assert.ok(!call.args.some((a) => a.includes('s3cr3t')), 'the secret must not be in argv');
-    assert.equal(call.options?.env?.TRIVY_PASSWORD, 's3cr3t-refresh-token');
+    assert.ok(!Object.values(call.options?.env ?? {}).some((v) => v?.includes('s3cr3t')), 'nor in the environment');
+    assert.deepEqual(call.auths, { 'contoso.azurecr.io': `${credentials.username}:${credentials.password}` });
+    assert.ok(!existsSync(call.options!.env!.DOCKER_CONFIG!), 'the docker config is removed after the scan');
     assert.equal(call.options?.timeoutMs, 600_000 + 15_000);
     assert.ok(call.options?.cwd && call.options.cwd !== process.cwd(), 'trivy runs in an empty directory');
   });
@@ -263,7 +296,7 @@ describe('scanImage with a fake trivy', () => {
     it('scans again with --format sarif when this trivy has no convert command', async () => {
       const calls: { args: string[]; password?: string }[] = [];
       const runner: Runner = async (_file, args, options) => {
-        calls.push({ args: [...args], password: options?.env?.TRIVY_PASSWORD });
+        calls.push({ args: [...args], password: authsOf(options?.env?.DOCKER_CONFIG)['contoso.azurecr.io']?.split(':')[1] });
         if (args[0] === 'convert') return { ...ok(), exitCode: 1, stderr: 'Error: unknown command "convert" for "trivy"\n' };
         writeFileSync(args[args.indexOf('--output') + 1], '{"version":"2.1.0","runs":[]}');
         return ok();
