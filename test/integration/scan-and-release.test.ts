@@ -411,10 +411,10 @@ describe('ScanAndRelease@1 against the lab', function () {
         [
           '#!/bin/sh',
           `if [ "$1" = image ] && [ ! -e "${moved}" ]; then`,
-          `  export DOCKER_CONFIG="${builder.configDir}"`,
-          `  docker buildx build --platform linux/amd64 --provenance=false -t "${contoso}/${repository}:moving" "${mover.dir}" >/dev/null 2>&1 || exit 99`,
-          `  docker push "${contoso}/${repository}:moving" > "${moved}" 2>&1 || exit 98`,
-          `  docker image rm "${contoso}/${repository}:moving" >/dev/null 2>&1`,
+          // the builder's docker config for the push only: trivy itself must keep the scan's own config
+          `  DOCKER_CONFIG="${builder.configDir}" docker buildx build --platform linux/amd64 --provenance=false -t "${contoso}/${repository}:moving" "${mover.dir}" >/dev/null 2>&1 || exit 99`,
+          `  DOCKER_CONFIG="${builder.configDir}" docker push "${contoso}/${repository}:moving" > "${moved}" 2>&1 || exit 98`,
+          `  DOCKER_CONFIG="${builder.configDir}" docker image rm "${contoso}/${repository}:moving" >/dev/null 2>&1`,
           'fi',
           `exec "${path.join(realTrivy, 'trivy')}" "$@"`,
           '',
