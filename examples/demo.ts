@@ -11,7 +11,7 @@ import { parseVsoLine } from '../test/helpers/vso';
 import { type LabServiceConnection, type LabTaskOptions, labJobVariables, labSecrets, labServiceConnectionNamed, runLabTask } from '../test/lab/agent';
 import { type BuildContext, makeBuildContext } from '../test/lab/base';
 import { LabControl } from '../test/lab/client';
-import { type Lab, readLab } from '../test/lab/lab';
+import { backingDigest, type Lab, readLab } from '../test/lab/lab';
 import { qemuState, setQemu, withQemuOff } from '../test/lab/qemu';
 import { AgentLog, type TaskHeader } from './demo/agent-log';
 import { Expectations } from './demo/expectations';
@@ -81,22 +81,6 @@ async function step(job: Job, options: LabTaskOptions & { name?: string; display
   return run;
 }
 
-/** The digest the registry behind the ACR emulator holds under a tag (what was really pushed). */
-async function digestOfTag(lab: Lab, repository: string, tag: string): Promise<string | undefined> {
-  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${tag}`, {
-    method: 'HEAD',
-    // Every manifest type, or the registry answers an index with one of its platform manifests.
-    headers: {
-      Accept: [
-        'application/vnd.oci.image.index.v1+json',
-        'application/vnd.docker.distribution.manifest.list.v2+json',
-        'application/vnd.oci.image.manifest.v1+json',
-        'application/vnd.docker.distribution.manifest.v2+json',
-      ].join(', '),
-    },
-  });
-  return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
-}
 
 /** The quarantine state as the registry (the ACR emulator) records it, not as a task reported it. */
 async function quarantineState(job: Job, repository: string, digest: string): Promise<string> {
@@ -147,7 +131,7 @@ async function checkPushed(job: Job, run: TaskRun, repository: string, platforms
   if (!expect.match('it outputs the digest', digest, /^sha256:[0-9a-f]{64}$/)) return undefined;
   expect.equal('imageReference names that digest', run.outputs.imageReference, `${registry}/${repository}@${digest}`);
   expect.equal('the platforms proven are the ones asked for', run.outputs.platforms, platforms);
-  expect.equal('the registry holds that digest under the tag', await digestOfTag(job.lab, repository, job.buildId), digest);
+  expect.equal('the registry holds that digest under the tag', await backingDigest(job.lab, repository, job.buildId), digest);
   expect.equal('the registry keeps it in quarantine (read back)', await quarantineState(job, repository, digest), 'Quarantined');
   return digest;
 }
@@ -226,7 +210,7 @@ async function seedReplay(job: Job, pipelineWif: LabServiceConnection): Promise<
   expect.match('the refusal names the file', message, /\/app\/\.venv\/bin\/python/);
   expect.match('the refusal names both architectures', message, /arm64.*amd64|amd64.*arm64/);
   expect.check('no imageReference was handed on to a release step', run.outputs.imageReference === undefined);
-  const digest = await digestOfTag(job.lab, repository, job.buildId);
+  const digest = await backingDigest(job.lab, repository, job.buildId);
   const state = digest ? await quarantineState(job, repository, digest) : 'not pushed';
   expect.check('nothing was released: what was pushed stays quarantined (read back)', state === 'Quarantined' || state === 'not pushed', state);
 

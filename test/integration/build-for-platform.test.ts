@@ -12,7 +12,7 @@ import { distTasks, leakedSecrets, repoRoot, type TaskRun } from '../helpers/tas
 import { labSecrets, labServiceConnection, runLabTask, type LabServiceConnection } from '../lab/agent';
 import { makeBuildContext, type BuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
-import { readLab, type Lab } from '../lab/lab';
+import { backingDigest, readLab, type Lab } from '../lab/lab';
 import { startPrivateDaemon, type PrivateDaemon } from './build-for-platform-daemon';
 
 const contoso = 'contoso.azurecr.io';
@@ -35,21 +35,6 @@ function appContext(lab: Lab, extra: Record<string, string> = {}): BuildContext 
   return makeBuildContext({ lab, dockerfile: readFileSync(path.join(appDir, 'Dockerfile'), 'utf8'), files });
 }
 
-/** What the backing registry (behind both ACR emulators) holds under a tag. */
-async function registryDigest(lab: Lab, repository: string, reference: string): Promise<string | undefined> {
-  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${reference}`, {
-    method: 'HEAD',
-    headers: {
-      Accept: [
-        'application/vnd.oci.image.index.v1+json',
-        'application/vnd.docker.distribution.manifest.list.v2+json',
-        'application/vnd.oci.image.manifest.v1+json',
-        'application/vnd.docker.distribution.manifest.v2+json',
-      ].join(', '),
-    },
-  });
-  return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
-}
 
 async function registryManifest(lab: Lab, repository: string, digest: string): Promise<{ mediaType?: string; manifests?: { platform?: { os: string; architecture: string } }[] }> {
   const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${digest}`, {
@@ -144,7 +129,7 @@ describe('BuildForPlatform@1 (lab)', function () {
         assertNoLeak(watched);
         assert.ok(watched.commandLines.some((l) => l.includes('login --username 00000000-0000-0000-0000-000000000000 --password-stdin contoso.azurecr.io')), 'docker login with the zero GUID through stdin');
 
-        const held = await registryDigest(lab, repository, '4711');
+        const held = await backingDigest(lab, repository, '4711');
         assert.ok(held, 'the registry holds the default tag $(Build.BuildId)');
         assert.equal(run.outputs.imageDigest, held);
         assert.equal(run.outputs.imageReference, `${contoso}/${repository}@${held}`);
@@ -182,8 +167,8 @@ describe('BuildForPlatform@1 (lab)', function () {
     assertSucceeded(run);
     assertNoLeak(watched);
     const digest = run.outputs.imageDigest;
-    assert.equal(await registryDigest(lab, repository, '4711'), digest);
-    assert.equal(await registryDigest(lab, repository, 'latest'), digest);
+    assert.equal(await backingDigest(lab, repository, '4711'), digest);
+    assert.equal(await backingDigest(lab, repository, 'latest'), digest);
     const index = await registryManifest(lab, repository, digest);
     assert.deepEqual(
       (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort(),
@@ -218,7 +203,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     const allowed = await build({ context: ctx, inputs: { registry: fabrikam, repository, dockerfile: 'Dockerfile.prebuilt-venv', verifyPlatforms: 'false' }, connection });
     assertSucceeded(allowed.run);
     assert.doesNotMatch(allowed.run.log, /##\[group\]Verify/);
-    assert.equal(allowed.run.outputs.imageDigest, await registryDigest(lab, repository, '4711'));
+    assert.equal(allowed.run.outputs.imageDigest, await backingDigest(lab, repository, '4711'));
   });
 
   it('hands secrets to RUN --mount=type=secret only, from the environment and from a file, never into the log or argv', async () => {
@@ -297,7 +282,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     assertNoLeak(watched);
     assert.ok(watched.run.secrets.includes(admin.password), 'the password was registered as a secret');
     assert.ok(watched.commandLines.some((l) => l.includes(`login --username ${admin.username} --password-stdin ${fabrikam}`)));
-    assert.equal(watched.run.outputs.imageReference, `${fabrikam}/${repository}@${await registryDigest(lab, repository, '4711')}`);
+    assert.equal(watched.run.outputs.imageReference, `${fabrikam}/${repository}@${await backingDigest(lab, repository, '4711')}`);
   });
 
   it('pushes nothing when the build fails', async () => {
@@ -307,8 +292,8 @@ describe('BuildForPlatform@1 (lab)', function () {
     const watched = await build({ context: broken, inputs: { registry: fabrikam, repository, cache: 'registry' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
     assert.equal(watched.run.result, 'Failed');
     assert.match(watched.run.resultMessage ?? '', /docker buildx build failed with exit code 1: ERROR: .*exit code: 3/);
-    assert.equal(await registryDigest(lab, repository, '4711'), undefined, 'no image');
-    assert.equal(await registryDigest(lab, repository, 'buildcache'), undefined, 'no cache');
+    assert.equal(await backingDigest(lab, repository, '4711'), undefined, 'no image');
+    assert.equal(await backingDigest(lab, repository, 'buildcache'), undefined, 'no cache');
     assertNoLeak(watched);
   });
 
@@ -350,7 +335,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
     assert.equal(watched.run.result, 'Failed');
     assert.match(watched.run.resultMessage ?? '', /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/it-bfp\/hidden-[0-9a-f]+@sha256:[0-9a-f]{64}, which this job just pushed, .*AcrQuarantineReader/);
-    assert.ok(await registryDigest(lab, repository, '4711'), 'docker push went through quarantine');
+    assert.ok(await backingDigest(lab, repository, '4711'), 'docker push went through quarantine');
     assertNoLeak(watched);
   });
 
@@ -359,7 +344,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labServiceConnection(lab, 'managed', 'ManagedServiceIdentity') });
     assertSucceeded(watched.run);
     assertNoLeak(watched);
-    assert.equal(watched.run.outputs.imageDigest, await registryDigest(lab, repository, '4711'));
+    assert.equal(watched.run.outputs.imageDigest, await backingDigest(lab, repository, '4711'));
     assert.equal((await control.quarantineRecord(contoso, repository, watched.run.outputs.imageDigest))?.quarantineState, 'Quarantined');
   });
 
@@ -379,7 +364,7 @@ describe('BuildForPlatform@1 (lab)', function () {
       const connection = labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
       const cold = await build({ context: ctx, inputs, connection, env: { DOCKER_HOST: daemon.host } });
       assertSucceeded(cold.run);
-      assert.ok(await registryDigest(lab, repository, 'buildcache'), 'the cache image was pushed');
+      assert.ok(await backingDigest(lab, repository, 'buildcache'), 'the cache image was pushed');
       daemon.pruneBuildCache();
 
       const warm = await build({ context: ctx, inputs: { ...inputs, tags: 'warm' }, connection, env: { DOCKER_HOST: daemon.host } });
@@ -412,10 +397,10 @@ describe('BuildForPlatform@1 (lab)', function () {
       assert.match(watched.run.log, /building linux\/amd64, linux\/arm64 one by one, then joining them into one index/);
       assert.match(watched.run.log, /buildx imagetools create --progress plain --tag fabrikam\.azurecr\.io\/it-bfp\/classic-[0-9a-f]+:4711 /);
       const digest = watched.run.outputs.imageDigest;
-      assert.equal(await registryDigest(lab, repository, '4711'), digest);
+      assert.equal(await backingDigest(lab, repository, '4711'), digest);
       const index = await registryManifest(lab, repository, digest);
       assert.deepEqual((index.manifests ?? []).map((m) => m.platform?.architecture).sort(), ['amd64', 'arm64']);
-      assert.ok(await registryDigest(lab, repository, '4711-linux-arm64'), 'the per-platform image keeps its platform tag');
+      assert.ok(await backingDigest(lab, repository, '4711-linux-arm64'), 'the per-platform image keeps its platform tag');
       const metadata = JSON.parse(readFileSync(watched.run.outputs.metadataFile, 'utf8')) as { 'containerimage.digest': string; platforms: unknown[] };
       assert.equal(metadata['containerimage.digest'], digest);
       assert.equal(metadata.platforms.length, 2);

@@ -10,7 +10,7 @@ import { AgentLog } from '../../examples/demo/agent-log';
 import { distTasks, leakedSecrets, repoRoot } from '../helpers/task-runner';
 import { labSecrets } from '../lab/agent';
 import { LabControl } from '../lab/client';
-import { type Lab, readLab } from '../lab/lab';
+import { backingDigest, type Lab, readLab } from '../lab/lab';
 
 const contoso = 'contoso.azurecr.io';
 
@@ -20,14 +20,6 @@ function runDemo(): Promise<RunResult> {
 
 const tail = (result: RunResult) => `exit ${result.exitCode}\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-2000)}`;
 
-/** The digest the registry behind the ACR emulator holds under a tag. */
-async function digestOfTag(lab: Lab, repository: string, tag: string): Promise<string | undefined> {
-  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${tag}`, {
-    method: 'HEAD',
-    headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
-  });
-  return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
-}
 
 describe('npm run demo (examples/demo.ts against the lab)', function () {
   this.timeout(900_000);
@@ -76,7 +68,7 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
         ['demo/api', 'Quarantined'],
       ];
       for (const [index, [repository, state]] of expected.entries()) {
-        const digest = await digestOfTag(lab, repository, buildId);
+        const digest = await backingDigest(lab, repository, buildId);
         assert.ok(digest, `${repository}:${buildId} is in the registry`);
         assert.ok(table[index + 2].includes(digest.slice(0, 'sha256:'.length + 12)), `the table shows ${digest} for ${repository}`);
         assert.equal((await control.quarantineRecord(contoso, repository, digest))?.quarantineState, state, repository);

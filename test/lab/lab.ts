@@ -152,3 +152,17 @@ export async function probeLab(): Promise<string[]> {
   if (!existsSync('/sys/class/net/docker0')) problems.push("docker's default bridge docker0 is missing (containers cannot start)");
   return problems;
 }
+
+/** Every manifest media type: without them the registry answers a request for an index with one of its platform manifests. */
+const ANY_MANIFEST = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+/** What the backing registry (behind every ACR emulator, no quarantine there) holds under a tag or digest. */
+export async function backingDigest(lab: Lab, repository: string, reference: string): Promise<string | undefined> {
+  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { Accept: ANY_MANIFEST } });
+  return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
+}
