@@ -3,7 +3,6 @@
 // 100-350 ms of CPU (ssh2, gRPC for BuildKit sessions) before its first request; on an agent that has everything
 // that would be most of the task's time, so dockerode is loaded only by the steps that manage images.
 import * as http from 'node:http';
-import * as https from 'node:https';
 import type { DockerEndpoint } from './endpoint';
 import type { DaemonInfo } from './probe';
 
@@ -26,13 +25,15 @@ export class EngineApiError extends Error {
   }
 }
 
-function get(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+async function get(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  // node:https pulls in tls, which a task talking to a unix socket (the common case) never needs: load it on demand.
+  const https = endpoint.kind === 'tcp' && endpoint.tls ? await import('node:https') : undefined;
   return new Promise((resolve, reject) => {
     const common = { method: 'GET', path, headers: { Host: 'docker' }, agent: false as const };
     const request =
       endpoint.kind === 'unix'
         ? http.request({ ...common, socketPath: endpoint.socketPath })
-        : endpoint.tls
+        : endpoint.tls && https
           ? https.request({
               ...common,
               host: endpoint.hostname,
