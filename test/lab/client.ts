@@ -2,69 +2,16 @@
 // See test/lab/emulators/README.md for what each call does.
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import type { ManifestRecord, RegistryPolicy } from './emulators/acr/store';
+import type { AuditEntry, Fault as ActiveFault, FaultSpec } from './emulators/faults';
 import { labFile, readLab } from './lab';
 
-export type FaultKind = '429' | '500' | '503' | 'reset' | 'slow';
+// The shapes are the emulator's own: the client speaks exactly what the server answers.
+export type { AuditEntry, Fault as ActiveFault, FaultKind, FaultSpec } from './emulators/faults';
+export type { QuarantineState, RegistryPolicy } from './emulators/acr/store';
 
-export interface FaultSpec {
-  /** Emulated host, e.g. `contoso.azurecr.io`, `login.lab.test`, or `127.0.0.1:8090` for IMDS; any when absent. */
-  host?: string;
-  method?: string;
-  /** Regular expression tested against the request path (no query string). */
-  path: string;
-  kind: FaultKind;
-  /** Matching requests that get the fault: default 1; -1 = forever (until removed or reset). */
-  times?: number;
-  retryAfter?: number;
-  delayMs?: number;
-}
-
-export interface ActiveFault extends FaultSpec {
-  id: string;
-  remaining: number;
-  hits: number;
-}
-
-export interface AuditEntry {
-  seq: number;
-  time: string;
-  host: string;
-  method: string;
-  path: string;
-  /** Query parameters (repeated ones joined by a space; secret-looking ones shown as `***`). */
-  query: Record<string, string>;
-  /** 0 when the connection was reset before an answer. */
-  status: number;
-  /** Lab identity name, `admin:<username>`, `System.AccessToken` or `serviceConnection:<name>`. */
-  identity?: string;
-  fault?: FaultKind;
-  /** Non-secret fields of a form body: grant_type, client_id, client_assertion_type, service, scope, tenant, username, resource. */
-  form?: Record<string, string>;
-}
-
-export type QuarantineState = 'Quarantined' | 'Passed' | 'Failed';
-
-export interface RegistryPolicy {
-  quarantine: boolean;
-  freshState: 'Quarantined' | 'absent';
-  disallowedStatus: 403 | 405;
-  /** Identities allowed to push (AcrPush, admin) see quarantined manifests on /v2 by tag and digest. */
-  pushersSeeQuarantined: boolean;
-}
-
-export interface QuarantineRecord {
-  registry: string;
-  repository: string;
-  digest: string;
-  mediaType?: string;
-  quarantineState: QuarantineState;
-  quarantineDetails?: string;
-  createdTime: string;
-  lastUpdateTime: string;
-  deleteEnabled: boolean;
-  writeEnabled: boolean;
-  readEnabled: boolean;
-  listEnabled: boolean;
+/** The emulator's record of one manifest digest, with the tags it saw pushed and its registry's current policy. */
+export interface QuarantineRecord extends ManifestRecord {
   tags: string[];
   policy: RegistryPolicy;
 }
