@@ -53,7 +53,7 @@ function main(): void {
   const entry = path.join(distTasks, 'EnsureDocker', 'index.js');
   if (!existsSync(entry)) spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], { stdio: 'inherit' });
   const temp = mkdtempSync(path.join(os.tmpdir(), 'bench-ensure-docker-'));
-  const env = agentEnvironment({ task: 'EnsureDocker', variables: { 'Agent.ToolsDirectory': path.join(temp, 'tools') } }, temp);
+  const env = agentEnvironment({ task: 'EnsureDocker', inputs: { startDaemon: 'never' }, variables: { 'Agent.ToolsDirectory': path.join(temp, 'tools') } }, temp);
   const loadBefore = os.loadavg();
 
   // Warm the page cache for both sides, then interleave (alternating which goes first) so that load from other

@@ -50,7 +50,8 @@ describe('the packaged extension', function () {
               cwd: temp,
               encoding: 'utf8',
               timeout: 60_000,
-              env: { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp, AGENT_TOOLSDIRECTORY: temp, HOME: temp },
+              // No inputs beyond two that keep a task from starting a daemon or removing images on this machine.
+              env: { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp, AGENT_TOOLSDIRECTORY: temp, HOME: temp, INPUT_STARTDAEMON: 'never', INPUT_CLEANUP: 'none' },
             });
             const out = `${run.stdout}\n${run.stderr}`;
             const where = `${contribution.properties.name}/${handler.target} under ${label}`;
