@@ -2,7 +2,7 @@
 // verified), its DB downloaded from the release server, scanning images that buildx pushed to the ACR emulator
 // (quarantine on) with each identity's own ACR credentials, and images on the plain loopback registry.
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +13,7 @@ import { nullGuid } from '../lab/emulators/acr/auth';
 import { DockerClient, acrCall, identityRefreshToken, labRequest, uniqueRepository } from '../lab/emulators/testkit';
 import { type AppIdentityName, type Lab, labNodeEnv, readLab } from '../lab/lab';
 import { prepare } from '../lab/releases/trivy';
+import { run as runProcess } from '../../src/process/exec';
 import type { Report } from '../lab/trivy/src/types';
 import { isolatedEnv } from '../lab/trivy/testkit';
 
@@ -41,18 +42,15 @@ describe('lab trivy stand-in against the running lab', function () {
   const docker = new DockerClient();
 
   /** Runs the installed stand-in with one identity's ACR refresh token (the null-GUID username ACR documents). */
-  const scanAs = (identity: AppIdentityName | undefined, args: string[]): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const credentials = identity ? { TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh[identity] } : {};
-      const env = isolatedEnv({ ...labNodeEnv(lab), ...credentials });
-      const child = spawn(trivy, ['image', '--cache-dir', cacheDir, '--image-src', 'remote', '--no-progress', ...args], { env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const scanAs = (identity: AppIdentityName | undefined, args: string[]): Promise<Run> => {
+    const credentials = identity ? { TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh[identity] } : {};
+    return trivyRun(['image', '--cache-dir', cacheDir, '--image-src', 'remote', '--no-progress', ...args], isolatedEnv({ ...labNodeEnv(lab), ...credentials }));
+  };
+
+  const trivyRun = async (args: string[], env: NodeJS.ProcessEnv): Promise<Run> => {
+    const result = await runProcess(trivy, args, { env });
+    return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+  };
 
   before(async () => {
     lab = readLab();
@@ -196,15 +194,7 @@ describe('lab trivy stand-in against the running lab', function () {
       assert.equal(docker.run(['tag', `${lab.backingRegistry}/${stagedRepository}:1.0`, local]).code, 0);
       try {
         const mark = await control.auditMark();
-        const run = await new Promise<Run>((resolve, reject) => {
-          const child = spawn(trivy, ['image', '--cache-dir', cacheDir, '-q', '-f', 'json', local], { env: isolatedEnv({ ...labNodeEnv(lab), TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh.nobody }) });
-          let stdout = '';
-          let stderr = '';
-          child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-          child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-          child.on('error', reject);
-          child.on('close', (code) => resolve({ code, stdout, stderr }));
-        });
+        const run = await trivyRun(['image', '--cache-dir', cacheDir, '-q', '-f', 'json', local], isolatedEnv({ ...labNodeEnv(lab), TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh.nobody }));
         assert.equal(run.code, 0, run.stderr);
         assert.equal((JSON.parse(run.stdout) as Report).Metadata?.OS?.Family, 'debian');
         // (the audit log is shared with whatever else runs against the lab: look at this repository only)
