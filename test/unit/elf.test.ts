@@ -4,7 +4,7 @@ import { isElf, parseElfHeader } from '../../src/image/elf';
 import { busybox, craftedElf } from './image-fixtures';
 
 describe('ELF headers', () => {
-  it('reads the lab busybox for amd64 as a static 64-bit little-endian amd64 executable', () => {
+  it('reads a static busybox-like amd64 executable as a static 64-bit little-endian amd64 executable', () => {
     const elf = parseElfHeader(busybox.amd64().subarray(0, 1024));
     assert.equal(elf.bits, 64);
     assert.equal(elf.endianness, 'little');
@@ -14,7 +14,7 @@ describe('ELF headers', () => {
     assert.equal(elf.programHeadersRead, true);
   });
 
-  it('reads the lab busybox for arm64 as AArch64', () => {
+  it('reads a static busybox-like arm64 executable as AArch64', () => {
     const elf = parseElfHeader(busybox.arm64().subarray(0, 1024));
     assert.equal(elf.machine, 183);
     assert.equal(elf.architecture, 'arm64');

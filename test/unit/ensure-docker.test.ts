@@ -24,7 +24,11 @@ function agent() {
   const temp = path.join(root, 'temp');
   mkdirSync(tools);
   mkdirSync(temp);
-  // buildx counts as present only once the (fake) install ran; the machine's own plugin is made to fail.
+  // A plugin file where the CLI looks first (<config>/cli-plugins), so the probe finds one whatever this machine has.
+  // buildx counts as present only once the (fake) install ran; every plugin file, the machine's too, is made to fail.
+  const plugins = path.join(root, 'config', 'cli-plugins');
+  mkdirSync(plugins, { recursive: true });
+  writeFileSync(path.join(plugins, 'docker-buildx'), '#!/bin/sh\n', { mode: 0o755 });
   const state = { buildxInstalled: false, cliVersion: '27.3.1' };
   const calls: string[] = [];
   const runner: Runner = async (file, args) => {

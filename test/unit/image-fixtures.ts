@@ -1,6 +1,5 @@
 // Crafted tar archives and image layers for the unit tests of src/image: a tiny tar writer that produces ustar,
 // GNU long-name and PAX headers byte by byte as the formats define them (POSIX pax, GNU tar manual).
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
@@ -92,10 +91,38 @@ export async function* chunked(data: Buffer, size = 333): AsyncGenerator<Buffer>
   for (let at = 0; at < data.length; at += size) yield data.subarray(at, at + size);
 }
 
+/**
+ * Stand-ins for the lab's static busybox (amd64, arm64) as the platform proof reads them: an ELF executable header with
+ * one PT_LOAD and no PT_INTERP, padded to 4 KiB. Made here so that the unit tests need no lab.
+ */
 export const busybox = {
-  amd64: () => readFileSync(path.join(repoRoot, '.lab', 'base', 'amd64', 'busybox')),
-  arm64: () => readFileSync(path.join(repoRoot, '.lab', 'base', 'arm64', 'busybox')),
+  amd64: () => staticExecutable(62),
+  arm64: () => staticExecutable(183),
 };
+
+function staticExecutable(machine: number): Buffer {
+  const file = Buffer.alloc(4096);
+  file.write('\x7fELF', 0, 'latin1');
+  file[4] = 2; // 64-bit
+  file[5] = 1; // little-endian
+  file[6] = 1;
+  file.writeUInt16LE(2, 16); // ET_EXEC
+  file.writeUInt16LE(machine, 18);
+  file.writeUInt32LE(1, 20);
+  file.writeBigUInt64LE(0x401000n, 24); // entry point
+  file.writeBigUInt64LE(64n, 32); // program headers right after the ELF header
+  file.writeUInt16LE(64, 52);
+  file.writeUInt16LE(56, 54);
+  file.writeUInt16LE(1, 56);
+  file.writeUInt32LE(1, 64); // PT_LOAD
+  file.writeUInt32LE(5, 68); // R+X
+  file.writeBigUInt64LE(0x400000n, 80);
+  file.writeBigUInt64LE(0x400000n, 88);
+  file.writeBigUInt64LE(4096n, 96);
+  file.writeBigUInt64LE(4096n, 104);
+  file.writeBigUInt64LE(4096n, 112);
+  return file;
+}
 
 /** A minimal ELF header for any class, byte order and machine, with an optional PT_INTERP. */
 export function craftedElf(options: { bits: 32 | 64; endianness: 'little' | 'big'; machine: number; interpreter?: string }): Buffer {
