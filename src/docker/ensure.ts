@@ -31,7 +31,8 @@ import {
 } from './install-plan';
 import { withLock } from './lock';
 import { type DaemonAsker, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe, type ToolProbes } from './probe';
-import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources, type ToolCache } from './static';
+import type { ToolCache } from '../tools/cache';
+import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources } from './static';
 import { satisfiesPin } from './version';
 
 export interface EnsureOptions {

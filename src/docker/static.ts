@@ -11,10 +11,10 @@
 //   Docker publishes no checksum file for its static archives, so without a staticChecksums line for the
 //   archive the task refuses to install it rather than run an unverified daemon.
 // A mismatch is always refused: the download is deleted and nothing is installed.
-import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
+import { type ChecksumEntry, downloadVerified, findChecksum, parseChecksums, type ToolCache } from '../tools/cache';
 
 export const DEFAULT_STATIC_DOCKER_VERSION = '28.3.3';
 export const DEFAULT_BUILDX_VERSION = '0.21.2';
@@ -68,39 +68,14 @@ export function buildxAsset(sources: StaticSources, version: string): Asset & { 
   return { url: `${base}/${fileName}`, relativePath: `v${version}/${fileName}`, fileName, checksumsUrl: `${base}/checksums.txt` };
 }
 
-export interface ChecksumEntry {
-  sha256: string;
-  name: string;
-}
-
-/** sha256sum's format (`<hex>  name` or `<hex> *name`); other lines are ignored. */
-export function parseChecksums(text: string | string[]): ChecksumEntry[] {
-  const lines = typeof text === 'string' ? text.split(/\r?\n/) : text;
-  const entries: ChecksumEntry[] = [];
-  for (const line of lines) {
-    const m = /^([0-9a-fA-F]{64})\s+\*?(?:\.\/)?(\S+)\s*$/.exec(line.trim());
-    if (m) entries.push({ sha256: m[1].toLowerCase(), name: m[2] });
-  }
-  return entries;
-}
-
 /** Checks the staticChecksums lines; a line that is not `<sha256>  <name>` is an input error (returned as text). */
 export function invalidChecksumLines(lines: string[]): string[] {
   return lines.filter((l) => l.trim() && !l.trim().startsWith('#') && parseChecksums([l]).length === 0);
 }
 
-export function findChecksum(entries: ChecksumEntry[], asset: Pick<Asset, 'relativePath' | 'fileName'>): string | undefined {
-  return (entries.find((e) => e.name === asset.relativePath) ?? entries.find((e) => e.name === asset.fileName))?.sha256;
-}
-
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('error', reject)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')));
-  });
+/** The checksum a list gives for an asset, named by its path under the base URL or by its file name. */
+function checksumOf(entries: ChecksumEntry[], asset: Pick<Asset, 'relativePath' | 'fileName'>): string | undefined {
+  return findChecksum(entries, asset.relativePath, asset.fileName);
 }
 
 export class ChecksumError extends Error {
@@ -113,44 +88,14 @@ export class ChecksumError extends Error {
   }
 }
 
-/** The parts of azure-pipelines-tool-lib the static installer uses; a seam for tests. */
-export interface ToolCache {
-  find(tool: string, version: string, arch: string): string | undefined;
-  download(url: string): Promise<string>;
-  extractTar(file: string): Promise<string>;
-  cacheDir(dir: string, tool: string, version: string, arch: string): Promise<string>;
-  cacheFile(file: string, targetName: string, tool: string, version: string, arch: string): Promise<string>;
-  prependPath(dir: string): void;
-}
-
-/** tool-lib is loaded only when something must be installed or taken from the cache. */
-export async function toolLibCache(): Promise<ToolCache> {
-  const tool = await import('azure-pipelines-tool-lib/tool');
-  return {
-    find: (name, version, arch) => tool.findLocalTool(name, version, arch) || undefined,
-    download: (url) => tool.downloadToolWithRetries(url),
-    extractTar: (file) => tool.extractTar(file),
-    cacheDir: (dir, name, version, arch) => tool.cacheDir(dir, name, version, arch),
-    cacheFile: (file, target, name, version, arch) => tool.cacheFile(file, target, name, version, arch),
-    prependPath: (dir) => tool.prependPath(dir),
-  };
-}
-
-async function downloadVerified(cache: ToolCache, asset: Asset, expected: { sha256: string; from: string }, log: Logger): Promise<string> {
+async function download(cache: ToolCache, asset: Asset, expected: { sha256: string; from: string }, log: Logger): Promise<string> {
   log.info(`downloading ${asset.url}`);
-  let file: string;
-  try {
-    file = await cache.download(asset.url);
-  } catch (error) {
+  const verified = await downloadVerified(cache, asset.url, expected.sha256, (actual) => new ChecksumError(asset.url, actual, expected.sha256, expected.from)).catch((error: unknown) => {
+    if (error instanceof ChecksumError) throw error;
     throw new Error(`could not download ${asset.url}: ${(error as Error).message}. Check the version and the base URL inputs, and that the agent can reach the server.`);
-  }
-  const actual = await sha256File(file);
-  if (actual !== expected.sha256) {
-    rmSync(file, { force: true });
-    throw new ChecksumError(asset.url, actual, expected.sha256, expected.from);
-  }
-  log.info(`sha256 ${actual} matches ${expected.from}`);
-  return file;
+  });
+  log.info(`sha256 ${verified.sha256} matches ${expected.from}`);
+  return verified.file;
 }
 
 /** Docker's static archive in the tool cache; returns the directory with docker, dockerd, containerd, runc, ... */
@@ -161,7 +106,7 @@ export async function cacheStaticDocker(version: string, sources: StaticSources,
     return { dir: cached, fromCache: true };
   }
   const asset = dockerStaticAsset(sources, version);
-  const sha256 = findChecksum(parseChecksums(sources.checksumLines), asset);
+  const sha256 = checksumOf(parseChecksums(sources.checksumLines), asset);
   if (!sha256) {
     throw new Error(
       `Docker publishes no checksum for ${asset.url}, and staticChecksums has no line for it, so it will not be installed unverified. ` +
@@ -169,8 +114,8 @@ export async function cacheStaticDocker(version: string, sources: StaticSources,
         'or use installSource dockerRepository or distribution (signed apt repositories).',
     );
   }
-  const file = await downloadVerified(cache, asset, { sha256, from: 'the staticChecksums input' }, log);
-  const extracted = await cache.extractTar(file);
+  const file = await download(cache, asset, { sha256, from: 'the staticChecksums input' }, log);
+  const extracted = await cache.extract(file, 'tar.gz');
   rmSync(file, { force: true });
   const dir = await cache.cacheDir(path.join(extracted, 'docker'), DOCKER_STATIC_TOOL, version, sources.arch);
   rmSync(extracted, { recursive: true, force: true });
@@ -186,7 +131,7 @@ export async function cacheBuildx(version: string, sources: StaticSources, cache
   }
   const asset = buildxAsset(sources, version);
   let expected: { sha256: string; from: string } | undefined;
-  const pinned = findChecksum(parseChecksums(sources.checksumLines), asset);
+  const pinned = checksumOf(parseChecksums(sources.checksumLines), asset);
   if (pinned) expected = { sha256: pinned, from: 'the staticChecksums input' };
   else {
     let list: string;
@@ -197,11 +142,11 @@ export async function cacheBuildx(version: string, sources: StaticSources, cache
     } catch (error) {
       throw new Error(`could not download ${asset.checksumsUrl} to verify buildx: ${(error as Error).message}. Put the binary's checksum in staticChecksums to install without it.`);
     }
-    const listed = findChecksum(parseChecksums(list), asset);
+    const listed = checksumOf(parseChecksums(list), asset);
     if (!listed) throw new Error(`${asset.checksumsUrl} lists no checksum for ${asset.fileName}.`);
     expected = { sha256: listed, from: asset.checksumsUrl };
   }
-  const file = await downloadVerified(cache, asset, expected, log);
+  const file = await download(cache, asset, expected, log);
   const dir = await cache.cacheFile(file, 'docker-buildx', BUILDX_TOOL, version, sources.arch);
   rmSync(file, { force: true });
   const cachedFile = path.join(dir, 'docker-buildx');

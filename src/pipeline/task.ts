@@ -2,7 +2,12 @@ import * as tl from 'azure-pipelines-task-lib/task';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Agent, Outcome, TaskContext } from '../context';
 import type { Logger } from '../log';
+import { run } from '../process/exec';
+import { toolLibCache } from '../tools/cache';
+
+export type { Outcome } from '../context';
 
 /** Writes to the agent log: collapsible groups, warnings as issues, debug lines shown with system.debug. */
 export const pipelineLogger: Logger = {
@@ -18,8 +23,6 @@ export const pipelineLogger: Logger = {
     }
   },
 };
-
-export type Outcome = { result: 'succeeded' } | { result: 'succeededWithIssues' | 'failed'; message: string };
 
 /**
  * Runs a task body the way every task here ends: resources loaded so tl.loc prints text, any thrown error becomes
@@ -114,4 +117,24 @@ export function runUrl(): string | undefined {
   const buildId = variable('Build.BuildId');
   if (!collection || !project || !buildId) return undefined;
   return `${collection.replace(/\/?$/, '/')}${encodeURIComponent(project)}/_build/results?buildId=${buildId}`;
+}
+
+/** What the agent offers, through azure-pipelines-task-lib. */
+export const pipelineAgent: Agent = {
+  loc,
+  variable,
+  runUrl,
+  setOutput,
+  addAttachment,
+  uploadSummary,
+  publishTestResults,
+  registerSecret,
+  saveState,
+  tempDir: stepTempDir,
+  toolsDirectory,
+};
+
+/** The context a task's flow runs in on an agent. */
+export function pipelineContext(): TaskContext {
+  return { runner: run, env: process.env, logger: pipelineLogger, agent: pipelineAgent, toolCache: toolLibCache, workingDirectory: process.cwd() };
 }

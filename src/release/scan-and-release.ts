@@ -78,6 +78,14 @@ export class ImageInputError extends Error {
   }
 }
 
+/** Why an image given by tag is refused without allowTag, and the two ways to fix it. */
+export function movableTagMessage(given: string, image: Pick<ImageReference, 'registry' | 'repository'>): string {
+  return (
+    `'${given}' is a tag, and a tag can move between scan and release. Give the digest (${image.registry}/${image.repository}@sha256:…, e.g. $(build.imageReference)), ` +
+    'or set allowTag: true to resolve the tag once before scanning.'
+  );
+}
+
 export async function scanAndRelease(
   input: ScanAndReleaseInput,
   deps: ScanAndReleaseDependencies,
@@ -106,9 +114,7 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
   if (!digest) {
     const tagged = `${registry}/${repository}:${input.image.tag ?? 'latest'}`;
     if (!input.allowTag) {
-      throw new ImageInputError(
-        `'${tagged}' is a tag, and a tag can move between scan and release. Give the digest (${registry}/${repository}@sha256:…, e.g. $(build.imageReference)), or set allowTag: true to resolve the tag once before scanning.`,
-      );
+      throw new ImageInputError(movableTagMessage(tagged, input.image));
     }
     digest = await logger.group(`Resolve ${tagged}`, async () => {
       const resolved = await resolveTag(repository, input.image.tag ?? 'latest', deps).catch((error: unknown) => {

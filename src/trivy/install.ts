@@ -2,25 +2,14 @@
 // release's checksums file are downloaded from the download base (GitHub releases, a mirror, or the lab's
 // release server), the archive's sha256 must match its line in trivy_<ver>_checksums.txt, and only then is it
 // unpacked and cached. A second run finds it in the cache and downloads nothing.
-import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../log';
+import { downloadVerified, findChecksum, parseChecksums, type ToolCache } from '../tools/cache';
 
 export const DEFAULT_TRIVY_VERSION = '0.74.0';
 export const DEFAULT_DOWNLOAD_BASE = 'https://github.com/aquasecurity/trivy/releases/download';
 export const TOOL_NAME = 'trivy';
-
-/** The tool cache (azure-pipelines-tool-lib on an agent); a seam so tests use a directory of their own. */
-export interface ToolCache {
-  /** The cached directory of this tool version, or undefined. */
-  find(tool: string, version: string, arch: string): string | undefined;
-  /** Downloads a URL to a new temporary file and returns its path. */
-  download(url: string): Promise<string>;
-  extract(archive: string, kind: 'tar.gz' | 'zip'): Promise<string>;
-  /** Copies a directory into the cache and marks it complete; returns the cached directory. */
-  cacheDirectory(dir: string, tool: string, version: string, arch: string): Promise<string>;
-}
 
 export class ChecksumMismatchError extends Error {
   constructor(message: string) {
@@ -59,26 +48,10 @@ export function normalizeTrivyVersion(text: string): string {
   return version;
 }
 
-/** `sha256  file` lines (GNU coreutils format, optionally `*file` for binary mode). */
-export function parseChecksums(text: string): Map<string, string> {
-  const sums = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^([a-fA-F0-9]{64})\s+\*?(.+?)\s*$/.exec(line.trim());
-    if (match) sums.set(match[2], match[1].toLowerCase());
-  }
-  return sums;
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 export interface InstallOptions {
   version: string;
   downloadBaseUrl: string;
-  cache: ToolCache;
+  cache: Pick<ToolCache, 'find' | 'download' | 'extract' | 'cacheDir'>;
   logger: Logger;
   platform?: NodeJS.Platform;
   arch?: string;
@@ -107,19 +80,20 @@ export async function installTrivy(options: InstallOptions): Promise<InstalledTr
   options.logger.info(`Downloading trivy ${version}: ${archiveUrl}`);
 
   const checksumsFile = await options.cache.download(checksumsUrl);
-  const expected = parseChecksums(readFileSync(checksumsFile, 'utf8')).get(asset.archive);
+  const expected = findChecksum(parseChecksums(readFileSync(checksumsFile, 'utf8')), asset.archive);
   rmSync(checksumsFile, { force: true });
   if (!expected) throw new ChecksumMismatchError(`${checksumsFileName(version)} at ${checksumsUrl} has no line for ${asset.archive}; refusing to install an unverified trivy.`);
 
-  const archive = await options.cache.download(archiveUrl);
-  const actual = await sha256File(archive);
-  if (actual !== expected) {
-    rmSync(archive, { force: true });
-    throw new ChecksumMismatchError(
-      `${asset.archive} from ${archiveUrl} has sha256 ${actual}, but ${checksumsFileName(version)} says ${expected}. The download was refused and nothing was cached; check the download base (a mirror or proxy may serve altered files).`,
-    );
-  }
-  options.logger.info(`sha256 ${actual} matches ${checksumsFileName(version)}.`);
+  const { file: archive, sha256 } = await downloadVerified(
+    options.cache,
+    archiveUrl,
+    expected,
+    (actual) =>
+      new ChecksumMismatchError(
+        `${asset.archive} from ${archiveUrl} has sha256 ${actual}, but ${checksumsFileName(version)} says ${expected}. The download was refused and nothing was cached; check the download base (a mirror or proxy may serve altered files).`,
+      ),
+  );
+  options.logger.info(`sha256 ${sha256} matches ${checksumsFileName(version)}.`);
 
   const extracted = await options.cache.extract(archive, asset.kind);
   rmSync(archive, { force: true });
@@ -127,7 +101,7 @@ export async function installTrivy(options: InstallOptions): Promise<InstalledTr
     throw new Error(`The verified archive ${asset.archive} contains no ${asset.executable}.`);
   }
   if (asset.kind === 'tar.gz') chmodSync(path.join(extracted, asset.executable), 0o755);
-  const directory = await options.cache.cacheDirectory(extracted, TOOL_NAME, version, arch);
+  const directory = await options.cache.cacheDir(extracted, TOOL_NAME, version, arch);
   rmSync(extracted, { recursive: true, force: true });
   options.logger.info(`trivy ${version} cached in ${directory}`);
   return { executable: path.join(directory, asset.executable), directory, version, fromCache: false };

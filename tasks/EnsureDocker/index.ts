@@ -3,7 +3,7 @@
 import { toolProbes } from './early-probes';
 import * as path from 'node:path';
 import { ensureDocker } from '../../src/docker/ensure';
-import { toolLibCache } from '../../src/docker/static';
+import { toolLibCache } from '../../src/tools/cache';
 import { run } from '../../src/process/exec';
 import { exportVariable, loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
 import { type EnsureDockerState, readEnsureOptions, STATE_NAME } from './inputs';

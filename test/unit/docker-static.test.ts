@@ -9,12 +9,10 @@ import {
   cacheStaticDocker,
   ChecksumError,
   dockerStaticAsset,
-  findChecksum,
   invalidChecksumLines,
-  parseChecksums,
   type StaticSources,
-  type ToolCache,
 } from '../../src/docker/static';
+import type { ToolCache } from '../../src/tools/cache';
 import { RecordingLogger } from '../../src/log';
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -40,7 +38,7 @@ function fakeCache(server: Record<string, string>) {
       writeFileSync(file, server[url]);
       return file;
     },
-    extractTar: async (file) => {
+    extract: async (file) => {
       const dir = path.join(root, `x-${++n}`);
       mkdirSync(path.join(dir, 'docker'), { recursive: true });
       writeFileSync(path.join(dir, 'docker', 'docker'), readFileSync(file));
@@ -78,13 +76,8 @@ describe('static binaries', () => {
     assert.throws(() => dockerStaticAsset(sources([], 'mips'), '27.3.1'), /no static binaries for the mips architecture/);
   });
 
-  it('reads sha256sum lines in both modes and finds an asset by path first, then by file name', () => {
+  it('takes staticChecksums lines in sha256sum format and names the first that is not', () => {
     const a = 'a'.repeat(64);
-    const b = 'B'.repeat(64);
-    const entries = parseChecksums([`${a}  x86_64/docker-27.3.1.tgz`, `${b} *buildx-v0.21.2.linux-amd64`, '# comment', '']);
-    assert.deepEqual(entries, [{ sha256: a, name: 'x86_64/docker-27.3.1.tgz' }, { sha256: b.toLowerCase(), name: 'buildx-v0.21.2.linux-amd64' }]);
-    assert.equal(findChecksum(entries, { relativePath: 'x86_64/docker-27.3.1.tgz', fileName: 'docker-27.3.1.tgz' }), a);
-    assert.equal(findChecksum(entries, { relativePath: 'aarch64/docker-27.3.1.tgz', fileName: 'docker-27.3.1.tgz' }), undefined);
     assert.deepEqual(invalidChecksumLines(['# ok', `${a}  f`, 'abc  docker.tgz']), ['abc  docker.tgz']);
   });
 

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureDocker, type EnsureDeps, type EnsureOptions } from '../../src/docker/ensure';
 import type { DaemonInfo } from '../../src/docker/probe';
-import type { ToolCache } from '../../src/docker/static';
+import type { ToolCache } from '../../src/tools/cache';
 import { RecordingLogger } from '../../src/log';
 import type { RunResult, Runner } from '../../src/process/exec';
 
@@ -51,7 +51,7 @@ function agent() {
       writeFileSync(f, url.endsWith('checksums.txt') ? `${sha('buildx')} *buildx-v0.21.2.linux-amd64\n` : url.endsWith('.tgz') ? 'tgz' : 'buildx');
       return f;
     },
-    extractTar: async () => {
+    extract: async () => {
       const d = path.join(root, 'x');
       mkdirSync(path.join(d, 'docker'), { recursive: true });
       writeFileSync(path.join(d, 'docker', 'docker'), '');

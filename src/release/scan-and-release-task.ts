@@ -1,0 +1,251 @@
+// ScanAndRelease's whole flow, apart from the agent: check the inputs, sign in, install (or use) trivy, then scan,
+// decide and release through src/release/scan-and-release.ts, and publish what it found where people look
+// (outputs, report files and attachments, the Tests tab, the Summary tab). The task shell reads the inputs and the
+// connection and hands in the context; tests hand in fakes.
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { AcrClient } from '../acr/client';
+import { type RegistryConnection, signInToRegistry } from '../acr/signin';
+import type { Outcome, TaskContext } from '../context';
+import { InputError, type Inputs } from '../inputs';
+import { RegistryClient } from '../registry/client';
+import type { RegistryCredentials } from '../registry/credentials';
+import { type ImageReference, parseImageReference } from '../registry/reference';
+import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
+import type { Severity } from '../trivy/report';
+import { SCANNERS, type Scanner, type ScanSettings, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
+import { acrQuarantineApi } from './acr-quarantine';
+import { parseSeverityList, thresholdGaps } from './policy';
+import { countsJson, junitXml, mergeReports, mergeSarif, summaryMarkdown } from './publish';
+import { type ScanAndReleaseResult, type ScanOutcome, movableTagMessage, scanAndRelease } from './scan-and-release';
+
+export interface ScanAndReleaseTaskInputs {
+  image: ImageReference;
+  allowTag: boolean;
+  release: 'quarantine' | 'gateOnly';
+  failOnViolation: boolean;
+  threshold: Severity[];
+  scanners: Scanner[];
+  ignoreUnfixed: boolean;
+  ignoreFile: string | undefined;
+  dbRepository: string | undefined;
+  timeoutMs: number;
+  /** A trivy the agent has; nothing is downloaded. */
+  trivyPath: string | undefined;
+  trivyVersion: string;
+  downloadBaseUrl: string;
+  cacheDir: string;
+  detailsLink: string | undefined;
+  /** Read when signing in (a missing or ambiguous connection fails there, in the sign-in group). */
+  connection: () => RegistryConnection | undefined;
+}
+
+/** Reads and checks the inputs before anything runs; a bad one throws an InputError naming it and the fix. */
+export function readScanAndReleaseInputs(inputs: Inputs, connection: () => RegistryConnection | undefined, context: TaskContext): ScanAndReleaseTaskInputs {
+  const { logger, agent } = context;
+  const image = inputs.parse('image', (value) => parseImageReference(value ?? ''));
+  const allowTag = inputs.bool('allowTag');
+  if (!image.digest && !allowTag) throw new InputError('image', movableTagMessage(inputs.string('image') ?? '', image));
+  const release = inputs.choice('release', ['quarantine', 'gateOnly'] as const);
+  const failOnViolation = inputs.bool('failTaskOnPolicyViolation');
+  const threshold = inputs.parse('severityThreshold', (v) => parseSeverityList((v ?? '').split(',')));
+  const gaps = thresholdGaps(threshold);
+  if (gaps.length > 0) logger.warn(`severityThreshold '${threshold.join(',')}' leaves out ${gaps.join(', ')}: such findings will not fail the policy. Add them unless that is intended.`);
+  const scanners = inputs.parse('scanners', parseScanners);
+  const ignoreFile = inputs.path('ignoreFile', 'file');
+  const timeoutMs = inputs.parse('timeout', (v) => parseTimeout(v ?? '10m'));
+  const trivyPath = inputs.path('trivyPath', 'file');
+  const trivyVersion = inputs.parse('trivyVersion', (v) => normalizeTrivyVersion(v ?? '0.74.0'));
+  const downloadBaseUrl = inputs.required('trivyDownloadBaseUrl');
+  const cacheDirectory = inputs.string('cacheDirectory');
+  const cacheDir = cacheDirectory ? path.resolve(context.workingDirectory, cacheDirectory) : path.join(agent.toolsDirectory(), 'trivy-cache');
+  const detailsLink = inputs.string('detailsLink') ?? agent.runUrl();
+  return {
+    image,
+    allowTag,
+    release,
+    failOnViolation,
+    threshold,
+    scanners,
+    ignoreUnfixed: inputs.bool('ignoreUnfixed'),
+    ignoreFile,
+    dbRepository: inputs.string('dbRepository'),
+    timeoutMs,
+    trivyPath,
+    trivyVersion,
+    downloadBaseUrl,
+    cacheDir,
+    detailsLink,
+    connection,
+  };
+}
+
+export function parseScanners(text: string | undefined): Scanner[] {
+  const names = (text ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (names.length === 0) throw new Error(`name at least one scanner (${SCANNERS.join(', ')}).`);
+  for (const name of names) {
+    if (!(SCANNERS as readonly string[]).includes(name)) throw new Error(`'${name}' is not a trivy scanner. Use a comma-separated list of ${SCANNERS.join(', ')}.`);
+  }
+  return [...new Set(names)] as Scanner[];
+}
+
+/** Signs in, scans, decides and releases (or only gates); the outcome says whether the policy held. */
+export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, context: TaskContext): Promise<Outcome> {
+  const { logger, agent, runner } = context;
+  const { image, release } = inputs;
+  const signedIn = await logger.group(`Sign in to ${image.registry}`, async () => {
+    const connection = inputs.connection();
+    // Scanning and releasing need an identity: there is no anonymous quarantine.
+    if (!connection) throw new InputError('azureSubscription', agent.loc('ConnectionRequired'));
+    const result = await signInToRegistry({ registry: image.registry, connection, logger, http: context.http, checkAccess: { repository: image.repository, actions: ['pull'] } });
+    for (const secret of result.secrets) agent.registerSecret(secret);
+    logger.info(agent.loc('SignedIn', image.registry, result.method));
+    return result;
+  });
+  const { credentials } = signedIn;
+  const trivy = await logger.group('trivy', () => useTrivy(inputs, context));
+
+  const registry = new RegistryClient({ registry: image.registry, credentials, logger, http: context.http, stream: context.stream });
+  const acr = new AcrClient({ registry: image.registry, credentials, logger, http: context.http, authenticator: registry.authenticator });
+  const workDir = agent.tempDir('scan-and-release');
+  const scan: ScanSettings = {
+    trivy: trivy.executable,
+    cacheDir: inputs.cacheDir,
+    scanners: inputs.scanners,
+    ignoreUnfixed: inputs.ignoreUnfixed,
+    ignoreFile: inputs.ignoreFile,
+    dbRepository: inputs.dbRepository,
+    timeoutMs: inputs.timeoutMs,
+  };
+
+  let scanned: ScanOutcome | undefined;
+  let result: ScanAndReleaseResult;
+  try {
+    result = await scanAndRelease(
+      {
+        image,
+        allowTag: inputs.allowTag,
+        policy: { threshold: inputs.threshold, ignoreUnfixed: scan.ignoreUnfixed },
+        release,
+        scan,
+        trivyVersion: trivy.version,
+        workDir,
+        detailsLink: inputs.detailsLink,
+      },
+      {
+        registry,
+        quarantine: acrQuarantineApi(acr),
+        quarantinedTagDigest: async (repository, tag) => (await acr.getTagAttributes(repository, tag)).tag.digest,
+        runner,
+        credentials,
+        logger,
+        baseEnv: context.env,
+      },
+      async (outcome) => {
+        scanned = outcome;
+        await logger.group('Publish', () => publishReports(outcome, scan, workDir, { ...context, credentials }));
+      },
+    );
+  } catch (error) {
+    if (scanned) {
+      const message = error instanceof Error ? error.message : String(error);
+      publishSummary(scanned, `The release did not complete: ${message}`, context);
+    }
+    throw error;
+  }
+
+  const { scan: outcome } = result;
+  if (result.quarantineState) agent.setOutput('quarantineState', result.quarantineState);
+  const message = decisionMessage(result, release, agent.loc);
+  publishSummary(outcome, message, context);
+  logger.info(message);
+  if (outcome.decision === 'Passed') return { result: 'succeeded' };
+  return { result: inputs.failOnViolation ? 'failed' : 'succeededWithIssues', message };
+}
+
+/** The trivy given by trivyPath, or the pinned release from the tool cache (downloaded and verified once). */
+async function useTrivy(inputs: ScanAndReleaseTaskInputs, context: TaskContext): Promise<{ executable: string; version: string }> {
+  const { logger } = context;
+  let executable: string;
+  if (inputs.trivyPath) {
+    executable = inputs.trivyPath;
+    logger.info(`Using trivy at ${inputs.trivyPath} (trivyPath); nothing is downloaded.`);
+  } else {
+    executable = (await installTrivy({ version: inputs.trivyVersion, downloadBaseUrl: inputs.downloadBaseUrl, cache: await context.toolCache(), logger })).executable;
+  }
+  const version = await trivyVersion(executable, context.runner);
+  if (!inputs.trivyPath && version !== inputs.trivyVersion) logger.warn(`The installed trivy reports version ${version}, not ${inputs.trivyVersion}.`);
+  logger.info(`trivy ${version}; cache directory ${inputs.cacheDir}`);
+  return { executable, version };
+}
+
+/** The one line that says what happened to the image, for the log, the summary and a failed task's message. */
+export function decisionMessage(result: ScanAndReleaseResult, release: ScanAndReleaseTaskInputs['release'], loc: TaskContext['agent']['loc']): string {
+  const { scan: outcome } = result;
+  const violations = outcome.evaluation.violations.length;
+  if (release === 'gateOnly') return outcome.decision === 'Passed' ? loc('GateOnlyPassed', outcome.reference) : loc('GateOnlyFailed', violations, outcome.reference);
+  if (outcome.decision === 'Passed') {
+    const wrote = result.release?.targets.some((t) => t.action === 'written');
+    return wrote ? loc('Released', outcome.reference) : loc('AlreadyReleased', outcome.reference);
+  }
+  if (result.release?.keptPassed.length) return loc('RejectedKeptPassed', violations, outcome.reference);
+  return loc('Rejected', violations, outcome.reference);
+}
+
+/** Reports as files, outputs and attachments, and the JUnit file on the Tests tab. */
+async function publishReports(outcome: ScanOutcome, scan: ScanSettings, workDir: string, context: TaskContext & { credentials: RegistryCredentials }): Promise<void> {
+  const { agent, logger } = context;
+  agent.setOutput('imageReference', outcome.reference);
+  agent.setOutput('policyResult', outcome.decision === 'Passed' ? 'passed' : 'failed');
+  agent.setOutput('vulnerabilityCounts', countsJson(outcome.evaluation.counts.vulnerabilities));
+
+  let reportPath = outcome.images[0].reportFile;
+  if (outcome.images.length > 1) {
+    reportPath = path.join(workDir, 'trivy-report.json');
+    writeFileSync(reportPath, JSON.stringify(mergeReports(outcome.reference, outcome.images), null, 2));
+  }
+  agent.setOutput('reportPath', reportPath);
+  for (const image of outcome.images) agent.addAttachment('trivy-json', `trivy-${image.label.replace(/\W+/g, '-')}.json`, image.reportFile);
+
+  const junitPath = path.join(workDir, 'trivy-junit.xml');
+  writeFileSync(junitPath, junitXml(outcome.images, outcome.policy.threshold));
+  agent.setOutput('junitPath', junitPath);
+  agent.publishTestResults('JUnit', [junitPath], `trivy ${outcome.reference}`);
+
+  try {
+    const sarifs: string[] = [];
+    for (const image of outcome.images) {
+      const file = image.reportFile.replace(/\.json$/, '.sarif');
+      const request = { registry: outcome.registry, repository: outcome.repository, digest: image.digest, outputFile: image.reportFile };
+      await writeSarif(scan, request, file, { runner: context.runner, logger, credentials: context.credentials, baseEnv: context.env });
+      sarifs.push(readFileSync(file, 'utf8'));
+    }
+    const sarifPath = path.join(workDir, 'trivy.sarif');
+    writeFileSync(sarifPath, mergeSarif(sarifs));
+    agent.setOutput('sarifPath', sarifPath);
+    agent.addAttachment('trivy-sarif', 'trivy.sarif', sarifPath);
+    logger.info(`Reports: ${reportPath}, ${sarifPath}, ${junitPath}`);
+  } catch (error) {
+    // SARIF is for the Scans tab; the decision does not depend on it.
+    agent.setOutput('sarifPath', '');
+    logger.warn(`No SARIF report: ${(error as Error).message}`);
+    logger.info(`Reports: ${reportPath}, ${junitPath}`);
+  }
+}
+
+function publishSummary(outcome: ScanOutcome, note: string, { agent }: TaskContext): void {
+  const markdown = summaryMarkdown({
+    reference: outcome.reference,
+    images: outcome.images,
+    evaluation: outcome.evaluation,
+    threshold: outcome.policy.threshold,
+    decision: outcome.decision,
+    releaseNote: note,
+    trivyVersion: outcome.trivyVersion,
+    resolvedFromTag: outcome.resolvedFromTag,
+  });
+  agent.uploadSummary('trivy-scan', markdown);
+}
