@@ -2,13 +2,15 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { labPath } from '../test/lab/engine';
 
 const skip = new Set(['run-all.ts', 'stats.ts']);
 const benches = readdirSync(__dirname).filter((f) => f.endsWith('.ts') && !skip.has(f)).sort();
 let failed = 0;
 for (const bench of benches) {
   try {
-    execFileSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, bench)], { stdio: 'inherit' });
+    // the lab's engine (private daemons of the benches included) runs from .lab/engine/bin
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, bench)], { stdio: 'inherit', env: { ...process.env, PATH: labPath() } });
   } catch {
     failed++;
     console.error(`${bench} failed`);

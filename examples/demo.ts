@@ -10,12 +10,16 @@ import { distTasks, leakedSecrets, repoRoot, type TaskName, type TaskRun } from 
 import { parseVsoLine } from '../test/helpers/vso';
 import { type LabServiceConnection, type LabTaskOptions, labJobVariables, labSecrets, labServiceConnectionNamed, runLabTask } from '../test/lab/agent';
 import { type BuildContext, makeBuildContext } from '../test/lab/base';
+import { labPath } from '../test/lab/engine';
 import { LabControl } from '../test/lab/client';
 import { backingDigest, type Lab, readLab } from '../test/lab/lab';
 import { qemuState, setQemu, withQemuOff } from '../test/lab/qemu';
 import { AgentLog, type TaskHeader } from './demo/agent-log';
 import { Expectations } from './demo/expectations';
 import { formatFindings, formatTable, shortDigest } from './demo/table';
+
+// The lab's engine runs from .lab/engine/bin: docker here and the tasks this starts find it as the tests do.
+process.env.PATH = labPath(process.env.PATH);
 
 const registry = 'contoso.azurecr.io';
 const appDir = path.join(repoRoot, 'examples', 'app');

@@ -10,6 +10,7 @@ import { exitZeroProgram } from '../../src/buildx/qemu';
 import { parsePlatform } from '../../src/platform/platform';
 import { run } from '../../src/process/exec';
 import { distTasks, repoRoot, runTask, type TaskRun } from '../helpers/task-runner';
+import { engineCommand } from '../lab/engine';
 import { labNodeEnv, readLab } from '../lab/lab';
 import { qemuState, withQemuOff } from '../lab/qemu';
 
@@ -28,9 +29,10 @@ describe('EnsureDocker emulation on the lab machine', function () {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'exit0-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     for (const [platform, qemu] of Object.entries(qemuOf)) {
-      it(`${platform} exits 0 under qemu-${qemu}-static, and a program of another platform does not`, async function () {
-        const emulator = `/usr/bin/qemu-${qemu}-static`;
-        if (!existsSync(emulator)) this.skip();
+      it(`${platform} exits 0 under qemu-${qemu}-static, and a program of another platform does not`, async () => {
+        // the lab's own emulators (unpacked from qemu-user-static by lab:up)
+        const emulator = engineCommand(`qemu-${qemu}-static`);
+        assert.ok(existsSync(emulator), `${emulator} is missing: run npm run lab:up`);
         const file = path.join(dir, qemu);
         writeFileSync(file, exitZeroProgram(parsePlatform(platform))!, { mode: 0o755 });
         assert.equal((await run(emulator, [file])).exitCode, 0);

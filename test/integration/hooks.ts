@@ -2,7 +2,11 @@
 // Under CI a lab that cannot be brought up fails the run with the reason; elsewhere the suite is skipped loudly.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { labPath } from '../lab/engine';
 import { probeLab, repoRoot } from '../lab/lab';
+
+// The lab's engine (dockerd, containerd, runc, qemu) runs from .lab/engine/bin: tests and the tasks they start find it first.
+process.env.PATH = labPath(process.env.PATH);
 
 const underCi = (): boolean => !!process.env.CI && !['false', '0'].includes(process.env.CI.toLowerCase());
 

@@ -14,23 +14,32 @@ import * as path from 'node:path';
 import { withLock } from '../../src/docker/lock';
 import { run, type RunResult } from '../../src/process/exec';
 import { agentEnvironment, distTasks, interpret, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
+import { buildxPlugin, debootstrapCommand, debootstrapDir, labPath } from './engine';
 import { labRoot } from './lab';
+import { hostDebianArchive } from './setup/apt';
 
 export const AGENT_IMAGE = 'lab-agent/debian';
 /** Bump a kind's revision when its recipe below changes, so that a stale cached image is not used. */
 export const AGENT_RECIPE: Record<AgentImageKind, number> = { base: 1, engine: 2 };
 export const DEBIAN_SUITE = 'trixie';
-export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
-/** The host's docker CLI (a static binary on this kind of machine), mounted where a scenario needs a CLI. */
-export const HOST_DOCKER_CLI = '/usr/local/bin/docker';
-export const HOST_BUILDX_PLUGIN = '/usr/libexec/docker/cli-plugins/docker-buildx';
+/** Where Debian's docker-buildx puts the plugin: the lab's is mounted there where a scenario needs one. */
+export const AGENT_BUILDX_PLUGIN = '/usr/libexec/docker/cli-plugins/docker-buildx';
+
+/** The docker CLI a scenario mounts: the host's (a static 28 client on this kind of machine), else the lab engine's. */
+function hostDockerCli(): string {
+  for (const dir of labPath().split(path.delimiter)) {
+    const file = path.join(dir, 'docker');
+    if (dir && existsSync(file)) return file;
+  }
+  throw new Error('no docker CLI on PATH, not even the lab engine\'s: run `npm run lab:up`');
+}
 
 export type AgentImageKind = 'base' | 'engine';
 
 export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE[kind]}`;
 
-async function sh(file: string, args: string[], options: { timeoutMs?: number; say?: (l: string) => void } = {}): Promise<RunResult> {
-  const result = await run(file, args, { timeoutMs: options.timeoutMs ?? 30 * 60_000, onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined });
+async function sh(file: string, args: string[], options: { timeoutMs?: number; say?: (l: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const result = await run(file, args, { timeoutMs: options.timeoutMs ?? 30 * 60_000, env: options.env, onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined });
   if (result.exitCode !== 0) throw new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${result.exitCode}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
   return result;
 }
@@ -55,14 +64,15 @@ function importRootfs(dir: string, tag: string): Promise<void> {
 }
 
 async function buildBase(tag: string, say: (l: string) => void): Promise<void> {
-  if ((await run('sh', ['-c', 'command -v debootstrap'])).exitCode !== 0) {
-    say('installing debootstrap (apt)');
-    await sh('apt-get', ['install', '-y', 'debootstrap'], { timeoutMs: 10 * 60_000 });
-  }
+  // debootstrap as the lab unpacked it (never installed on the host), from the mirror the host's apt uses
+  const mirror = hostDebianArchive().uri;
   const root = mkdtempSync(path.join(labRoot, 'agent-rootfs-'));
   try {
-    say(`debootstrap ${DEBIAN_SUITE} (minbase) from ${DEBIAN_MIRROR}: a few minutes`);
-    await sh('debootstrap', ['--variant=minbase', '--include=ca-certificates', DEBIAN_SUITE, root, DEBIAN_MIRROR], { timeoutMs: 30 * 60_000 });
+    say(`debootstrap ${DEBIAN_SUITE} (minbase) from ${mirror}: a few minutes`);
+    await sh(debootstrapCommand, ['--variant=minbase', '--include=ca-certificates', DEBIAN_SUITE, root, mirror], {
+      timeoutMs: 30 * 60_000,
+      env: { ...process.env, DEBOOTSTRAP_DIR: debootstrapDir },
+    });
     // A fresh agent: no package lists, no cached packages (the task must run apt-get update itself).
     await sh('sh', ['-c', `rm -rf ${root}/var/lib/apt/lists/* ${root}/var/cache/apt/archives/*.deb`]);
     say(`docker import ${tag}`);
@@ -123,7 +133,7 @@ export interface AgentContainerOptions {
   network?: 'host' | 'bridge' | 'none';
   /** Mount the host's docker CLI at /usr/local/bin/docker. */
   dockerCli?: boolean;
-  /** Mount the host's buildx plugin where Debian's docker-buildx puts it. */
+  /** Mount the lab's buildx plugin where Debian's docker-buildx puts it. */
   buildxPlugin?: boolean;
   /** Mount the lab daemon's socket at /var/run/docker.sock. */
   dockerSocket?: boolean;
@@ -157,8 +167,8 @@ export class AgentContainer {
       copyFileSync(ca, path.join(root, 'lab-ca.crt'));
       chmodSync(path.join(root, 'lab-ca.crt'), 0o644);
     }
-    if (options.dockerCli) args.push('-v', `${HOST_DOCKER_CLI}:/usr/local/bin/docker:ro`);
-    if (options.buildxPlugin) args.push('-v', `${HOST_BUILDX_PLUGIN}:${HOST_BUILDX_PLUGIN}:ro`);
+    if (options.dockerCli) args.push('-v', `${hostDockerCli()}:/usr/local/bin/docker:ro`);
+    if (options.buildxPlugin) args.push('-v', `${buildxPlugin}:${AGENT_BUILDX_PLUGIN}:ro`);
     if (options.dockerSocket) args.push('-v', '/var/run/docker.sock:/var/run/docker.sock');
     for (const g of options.groupAdd ?? []) args.push('--group-add', g);
     for (const v of options.volumes ?? []) args.push('-v', v);

@@ -1,13 +1,14 @@
-// The lab's command line: up | down | status | qemu <on|off> [platform] | restart-emulators (see README.md).
+// The lab's command line: up | down [--purge] | status | qemu <on|off> [platform] | restart-emulators (see README.md).
 import { readLab } from './lab';
 import { qemuState, setQemu } from './qemu';
 import { restartEmulators } from './setup/daemons';
 import { down } from './setup/down';
+import { purge } from './setup/purge';
 import { withLabLock } from './setup/lock';
 import { status } from './setup/status';
 import { up } from './setup/up';
 
-const usage = 'usage: tsx test/lab/cli.ts up | down | status | qemu <on|off> [linux/arm64] | restart-emulators';
+const usage = 'usage: tsx test/lab/cli.ts up | down [--purge] | status | qemu <on|off> [linux/arm64] | restart-emulators';
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -16,7 +17,11 @@ async function main(args: string[]): Promise<number> {
       await withLabLock(up);
       return 0;
     case 'down':
-      await withLabLock(down);
+      if (rest.length > 0 && rest.join(' ') !== '--purge') break;
+      await withLabLock(async () => {
+        await down();
+        if (rest[0] === '--purge') purge();
+      });
       return 0;
     case 'status':
       return (await status()) ? 0 : 1;

@@ -1,5 +1,5 @@
 // Release assets for EnsureDocker's `static` source, served by https://releases.lab.test from .lab/releases/:
-// a Docker static archive in Docker's layout (made from this machine's engine binaries, which are what the lab
+// a Docker static archive in Docker's layout (made from the lab engine's binaries, which are what the lab
 // runs anyway) and the buildx release binary with its checksums.txt, plus tampered copies for the refusal tests.
 //
 //   docker/linux/static/stable/x86_64/docker-<v>.tgz          docker/{docker,dockerd,containerd,...}
@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { coreVersion, parseBuildxVersion, parseDockerCliVersion } from '../../../src/docker/version';
+import { buildxPlugin, engineCommand, engineDockerCli } from '../engine';
 import type { Lab } from '../lab';
 
 export interface DockerReleases {
@@ -27,18 +28,12 @@ export interface DockerReleases {
   sources: string;
 }
 
-/** Where this machine's engine binaries are (Debian's docker.io, docker-cli, containerd, runc packages). */
+/** The lab engine's binaries (Debian's docker.io, docker-cli, containerd, runc packages, unpacked in .lab/engine). */
 const ENGINE_FILES: Record<string, string> = {
-  docker: '/usr/bin/docker',
-  dockerd: '/usr/sbin/dockerd',
-  'docker-proxy': '/usr/sbin/docker-proxy',
-  'docker-init': '/usr/bin/docker-init',
-  containerd: '/usr/bin/containerd',
-  'containerd-shim-runc-v2': '/usr/bin/containerd-shim-runc-v2',
-  ctr: '/usr/bin/ctr',
-  runc: '/usr/sbin/runc',
+  docker: engineDockerCli,
+  ...Object.fromEntries(['dockerd', 'docker-proxy', 'docker-init', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'].map((name) => [name, engineCommand(name)])),
 };
-const BUILDX_PLUGIN = '/usr/libexec/docker/cli-plugins/docker-buildx';
+const BUILDX_PLUGIN = buildxPlugin;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const assetsFile = (lab: Lab) => path.join(lab.releasesDir, 'docker', 'lab-assets.json');
@@ -80,7 +75,7 @@ function sourcesIdentity(): string {
 
 export async function prepare(lab: Lab): Promise<void> {
   for (const file of [...Object.values(ENGINE_FILES), BUILDX_PLUGIN]) {
-    if (!existsSync(file)) throw new Error(`${file} is missing: the lab's engine packages (docker.io, docker-cli, docker-buildx, containerd, runc) must be installed`);
+    if (!existsSync(file)) throw new Error(`${file} is missing: the lab's engine is not unpacked (lab:up does it first)`);
   }
   const base = lab.releasesBaseUrl.replace(/\/+$/, '');
   const identity = sourcesIdentity();

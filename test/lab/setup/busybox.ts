@@ -1,11 +1,10 @@
-// Statically linked busybox for amd64 and arm64: the whole "base image" of test images built FROM scratch.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
+// Statically linked busybox for amd64 and arm64: the whole "base image" of test images built FROM scratch, copied
+// from the busybox-static packages the engine step unpacked (test/lab/engine.ts).
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { engineRoot, foreignRoot } from '../engine';
 import { labRoot } from '../lab';
 import { say } from './log';
-import { downloadForeignPackage } from './packages';
-import { run } from './proc';
 
 export const baseDir = path.join(labRoot, 'base');
 const elfMachine = { amd64: 0x3e, arm64: 0xb7 } as const;
@@ -32,33 +31,16 @@ export function isStaticElf(file: string, architecture: Architecture): boolean {
   return true;
 }
 
-function install(source: string, architecture: Architecture): void {
-  if (!isStaticElf(source, architecture)) throw new Error(`${source} is not a static ${architecture} ELF executable`);
-  const target = path.join(baseDir, architecture, 'busybox');
-  mkdirSync(path.dirname(target), { recursive: true });
-  copyFileSync(source, target);
-  chmodSync(target, 0o755);
-}
-
 export function ensureBusybox(): void {
-  const amd64 = path.join(baseDir, 'amd64', 'busybox');
-  if (!isStaticElf(amd64, 'amd64')) {
-    say('base: copying busybox (amd64) from busybox-static');
-    install(['/bin/busybox', '/usr/bin/busybox'].find((file) => existsSync(file)) ?? '/bin/busybox', 'amd64');
-  }
-  const arm64 = path.join(baseDir, 'arm64', 'busybox');
-  if (!isStaticElf(arm64, 'arm64')) {
-    say('base: fetching busybox-static:arm64');
-    const work = mkdtempSync(path.join(os.tmpdir(), 'lab-busybox-'));
-    try {
-      const deb = downloadForeignPackage('busybox-static', 'arm64', work);
-      const extracted = path.join(work, 'x');
-      run(['dpkg', '-x', deb, extracted]);
-      const binary = ['usr/bin/busybox', 'bin/busybox'].map((file) => path.join(extracted, file)).find((file) => existsSync(file));
-      if (!binary) throw new Error(`${deb} holds no busybox binary`);
-      install(binary, 'arm64');
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+  const sources: Record<Architecture, string> = { amd64: path.join(engineRoot, 'bin', 'busybox'), arm64: path.join(foreignRoot, 'bin', 'busybox') };
+  for (const architecture of Object.keys(sources) as Architecture[]) {
+    const target = path.join(baseDir, architecture, 'busybox');
+    if (isStaticElf(target, architecture)) continue;
+    const source = sources[architecture];
+    if (!isStaticElf(source, architecture)) throw new Error(`${source} is not a static ${architecture} ELF executable`);
+    say(`base: copying busybox (${architecture}) from busybox-static`);
+    mkdirSync(path.dirname(target), { recursive: true });
+    copyFileSync(source, target);
+    chmodSync(target, 0o755);
   }
 }

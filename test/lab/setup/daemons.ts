@@ -1,14 +1,15 @@
 // The long-running processes of the lab: containerd, dockerd, the registry and the emulators.
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { buildxPlugin, engineCommand, labPath } from '../engine';
 import { labNodeEnv, labRoot, repoRoot, type Lab } from '../lab';
 import { say } from './log';
-import { writeIfChanged } from './packages';
 import {
-  commandLine, httpGet, isAlive, logTail, pidFile, runningPid, startDetached, stopProcess, systemPath, tryRun, waitUntil,
+  commandLine, httpGet, isAlive, logTail, pidFile, runningPid, startDetached, stopProcess, systemPath, tryRun, waitUntil, writeIfChanged,
   type LabProcess,
 } from './proc';
+import { readState, writeState } from './state';
 
 const containerdSocket = '/run/containerd/containerd.sock';
 const dockerSocket = '/var/run/docker.sock';
@@ -18,16 +19,30 @@ export const emulatorsMain = path.join(repoRoot, 'test', 'lab', 'emulators', 'ma
 const emulatorsDir = path.dirname(emulatorsMain);
 const registryConfig = path.join(labRoot, 'registry', 'config.yml');
 export const registryData = path.join(labRoot, 'registry-data');
+/** The engine's configuration and data live in .lab too: /etc/docker/daemon.json and /var/lib/docker stay the host's. */
+const dockerDir = path.join(labRoot, 'docker');
+const daemonJson = path.join(dockerDir, 'daemon.json');
+const containerdDir = path.join(labRoot, 'containerd');
+const containerdConfig = path.join(containerdDir, 'config.toml');
+/** Where the host's docker CLI finds a plugin (when it finds none of its own). */
+const hostBuildxPlugin = '/usr/local/libexec/docker/cli-plugins/docker-buildx';
 
 const basename = (argv: string[]): string => path.basename(argv[0] ?? '');
+/** This checkout's daemons are started by the path of their link in .lab/engine/bin: a daemon of another install is not ours. */
+const startedFromEngine = (name: string) => (argv: string[]) => argv[0] === engineCommand(name);
 
-export const containerd: LabProcess = { name: 'containerd', matches: (argv) => basename(argv) === 'containerd' };
-export const dockerd: LabProcess = { name: 'dockerd', matches: (argv) => basename(argv) === 'dockerd' };
-export const registry: LabProcess = { name: 'registry', matches: (argv) => basename(argv) === 'docker-registry' && argv.includes('serve') };
+export const containerd: LabProcess = { name: 'containerd', matches: startedFromEngine('containerd') };
+export const dockerd: LabProcess = { name: 'dockerd', matches: startedFromEngine('dockerd') };
+export const registry: LabProcess = { name: 'registry', matches: (argv) => startedFromEngine('docker-registry')(argv) && argv.includes('serve') };
 export const emulators: LabProcess = { name: 'emulators', matches: (argv) => argv.includes(emulatorsMain) };
 
-/** Daemons get a fixed, minimal environment: the caller's TLS or proxy variables must not change what they trust. */
-const daemonEnv: NodeJS.ProcessEnv = { PATH: systemPath, HOME: '/root', LANG: 'C.UTF-8' };
+/**
+ * Daemons get a fixed, minimal environment (the caller's TLS or proxy variables must not change what they trust), with
+ * the engine first on PATH: containerd finds its shim and runc there, dockerd docker-proxy and docker-init.
+ */
+const daemonEnv: NodeJS.ProcessEnv = { PATH: labPath(systemPath), HOME: '/root', LANG: 'C.UTF-8' };
+/** For the docker CLI run by lab:up: the host's docker first, else the engine's. */
+const cliEnv = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: labPath(`${process.env.PATH ?? ''}:${systemPath}`) });
 
 export type Owner = 'lab' | 'foreign' | 'down';
 
@@ -67,10 +82,23 @@ async function start(processSpec: LabProcess, argv: string[], probe: () => Promi
 }
 
 export async function ensureContainerd(): Promise<void> {
+  mkdirSync(containerdDir, { recursive: true });
+  // no CRI plugin: nothing here is Kubernetes, and it would open ports of its own
+  writeIfChanged(containerdConfig, `version = 2\nroot = ${JSON.stringify(path.join(containerdDir, 'root'))}\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n`);
   const current = await owner(containerd, probes.containerd);
   if (current === 'foreign') say('containerd: already running, not started by the lab (left alone)');
   if (current !== 'down') return;
-  await start(containerd, ['containerd'], probes.containerd, 30_000);
+  await start(containerd, [engineCommand('containerd'), '--config', containerdConfig], probes.containerd, 30_000);
+}
+
+/**
+ * containerd image store (multi-platform builds, registry cache export with the docker driver) and no iptables
+ * (containers get no NAT route out). True when it changed.
+ */
+export function ensureDaemonJson(): boolean {
+  mkdirSync(dockerDir, { recursive: true });
+  const config = { features: { 'containerd-snapshotter': true }, iptables: false, ip6tables: false };
+  return writeIfChanged(daemonJson, `${JSON.stringify(config, null, 2)}\n`);
 }
 
 /** `restart`: the CA or daemon.json changed, so a running dockerd must be started again to see it. */
@@ -88,7 +116,23 @@ export async function ensureDockerd(restart: boolean): Promise<void> {
     say(`dockerd: restarting (${restart ? 'CA or daemon.json changed' : 'the docker0 bridge is missing'})`);
     await stopProcess(dockerd, 60_000);
   }
-  await start(dockerd, ['dockerd', '--containerd', containerdSocket], probes.dockerd, 60_000);
+  const argv = [engineCommand('dockerd'), '--containerd', containerdSocket, '--config-file', daemonJson, '--data-root', path.join(dockerDir, 'data')];
+  await start(dockerd, argv, probes.dockerd, 60_000);
+}
+
+/**
+ * The docker CLI finds plugins only in fixed directories: when the host's CLI finds no buildx, the engine's is copied
+ * to /usr/local/libexec/docker/cli-plugins (recorded; `lab:down --purge` removes it).
+ */
+export function ensureBuildxPlugin(): void {
+  if (tryRun(['docker', 'buildx', 'version'], { env: cliEnv() }).code === 0) return;
+  if (existsSync(hostBuildxPlugin)) throw new Error(`${hostBuildxPlugin} exists but \`docker buildx version\` fails; remove or fix it`);
+  say(`buildx: the docker CLI finds no buildx plugin; copying the lab's to ${hostBuildxPlugin}`);
+  mkdirSync(path.dirname(hostBuildxPlugin), { recursive: true });
+  copyFileSync(buildxPlugin, hostBuildxPlugin);
+  chmodSync(hostBuildxPlugin, 0o755);
+  const state = readState();
+  if (!state.addedFiles.includes(hostBuildxPlugin)) writeState({ ...state, addedFiles: [...state.addedFiles, hostBuildxPlugin] });
 }
 
 export interface DockerVersions {
@@ -98,15 +142,15 @@ export interface DockerVersions {
 
 /** Checks what the lab promises: engine >= 26 with the containerd image store, and buildx. */
 export function dockerVersions(): DockerVersions {
-  const server = tryRun(['docker', 'version', '--format', '{{.Server.Version}}']);
+  const server = tryRun(['docker', 'version', '--format', '{{.Server.Version}}'], { env: cliEnv() });
   if (server.code !== 0) throw new Error(`docker version failed: ${server.stderr.trim()}`);
   const serverVersion = server.stdout.trim();
   if (Number.parseInt(serverVersion, 10) < 26) throw new Error(`docker server ${serverVersion} is older than 26`);
-  const driver = tryRun(['docker', 'info', '--format', '{{json .DriverStatus}}']).stdout;
+  const driver = tryRun(['docker', 'info', '--format', '{{json .DriverStatus}}'], { env: cliEnv() }).stdout;
   if (!driver.includes('io.containerd.snapshotter')) {
-    throw new Error(`dockerd does not use the containerd image store (DriverStatus ${driver.trim()}); check /etc/docker/daemon.json and restart it`);
+    throw new Error(`dockerd does not use the containerd image store (DriverStatus ${driver.trim()}); a dockerd the lab did not start answers on ${dockerSocket}: stop it, or give it "features": {"containerd-snapshotter": true}`);
   }
-  const buildx = tryRun(['docker', 'buildx', 'version']);
+  const buildx = tryRun(['docker', 'buildx', 'version'], { env: cliEnv() });
   const buildxVersion = /v?(\d+\.\d+\.\d+)/.exec(buildx.stdout)?.[1];
   if (buildx.code !== 0 || !buildxVersion) throw new Error(`docker buildx is missing: ${buildx.stderr.trim()}`);
   return { serverVersion, buildxVersion };
@@ -126,7 +170,7 @@ export async function ensureRegistry(): Promise<void> {
   if (current === 'foreign') say(`registry: something not started by the lab already answers on ${backingRegistry} (left alone)`);
   if (current === 'foreign' || (current === 'lab' && !configChanged)) return;
   if (current === 'lab') await stopProcess(registry, 10_000);
-  await start(registry, ['docker-registry', 'serve', registryConfig], probes.registry, 20_000);
+  await start(registry, [engineCommand('docker-registry'), 'serve', registryConfig], probes.registry, 20_000);
 }
 
 function newestMtime(dir: string): number {

@@ -48,6 +48,13 @@ export function run(argv: string[], options: RunOptions = {}): string {
   return result.stdout;
 }
 
+/** Writes a file only when its content differs; true when it wrote. */
+export function writeIfChanged(file: string, content: string, mode?: number): boolean {
+  if (existsSync(file) && readFileSync(file, 'utf8') === content) return false;
+  writeFileSync(file, content, { mode });
+  return true;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns true or the deadline passes. */

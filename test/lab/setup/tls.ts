@@ -1,11 +1,10 @@
 // The lab CA, the one server certificate for every lab name, the identities' client certificates, and CA trust.
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { labRoot } from '../lab';
 import { say } from './log';
-import { writeIfChanged } from './packages';
-import { run } from './proc';
+import { run, writeIfChanged } from './proc';
 
 export const caDir = path.join(labRoot, 'ca');
 export const caFile = path.join(caDir, 'ca.crt');
@@ -136,4 +135,21 @@ export function installCaTrust(registryNames: string[]): boolean {
   say('tls: adding the lab CA to the system store (update-ca-certificates)');
   run(['update-ca-certificates']);
   return true;
+}
+
+/** Takes the CA trust back: the certs.d entries of the lab's names and the system store's copy (purge). */
+export function removeCaTrust(registryNames: string[]): void {
+  for (const name of registryNames) {
+    const dir = path.join('/etc/docker/certs.d', name);
+    if (!existsSync(dir)) continue;
+    rmSync(path.join(dir, 'ca.crt'), { force: true });
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+    say(`tls: removed ${dir}/ca.crt`);
+  }
+  for (const dir of ['/etc/docker/certs.d', '/etc/docker']) if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
+  if (existsSync(systemCaFile)) {
+    rmSync(systemCaFile);
+    say('tls: removing the lab CA from the system store (update-ca-certificates)');
+    run(['update-ca-certificates']);
+  }
 }

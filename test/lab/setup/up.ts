@@ -4,17 +4,22 @@ import { labFile, repoRoot } from '../lab';
 import { prepareReleases } from '../releases';
 import { ensureQemu } from './binfmt';
 import { ensureBusybox } from './busybox';
-import { dockerVersions, ensureContainerd, ensureDockerd, ensureEmulators, ensureRegistry, type EmulatorsResult } from './daemons';
+import { ensureHostPackages } from './apt';
+import { dockerVersions, ensureBuildxPlugin, ensureContainerd, ensureDaemonJson, ensureDockerd, ensureEmulators, ensureRegistry, type EmulatorsResult } from './daemons';
+import { ensureEngine } from './engine';
 import { buildLab, labHostNames, qemuPlatforms, registryNames, writeLab } from './labfile';
 import { say } from './log';
-import { ensurePackages } from './packages';
 import { readState, writeState } from './state';
-import { ensureDaemonJson, ensureHosts } from './system';
+import { ensureHosts } from './system';
+import { takeOverOtherLabs } from './takeover';
 import { ensureCa, ensureServerCertificate, installCaTrust } from './tls';
 
 export async function up(): Promise<EmulatorsResult> {
   const started = Date.now();
-  ensurePackages();
+  await takeOverOtherLabs();
+  // host tools from the host's own sources, only if missing and only if nothing installed would change
+  ensureHostPackages(['openssl', 'ca-certificates', 'iproute2']);
+  ensureEngine();
 
   ensureCa();
   ensureServerCertificate(labHostNames);
@@ -27,6 +32,7 @@ export async function up(): Promise<EmulatorsResult> {
   await ensureContainerd();
   await ensureDockerd(readState().dockerdRestartPending);
   writeState({ ...readState(), dockerdRestartPending: false });
+  ensureBuildxPlugin();
   const versions = dockerVersions();
   await ensureRegistry();
   ensureQemu(qemuPlatforms);
