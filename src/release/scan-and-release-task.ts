@@ -159,7 +159,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
 
   const { scan: outcome } = result;
   if (result.quarantineState) agent.setOutput('quarantineState', result.quarantineState);
-  const message = decisionMessage(result, release, agent.loc);
+  const message = decisionMessage(result, release, (key, ...args) => agent.loc(key, ...args));
   publishSummary(outcome, message, context);
   logger.info(message);
   if (outcome.decision === 'Passed') return { result: 'succeeded' };
