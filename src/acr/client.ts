@@ -14,14 +14,20 @@ import { type RetryPolicy, retry } from '../util/retry';
 /** `Passed`/`Failed` are what a scanner writes; a fresh quarantined manifest shows `Quarantined` (or nothing). */
 export type QuarantineState = 'Passed' | 'Failed' | 'Quarantined' | (string & {});
 
-/** The quarantine-details schema of Azure/acr (docs/preview/quarantine/quarantine-details/schema.json). */
+/** The severities the quarantine-details schema allows in `summary`. */
+export type SchemaSeverity = 'Critical' | 'High' | 'Medium' | 'Low' | 'None';
+
+/**
+ * quarantineDetails as Azure/acr docs/preview/quarantine/quarantine-details/schema.json describes it: {scanner, state,
+ * link, result: {version, summary (<= 5), description (<= 1024)}} and no other keys. ACR stores it as a JSON string.
+ */
 export interface QuarantineDetails {
-  scanner?: string;
-  state?: string;
+  scanner: string;
+  state: string;
   link?: string;
-  result?: {
+  result: {
     version: string;
-    summary: { severity: 'Critical' | 'High' | 'Medium' | 'Low' | 'None'; count: number }[];
+    summary: { severity: SchemaSeverity; count: number }[];
     description?: string;
   };
 }
@@ -176,12 +182,12 @@ export function quarantineStateOf(attributes: ManifestAttributes): QuarantineSta
   return attributes.manifest.changeableAttributes?.quarantineState;
 }
 
-/** The quarantine details of a manifest's attributes, parsed; undefined when absent or not JSON. */
-export function quarantineDetailsOf(attributes: ManifestAttributes): QuarantineDetails | undefined {
+/** The quarantine details of a manifest's attributes, parsed (another scanner may have left out fields); undefined when absent or not JSON. */
+export function quarantineDetailsOf(attributes: ManifestAttributes): Partial<QuarantineDetails> | undefined {
   const text = attributes.manifest.changeableAttributes?.quarantineDetails;
   if (!text) return undefined;
   try {
-    return JSON.parse(text) as QuarantineDetails;
+    return JSON.parse(text) as Partial<QuarantineDetails>;
   } catch {
     return undefined;
   }

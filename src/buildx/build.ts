@@ -9,7 +9,7 @@ import type { Logger } from '../log';
 import { formatPlatform, type Platform } from '../platform/platform';
 import { runChecked, type Runner } from '../process/exec';
 import { buildCommand, imageName, imagetoolsCreateArgs, platformTag, type BuilderCapabilities, type BuildRequest, type BuildStep } from './command';
-import { cacheUse, digestOf, pushedIndexDigest, readMetadata, type CacheUse } from './metadata';
+import { builtImageDigest, cacheUse, pushedIndexDigest, readMetadata, type CacheUse } from './metadata';
 
 export interface BuildPlan {
   mode: 'single' | 'per-platform';
@@ -126,7 +126,7 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
 
     if (plan.mode === 'single') {
       const metadataFile = plan.build[0].metadataFile;
-      const built = digestOf(readMetadata(metadataFile));
+      const built = builtImageDigest(readMetadata(metadataFile));
       for (const [reference, digest] of pushed) {
         // The daemon may re-encode what it stores (the classic store does); the registry's digest is the one that counts.
         if (digest !== built) logger.info(`${reference}: the registry holds ${digest} (the build reported ${built})`);

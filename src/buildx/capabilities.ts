@@ -1,6 +1,7 @@
 // What the builder can do, asked of buildx and the daemon before a build: its platforms (the host/target check, with
 // builder.ts's reading of `docker buildx inspect`), its driver, and whether the daemon's image store holds
 // multi-platform images (else: one platform per build).
+import { coreVersion, parseBuildxVersion, versionAtLeast } from '../docker/version';
 import { formatPlatform, type Platform } from '../platform/platform';
 import { CommandError, runChecked, type Runner } from '../process/exec';
 import { builderPlatforms, inspectBuilder, offers, type BuilderInfo } from './builder';
@@ -8,11 +9,19 @@ import type { BuilderCapabilities } from './command';
 
 export type { BuilderInfo } from './builder';
 
-/** `github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3` or `... v0.17.1 abc123` -> 0.13.1 / 0.17.1 */
-export function parseBuildxVersion(text: string): string {
-  const match = /\bv?(\d+\.\d+(?:\.\d+)?)/.exec(text.replace(/^\S*buildx\S*\s*/, ''));
-  if (!match) throw new Error(`cannot read the buildx version from '${text.trim()}'`);
-  return match[1];
+/** buildx 0.10 added attestations: --attest, and --provenance/--sbom to turn BuildKit's default ones off. */
+export const ATTESTATIONS_SINCE = '0.10';
+
+/** The one gate on the buildx version: can this buildx take the attestation flags? */
+export function hasAttestationFlags(buildxVersion: string): boolean {
+  return versionAtLeast(buildxVersion, ATTESTATIONS_SINCE);
+}
+
+/** The x.y.z of `docker buildx version` (`0.13.1+ds1` -> `0.13.1`); throws when the output names none. */
+export function readBuildxVersion(text: string): string {
+  const version = coreVersion(parseBuildxVersion(text) ?? '');
+  if (!version) throw new Error(`cannot read the buildx version from '${text.trim()}'`);
+  return version;
 }
 
 /** `docker info --format '{{json .DriverStatus}}'`: the containerd image store reports driver-type io.containerd.snapshotter.v1. */
@@ -56,7 +65,7 @@ export interface ProbeOptions {
 export async function probeBuilder(builder: string | undefined, options: ProbeOptions): Promise<{ info: BuilderInfo; capabilities: BuilderCapabilities }> {
   const docker = options.docker ?? 'docker';
   const run = (args: string[]) => runChecked(options.runner, docker, args, { env: options.env, timeoutMs: 120_000 });
-  const version = parseBuildxVersion((await run(['buildx', 'version'])).stdout);
+  const version = readBuildxVersion((await run(['buildx', 'version'])).stdout);
   let info: BuilderInfo;
   try {
     info = await inspectBuilder(options.runner, { builder, bootstrap: true, env: options.env });

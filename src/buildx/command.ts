@@ -2,6 +2,7 @@
 // so every combination of inputs is a row in a table test (build-push-action's context.test.ts is the model).
 import { formatPlatform, type Platform } from '../platform/platform';
 import type { Attestations, BuildArg, BuildSecret, CacheMode } from './options';
+import { ATTESTATIONS_SINCE, hasAttestationFlags } from './capabilities';
 
 export interface BuildRequest {
   registry: string;
@@ -63,17 +64,6 @@ export function imageName(request: Pick<BuildRequest, 'registry' | 'repository'>
   return `${request.registry}/${request.repository}`;
 }
 
-/** Compares dotted versions numerically: '0.13.1' >= '0.10' */
-export function versionAtLeast(version: string, minimum: string): boolean {
-  const a = version.split(/[.+-]/).map((p) => parseInt(p, 10));
-  const b = minimum.split('.').map((p) => parseInt(p, 10));
-  for (let i = 0; i < b.length; i++) {
-    const x = Number.isNaN(a[i]) || a[i] === undefined ? 0 : a[i];
-    if (x !== b[i]) return x > b[i];
-  }
-  return true;
-}
-
 export function buildCommand(request: BuildRequest, step: BuildStep, capabilities: BuilderCapabilities): BuildCommand {
   const args = ['buildx', 'build'];
   const env: Record<string, string> = {};
@@ -105,16 +95,17 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
     if (step.exportCache) args.push('--cache-to', 'type=inline');
   }
 
+  const attestationFlags = hasAttestationFlags(capabilities.buildxVersion);
   if (request.attestations === 'none') {
     // Without these BuildKit adds a provenance attestation, which turns a single-platform push into an index.
-    if (versionAtLeast(capabilities.buildxVersion, '0.10')) args.push('--provenance=false', '--sbom=false');
+    if (attestationFlags) args.push('--provenance=false', '--sbom=false');
     env.BUILDX_NO_DEFAULT_ATTESTATIONS = '1';
   } else if (!capabilities.attestations) {
     warnings.push(`this builder (docker driver without the containerd image store) cannot attach attestations; '${request.attestations}' was dropped.`);
-    if (versionAtLeast(capabilities.buildxVersion, '0.10')) args.push('--provenance=false', '--sbom=false');
+    if (attestationFlags) args.push('--provenance=false', '--sbom=false');
     env.BUILDX_NO_DEFAULT_ATTESTATIONS = '1';
-  } else if (!versionAtLeast(capabilities.buildxVersion, '0.10')) {
-    warnings.push(`buildx ${capabilities.buildxVersion} cannot attach attestations (0.10 or later can); '${request.attestations}' was dropped.`);
+  } else if (!attestationFlags) {
+    warnings.push(`buildx ${capabilities.buildxVersion} cannot attach attestations (${ATTESTATIONS_SINCE} or later can); '${request.attestations}' was dropped.`);
   } else {
     args.push('--attest', 'type=provenance,mode=min');
     if (request.attestations === 'provenance+sbom') args.push('--attest', 'type=sbom');

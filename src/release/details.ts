@@ -6,23 +6,11 @@
 // is left out of `summary` because the schema's `None` means "rated, no severity", not "not rated yet"; the
 // UNKNOWN count, secrets, failed misconfigurations and the violations are told in `description`.
 // result.version is the version of this summary's layout ("Scan Summary Version" in the schema).
+import type { QuarantineDetails } from '../acr/client';
 import type { PolicyEvaluation } from './policy';
 
 export const SUMMARY_VERSION = '1.0';
 const DESCRIPTION_MAX = 1024;
-
-export type SchemaSeverity = 'Critical' | 'High' | 'Medium' | 'Low' | 'None';
-
-export interface QuarantineDetails {
-  scanner: string;
-  state: string;
-  link?: string;
-  result: {
-    version: string;
-    summary: { severity: SchemaSeverity; count: number }[];
-    description?: string;
-  };
-}
 
 export interface DetailsInput {
   trivyVersion: string;

@@ -211,7 +211,7 @@ export function assertReportIsFor(report: TrivyReport, expected: ExpectedArtifac
   if (report.ArtifactType !== 'container_image') {
     throw new TrivyReportError(`the report is about a ${report.ArtifactType || 'unknown artifact'}, not a container image.`);
   }
-  const artifactDigest = digestOf(report.ArtifactName);
+  const artifactDigest = referenceDigest(report.ArtifactName);
   if (artifactDigest !== expected.digest) {
     throw new TrivyReportError(
       `the report is about '${report.ArtifactName}', not the requested ${wanted}${artifactDigest ? ` (digest ${artifactDigest})` : ''}.`,
@@ -222,15 +222,15 @@ export function assertReportIsFor(report: TrivyReport, expected: ExpectedArtifac
   }
   const repoDigests = report.Metadata?.RepoDigests ?? [];
   if (repoDigests.length > 0) {
-    const mismatched = repoDigests.filter((entry) => sameRepository(entry, expected) && digestOf(entry) !== expected.digest);
-    const matched = repoDigests.some((entry) => sameRepository(entry, expected) && digestOf(entry) === expected.digest);
+    const mismatched = repoDigests.filter((entry) => sameRepository(entry, expected) && referenceDigest(entry) !== expected.digest);
+    const matched = repoDigests.some((entry) => sameRepository(entry, expected) && referenceDigest(entry) === expected.digest);
     if (!matched || mismatched.length > 0) {
       throw new TrivyReportError(`Metadata.RepoDigests (${repoDigests.join(', ')}) does not confirm the requested digest ${expected.digest}.`);
     }
   }
 }
 
-function digestOf(reference: string): string | undefined {
+function referenceDigest(reference: string): string | undefined {
   const at = reference.lastIndexOf('@');
   return at === -1 ? undefined : reference.slice(at + 1).toLowerCase();
 }

@@ -6,11 +6,12 @@ import { ensureDocker } from '../../src/docker/ensure';
 import { toolLibCache } from '../../src/tools/cache';
 import { run } from '../../src/process/exec';
 import { exportVariable, loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
-import { type EnsureDockerState, readEnsureOptions, STATE_NAME } from './inputs';
+import { postJobState, readEnsureOptions, STATE_NAME } from './inputs';
 
 void runTask(__dirname, async () => {
   const inputs = new TaskInputs(path.join(__dirname, 'task.json'));
   const options = readEnsureOptions(inputs);
+  const state = postJobState(options.dockerHost, (value) => saveState(STATE_NAME, value));
   const result = await ensureDocker(options, {
     runner: run,
     log: pipelineLogger,
@@ -20,11 +21,9 @@ void runTask(__dirname, async () => {
     toolCache: toolLibCache,
     toolProbes,
     // Saved at once: a check that fails after the start must not leave the daemon running past the job.
-    onDaemonStarted: (daemon) => saveState(STATE_NAME, JSON.stringify({ dockerHost: options.dockerHost, reachable: true, daemon } satisfies EnsureDockerState)),
+    onDaemonStarted: state.daemonStarted,
   });
-
-  const state: EnsureDockerState = { dockerHost: options.dockerHost, reachable: true, daemon: result.daemonStarted };
-  saveState(STATE_NAME, JSON.stringify(state));
+  state.checksPassed(result.daemonStarted);
   if (options.dockerHost) {
     // Later steps (BuildForPlatform, scripts) talk to the same daemon.
     exportVariable('DOCKER_HOST', options.dockerHost);

@@ -1,20 +1,21 @@
 // EnsureDocker's inputs, read and checked once: a bad value fails the task with an error naming the input.
 import { parsePlatformList, type Platform } from '../../src/platform/platform';
-import { InputError, type TaskInputs } from '../../src/pipeline';
+import { InputError, type Inputs } from '../../src/inputs';
 import { CLEANUP_MODES, type CleanupMode, parseSize } from '../../src/docker/cleanup';
+import type { StartedDaemon } from '../../src/docker/daemon';
 import { parseDockerHost } from '../../src/docker/endpoint';
 import type { EnsureOptions } from '../../src/docker/ensure';
 import { INSTALL_SOURCES } from '../../src/docker/install-plan';
 import { invalidChecksumLines } from '../../src/docker/static';
 import { parseVersionPin } from '../../src/docker/version';
 
-function url(inputs: TaskInputs, name: string): string {
+function url(inputs: Inputs, name: string): string {
   const value = inputs.required(name);
   if (!/^https?:\/\/[^\s/]+/i.test(value)) throw new InputError(name, `'${value}' is not an http(s) URL.`);
   return value;
 }
 
-export function readEnsureOptions(inputs: TaskInputs): EnsureOptions {
+export function readEnsureOptions(inputs: Inputs): EnsureOptions {
   const dockerHost = inputs.parse('dockerHost', (v) => {
     if (v !== undefined) parseDockerHost(v);
     return v;
@@ -36,7 +37,7 @@ export function readEnsureOptions(inputs: TaskInputs): EnsureOptions {
   };
 }
 
-export function readCleanup(inputs: TaskInputs): { mode: CleanupMode; keepStorageBytes?: number } {
+export function readCleanup(inputs: Inputs): { mode: CleanupMode; keepStorageBytes?: number } {
   const mode = inputs.choice('cleanup', CLEANUP_MODES);
   return { mode, keepStorageBytes: mode === 'prune' ? inputs.parse('pruneKeepStorage', (v) => parseSize(v ?? '10GB')) : undefined };
 }
@@ -45,9 +46,21 @@ export function readCleanup(inputs: TaskInputs): { mode: CleanupMode; keepStorag
 export interface EnsureDockerState {
   /** The dockerHost input, when one was given (the post step talks to the same daemon). */
   dockerHost?: string;
-  /** The daemon answered when the main step ended. */
+  /**
+   * The main step ended with every check passed and the daemon answering. False while a daemon this step started is
+   * only recorded: when a later check fails, the post step stops that daemon but removes no image through it.
+   */
   reachable: boolean;
-  daemon?: import('../../src/docker/daemon').StartedDaemon;
+  daemon?: StartedDaemon;
 }
 
 export const STATE_NAME = 'ensureDockerState';
+
+/** The post-job state as the main step learns it: a started daemon at once (so it never outlives the job), then reachable at the end. */
+export function postJobState(dockerHost: string | undefined, save: (state: string) => void) {
+  const write = (state: EnsureDockerState) => save(JSON.stringify(state));
+  return {
+    daemonStarted: (daemon: StartedDaemon) => write({ dockerHost, reachable: false, daemon }),
+    checksPassed: (daemon: StartedDaemon | undefined) => write({ dockerHost, reachable: true, daemon }),
+  };
+}

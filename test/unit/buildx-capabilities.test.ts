@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { parseBuildxInspect as parseBuilderInspect } from '../../src/buildx/builder';
-import { capabilitiesOf, parseBuildxVersion, unsupportedPlatformMessage, unsupportedPlatforms, usesContainerdImageStore } from '../../src/buildx/capabilities';
+import { capabilitiesOf, hasAttestationFlags, readBuildxVersion, unsupportedPlatformMessage, unsupportedPlatforms, usesContainerdImageStore } from '../../src/buildx/capabilities';
 import { runsOnTargetPlatform } from '../../src/buildx/dockerfile';
-import { cacheUse, digestOf, pushedIndexDigest } from '../../src/buildx/metadata';
+import { builtImageDigest, cacheUse, pushedIndexDigest } from '../../src/buildx/metadata';
 import { formatPlatform, parsePlatformList } from '../../src/platform/platform';
 
 // As printed by buildx 0.13.1 against Docker 26 in the lab.
@@ -68,9 +68,17 @@ describe('builder capabilities', () => {
   });
 
   it('reads buildx versions of distribution and upstream builds', () => {
-    assert.equal(parseBuildxVersion('github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3\n'), '0.13.1');
-    assert.equal(parseBuildxVersion('github.com/docker/buildx v0.17.1 257815a'), '0.17.1');
-    assert.throws(() => parseBuildxVersion('nonsense'), /cannot read the buildx version/);
+    assert.equal(readBuildxVersion('github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3\n'), '0.13.1');
+    assert.equal(readBuildxVersion('github.com/docker/buildx v0.17.1 257815a'), '0.17.1');
+    assert.equal(readBuildxVersion('github.com/docker/buildx v0.9'), '0.9');
+    assert.throws(() => readBuildxVersion('nonsense'), /cannot read the buildx version from 'nonsense'/);
+  });
+
+  it('gates the attestation flags on buildx 0.10 in one place', () => {
+    assert.equal(hasAttestationFlags('0.9.1'), false);
+    assert.equal(hasAttestationFlags('0.10'), true);
+    assert.equal(hasAttestationFlags('0.10.0-rc1'), true);
+    assert.equal(hasAttestationFlags('0.13.1+ds1'), true);
   });
 
   it('tells the containerd image store from the classic one', () => {
@@ -107,9 +115,9 @@ describe('does a Dockerfile run anything on the target platform', () => {
 
 describe('buildx metadata and progress', () => {
   it('takes the digest from the metadata file', () => {
-    assert.equal(digestOf({ 'containerimage.digest': `sha256:${'a'.repeat(64)}` }), `sha256:${'a'.repeat(64)}`);
-    assert.equal(digestOf({ 'containerimage.descriptor': { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 1 } }), `sha256:${'b'.repeat(64)}`);
-    assert.throws(() => digestOf({}), /no image digest/);
+    assert.equal(builtImageDigest({ 'containerimage.digest': `sha256:${'a'.repeat(64)}` }), `sha256:${'a'.repeat(64)}`);
+    assert.equal(builtImageDigest({ 'containerimage.descriptor': { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 1 } }), `sha256:${'b'.repeat(64)}`);
+    assert.throws(() => builtImageDigest({}), /no image digest/);
   });
 
   it('counts cached steps in plain progress', () => {

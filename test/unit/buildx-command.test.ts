@@ -2,7 +2,8 @@
 // exact argv, environment and warnings expected. Modelled on build-push-action's context.test.ts.
 import { strict as assert } from 'node:assert';
 import { planBuild, pushedDigest } from '../../src/buildx/build';
-import { buildCommand, imagetoolsCreateArgs, platformTag, versionAtLeast, type BuilderCapabilities, type BuildRequest, type BuildStep } from '../../src/buildx/command';
+import { buildCommand, imagetoolsCreateArgs, platformTag, type BuilderCapabilities, type BuildRequest, type BuildStep } from '../../src/buildx/command';
+import { versionAtLeast } from '../../src/docker/version';
 import { createRemoteBuilderArgs } from '../../src/buildx/remote-builder';
 import { parsePlatform, parsePlatformList } from '../../src/platform/platform';
 
