@@ -176,7 +176,7 @@ export class EmulationError extends Error {
 
 /** What ensureEmulation needs from the machine; the task wires the real ones, tests their fakes. */
 export interface EmulationDeps {
-  log: Logger;
+  logger: Logger;
   /** The daemon's platform. */
   server: Platform;
   /** The daemon runs on this machine's kernel (a unix socket, also one mounted into a container). */
@@ -227,19 +227,19 @@ async function setUpLocally(platform: Platform, deps: EmulationDeps): Promise<Em
     state = deps.binfmtState(entry);
   }
   if (state.state === 'disabled') {
-    deps.log.info(`QEMU for ${name} (${entry}) is registered but switched off; switching it on`);
+    deps.logger.info(`QEMU for ${name} (${entry}) is registered but switched off; switching it on`);
     await deps.enableEntry(entry);
   } else if (state.state === 'unregistered') {
     if (!deps.qemuInstalled(entry)) {
       if (!deps.installQemu) throw new EmulationError(`QEMU for ${name} is not installed and this agent has no apt to install qemu-user-static; ${registerOnHost(platform)}`);
-      deps.log.info(`QEMU for ${name} is not installed; installing qemu-user-static and binfmt-support from the distribution`);
+      deps.logger.info(`QEMU for ${name} is not installed; installing qemu-user-static and binfmt-support from the distribution`);
       await deps.installQemu();
       how = 'installed';
     } else {
       how = 'registered';
     }
     if (deps.binfmtState(entry).state !== 'enabled') {
-      deps.log.info(`registering ${entry} with binfmt_misc`);
+      deps.logger.info(`registering ${entry} with binfmt_misc`);
       await deps.registerEntry(entry);
     }
   }
@@ -289,7 +289,7 @@ export async function ensureEmulation(wanted: Platform[], deps: EmulationDeps): 
   const listed = await deps.builderPlatforms();
   const unlisted = foreign.filter((p) => !offers(listed, p)).map(formatPlatform);
   if (unlisted.length) {
-    deps.log.warn(
+    deps.logger.warn(
       `The kernel runs ${unlisted.join(', ')} programs now, but the builder does not list ${unlisted.length > 1 ? 'them' : 'it'} yet: BuildKit in dockerd detects emulators when the daemon starts. Builds still work; restart the daemon or use a docker-container builder to have it listed.`,
     );
   }

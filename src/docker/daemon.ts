@@ -96,7 +96,7 @@ export async function waitForDaemon(
 
 export interface StartDeps {
   runner: Runner;
-  log: Logger;
+  logger: Logger;
   ask: DaemonAsker;
   privilege: Privilege;
   env: NodeJS.ProcessEnv;
@@ -114,7 +114,7 @@ export async function startDaemon(
   if (how === 'systemd') {
     await executePlan([{ kind: 'run', argv: ['systemctl', 'start', 'docker'], root: true, why: 'start the docker service' }], 'Starting the docker service', {
       runner: deps.runner,
-      log: deps.log,
+      logger: deps.logger,
       privilege: deps.privilege,
       env: deps.env,
       download: () => Promise.reject(new Error('no download')),
@@ -126,7 +126,7 @@ export async function startDaemon(
   const pidFile = `${deps.stateDir}/dockerd.pid`;
   const logFile = `${deps.stateDir}/dockerd.log`;
   const argv = dockerdArgv(dockerd, endpoint.socketPath, pidFile);
-  deps.log.info(`$ ${argv.join(' ')} > ${logFile} 2>&1 &`);
+  deps.logger.info(`$ ${argv.join(' ')} > ${logFile} 2>&1 &`);
   const out = openSync(logFile, 'a');
   // Detached, with its output in a file: the step's process can end while dockerd keeps running for later steps.
   // The agent's own process cleanup at the end of the job still finds it (it keeps the job's environment).

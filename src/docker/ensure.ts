@@ -50,7 +50,7 @@ export interface EnsureOptions {
 
 export interface EnsureDeps {
   runner: Runner;
-  log: Logger;
+  logger: Logger;
   /** The task's own environment (process.env): an install into the tool cache prepends its PATH. */
   env: NodeJS.ProcessEnv;
   /** Agent.ToolsDirectory: the install lock lives here. */
@@ -114,7 +114,7 @@ class Installer {
   execute(steps: PlanStep[], what: string) {
     return executePlan(steps, what, {
       runner: this.deps.runner,
-      log: this.deps.log,
+      logger: this.deps.logger,
       privilege: this.privilege,
       env: this.deps.env,
       download: async (url) => (await this.deps.toolCache()).download(url),
@@ -129,7 +129,7 @@ class Installer {
 
   /** Installs the components; returns the source that was used. */
   async install(components: Component[]): Promise<string> {
-    const { log } = this.deps;
+    const { logger: log } = this.deps;
     const pin = this.options.dockerVersion;
     const hasApt = !!findOnPath('apt-get', this.deps.env.PATH);
     const first = chooseSourceBeforeCandidates(this.options.installSource, { hasApt, canBeRoot: this.privilege !== 'none', dockerRepositoryConfigured: dockerRepositoryConfigured() });
@@ -172,13 +172,13 @@ class Installer {
     const sources: StaticSources = { ...this.options.staticSources, arch: this.arch };
     if (components.includes('docker-cli') || components.includes('engine')) {
       const version = this.options.dockerVersion ?? DEFAULT_STATIC_DOCKER_VERSION;
-      const { dir } = await cacheStaticDocker(version, sources, cache, this.deps.log);
+      const { dir } = await cacheStaticDocker(version, sources, cache, this.deps.logger);
       // This step and every later step of the job find docker, dockerd, containerd and runc here first.
       cache.prependPath(dir);
       if (!this.deps.env.PATH?.split(path.delimiter).includes(dir)) this.deps.env.PATH = `${dir}${path.delimiter}${this.deps.env.PATH ?? ''}`;
     }
     if (components.includes('buildx')) {
-      const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.deps.log);
+      const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.deps.logger);
       // System-wide where we may (later steps may point DOCKER_CONFIG elsewhere), else the user's plugin directory.
       const systemWide = this.privilege !== 'none';
       const target = systemWide ? '/usr/local/lib/docker/cli-plugins/docker-buildx' : path.join(dockerConfigDir(processEnvironment(this.deps.env)), 'cli-plugins', 'docker-buildx');
@@ -188,7 +188,7 @@ class Installer {
 }
 
 export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Promise<EnsureResult> {
-  const { log, runner, env } = deps;
+  const { logger: log, runner, env } = deps;
   const environment = processEnvironment(env);
   const endpoint = resolveEndpoint(environment, options.dockerHost);
   const ask = deps.ask ?? daemonAsker(endpoint, runner, env);
@@ -255,7 +255,7 @@ export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Pr
     if (!dockerd) throw new Error(`${diagnosis ? formatDiagnosis(diagnosis) : ''}\n  No dockerd was found after installing the engine.`);
     const how = startHow;
     const result = await log.group(`Start dockerd`, () =>
-      startDaemon(how, dockerd, endpoint, { runner, log, ask, privilege: privilege ?? 'none', env, stateDir: deps.tempDir }),
+      startDaemon(how, dockerd, endpoint, { runner, logger: log, ask, privilege: privilege ?? 'none', env, stateDir: deps.tempDir }),
     );
     daemonStarted = result.started;
     deps.onDaemonStarted?.(daemonStarted);
@@ -272,7 +272,7 @@ export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Pr
     const hasApt = !!findOnPath('apt-get', env.PATH);
     emulation = await log.group(`Emulation for ${options.emulatePlatforms.map(formatPlatform).join(', ')}`, () =>
       ensureEmulation(options.emulatePlatforms, {
-        log,
+        logger: log,
         server: serverPlatform(server!),
         daemonIsLocal: endpoint.kind === 'unix',
         daemonAddress: describeEndpoint(endpoint),

@@ -34,7 +34,7 @@ export class NeedsRootError extends Error {
 
 export interface ExecutorDeps {
   runner: Runner;
-  log: Logger;
+  logger: Logger;
   privilege: Privilege;
   /** Downloads a URL to a temporary file and returns its path (tool-lib's downloader in the task: proxy-aware). */
   download: (url: string) => Promise<string>;
@@ -54,18 +54,18 @@ async function runLogged(deps: ExecutorDeps, argv: string[], stdin?: string): Pr
   const [file, ...args] = argv;
   const retry = deps.aptLockRetry ?? { attempts: 60, delayMs: 5000 };
   for (let attempt = 1; ; attempt++) {
-    deps.log.info(`$ ${argv.join(' ')}`);
+    deps.logger.info(`$ ${argv.join(' ')}`);
     const result = await deps.runner(file, args, {
       env: deps.env,
       stdin,
       onLine: (line) => {
-        if (line.trim()) deps.log.info(`  ${line}`);
+        if (line.trim()) deps.logger.info(`  ${line}`);
       },
     });
     if (result.exitCode === 0) return;
     const isApt = argv.includes('apt-get');
     if (isApt && APT_LOCKED.test(result.stderr) && attempt < retry.attempts) {
-      deps.log.info(`apt is busy (another process holds its lock); trying again in ${retry.delayMs / 1000} s`);
+      deps.logger.info(`apt is busy (another process holds its lock); trying again in ${retry.delayMs / 1000} s`);
       await sleep(retry.delayMs);
       continue;
     }
@@ -77,11 +77,11 @@ async function runLogged(deps: ExecutorDeps, argv: string[], stdin?: string): Pr
 export async function executePlan(steps: PlanStep[], what: string, deps: ExecutorDeps): Promise<void> {
   if (deps.privilege === 'none' && steps.some((s) => s.root)) throw new NeedsRootError(what, planAsShell(steps, false));
   for (const step of steps) {
-    deps.log.debug(`step: ${step.why}`);
+    deps.logger.debug(`step: ${step.why}`);
     if (step.kind === 'run') {
       await runLogged(deps, privileged(step.argv, step.env, step.root, deps.privilege));
     } else if (step.kind === 'write') {
-      deps.log.info(`writing ${step.path} (${step.why})`);
+      deps.logger.info(`writing ${step.path} (${step.why})`);
       if (!step.root || deps.privilege === 'root') {
         writeFileSync(step.path, step.content);
         if (step.mode !== undefined) chmodSync(step.path, step.mode);
@@ -90,7 +90,7 @@ export async function executePlan(steps: PlanStep[], what: string, deps: Executo
         if (step.mode !== undefined) await runLogged(deps, ['sudo', '-n', 'chmod', step.mode.toString(8), step.path]);
       }
     } else {
-      deps.log.info(`downloading ${step.url} (${step.why})`);
+      deps.logger.info(`downloading ${step.url} (${step.why})`);
       const file = await deps.download(step.url);
       await runLogged(deps, privileged(['install', '-D', '-m', step.mode.toString(8).padStart(4, '0'), file, step.path], undefined, step.root, deps.privilege));
     }

@@ -14,7 +14,7 @@ void runTask(__dirname, async () => {
   const state = postJobState(options.dockerHost, (value) => saveState(STATE_NAME, value));
   const result = await ensureDocker(options, {
     runner: run,
-    log: pipelineLogger,
+    logger: pipelineLogger,
     env: process.env,
     toolsDir: toolsDirectory(),
     tempDir: stepTempDir('ensure-docker'),

@@ -71,7 +71,7 @@ function agent() {
   };
   const env: NodeJS.ProcessEnv = { PATH: bin, DOCKER_CONFIG: path.join(root, 'config'), HOME: root };
   const log = new RecordingLogger();
-  const deps = (ask: () => Promise<DaemonInfo>): EnsureDeps => ({ runner, log, env, toolsDir: tools, tempDir: temp, toolCache: async () => toolCache, ask, arch: 'x64' });
+  const deps = (ask: () => Promise<DaemonInfo>): EnsureDeps => ({ runner, logger: log, env, toolsDir: tools, tempDir: temp, toolCache: async () => toolCache, ask, arch: 'x64' });
   return { root, calls, downloads, prepended, state, deps, log, env };
 }
 

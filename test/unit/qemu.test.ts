@@ -12,7 +12,7 @@ function machine(entries: Record<string, BinfmtState['state']>, over: Partial<Em
   let mounted = !Object.values(entries).includes('unmounted');
   const state = (entry: string): BinfmtState => (!mounted ? { state: 'unmounted' } : entries[entry] && entries[entry] !== 'unmounted' ? { state: entries[entry] as 'enabled' | 'disabled' } : { state: 'unregistered' });
   const deps: EmulationDeps = {
-    log,
+    logger: log,
     server: p('linux/amd64'),
     daemonIsLocal: true,
     daemonAddress: 'unix:///var/run/docker.sock',
