@@ -65,6 +65,8 @@ export interface EnsureDeps {
   toolProbes?: ToolProbes;
   /** Called as soon as a daemon was started, so the post-job step can stop it even if a later check fails. */
   onDaemonStarted?: (started: StartedDaemon) => void;
+  /** The user id the agent runs as; by default this process's (root installs directly, others need sudo). */
+  uid?: number;
 }
 
 export interface EnsureResult {
@@ -203,7 +205,7 @@ export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Pr
   let server = probe.daemon.ok ? probe.daemon.info : undefined;
   let missing = missingTools(cli, buildx, options.dockerVersion);
   let privilege: Privilege | undefined;
-  const getPrivilege = async () => (privilege ??= await detectPrivilege(runner, env));
+  const getPrivilege = async () => (privilege ??= await detectPrivilege(runner, env, deps.uid));
 
   // What the daemon needs, decided before anything is installed so that an unfixable daemon fails first.
   let startHow: 'background' | 'systemd' | undefined;

@@ -8,7 +8,8 @@
 #   test/lab/fresh-machine.sh bookworm /srv/fresh12              # a fresh Debian 12 machine
 #   test/lab/fresh-machine.sh trixie /srv/fresh13 --lab-ran      # Debian 13 where an earlier lab installed docker.io and qemu
 #   test/lab/fresh-machine.sh bookworm /srv/fresh12 --again      # the same root again: the lab already ran there
-# Prints a report; the root is left for inspection (umount -R <dir>/{proc,sys,dev,run} before deleting it).
+# Prints a report. At the end the root's lab is stopped (lab:down) and its mounts are undone; the root is left for
+# inspection and for --again (umount -R <dir> before deleting it).
 set -euo pipefail
 suite=${1:?suite}
 root=${2:?directory}
@@ -35,19 +36,31 @@ if [ "$mode" != "--again" ]; then
   for ca in /usr/local/share/ca-certificates/*.crt; do
     case "$ca" in *container-release-lab*) ;; *) install -D -m 0644 "$ca" "$root/usr/local/share/ca-certificates/$(basename "$ca")" ;; esac
   done
-  cp /etc/npmrc "$root/etc/npmrc"
+  for rc in /etc/npmrc /usr/etc/npmrc; do [ -f "$rc" ] && install -D -m 0644 "$rc" "$root$rc"; done
   [ -f /root/.npmrc ] && install -D -m 0600 /root/.npmrc "$root/root/.npmrc"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   printf '127.0.0.1 localhost\n' > "$root/etc/hosts"
   for f in /etc/apt/apt.conf.d/*; do cp "$f" "$root/etc/apt/apt.conf.d/"; done
 fi
 
+# runc makes the container's root a slave mount and pivots into it: the root must be a mount point of its own
+mountpoint -q "$root" || mount --bind "$root" "$root"
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/sys" || mount --rbind /sys "$root/sys"
 mountpoint -q "$root/dev" || mount --rbind /dev "$root/dev"
 mountpoint -q "$root/run" || mount -t tmpfs tmpfs "$root/run"
-in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 CI=true "$@"; }
+# the machine's environment as CI gets it: a clean one, but for the variables that point tools at the CA bundle
+ca_env=()
+for name in NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR CURL_CA_BUNDLE GIT_SSL_CAINFO; do
+  [ -n "${!name:-}" ] && ca_env+=("$name=${!name}")
+done
+in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 CI=true "${ca_env[@]}" "$@"; }
 in_root update-ca-certificates >/dev/null
+finish() {
+  in_root bash -c 'cd /root/main 2>/dev/null && [ -d node_modules ] && npx tsx test/lab/cli.ts down' >/dev/null 2>&1 || true
+  umount -R "$root/proc" "$root/sys" "$root/dev" "$root/run" 2>/dev/null || true
+}
+trap finish EXIT
 
 if [ "$mode" = "--lab-ran" ]; then
   say "an earlier lab ran here: docker.io, docker-buildx, qemu-user-static and binfmt-support installed with apt"

@@ -71,7 +71,8 @@ function agent() {
   };
   const env: NodeJS.ProcessEnv = { PATH: bin, DOCKER_CONFIG: path.join(root, 'config'), HOME: root };
   const log = new RecordingLogger();
-  const deps = (ask: () => Promise<DaemonInfo>): EnsureDeps => ({ runner, logger: log, env, toolsDir: tools, tempDir: temp, toolCache: async () => toolCache, ask, arch: 'x64' });
+  // as root, whoever runs the tests: the system-wide install path is what these cases check
+  const deps = (ask: () => Promise<DaemonInfo>): EnsureDeps => ({ runner, logger: log, env, toolsDir: tools, tempDir: temp, toolCache: async () => toolCache, ask, arch: 'x64', uid: 0 });
   return { root, calls, downloads, prepended, state, deps, log, env };
 }
 

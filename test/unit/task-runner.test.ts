@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { envName, expandMacros, interpret, leakedSecrets } from '../helpers/task-runner';
 import { parseVsoLine } from '../helpers/vso';
 
@@ -7,10 +10,16 @@ import { parseVsoLine } from '../helpers/vso';
 // library's escaping rather than against our idea of it.
 function taskLibPrints(script: string): string {
   const prelude = "const tl = require('azure-pipelines-task-lib/task');";
-  return execFileSync(process.execPath, ['-e', prelude + script], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: '/tmp' },
-  });
+  // task-lib writes its vault key (.taskkey) into the agent's temp directory: one of this test's own
+  const temp = mkdtempSync(path.join(os.tmpdir(), 'task-lib-'));
+  try {
+    return execFileSync(process.execPath, ['-e', prelude + script], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp },
+    });
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
 }
 
 describe('task runner: logging commands', () => {
