@@ -107,7 +107,7 @@ async function flow(reportFile: string, registry: string, workDir: string): Prom
   const scanned = await scanImage(
     { trivy: 'trivy', cacheDir: workDir, scanners: ['vuln', 'secret'], ignoreUnfixed: false, timeoutMs: 60_000 },
     { registry, repository: REPOSITORY, digest: DIGEST, outputFile: path.join(workDir, 'report.json') },
-    { runner: fakeTrivy, logger, baseEnv: {} },
+    { runner: fakeTrivy, logger, env: {} },
   );
   const t1 = performance.now();
   const policy = { threshold: ['CRITICAL', 'HIGH'] as const, ignoreUnfixed: false };

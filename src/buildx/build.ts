@@ -5,9 +5,9 @@
 //   them, and `imagetools create` joins them into one index under the requested tags.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../log';
+import type { TaskContext } from '../context';
 import { formatPlatform, type Platform } from '../platform/platform';
-import { runChecked, type Runner } from '../process/exec';
+import { runChecked } from '../process/exec';
 import { buildCommand, imageName, imagetoolsCreateArgs, platformTag, type BuilderCapabilities, type BuildRequest, type BuildStep } from './command';
 import { builtImageDigest, cacheUse, pushedIndexDigest, readMetadata, type CacheUse } from './metadata';
 
@@ -43,15 +43,12 @@ export function planBuild(request: BuildRequest, capabilities: BuilderCapabiliti
   };
 }
 
-export interface BuildEnvironment {
-  runner: Runner;
-  /** The complete environment of docker (the job's, with this job's DOCKER_CONFIG). */
-  env: NodeJS.ProcessEnv;
+/** env is docker's complete environment: the job's, with this job's DOCKER_CONFIG. */
+export type BuildContext = Pick<TaskContext, 'runner' | 'env' | 'logger'> & {
   docker?: string;
-  logger: Logger;
   /** Where metadata files go. */
   workDir: string;
-}
+};
 
 export interface BuildResult {
   mode: BuildPlan['mode'];
@@ -74,11 +71,11 @@ export function pushedDigest(output: string): string | undefined {
   return /: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(output)?.[1];
 }
 
-export async function buildImage(request: BuildRequest, capabilities: BuilderCapabilities, environment: BuildEnvironment): Promise<BuildResult> {
-  const { logger } = environment;
-  const docker = environment.docker ?? 'docker';
+export async function buildImage(request: BuildRequest, capabilities: BuilderCapabilities, context: BuildContext): Promise<BuildResult> {
+  const { logger } = context;
+  const docker = context.docker ?? 'docker';
   const started = Date.now();
-  const plan = planBuild(request, capabilities, environment.workDir);
+  const plan = planBuild(request, capabilities, context.workDir);
   const warnings: string[] = [];
   const log = (line: string) => {
     if (line.trim()) logger.info(line);
@@ -95,7 +92,7 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
       const command = buildCommand(request, step, capabilities);
       for (const warning of command.warnings) if (!warnings.includes(warning)) warnings.push(warning);
       logger.info(`${docker} ${command.args.join(' ')}`);
-      const result = await runChecked(environment.runner, docker, command.args, { env: { ...environment.env, ...command.env }, onLine: log });
+      const result = await runChecked(context.runner, docker, command.args, { env: { ...context.env, ...command.env }, onLine: log });
       const use = cacheUse(result.stderr);
       cache = { steps: cache.steps + use.steps, cached: cache.cached + use.cached };
     }
@@ -118,7 +115,7 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
     const pushed = new Map<string, string>();
     for (const reference of plan.dockerPush) {
       logger.info(`${docker} push ${reference}`);
-      const result = await runChecked(environment.runner, docker, ['push', reference], { env: environment.env, onLine: log, timeoutMs: 3_600_000 });
+      const result = await runChecked(context.runner, docker, ['push', reference], { env: context.env, onLine: log, timeoutMs: 3_600_000 });
       const digest = pushedDigest(result.stdout);
       if (!digest) throw new Error(`docker push ${reference} did not say which digest it pushed.`);
       pushed.set(reference, digest);
@@ -147,10 +144,10 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
     const sources = platformImages.map((p) => `${imageName(request)}@${p.digest}`);
     const args = imagetoolsCreateArgs({ builder: request.builder, tags: plan.indexTags, sources });
     logger.info(`${docker} ${args.join(' ')}`);
-    const created = await runChecked(environment.runner, docker, args, { env: environment.env, onLine: log, timeoutMs: 600_000 });
+    const created = await runChecked(context.runner, docker, args, { env: context.env, onLine: log, timeoutMs: 600_000 });
     const digest = pushedIndexDigest(created.stdout + created.stderr);
     if (!digest) throw new Error('docker buildx imagetools create did not say which digest it pushed.');
-    const metadataFile = path.join(environment.workDir, 'metadata.json');
+    const metadataFile = path.join(context.workDir, 'metadata.json');
     const combined = {
       'containerimage.digest': digest,
       'image.name': plan.indexTags.join(','),

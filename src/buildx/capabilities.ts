@@ -1,9 +1,10 @@
 // What the builder can do, asked of buildx and the daemon before a build: its platforms (the host/target check, with
 // builder.ts's reading of `docker buildx inspect`), its driver, and whether the daemon's image store holds
 // multi-platform images (else: one platform per build).
+import type { TaskContext } from '../context';
 import { coreVersion, parseBuildxVersion, versionAtLeast } from '../docker/version';
 import { formatPlatform, type Platform } from '../platform/platform';
-import { CommandError, runChecked, type Runner } from '../process/exec';
+import { CommandError, runChecked } from '../process/exec';
 import { builderPlatforms, inspectBuilder, offers, type BuilderInfo } from './builder';
 import type { BuilderCapabilities } from './command';
 
@@ -56,19 +57,17 @@ export function unsupportedPlatformMessage(missing: readonly Platform[], builder
   );
 }
 
-export interface ProbeOptions {
-  runner: Runner;
-  env: NodeJS.ProcessEnv;
+export type ProbeContext = Pick<TaskContext, 'runner' | 'env'> & {
   docker?: string;
-}
+};
 
-export async function probeBuilder(builder: string | undefined, options: ProbeOptions): Promise<{ info: BuilderInfo; capabilities: BuilderCapabilities }> {
-  const docker = options.docker ?? 'docker';
-  const run = (args: string[]) => runChecked(options.runner, docker, args, { env: options.env, timeoutMs: 120_000 });
+export async function probeBuilder(builder: string | undefined, context: ProbeContext): Promise<{ info: BuilderInfo; capabilities: BuilderCapabilities }> {
+  const docker = context.docker ?? 'docker';
+  const run = (args: string[]) => runChecked(context.runner, docker, args, { env: context.env, timeoutMs: 120_000 });
   const version = readBuildxVersion((await run(['buildx', 'version'])).stdout);
   let info: BuilderInfo;
   try {
-    info = await inspectBuilder(options.runner, { builder, bootstrap: true, env: options.env });
+    info = await inspectBuilder(context.runner, { builder, bootstrap: true, env: context.env });
   } catch (error) {
     if (error instanceof CommandError && builder) {
       throw new Error(`the builder '${builder}' cannot be used: ${error.message}. List the builders with 'docker buildx ls'.`);
@@ -77,7 +76,7 @@ export async function probeBuilder(builder: string | undefined, options: ProbeOp
   }
   let containerdStore = false;
   if (info.driver === 'docker') {
-    const status = await options.runner(docker, ['info', '--format', '{{json .DriverStatus}}'], { env: options.env, timeoutMs: 60_000 });
+    const status = await context.runner(docker, ['info', '--format', '{{json .DriverStatus}}'], { env: context.env, timeoutMs: 60_000 });
     containerdStore = status.exitCode === 0 && usesContainerdImageStore(status.stdout.trim());
   }
   return { info, capabilities: capabilitiesOf(info, version, containerdStore) };

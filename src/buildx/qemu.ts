@@ -8,7 +8,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Logger } from '../log';
+import type { TaskContext } from '../context';
 import { formatPlatform, type Platform } from '../platform/platform';
 import type { Runner } from '../process/exec';
 import { offers } from './builder';
@@ -175,8 +175,7 @@ export class EmulationError extends Error {
 }
 
 /** What ensureEmulation needs from the machine; the task wires the real ones, tests their fakes. */
-export interface EmulationDeps {
-  logger: Logger;
+export type EmulationContext = Pick<TaskContext, 'logger'> & {
   /** The daemon's platform. */
   server: Platform;
   /** The daemon runs on this machine's kernel (a unix socket, also one mounted into a container). */
@@ -198,7 +197,7 @@ export interface EmulationDeps {
   registerEntry: (entry: string) => Promise<void>;
   /** The interpreter of an entry is installed (qemu-user-static's binaries). */
   qemuInstalled: (entry: string) => boolean;
-}
+};
 
 export interface EmulationOutcome {
   platform: string;
@@ -210,49 +209,49 @@ function registerOnHost(platform: Platform): string {
   return `register it on the machine that runs the daemon: \`sudo apt-get install qemu-user-static binfmt-support\` there (Debian/Ubuntu), then check that \`cat ${BINFMT_DIR}/${binfmtEntryName(platform)}\` says enabled with flags including F. Registrations are kernel-wide, so every container on that machine sees them.`;
 }
 
-async function setUpLocally(platform: Platform, deps: EmulationDeps): Promise<EmulationOutcome['how']> {
+async function setUpLocally(platform: Platform, context: EmulationContext): Promise<EmulationOutcome['how']> {
   const name = formatPlatform(platform);
   const entry = binfmtEntryName(platform);
-  let state = deps.binfmtState(entry);
+  let state = context.binfmtState(entry);
   let how: EmulationOutcome['how'] = 'enabled';
   if (state.state === 'unmounted') {
     try {
-      await deps.mountBinfmt();
+      await context.mountBinfmt();
     } catch (error) {
       throw new EmulationError(
         `QEMU emulation of ${name} cannot be set up from this agent: ${BINFMT_DIR} is not mounted here and mounting it failed (${(error as Error).message.split('\n')[0]}). ` +
           `This is what an unprivileged container looks like. Either ${registerOnHost(platform)} Or run the agent container with --privileged.`,
       );
     }
-    state = deps.binfmtState(entry);
+    state = context.binfmtState(entry);
   }
   if (state.state === 'disabled') {
-    deps.logger.info(`QEMU for ${name} (${entry}) is registered but switched off; switching it on`);
-    await deps.enableEntry(entry);
+    context.logger.info(`QEMU for ${name} (${entry}) is registered but switched off; switching it on`);
+    await context.enableEntry(entry);
   } else if (state.state === 'unregistered') {
-    if (!deps.qemuInstalled(entry)) {
-      if (!deps.installQemu) throw new EmulationError(`QEMU for ${name} is not installed and this agent has no apt to install qemu-user-static; ${registerOnHost(platform)}`);
-      deps.logger.info(`QEMU for ${name} is not installed; installing qemu-user-static and binfmt-support from the distribution`);
-      await deps.installQemu();
+    if (!context.qemuInstalled(entry)) {
+      if (!context.installQemu) throw new EmulationError(`QEMU for ${name} is not installed and this agent has no apt to install qemu-user-static; ${registerOnHost(platform)}`);
+      context.logger.info(`QEMU for ${name} is not installed; installing qemu-user-static and binfmt-support from the distribution`);
+      await context.installQemu();
       how = 'installed';
     } else {
       how = 'registered';
     }
-    if (deps.binfmtState(entry).state !== 'enabled') {
-      deps.logger.info(`registering ${entry} with binfmt_misc`);
-      await deps.registerEntry(entry);
+    if (context.binfmtState(entry).state !== 'enabled') {
+      context.logger.info(`registering ${entry} with binfmt_misc`);
+      await context.registerEntry(entry);
     }
   }
-  const after = deps.binfmtState(entry);
+  const after = context.binfmtState(entry);
   if (after.state !== 'enabled') throw new EmulationError(`QEMU for ${name} (${entry}) is still ${after.state} after setting it up; ${registerOnHost(platform)}`);
   return how;
 }
 
 /** Makes every platform in `wanted` buildable on the daemon's machine, or throws an EmulationError saying why not. */
-export async function ensureEmulation(wanted: Platform[], deps: EmulationDeps): Promise<EmulationOutcome[]> {
+export async function ensureEmulation(wanted: Platform[], context: EmulationContext): Promise<EmulationOutcome[]> {
   const outcomes: EmulationOutcome[] = [];
   const foreign = wanted.filter((p) => {
-    if (runsNatively(deps.server, p)) {
+    if (runsNatively(context.server, p)) {
       outcomes.push({ platform: formatPlatform(p), how: 'native' });
       return false;
     }
@@ -260,11 +259,11 @@ export async function ensureEmulation(wanted: Platform[], deps: EmulationDeps): 
   });
   if (!foreign.length) return outcomes;
 
-  if (!deps.daemonIsLocal) {
-    const listed = await deps.builderPlatforms();
+  if (!context.daemonIsLocal) {
+    const listed = await context.builderPlatforms();
     for (const p of foreign) {
       if (!offers(listed, p)) {
-        throw new EmulationError(`The builder of the daemon at ${deps.daemonAddress} cannot build for ${formatPlatform(p)}, and that daemon runs on another machine; ${registerOnHost(p)}`);
+        throw new EmulationError(`The builder of the daemon at ${context.daemonAddress} cannot build for ${formatPlatform(p)}, and that daemon runs on another machine; ${registerOnHost(p)}`);
       }
       outcomes.push({ platform: formatPlatform(p), how: 'builder' });
     }
@@ -274,22 +273,22 @@ export async function ensureEmulation(wanted: Platform[], deps: EmulationDeps): 
   for (const p of foreign) binfmtEntryName(p); // a platform QEMU cannot emulate fails here, before anything is changed
   for (const p of foreign) {
     const name = formatPlatform(p);
-    const runs = await deps.canExecute(p);
+    const runs = await context.canExecute(p);
     if (runs) {
       outcomes.push({ platform: name, how: 'ready' });
       continue;
     }
-    const how = await setUpLocally(p, deps);
-    if ((await deps.canExecute(p)) === false) {
+    const how = await setUpLocally(p, context);
+    if ((await context.canExecute(p)) === false) {
       throw new EmulationError(`QEMU for ${name} is enabled, but a ${name} test program still does not run here (exec format error). Check the interpreter of ${BINFMT_DIR}/${binfmtEntryName(p)}: it must be a statically linked qemu registered with the F flag.`);
     }
     outcomes.push({ platform: name, how });
   }
 
-  const listed = await deps.builderPlatforms();
+  const listed = await context.builderPlatforms();
   const unlisted = foreign.filter((p) => !offers(listed, p)).map(formatPlatform);
   if (unlisted.length) {
-    deps.logger.warn(
+    context.logger.warn(
       `The kernel runs ${unlisted.join(', ')} programs now, but the builder does not list ${unlisted.length > 1 ? 'them' : 'it'} yet: BuildKit in dockerd detects emulators when the daemon starts. Builds still work; restart the daemon or use a docker-container builder to have it listed.`,
     );
   }

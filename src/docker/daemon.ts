@@ -3,8 +3,8 @@
 // (in a container: a privileged one); where systemd runs, its docker service is started instead.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import type { TaskContext } from '../context';
 import type { Logger } from '../log';
-import type { Runner } from '../process/exec';
 import { sleep } from '../util/retry';
 import type { DockerEndpoint } from './endpoint';
 import { executePlan, type Privilege } from './executor';
@@ -19,7 +19,7 @@ export interface StartedDaemon {
   logFile?: string;
 }
 
-export interface StartContext {
+export interface StartFacts {
   privilege: Privilege;
   inContainer: boolean;
   /** CAP_SYS_ADMIN in the effective set: what a privileged container has and dockerd needs. */
@@ -30,13 +30,13 @@ export interface StartContext {
 
 export type StartDecision = { how: 'background' | 'systemd' } | { refused: string };
 
-export function howToStart(context: StartContext, endpoint: DockerEndpoint): StartDecision {
+export function howToStart(facts: StartFacts, endpoint: DockerEndpoint): StartDecision {
   if (endpoint.kind !== 'unix') return { refused: `the daemon at ${endpoint.host} runs on another machine; start it there.` };
-  if (context.systemd && !context.inContainer && context.privilege !== 'none') return { how: 'systemd' };
-  if (context.privilege !== 'root') {
-    return { refused: `starting dockerd needs root, and the agent runs as uid ${process.getuid?.() ?? '?'}${context.systemd ? ' without passwordless sudo' : ''}. Start it yourself (\`sudo systemctl start docker\`, or \`sudo dockerd &\` without systemd).` };
+  if (facts.systemd && !facts.inContainer && facts.privilege !== 'none') return { how: 'systemd' };
+  if (facts.privilege !== 'root') {
+    return { refused: `starting dockerd needs root, and the agent runs as uid ${process.getuid?.() ?? '?'}${facts.systemd ? ' without passwordless sudo' : ''}. Start it yourself (\`sudo systemctl start docker\`, or \`sudo dockerd &\` without systemd).` };
   }
-  if (context.inContainer && !context.capSysAdmin) {
+  if (facts.inContainer && !facts.capSysAdmin) {
     return {
       refused:
         'this container is not privileged, and dockerd cannot run without --privileged (docker-in-docker). Either run the agent container with --privileged, or mount the host\'s socket (-v /var/run/docker.sock:/var/run/docker.sock) and set startDaemon: never.',
@@ -52,7 +52,7 @@ export function hasCapSysAdmin(status: string): boolean {
   return (BigInt(`0x${hex}`) & (1n << 21n)) !== 0n;
 }
 
-export function readStartContext(privilege: Privilege, inContainer: boolean): StartContext {
+export function readStartFacts(privilege: Privilege, inContainer: boolean): StartFacts {
   let status = '';
   try {
     status = readFileSync('/proc/self/status', 'utf8');
@@ -94,50 +94,48 @@ export async function waitForDaemon(
   }
 }
 
-export interface StartDeps {
-  runner: Runner;
-  logger: Logger;
+/** What starting dockerd needs beyond the task's runner, logger and env. */
+export type StartDaemonContext = Pick<TaskContext, 'runner' | 'logger' | 'env'> & {
   ask: DaemonAsker;
   privilege: Privilege;
-  env: NodeJS.ProcessEnv;
   /** Directory for the pid file and the log (the step's temp directory). */
   stateDir: string;
   timeoutMs?: number;
-}
+};
 
 export async function startDaemon(
   how: 'background' | 'systemd',
   dockerd: string,
   endpoint: Extract<DockerEndpoint, { kind: 'unix' }>,
-  deps: StartDeps,
+  context: StartDaemonContext,
 ): Promise<{ started: StartedDaemon; info: DaemonInfo }> {
   if (how === 'systemd') {
     await executePlan([{ kind: 'run', argv: ['systemctl', 'start', 'docker'], root: true, why: 'start the docker service' }], 'Starting the docker service', {
-      runner: deps.runner,
-      logger: deps.logger,
-      privilege: deps.privilege,
-      env: deps.env,
+      runner: context.runner,
+      logger: context.logger,
+      privilege: context.privilege,
+      env: context.env,
       download: () => Promise.reject(new Error('no download')),
     });
-    const info = await waitForDaemon(deps.ask, endpoint, { timeoutMs: deps.timeoutMs });
+    const info = await waitForDaemon(context.ask, endpoint, { timeoutMs: context.timeoutMs });
     return { started: { how, socketPath: endpoint.socketPath }, info };
   }
 
-  const pidFile = `${deps.stateDir}/dockerd.pid`;
-  const logFile = `${deps.stateDir}/dockerd.log`;
+  const pidFile = `${context.stateDir}/dockerd.pid`;
+  const logFile = `${context.stateDir}/dockerd.log`;
   const argv = dockerdArgv(dockerd, endpoint.socketPath, pidFile);
-  deps.logger.info(`$ ${argv.join(' ')} > ${logFile} 2>&1 &`);
+  context.logger.info(`$ ${argv.join(' ')} > ${logFile} 2>&1 &`);
   const out = openSync(logFile, 'a');
   // Detached, with its output in a file: the step's process can end while dockerd keeps running for later steps.
   // The agent's own process cleanup at the end of the job still finds it (it keeps the job's environment).
-  const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, out], env: deps.env });
+  const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, out], env: context.env });
   closeSync(out);
   let exit: string | undefined;
   child.on('exit', (code, signal) => (exit = signal ? `was killed by ${signal}` : `exited with code ${code}`));
   child.on('error', (error) => (exit = `could not be started (${error.message})`));
   child.unref();
   try {
-    const info = await waitForDaemon(deps.ask, endpoint, { timeoutMs: deps.timeoutMs, exited: () => exit });
+    const info = await waitForDaemon(context.ask, endpoint, { timeoutMs: context.timeoutMs, exited: () => exit });
     return { started: { how, socketPath: endpoint.socketPath, pid: child.pid, pidFile, logFile }, info };
   } catch (error) {
     if (!exit && child.pid) process.kill(child.pid, 'SIGTERM');

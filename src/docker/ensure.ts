@@ -4,13 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { canExecute, ensureEmulation, binfmtState, BINFMT_DIR, type EmulationOutcome } from '../buildx/qemu';
 import { listBuilderPlatforms } from '../buildx/builder';
-import type { Logger } from '../log';
+import type { TaskContext } from '../context';
 import { formatPlatform, type Platform } from '../platform/platform';
-import type { Runner } from '../process/exec';
 import { daemonAsker, dockerCliEnv, formatServerPlatform, serverPlatform } from './api';
-import { howToStart, readStartContext, startDaemon, type StartedDaemon } from './daemon';
+import { howToStart, readStartFacts, startDaemon, type StartedDaemon } from './daemon';
 import { diagnoseDaemon, type Diagnosis, findEngine, formatDiagnosis, gatherDaemonFacts } from './diagnose';
-import { describeEndpoint, dockerConfigDir, type DockerEndpoint, processEnvironment, resolveEndpoint } from './endpoint';
+import { describeEndpoint, dockerConfigDir, type DockerEndpoint, type EndpointEnvironment, processEnvironment, resolveEndpoint } from './endpoint';
 import { detectPrivilege, executePlan, type Privilege } from './executor';
 import {
   type AptFacts,
@@ -30,8 +29,7 @@ import {
   qemuPlan,
 } from './install-plan';
 import { withLock } from './lock';
-import { type DaemonAsker, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe, type ToolProbes } from './probe';
-import type { ToolCache } from '../tools/cache';
+import { type DaemonAsker, type DaemonFailure, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe, type ToolProbes } from './probe';
 import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources } from './static';
 import { satisfiesPin } from './version';
 
@@ -48,16 +46,12 @@ export interface EnsureOptions {
   dockerRepositoryUrl: string;
 }
 
-export interface EnsureDeps {
-  runner: Runner;
-  logger: Logger;
-  /** The task's own environment (process.env): an install into the tool cache prepends its PATH. */
-  env: NodeJS.ProcessEnv;
+/** The task's runner, logger, env (an install into the tool cache prepends its PATH) and tool cache, and what EnsureDocker needs beyond them. */
+export type EnsureContext = Pick<TaskContext, 'runner' | 'logger' | 'env' | 'toolCache'> & {
   /** Agent.ToolsDirectory: the install lock lives here. */
   toolsDir: string;
   /** A directory of this step (dockerd's log and pid file, emulation probes). */
   tempDir: string;
-  toolCache: () => Promise<ToolCache>;
   arch?: string;
   /** How the daemon is asked; by default the Engine API, or the CLI for ssh endpoints. */
   ask?: DaemonAsker;
@@ -67,7 +61,7 @@ export interface EnsureDeps {
   onDaemonStarted?: (started: StartedDaemon) => void;
   /** The user id the agent runs as; by default this process's (root installs directly, others need sudo). */
   uid?: number;
-}
+};
 
 export interface EnsureResult {
   endpoint: DockerEndpoint;
@@ -105,35 +99,35 @@ const dockerRepositoryConfigured = () => existsSync(DOCKER_SOURCES_FILE) || exis
 class Installer {
   constructor(
     private readonly options: EnsureOptions,
-    private readonly deps: EnsureDeps,
+    private readonly context: EnsureContext,
     private readonly privilege: Privilege,
   ) {}
 
   private get arch() {
-    return this.deps.arch ?? process.arch;
+    return this.context.arch ?? process.arch;
   }
 
   execute(steps: PlanStep[], what: string) {
     return executePlan(steps, what, {
-      runner: this.deps.runner,
-      logger: this.deps.logger,
+      runner: this.context.runner,
+      logger: this.context.logger,
       privilege: this.privilege,
-      env: this.deps.env,
-      download: async (url) => (await this.deps.toolCache()).download(url),
+      env: this.context.env,
+      download: async (url) => (await this.context.toolCache()).download(url),
     });
   }
 
   private async candidates(): Promise<Candidates> {
-    const result = await this.deps.runner('apt-cache', ['policy', ...DISTRIBUTION_QUERY_PACKAGES], { env: this.deps.env, timeoutMs: 60_000 });
+    const result = await this.context.runner('apt-cache', ['policy', ...DISTRIBUTION_QUERY_PACKAGES], { env: this.context.env, timeoutMs: 60_000 });
     const policy = parseAptPolicy(result.stdout);
     return Object.fromEntries(DISTRIBUTION_QUERY_PACKAGES.map((p) => [p, policy[p]?.candidate]));
   }
 
   /** Installs the components; returns the source that was used. */
   async install(components: Component[]): Promise<string> {
-    const { logger: log } = this.deps;
+    const { logger } = this.context;
     const pin = this.options.dockerVersion;
-    const hasApt = !!findOnPath('apt-get', this.deps.env.PATH);
+    const hasApt = !!findOnPath('apt-get', this.context.env.PATH);
     const first = chooseSourceBeforeCandidates(this.options.installSource, { hasApt, canBeRoot: this.privilege !== 'none', dockerRepositoryConfigured: dockerRepositoryConfigured() });
     let source = first.source;
     let reason = first.reason;
@@ -144,7 +138,7 @@ class Installer {
       candidates = await this.candidates();
       if (source === 'auto') ({ source, reason } = chooseAfterCandidates(components, candidates, pin));
     }
-    log.info(`Installing ${components.join(', ')} from ${source} (${reason})`);
+    logger.info(`Installing ${components.join(', ')} from ${source} (${reason})`);
     const what = `Installing ${components.join(', ')}`;
     switch (source) {
       case 'dockerRepository': {
@@ -170,139 +164,177 @@ class Installer {
   }
 
   private async installStatic(components: Component[]): Promise<void> {
-    const cache = await this.deps.toolCache();
+    const cache = await this.context.toolCache();
     const sources: StaticSources = { ...this.options.staticSources, arch: this.arch };
     if (components.includes('docker-cli') || components.includes('engine')) {
       const version = this.options.dockerVersion ?? DEFAULT_STATIC_DOCKER_VERSION;
-      const { dir } = await cacheStaticDocker(version, sources, cache, this.deps.logger);
+      const { dir } = await cacheStaticDocker(version, sources, cache, this.context.logger);
       // This step and every later step of the job find docker, dockerd, containerd and runc here first.
       cache.prependPath(dir);
-      if (!this.deps.env.PATH?.split(path.delimiter).includes(dir)) this.deps.env.PATH = `${dir}${path.delimiter}${this.deps.env.PATH ?? ''}`;
+      if (!this.context.env.PATH?.split(path.delimiter).includes(dir)) this.context.env.PATH = `${dir}${path.delimiter}${this.context.env.PATH ?? ''}`;
     }
     if (components.includes('buildx')) {
-      const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.deps.logger);
+      const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.context.logger);
       // System-wide where we may (later steps may point DOCKER_CONFIG elsewhere), else the user's plugin directory.
       const systemWide = this.privilege !== 'none';
-      const target = systemWide ? '/usr/local/lib/docker/cli-plugins/docker-buildx' : path.join(dockerConfigDir(processEnvironment(this.deps.env)), 'cli-plugins', 'docker-buildx');
+      const target = systemWide ? '/usr/local/lib/docker/cli-plugins/docker-buildx' : path.join(dockerConfigDir(processEnvironment(this.context.env)), 'cli-plugins', 'docker-buildx');
       await this.execute([{ kind: 'run', argv: ['install', '-D', '-m', '0755', file, target], root: systemWide, why: 'install buildx as a docker CLI plugin' }], 'Installing buildx');
     }
   }
 }
 
-export async function ensureDocker(options: EnsureOptions, deps: EnsureDeps): Promise<EnsureResult> {
-  const { logger: log, runner, env } = deps;
-  const environment = processEnvironment(env);
-  const endpoint = resolveEndpoint(environment, options.dockerHost);
-  const ask = deps.ask ?? daemonAsker(endpoint, runner, env);
+/** One run of ensureDocker: the resolved endpoint, how the daemon is asked, and the privilege, detected once when first needed. */
+interface EnsureRun {
+  options: EnsureOptions;
+  context: EnsureContext;
+  environment: EndpointEnvironment;
+  endpoint: DockerEndpoint;
+  ask: DaemonAsker;
+  privilege: () => Promise<Privilege>;
+}
 
-  const probe = await probeAll(runner, environment, endpoint, ask, deps.toolProbes);
-  log.info(describeTool('docker', probe.cli));
-  log.info(describeTool('buildx', probe.buildx));
-  log.info(probe.daemon.ok ? `daemon ${probe.daemon.info.version} ${formatServerPlatform(probe.daemon.info)} at ${describeEndpoint(endpoint)}` : `daemon at ${describeEndpoint(endpoint)} does not answer`);
+/** How the daemon that did not answer will be started; decided before anything is installed so that an unfixable daemon fails first. */
+interface DaemonStartPlan {
+  diagnosis: Diagnosis;
+  how: 'background' | 'systemd';
+  endpoint: Extract<DockerEndpoint, { kind: 'unix' }>;
+  needsEngine: boolean;
+}
 
-  let cli = probe.cli;
-  let buildx = probe.buildx;
-  let server = probe.daemon.ok ? probe.daemon.info : undefined;
-  let missing = missingTools(cli, buildx, options.dockerVersion);
-  let privilege: Privilege | undefined;
-  const getPrivilege = async () => (privilege ??= await detectPrivilege(runner, env, deps.uid));
-
-  // What the daemon needs, decided before anything is installed so that an unfixable daemon fails first.
-  let startHow: 'background' | 'systemd' | undefined;
-  let diagnosis: Diagnosis | undefined;
-  if (!probe.daemon.ok) {
-    const facts = gatherDaemonFacts(endpoint, probe.daemon.failure, env);
-    diagnosis = diagnoseDaemon(facts);
-    const startable = endpoint.kind === 'unix' && (diagnosis.problem === 'not-running' ? !!facts.engine : diagnosis.problem === 'no-socket');
-    if (options.startDaemon === 'never' || !startable) {
-      const also = missing.length ? `\n(Also missing: ${missing.join(', ')}.)` : '';
-      throw new Error(`${formatDiagnosis(diagnosis)}${options.startDaemon === 'never' && startable ? '\n  (startDaemon is never, so the task does not start one.)' : ''}${also}`);
-    }
-    const decision = howToStart(readStartContext(await getPrivilege(), facts.inContainer), endpoint);
-    if ('refused' in decision) throw new Error(`${formatDiagnosis(diagnosis)}\n  startDaemon: auto cannot start it: ${decision.refused}`);
-    startHow = decision.how;
-    if (!facts.engine) missing.push('engine');
-    log.info(`${diagnosis.summary} The task will ${facts.engine ? 'start it' : 'install an engine and start it'} (startDaemon: auto).`);
-  }
-
-  const installed: Component[] = [];
-  if (missing.length) {
-    const installer = new Installer(options, deps, await getPrivilege());
-    await log.group(`Install ${missing.join(', ')}`, () =>
-      withLock(
-        path.join(deps.toolsDir, LOCK_FILE),
-        async () => {
-          // Another job on this agent may have installed them while we waited for the lock.
-          const [c, b] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
-          const still = [...missingTools(c, b, options.dockerVersion), ...(missing.includes('engine') && !findEngine(env.PATH) ? (['engine'] as const) : [])];
-          if (!still.length) {
-            log.info('Another job installed them meanwhile; nothing to do.');
-            return;
-          }
-          await installer.install(still);
-          installed.push(...still);
-        },
-        { onWait: (owner) => log.info(`Waiting for another install on this agent to finish (${owner})`) },
-      ),
-    );
-    [cli, buildx] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
-    missing = missingTools(cli, buildx, options.dockerVersion);
-    if (missing.length) throw new Error(`After installing, still missing: ${[describeTool('docker', cli), describeTool('buildx', buildx)].join('; ')}`);
-    log.info(`Installed ${installed.join(', ') || 'nothing'}: docker ${cli.version}, buildx ${buildx.version}`);
-  }
-
-  let daemonStarted: StartedDaemon | undefined;
-  if (!server && startHow && endpoint.kind === 'unix') {
-    const dockerd = findEngine(env.PATH);
-    if (!dockerd) throw new Error(`${diagnosis ? formatDiagnosis(diagnosis) : ''}\n  No dockerd was found after installing the engine.`);
-    const how = startHow;
-    const result = await log.group(`Start dockerd`, () =>
-      startDaemon(how, dockerd, endpoint, { runner, logger: log, ask, privilege: privilege ?? 'none', env, stateDir: deps.tempDir }),
-    );
-    daemonStarted = result.started;
-    deps.onDaemonStarted?.(daemonStarted);
-    server = result.info;
-    log.info(`dockerd ${server.version} answers on ${endpoint.host}`);
-  }
-  if (!server) throw new Error('BUG: no daemon information after the checks');
-
-  let emulation: EmulationOutcome[] = [];
-  if (options.emulatePlatforms.length) {
-    const priv = await getPrivilege();
-    const installer = new Installer(options, deps, priv);
-    const cliEnv = dockerCliEnv(endpoint, env);
-    const hasApt = !!findOnPath('apt-get', env.PATH);
-    emulation = await log.group(`Emulation for ${options.emulatePlatforms.map(formatPlatform).join(', ')}`, () =>
-      ensureEmulation(options.emulatePlatforms, {
-        logger: log,
-        server: serverPlatform(server!),
-        daemonIsLocal: endpoint.kind === 'unix',
-        daemonAddress: describeEndpoint(endpoint),
-        builderPlatforms: () => listBuilderPlatforms(runner, { env: cliEnv }),
-        canExecute: (p) => canExecute(runner, p, deps.tempDir),
-        binfmtState: (entry) => binfmtState(entry),
-        mountBinfmt: () => installer.execute([{ kind: 'run', argv: ['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR], root: true, why: 'mount binfmt_misc' }], 'Mounting binfmt_misc'),
-        enableEntry: (entry) => installer.execute([{ kind: 'write', path: `${BINFMT_DIR}/${entry}`, content: '1', root: true, why: `switch ${entry} on` }], `Switching ${entry} on`),
-        installQemu: hasApt
-          ? () => withLock(path.join(deps.toolsDir, LOCK_FILE), () => installer.execute(qemuPlan(), 'Installing QEMU'), { onWait: (o) => log.info(`Waiting for another install (${o})`) })
-          : undefined,
-        registerEntry: (entry) => installer.execute([{ kind: 'run', argv: ['update-binfmts', '--enable', entry], root: true, why: `register ${entry}` }], `Registering ${entry}`),
-        qemuInstalled: (entry) => existsSync(`/usr/bin/${entry}-static`) || existsSync(`/usr/libexec/qemu-binfmt/${entry.replace(/^qemu-/, '')}-binfmt-P`),
-      }),
-    );
-    if (emulation.some((e) => e.how === 'installed')) installed.push('qemu');
-    for (const e of emulation) log.info(`${e.platform}: ${e.how}`);
-  }
-
+export async function ensureDocker(options: EnsureOptions, context: EnsureContext): Promise<EnsureResult> {
+  const run = startRun(options, context);
+  const probe = await probeAndLog(run);
+  const startPlan = probe.daemon.ok ? undefined : await planDaemonStart(run, probe.daemon.failure, missingTools(probe.cli, probe.buildx, options.dockerVersion));
+  const missing = [...missingTools(probe.cli, probe.buildx, options.dockerVersion), ...(startPlan?.needsEngine ? (['engine'] as const) : [])];
+  const tools = missing.length ? await installMissing(run, missing) : { cli: probe.cli, buildx: probe.buildx, installed: [] };
+  const daemon = startPlan ? await startPlannedDaemon(run, startPlan) : probe.daemon.ok ? { info: probe.daemon.info, started: undefined } : undefined;
+  if (!daemon) throw new Error('BUG: no daemon information after the checks');
+  const server = daemon.info;
+  const emulation = options.emulatePlatforms.length ? await ensurePlatforms(run, server) : [];
+  const qemu: Component[] = emulation.some((e) => e.how === 'installed') ? ['qemu'] : [];
   return {
-    endpoint,
-    dockerVersion: cli.version ?? '',
-    buildxVersion: buildx.version ?? '',
+    endpoint: run.endpoint,
+    dockerVersion: tools.cli.version ?? '',
+    buildxVersion: tools.buildx.version ?? '',
     server,
     serverPlatform: formatServerPlatform(server),
-    installed,
-    daemonStarted,
+    installed: [...tools.installed, ...qemu],
+    daemonStarted: daemon.started,
     emulation,
   };
 }
 
+function startRun(options: EnsureOptions, context: EnsureContext): EnsureRun {
+  const environment = processEnvironment(context.env);
+  const endpoint = resolveEndpoint(environment, options.dockerHost);
+  let detected: Promise<Privilege> | undefined;
+  return {
+    options,
+    context,
+    environment,
+    endpoint,
+    ask: context.ask ?? daemonAsker(endpoint, context.runner, context.env),
+    privilege: () => (detected ??= detectPrivilege(context.runner, context.env, context.uid)),
+  };
+}
+
+async function probeAndLog({ context, environment, endpoint, ask }: EnsureRun) {
+  const probe = await probeAll(context.runner, environment, endpoint, ask, context.toolProbes);
+  const { logger } = context;
+  logger.info(describeTool('docker', probe.cli));
+  logger.info(describeTool('buildx', probe.buildx));
+  logger.info(probe.daemon.ok ? `daemon ${probe.daemon.info.version} ${formatServerPlatform(probe.daemon.info)} at ${describeEndpoint(endpoint)}` : `daemon at ${describeEndpoint(endpoint)} does not answer`);
+  return probe;
+}
+
+/**
+ * Why the task may not start a daemon that does not answer, as the error that ends it; undefined when it may.
+ * Only a local unix socket is startable: one with no socket yet, or one whose daemon is not running and installed.
+ */
+export function daemonStartRefusal(diagnosis: Diagnosis, endpoint: DockerEndpoint, engineInstalled: boolean, startDaemon: EnsureOptions['startDaemon'], missing: readonly Component[]): string | undefined {
+  const startable = endpoint.kind === 'unix' && (diagnosis.problem === 'not-running' ? engineInstalled : diagnosis.problem === 'no-socket');
+  if (startDaemon === 'auto' && startable) return undefined;
+  const also = missing.length ? `\n(Also missing: ${missing.join(', ')}.)` : '';
+  return `${formatDiagnosis(diagnosis)}${startDaemon === 'never' && startable ? '\n  (startDaemon is never, so the task does not start one.)' : ''}${also}`;
+}
+
+async function planDaemonStart(run: EnsureRun, failure: DaemonFailure, missing: readonly Component[]): Promise<DaemonStartPlan> {
+  const { endpoint, context } = run;
+  const facts = gatherDaemonFacts(endpoint, failure, context.env);
+  const diagnosis = diagnoseDaemon(facts);
+  const refusal = daemonStartRefusal(diagnosis, endpoint, !!facts.engine, run.options.startDaemon, missing);
+  if (refusal !== undefined) throw new Error(refusal);
+  const decision = howToStart(readStartFacts(await run.privilege(), facts.inContainer), endpoint);
+  if ('refused' in decision) throw new Error(`${formatDiagnosis(diagnosis)}\n  startDaemon: auto cannot start it: ${decision.refused}`);
+  if (endpoint.kind !== 'unix') throw new Error('BUG: only a unix socket daemon is started');
+  context.logger.info(`${diagnosis.summary} The task will ${facts.engine ? 'start it' : 'install an engine and start it'} (startDaemon: auto).`);
+  return { diagnosis, how: decision.how, endpoint, needsEngine: !facts.engine };
+}
+
+/** Installs what is missing under the agent's install lock, then probes again: the tools as they are now, and what this job installed. */
+async function installMissing(run: EnsureRun, missing: Component[]): Promise<{ cli: ToolProbe; buildx: ToolProbe; installed: Component[] }> {
+  const { options, context, environment } = run;
+  const { logger, runner, env } = context;
+  const installer = new Installer(options, context, await run.privilege());
+  const installed = await logger.group(`Install ${missing.join(', ')}`, () =>
+    withLock(
+      path.join(context.toolsDir, LOCK_FILE),
+      async (): Promise<Component[]> => {
+        // Another job on this agent may have installed them while we waited for the lock.
+        const [c, b] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
+        const still = [...missingTools(c, b, options.dockerVersion), ...(missing.includes('engine') && !findEngine(env.PATH) ? (['engine'] as const) : [])];
+        if (!still.length) {
+          logger.info('Another job installed them meanwhile; nothing to do.');
+          return [];
+        }
+        await installer.install(still);
+        return still;
+      },
+      { onWait: (owner) => logger.info(`Waiting for another install on this agent to finish (${owner})`) },
+    ),
+  );
+  const [cli, buildx] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
+  if (missingTools(cli, buildx, options.dockerVersion).length) throw new Error(`After installing, still missing: ${[describeTool('docker', cli), describeTool('buildx', buildx)].join('; ')}`);
+  logger.info(`Installed ${installed.join(', ') || 'nothing'}: docker ${cli.version}, buildx ${buildx.version}`);
+  return { cli, buildx, installed };
+}
+
+async function startPlannedDaemon(run: EnsureRun, plan: DaemonStartPlan): Promise<{ info: DaemonInfo; started: StartedDaemon }> {
+  const { context, ask } = run;
+  const { logger, runner, env } = context;
+  const dockerd = findEngine(env.PATH);
+  if (!dockerd) throw new Error(`${formatDiagnosis(plan.diagnosis)}\n  No dockerd was found after installing the engine.`);
+  const privilege = await run.privilege();
+  const result = await logger.group(`Start dockerd`, () => startDaemon(plan.how, dockerd, plan.endpoint, { runner, logger, ask, privilege, env, stateDir: context.tempDir }));
+  context.onDaemonStarted?.(result.started);
+  logger.info(`dockerd ${result.info.version} answers on ${plan.endpoint.host}`);
+  return result;
+}
+
+async function ensurePlatforms(run: EnsureRun, server: DaemonInfo): Promise<EmulationOutcome[]> {
+  const { options, context, endpoint } = run;
+  const { logger, runner, env, tempDir, toolsDir } = context;
+  const installer = new Installer(options, context, await run.privilege());
+  const cliEnv = dockerCliEnv(endpoint, env);
+  const hasApt = !!findOnPath('apt-get', env.PATH);
+  const emulation = await logger.group(`Emulation for ${options.emulatePlatforms.map(formatPlatform).join(', ')}`, () =>
+    ensureEmulation(options.emulatePlatforms, {
+      logger,
+      server: serverPlatform(server),
+      daemonIsLocal: endpoint.kind === 'unix',
+      daemonAddress: describeEndpoint(endpoint),
+      builderPlatforms: () => listBuilderPlatforms(runner, { env: cliEnv }),
+      canExecute: (p) => canExecute(runner, p, tempDir),
+      binfmtState: (entry) => binfmtState(entry),
+      mountBinfmt: () => installer.execute([{ kind: 'run', argv: ['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR], root: true, why: 'mount binfmt_misc' }], 'Mounting binfmt_misc'),
+      enableEntry: (entry) => installer.execute([{ kind: 'write', path: `${BINFMT_DIR}/${entry}`, content: '1', root: true, why: `switch ${entry} on` }], `Switching ${entry} on`),
+      installQemu: hasApt
+        ? () => withLock(path.join(toolsDir, LOCK_FILE), () => installer.execute(qemuPlan(), 'Installing QEMU'), { onWait: (o) => logger.info(`Waiting for another install (${o})`) })
+        : undefined,
+      registerEntry: (entry) => installer.execute([{ kind: 'run', argv: ['update-binfmts', '--enable', entry], root: true, why: `register ${entry}` }], `Registering ${entry}`),
+      qemuInstalled: (entry) => existsSync(`/usr/bin/${entry}-static`) || existsSync(`/usr/libexec/qemu-binfmt/${entry.replace(/^qemu-/, '')}-binfmt-P`),
+    }),
+  );
+  for (const e of emulation) logger.info(`${e.platform}: ${e.how}`);
+  return emulation;
+}

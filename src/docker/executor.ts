@@ -1,7 +1,7 @@
 // Runs install plans: every step that needs root runs directly when we are root, through `sudo -n` when the agent
 // has passwordless sudo, and otherwise the whole plan is refused with the exact commands for a human to run.
 import { chmodSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../log';
+import type { TaskContext } from '../context';
 import { CommandError, type Runner } from '../process/exec';
 import { sleep } from '../util/retry';
 import { type PlanStep, planAsShell } from './install-plan';
@@ -32,16 +32,14 @@ export class NeedsRootError extends Error {
   }
 }
 
-export interface ExecutorDeps {
-  runner: Runner;
-  logger: Logger;
+/** The task's runner, logger and env, and what running a plan needs beyond them. */
+export type ExecutorContext = Pick<TaskContext, 'runner' | 'logger'> & Partial<Pick<TaskContext, 'env'>> & {
   privilege: Privilege;
   /** Downloads a URL to a temporary file and returns its path (tool-lib's downloader in the task: proxy-aware). */
   download: (url: string) => Promise<string>;
-  env?: NodeJS.ProcessEnv;
   /** Waits between attempts while another apt holds its lock (tests shorten it). */
   aptLockRetry?: { attempts: number; delayMs: number };
-}
+};
 
 const APT_LOCKED = /Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock directory|is another process using it/i;
 
@@ -50,22 +48,22 @@ function privileged(argv: string[], env: Record<string, string> | undefined, roo
   return root && privilege === 'sudo' ? ['sudo', '-n', ...withEnv] : withEnv;
 }
 
-async function runLogged(deps: ExecutorDeps, argv: string[], stdin?: string): Promise<void> {
+async function runLogged(context: ExecutorContext, argv: string[], stdin?: string): Promise<void> {
   const [file, ...args] = argv;
-  const retry = deps.aptLockRetry ?? { attempts: 60, delayMs: 5000 };
+  const retry = context.aptLockRetry ?? { attempts: 60, delayMs: 5000 };
   for (let attempt = 1; ; attempt++) {
-    deps.logger.info(`$ ${argv.join(' ')}`);
-    const result = await deps.runner(file, args, {
-      env: deps.env,
+    context.logger.info(`$ ${argv.join(' ')}`);
+    const result = await context.runner(file, args, {
+      env: context.env,
       stdin,
       onLine: (line) => {
-        if (line.trim()) deps.logger.info(`  ${line}`);
+        if (line.trim()) context.logger.info(`  ${line}`);
       },
     });
     if (result.exitCode === 0) return;
     const isApt = argv.includes('apt-get');
     if (isApt && APT_LOCKED.test(result.stderr) && attempt < retry.attempts) {
-      deps.logger.info(`apt is busy (another process holds its lock); trying again in ${retry.delayMs / 1000} s`);
+      context.logger.info(`apt is busy (another process holds its lock); trying again in ${retry.delayMs / 1000} s`);
       await sleep(retry.delayMs);
       continue;
     }
@@ -74,25 +72,25 @@ async function runLogged(deps: ExecutorDeps, argv: string[], stdin?: string): Pr
 }
 
 /** Executes the steps in order; `what` names the purpose in the error a user sees when root is missing. */
-export async function executePlan(steps: PlanStep[], what: string, deps: ExecutorDeps): Promise<void> {
-  if (deps.privilege === 'none' && steps.some((s) => s.root)) throw new NeedsRootError(what, planAsShell(steps, false));
+export async function executePlan(steps: PlanStep[], what: string, context: ExecutorContext): Promise<void> {
+  if (context.privilege === 'none' && steps.some((s) => s.root)) throw new NeedsRootError(what, planAsShell(steps, false));
   for (const step of steps) {
-    deps.logger.debug(`step: ${step.why}`);
+    context.logger.debug(`step: ${step.why}`);
     if (step.kind === 'run') {
-      await runLogged(deps, privileged(step.argv, step.env, step.root, deps.privilege));
+      await runLogged(context, privileged(step.argv, step.env, step.root, context.privilege));
     } else if (step.kind === 'write') {
-      deps.logger.info(`writing ${step.path} (${step.why})`);
-      if (!step.root || deps.privilege === 'root') {
+      context.logger.info(`writing ${step.path} (${step.why})`);
+      if (!step.root || context.privilege === 'root') {
         writeFileSync(step.path, step.content);
         if (step.mode !== undefined) chmodSync(step.path, step.mode);
       } else {
-        await runLogged(deps, ['sudo', '-n', 'tee', step.path], step.content);
-        if (step.mode !== undefined) await runLogged(deps, ['sudo', '-n', 'chmod', step.mode.toString(8), step.path]);
+        await runLogged(context, ['sudo', '-n', 'tee', step.path], step.content);
+        if (step.mode !== undefined) await runLogged(context, ['sudo', '-n', 'chmod', step.mode.toString(8), step.path]);
       }
     } else {
-      deps.logger.info(`downloading ${step.url} (${step.why})`);
-      const file = await deps.download(step.url);
-      await runLogged(deps, privileged(['install', '-D', '-m', step.mode.toString(8).padStart(4, '0'), file, step.path], undefined, step.root, deps.privilege));
+      context.logger.info(`downloading ${step.url} (${step.why})`);
+      const file = await context.download(step.url);
+      await runLogged(context, privileged(['install', '-D', '-m', step.mode.toString(8).padStart(4, '0'), file, step.path], undefined, step.root, context.privilege));
     }
   }
 }

@@ -142,7 +142,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
         runner,
         credentials,
         logger,
-        baseEnv: context.env,
+        env: context.env,
       },
       async (outcome) => {
         scanned = outcome;
@@ -220,7 +220,7 @@ async function publishReports(outcome: ScanOutcome, scan: ScanSettings, workDir:
     for (const image of outcome.images) {
       const file = image.reportFile.replace(/\.json$/, '.sarif');
       const request = { registry: outcome.registry, repository: outcome.repository, digest: image.digest, outputFile: image.reportFile };
-      await writeSarif(scan, request, file, { runner: context.runner, logger, credentials: context.credentials, baseEnv: context.env });
+      await writeSarif(scan, request, file, context);
       sarifs.push(readFileSync(file, 'utf8'));
     }
     const sarifPath = path.join(workDir, 'trivy.sarif');

@@ -2,8 +2,8 @@
 // image of an index), scan each with trivy, evaluate the policy, let the caller publish, then write the decision
 // into ACR's quarantine and read it back. Anything uncertain on the way throws before a Passed is written.
 import * as path from 'node:path';
+import type { TaskContext } from '../context';
 import type { Logger } from '../log';
-import type { Runner } from '../process/exec';
 import type { FetchedManifest } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
 import { type Descriptor, INDEX_MEDIA_TYPES, type Index, imageManifests, isAttestationManifest, isIndex } from '../registry/oci';
@@ -34,7 +34,8 @@ export interface ScanAndReleaseInput {
   detailsLink?: string;
 }
 
-export interface ScanAndReleaseDependencies {
+/** The task's runner, logger and env (trivy's starting environment), and the registry this flow talks to. */
+export type ScanAndReleaseContext = Pick<TaskContext, 'runner' | 'logger'> & Partial<Pick<TaskContext, 'env'>> & {
   registry: ManifestSource;
   /**
    * ACR hides the tags of quarantined images from /v2/ (quarantine readers pull by digest); its own
@@ -42,11 +43,8 @@ export interface ScanAndReleaseDependencies {
    */
   quarantinedTagDigest?: (repository: string, tag: string) => Promise<string>;
   quarantine: QuarantineApi;
-  runner: Runner;
   credentials: RegistryCredentials;
-  logger: Logger;
-  baseEnv?: NodeJS.ProcessEnv;
-}
+};
 
 export interface ScanOutcome {
   registry: string;
@@ -88,27 +86,27 @@ export function movableTagMessage(given: string, image: Pick<ImageReference, 're
 
 export async function scanAndRelease(
   input: ScanAndReleaseInput,
-  deps: ScanAndReleaseDependencies,
+  context: ScanAndReleaseContext,
   publish: (scan: ScanOutcome) => Promise<void> = async () => undefined,
 ): Promise<ScanAndReleaseResult> {
-  const scan = await scanPinnedImage(input, deps);
+  const scan = await scanPinnedImage(input, context);
   await publish(scan);
   if (input.release === 'gateOnly') {
-    deps.logger.info(`release: gateOnly, the quarantine state is not changed (the policy ${scan.decision === 'Passed' ? 'passed' : 'failed'}).`);
-    const quarantineState = await deps.quarantine.readState(scan.repository, scan.digest).catch((error: unknown) => {
-      deps.logger.debug(`reading the quarantine state failed: ${(error as Error).message}`);
+    context.logger.info(`release: gateOnly, the quarantine state is not changed (the policy ${scan.decision === 'Passed' ? 'passed' : 'failed'}).`);
+    const quarantineState = await context.quarantine.readState(scan.repository, scan.digest).catch((error: unknown) => {
+      context.logger.debug(`reading the quarantine state failed: ${(error as Error).message}`);
       return undefined;
     });
     return { scan, quarantineState };
   }
-  const release = await deps.logger.group(`Release: set quarantineState ${scan.decision}`, () => releaseScanned(scan, input, deps));
+  const release = await context.logger.group(`Release: set quarantineState ${scan.decision}`, () => releaseScanned(scan, input, context));
   return { scan, release, quarantineState: release.state };
 }
 
 /** Pins the digest (a tag is resolved once), scans every image under it and evaluates the policy. */
-export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndReleaseDependencies): Promise<ScanOutcome> {
+export async function scanPinnedImage(input: ScanAndReleaseInput, context: ScanAndReleaseContext): Promise<ScanOutcome> {
   const { registry, repository } = input.image;
-  const { logger } = deps;
+  const { logger } = context;
   let digest = input.image.digest;
   let resolvedFromTag: string | undefined;
   if (!digest) {
@@ -117,7 +115,7 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
       throw new ImageInputError(movableTagMessage(tagged, input.image));
     }
     digest = await logger.group(`Resolve ${tagged}`, async () => {
-      const resolved = await resolveTag(repository, input.image.tag ?? 'latest', deps).catch((error: unknown) => {
+      const resolved = await resolveTag(repository, input.image.tag ?? 'latest', context).catch((error: unknown) => {
         throw new Error(explainRegistryError(error, registry, 'resolve-tag', tagged));
       });
       logger.info(`${tagged} -> ${resolved}. Everything below uses this digest; moving the tag now changes nothing.`);
@@ -127,7 +125,7 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
   }
   const reference = `${registry}/${repository}@${digest}`;
 
-  const top = await deps.registry.getManifest(repository, digest).catch((error: unknown) => {
+  const top = await context.registry.getManifest(repository, digest).catch((error: unknown) => {
     throw new Error(explainRegistryError(error, registry, 'pull', reference));
   });
   const { images, attestations, kind } = scanTargets(top);
@@ -144,7 +142,7 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
   for (const target of images) {
     const outputFile = path.join(input.workDir, `trivy-${slug(target.label)}-${target.digest.slice(7, 19)}.json`);
     const result = await logger.group(`Scan ${target.label} ${registry}/${repository}@${target.digest}`, () =>
-      scanImage(input.scan, { registry, repository, digest: target.digest, outputFile }, deps),
+      scanImage(input.scan, { registry, repository, digest: target.digest, outputFile }, context),
     );
     const evaluation = evaluatePolicy(result.report, input.policy);
     scanned.push({ digest: target.digest, label: target.label, report: result.report, reportFile: result.file, evaluation });
@@ -168,16 +166,16 @@ export async function scanPinnedImage(input: ScanAndReleaseInput, deps: ScanAndR
   };
 }
 
-async function resolveTag(repository: string, tag: string, deps: ScanAndReleaseDependencies): Promise<string> {
+async function resolveTag(repository: string, tag: string, context: ScanAndReleaseContext): Promise<string> {
   try {
-    return await deps.registry.resolveDigest(repository, tag);
+    return await context.registry.resolveDigest(repository, tag);
   } catch (error) {
-    if (!(error instanceof HttpError && error.status === 404) || !deps.quarantinedTagDigest) throw error;
-    const digest = await deps.quarantinedTagDigest(repository, tag).catch(() => {
+    if (!(error instanceof HttpError && error.status === 404) || !context.quarantinedTagDigest) throw error;
+    const digest = await context.quarantinedTagDigest(repository, tag).catch(() => {
       throw error; // the /v2/ answer says more than a second "not found"
     });
     if (!isDigest(digest)) throw new Error(`The registry answered '${digest}' as the digest of ${repository}:${tag}, which is not a sha256 digest.`);
-    deps.logger.info(`The tag is hidden from /v2/ (its image is quarantined); ACR's tag API names its digest.`);
+    context.logger.info(`The tag is hidden from /v2/ (its image is quarantined); ACR's tag API names its digest.`);
     return digest;
   }
 }
@@ -225,7 +223,7 @@ function logEvaluation(evaluation: PolicyEvaluation, policy: PolicyOptions, deci
   logger.info(`Decision: ${decision}.`);
 }
 
-async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, deps: ScanAndReleaseDependencies): Promise<ReleaseOutcome> {
+async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, context: ScanAndReleaseContext): Promise<ReleaseOutcome> {
   const targets: ReleaseTarget[] = [{ digest: scan.digest, kind: scan.kind === 'index' ? 'index' : 'image', label: scan.kind === 'index' ? 'index' : 'image' }];
   if (scan.kind === 'index') {
     for (const image of scan.images) targets.push({ digest: image.digest, kind: 'image', label: image.label });
@@ -241,13 +239,13 @@ async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, dep
     }),
   );
   return applyDecision({
-      api: deps.quarantine,
+      api: context.quarantine,
       registry: scan.registry,
       repository: scan.repository,
       targets,
       decision: scan.decision,
       details,
-      logger: deps.logger,
+      logger: context.logger,
       explain: (error, action, target) =>
         explainRegistryError(error, scan.registry, action === 'write' ? 'write-state' : 'read-state', `${scan.registry}/${scan.repository}@${target.digest}`),
   });

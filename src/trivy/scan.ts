@@ -18,7 +18,7 @@
 // - `--list-all-pkgs=false`: the package inventory is not needed for the decision and can be most of the report.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../log';
+import type { TaskContext } from '../context';
 import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
 import type { RegistryCredentials } from '../registry/credentials';
 import { type ExpectedArtifact, TrivyReportError, assertReportIsFor, parseTrivyReport, type TrivyReport } from './report';
@@ -127,28 +127,26 @@ export interface TrivyScanResult {
   exitCode: number;
 }
 
-export interface ScanDependencies {
-  runner: Runner;
-  logger: Logger;
+/** env is the environment trivy's own is derived from (default process.env). */
+export type ScanContext = Pick<TaskContext, 'runner' | 'logger'> & Partial<Pick<TaskContext, 'env'>> & {
   credentials?: RegistryCredentials;
-  baseEnv?: NodeJS.ProcessEnv;
-}
+};
 
-export async function scanImage(settings: ScanSettings, request: ScanRequest, deps: ScanDependencies): Promise<TrivyScanResult> {
+export async function scanImage(settings: ScanSettings, request: ScanRequest, context: ScanContext): Promise<TrivyScanResult> {
   const args = trivyImageArgs(settings, request);
-  const base = deps.baseEnv ?? process.env;
+  const base = context.env ?? process.env;
   const { dropped } = trivyEnvironment(base);
-  if (dropped.length > 0) deps.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
-  deps.logger.info(`${settings.trivy} ${args.join(' ')}`);
+  if (dropped.length > 0) context.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
+  context.logger.info(`${settings.trivy} ${args.join(' ')}`);
   rmSync(request.outputFile, { force: true }); // a report left from before must never pass for this run's
   let result: RunResult;
   try {
-    result = await withScratch(request.outputFile, deps.credentials, ({ cwd, dockerConfig }) =>
-      deps.runner(settings.trivy, args, {
+    result = await withScratch(request.outputFile, context.credentials, ({ cwd, dockerConfig }) =>
+      context.runner(settings.trivy, args, {
         env: trivyEnvironment(base, dockerConfig).env,
         cwd,
         timeoutMs: settings.timeoutMs + KILL_GRACE_MS,
-        onLine: (line) => deps.logger.debug(`trivy: ${line}`),
+        onLine: (line) => context.logger.debug(`trivy: ${line}`),
       }),
     );
   } catch (error) {
@@ -201,17 +199,17 @@ export function hasFindings(report: TrivyReport): boolean {
  * again (no network, no database); a trivy without `convert` (older releases) scans once more with
  * `--format sarif --skip-db-update` against the same digest instead.
  */
-export async function writeSarif(settings: ScanSettings, request: ScanRequest, sarifFile: string, deps: ScanDependencies): Promise<'convert' | 'rescan'> {
-  const { env } = trivyEnvironment(deps.baseEnv ?? process.env);
-  const converted = await deps.runner(settings.trivy, ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile], { env, timeoutMs: 120_000 });
+export async function writeSarif(settings: ScanSettings, request: ScanRequest, sarifFile: string, context: ScanContext): Promise<'convert' | 'rescan'> {
+  const { env } = trivyEnvironment(context.env ?? process.env);
+  const converted = await context.runner(settings.trivy, ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile], { env, timeoutMs: 120_000 });
   if (converted.exitCode === 0 && existsSync(sarifFile)) return 'convert';
   if (!/unknown command "convert"/.test(converted.stderr)) {
     throw new TrivyFailedError(`trivy convert --format sarif failed: ${lastMeaningfulLine(converted.stderr) ?? `exit code ${converted.exitCode}`}`);
   }
-  deps.logger.info('This trivy has no convert command; scanning again for SARIF (cached layers, no database update).');
+  context.logger.info('This trivy has no convert command; scanning again for SARIF (cached layers, no database update).');
   const args = trivyImageArgs(settings, request, sarifFile);
-  const rescanned = await withScratch(sarifFile, deps.credentials, ({ cwd, dockerConfig }) =>
-    deps.runner(settings.trivy, args, { env: trivyEnvironment(deps.baseEnv ?? process.env, dockerConfig).env, cwd, timeoutMs: settings.timeoutMs + KILL_GRACE_MS }),
+  const rescanned = await withScratch(sarifFile, context.credentials, ({ cwd, dockerConfig }) =>
+    context.runner(settings.trivy, args, { env: trivyEnvironment(context.env ?? process.env, dockerConfig).env, cwd, timeoutMs: settings.timeoutMs + KILL_GRACE_MS }),
   );
   if (rescanned.exitCode !== 0 || !existsSync(sarifFile)) {
     throw new TrivyFailedError(`trivy image --format sarif failed: ${lastMeaningfulLine(rescanned.stderr) ?? `exit code ${rescanned.exitCode}`}`);

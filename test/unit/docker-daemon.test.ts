@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { dockerdArgv, hasCapSysAdmin, howToStart, type StartContext, waitForDaemon } from '../../src/docker/daemon';
+import { dockerdArgv, hasCapSysAdmin, howToStart, type StartFacts, waitForDaemon } from '../../src/docker/daemon';
 import type { DockerEndpoint } from '../../src/docker/endpoint';
 import type { DaemonInfo } from '../../src/docker/probe';
 
 const local: DockerEndpoint = { kind: 'unix', host: 'unix:///var/run/docker.sock', socketPath: '/var/run/docker.sock', source: 'default' };
 const remote: DockerEndpoint = { kind: 'tcp', host: 'tcp://10.1.2.3:2376', hostname: '10.1.2.3', port: 2376, source: 'DOCKER_HOST' };
-const ctx = (over: Partial<StartContext>): StartContext => ({ privilege: 'root', inContainer: false, capSysAdmin: true, systemd: false, ...over });
+const ctx = (over: Partial<StartFacts>): StartFacts => ({ privilege: 'root', inContainer: false, capSysAdmin: true, systemd: false, ...over });
 const info: DaemonInfo = { version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64' };
 
 describe('starting a daemon', () => {

@@ -1,17 +1,17 @@
 import { strict as assert } from 'node:assert';
-import { binfmtEntryName, type BinfmtState, EmulationError, type EmulationDeps, ensureEmulation, exitZeroProgram, parseBinfmtEntry, runsNatively } from '../../src/buildx/qemu';
+import { binfmtEntryName, type BinfmtState, EmulationError, type EmulationContext, ensureEmulation, exitZeroProgram, parseBinfmtEntry, runsNatively } from '../../src/buildx/qemu';
 import { RecordingLogger } from '../../src/log';
 import { parsePlatform, parsePlatformList, type Platform } from '../../src/platform/platform';
 
 const p = parsePlatform;
 
 /** A machine with binfmt entries (name -> state) whose kernel runs what is enabled. */
-function machine(entries: Record<string, BinfmtState['state']>, over: Partial<EmulationDeps> = {}) {
+function machine(entries: Record<string, BinfmtState['state']>, over: Partial<EmulationContext> = {}) {
   const did: string[] = [];
   const log = new RecordingLogger();
   let mounted = !Object.values(entries).includes('unmounted');
   const state = (entry: string): BinfmtState => (!mounted ? { state: 'unmounted' } : entries[entry] && entries[entry] !== 'unmounted' ? { state: entries[entry] as 'enabled' | 'disabled' } : { state: 'unregistered' });
-  const deps: EmulationDeps = {
+  const deps: EmulationContext = {
     logger: log,
     server: p('linux/amd64'),
     daemonIsLocal: true,

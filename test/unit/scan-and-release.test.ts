@@ -132,7 +132,7 @@ describe('scan and release (core flow with fakes)', () => {
     detailsLink: 'https://dev.azure.lab.test/contoso/shop/_build/results?buildId=1',
     ...overrides,
   });
-  const deps = (runner: Runner) => ({ registry, quarantine, runner, credentials, logger, baseEnv: { PATH: '/bin' } });
+  const deps = (runner: Runner) => ({ registry, quarantine, runner, credentials, logger, env: { PATH: '/bin' } });
 
   it('releases a clean image scanned by digest: one PATCH Passed, details per the schema', async () => {
     registry.addImage(d('1'));

@@ -236,7 +236,7 @@ describe('scanImage with a fake trivy', () => {
 
   it('returns the checked report when trivy finds issues (exit 10), with credentials only in its own docker config', async () => {
     const fake = fakeTrivy({ exitCode: 10, writes: reportFor('photon-30.json.golden') });
-    const result = await scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger(), credentials, baseEnv: { PATH: '/bin' } });
+    const result = await scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger(), credentials, env: { PATH: '/bin' } });
     assert.equal(result.report.Results?.[0].Vulnerabilities?.length, 3);
     const call = fake.calls[0];
     assert.ok(!call.args.some((a) => a.includes('s3cr3t')), 'the secret must not be in argv');
