@@ -40,7 +40,9 @@ export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_
 
 async function sh(file: string, args: string[], options: { timeoutMs?: number; say?: (l: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   const result = await run(file, args, { timeoutMs: options.timeoutMs ?? 30 * 60_000, env: options.env, onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined });
-  if (result.exitCode !== 0) throw new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${result.exitCode}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  // debootstrap says why it failed on stdout
+  const said = result.stderr.trim() || result.stdout.trim();
+  if (result.exitCode !== 0) throw new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${result.exitCode}): ${said.split('\n').slice(-5).join(' | ')}`);
   return result;
 }
 

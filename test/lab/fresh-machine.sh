@@ -7,7 +7,7 @@
 #
 #   test/lab/fresh-machine.sh bookworm /srv/fresh12              # a fresh Debian 12 machine
 #   test/lab/fresh-machine.sh trixie /srv/fresh13 --lab-ran      # Debian 13 where an earlier lab installed docker.io and qemu
-#   test/lab/fresh-machine.sh bookworm /srv/fresh12 --again      # the same root again: the lab already ran there
+#   test/lab/fresh-machine.sh bookworm /srv/fresh12 --again      # the same root and checkout (pulled): the lab ran there
 # Prints a report. At the end the root's lab is stopped (lab:down) and its mounts are undone; the root is left for
 # inspection and for --again (umount -R <dir> before deleting it).
 set -euo pipefail
@@ -69,7 +69,9 @@ if [ "$mode" = "--lab-ran" ]; then
 fi
 
 in_root dpkg-query -W > "$root/root/dpkg-before.txt"
-if [ "$mode" != "--again" ]; then
+if [ "$mode" = "--again" ]; then
+  git -C "$root/root/main" pull -q --ff-only  # the same checkout, brought up to date: its .lab is kept
+else
   rm -rf "$root/root/main"
   git clone -q "$repo" "$root/root/main"
 fi

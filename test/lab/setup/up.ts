@@ -17,8 +17,10 @@ import { ensureCa, ensureServerCertificate, installCaTrust } from './tls';
 export async function up(): Promise<EmulatorsResult> {
   const started = Date.now();
   await takeOverOtherLabs();
-  // host tools from the host's own sources, only if missing and only if nothing installed would change
-  ensureHostPackages(['openssl', 'ca-certificates', 'iproute2']);
+  // host tools from the host's own sources, only if missing and only if nothing installed would change: openssl (the
+  // lab CA), ca-certificates (the system store), iproute2 (private bridges), wget (debootstrap of the agent images),
+  // file (tfx-cli asks it the type of files without an extension when the package test packs the extension)
+  ensureHostPackages(['openssl', 'ca-certificates', 'iproute2', 'wget', 'file']);
   ensureEngine();
 
   ensureCa();
