@@ -3,14 +3,15 @@
 // the zero-GUID user (ACR docs/AAD-OAuth.md; what Docker@2 does). Docker registry connections give their user
 // and password directly (ACR admin user, ACR tokens, other registries).
 import type { TokenCredential } from '@azure/identity';
-import { type AzureConnection, ConnectionError, type OidcContext, armScopeOf, azureCredential, credentialPlan } from '../azure/connection';
-import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, httpRetryDecision, networkErrorCode } from '../http/client';
+import { type AzureConnection, ConnectionError, type OidcContext, armScopeOf, credentialPlan, describeCredentialKind, requiredParameter } from '../azure/connection';
+import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, networkErrorCode } from '../http/client';
 import type { Logger } from '../log';
 import { jwtClaims } from '../registry/auth';
 import { ACR_TOKEN_USERNAME, type RegistryCredentials } from '../registry/credentials';
 import { RegistryError } from '../registry/errors';
 import { isDockerHub, validateLoginServer, validateRepository } from '../registry/reference';
-import { type RetryPolicy, retry } from '../util/retry';
+import { formPost, refreshTokenGrant, sendTokenRequest } from '../registry/token-request';
+import type { RetryPolicy } from '../util/retry';
 
 /** The Entra ID scope of ACR's own audience (preferred: registries may refuse ARM-audience tokens). */
 export const ACR_SCOPE = 'https://containerregistry.azure.net/.default';
@@ -64,8 +65,8 @@ export async function signInToRegistry(options: SignInOptions): Promise<SignedIn
     return signInWithEntra(registry, docker, connection.oidc, options);
   }
   const [username, password] = isAcr
-    ? [parameter(docker, 'serviceprincipalid', 'the service principal id'), parameter(docker, 'serviceprincipalkey', 'the service principal key')]
-    : [parameter(docker, 'username', 'the user name'), parameter(docker, 'password', 'the password')];
+    ? [requiredParameter(docker, 'serviceprincipalid', 'the service principal id'), requiredParameter(docker, 'serviceprincipalkey', 'the service principal key')]
+    : [requiredParameter(docker, 'username', 'the user name'), requiredParameter(docker, 'password', 'the password')];
   return {
     credentials: { registry, username, password },
     secrets: [password],
@@ -81,19 +82,14 @@ export function registryOfConnection(connection: AzureConnection): string | unde
   return isDockerHub(host) ? 'docker.io' : host;
 }
 
-function parameter(connection: AzureConnection, key: string, what: string): string {
-  const value = connection.parameters[key];
-  if (!value) throw new ConnectionError(connection, `the authorization parameter '${key}' (${what}) is missing; edit the service connection and set it.`);
-  return value;
-}
-
 async function signInWithEntra(registry: string, connection: AzureConnection, oidc: OidcContext | undefined, options: SignInOptions): Promise<SignedIn> {
   const secrets: string[] = [];
   const remember = (secret: string) => {
     if (secret && !secrets.includes(secret)) secrets.push(secret);
   };
   const plan = credentialPlan(connection);
-  const credential = options.credential ?? azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
+  // @azure/identity is loaded only here, on the one path that needs it: the tasks start faster without it.
+  const credential = options.credential ?? (await import('../azure/credential')).azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
   // ACR's own audience first (registries may refuse ARM tokens); the connection's ARM audience when the cloud or
   // the registry does not know ACR's (sovereign clouds), as Docker@2 signs in.
   const arm = armScopeOf(connection);
@@ -115,11 +111,7 @@ async function signInWithEntra(registry: string, connection: AzureConnection, oi
   remember(refreshToken);
   const credentials: RegistryCredentials = { registry, username: ACR_TOKEN_USERNAME, password: refreshToken };
   if (options.checkAccess) remember(await checkAccess(credentials, options.checkAccess, connection, options));
-  return { credentials, secrets, method: `Entra ID (${describePlan(plan.kind)}) -> ACR refresh token` };
-}
-
-function describePlan(kind: ReturnType<typeof credentialPlan>['kind']): string {
-  return { secret: 'service principal, secret', certificate: 'service principal, certificate', federated: 'workload identity federation', managedIdentity: 'managed identity' }[kind];
+  return { credentials, secrets, method: `Entra ID (${describeCredentialKind(plan.kind, 'short')}) -> ACR refresh token` };
 }
 
 /** POST /oauth2/exchange: Entra ID access token -> ACR refresh token. */
@@ -133,13 +125,7 @@ async function exchangeForRefreshToken(
   const form = new URLSearchParams({ grant_type: 'access_token', service: registry });
   if (tenantId) form.set('tenant', tenantId);
   form.set('access_token', accessToken);
-  const request: HttpRequest = {
-    method: 'POST',
-    url: `https://${registry}/oauth2/exchange`,
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-    body: form.toString(),
-  };
-  const response = await send(request, options, `${registry}: token exchange`).catch((error: unknown) => {
+  const response = await send(formPost(`https://${registry}/oauth2/exchange`, form), options, `${registry}: token exchange`).catch((error: unknown) => {
     throw explainExchangeFailure(registry, connection, error);
   });
   let refreshToken: string | undefined;
@@ -191,13 +177,7 @@ async function checkAccess(
 ): Promise<string> {
   validateRepository(wanted.repository);
   const scope = `repository:${wanted.repository}:${wanted.actions.join(',')}`;
-  const form = new URLSearchParams({ grant_type: 'refresh_token', service: credentials.registry, scope, refresh_token: credentials.password });
-  const request: HttpRequest = {
-    method: 'POST',
-    url: `https://${credentials.registry}/oauth2/token`,
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-    body: form.toString(),
-  };
+  const request = refreshTokenGrant(`https://${credentials.registry}/oauth2/token`, credentials.registry, [scope], credentials.password);
   const response = await send(request, options, `${credentials.registry}: token`).catch((error: unknown) => {
     if (error instanceof RegistryError) {
       throw new ConnectionError(connection, `${credentials.registry} refused a token for ${scope}: ${error.registryMessage ?? error.message}`);
@@ -227,19 +207,6 @@ function rolesFor(actions: RepositoryAction[]): string[] {
   return [...roles];
 }
 
-async function send(request: HttpRequest, options: SignInOptions, what: string): Promise<HttpResponse> {
-  const http = options.http ?? fetchClient;
-  return retry(
-    async () => {
-      const response = await http(request);
-      if (response.status !== 200) throw new RegistryError(request, response);
-      return response;
-    },
-    {
-      policy: options.retry,
-      sleep: options.sleep,
-      shouldRetry: httpRetryDecision,
-      onRetry: ({ attempt, delayMs, reason }) => options.logger?.warn(`${what} answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
-    },
-  );
+function send(request: HttpRequest, options: SignInOptions, what: string): Promise<HttpResponse> {
+  return sendTokenRequest(request, what, { ...options, http: options.http ?? fetchClient });
 }

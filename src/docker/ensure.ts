@@ -8,7 +8,8 @@ import type { TaskContext } from '../context';
 import { formatPlatform, type Platform } from '../platform/platform';
 import { daemonAsker, dockerCliEnv, formatServerPlatform, serverPlatform } from './api';
 import { howToStart, readStartFacts, startDaemon, type StartedDaemon } from './daemon';
-import { diagnoseDaemon, type Diagnosis, findEngine, formatDiagnosis, gatherDaemonFacts } from './diagnose';
+import { findEngine, gatherDaemonFacts } from './daemon-facts';
+import { diagnoseDaemon, type Diagnosis, formatDiagnosis } from './diagnose';
 import { describeEndpoint, dockerConfigDir, type DockerEndpoint, type EndpointEnvironment, processEnvironment, resolveEndpoint } from './endpoint';
 import { detectPrivilege, executePlan, type Privilege } from './executor';
 import {

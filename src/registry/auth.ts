@@ -2,12 +2,13 @@
 // a request answered 401 with `WWW-Authenticate: Bearer realm=..,service=..,scope=..` is retried once with a
 // token from the realm. ACR refresh tokens (zero-GUID user) are traded with the POST refresh_token grant ACR
 // documents; other users use GET with Basic, as docker does; `Basic` challenges get Basic.
-import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, httpRetryDecision, redactUrl } from '../http/client';
+import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, redactUrl } from '../http/client';
 import type { Logger } from '../log';
-import { type RetryPolicy, retry } from '../util/retry';
+import type { RetryPolicy } from '../util/retry';
 import { ACR_TOKEN_USERNAME, type RegistryCredentials } from './credentials';
 import { parseChallenges } from './challenge';
 import { RegistryError } from './errors';
+import { refreshTokenGrant, sendTokenRequest } from './token-request';
 
 export { type AuthChallenge, parseChallenges } from './challenge';
 
@@ -118,20 +119,7 @@ export class TokenAuthenticator {
     const request = this.tokenRequest(authorization);
     const scopes = authorization.scopes.join(' ') || '(no scope)';
     this.options.logger?.debug(`Asking ${redactUrl(authorization.realm)} for a registry token: ${scopes}`);
-    const response = await retry(
-      async () => {
-        const answer = await this.http(request);
-        if (answer.status === 200) return answer;
-        throw new RegistryError(request, answer, this.refusal(authorization, answer));
-      },
-      {
-        policy: this.options.retry,
-        shouldRetry: httpRetryDecision,
-        sleep: this.options.sleep,
-        onRetry: ({ attempt, delayMs, reason }) =>
-          this.options.logger?.warn(`The registry's token service answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
-      },
-    );
+    const response = await sendTokenRequest(request, "The registry's token service", { ...this.options, http: this.http }, (answer) => this.refusal(authorization, answer));
     let answer: TokenAnswer;
     try {
       answer = response.json<TokenAnswer>();
@@ -167,19 +155,7 @@ export class TokenAuthenticator {
   private tokenRequest(authorization: Extract<Authorization, { kind: 'bearer' }>): HttpRequest {
     const credentials = this.options.credentials;
     const params = new URLSearchParams();
-    if (credentials?.username === ACR_TOKEN_USERNAME) {
-      // ACR's documented form for trading an ACR refresh token for an access token.
-      params.set('grant_type', 'refresh_token');
-      if (authorization.service) params.set('service', authorization.service);
-      for (const scope of authorization.scopes) params.append('scope', scope);
-      params.set('refresh_token', credentials.password);
-      return {
-        method: 'POST',
-        url: authorization.realm,
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-        body: params.toString(),
-      };
-    }
+    if (credentials?.username === ACR_TOKEN_USERNAME) return refreshTokenGrant(authorization.realm, authorization.service, authorization.scopes, credentials.password);
     if (authorization.service) params.set('service', authorization.service);
     for (const scope of authorization.scopes) params.append('scope', scope);
     const url = new URL(authorization.realm);

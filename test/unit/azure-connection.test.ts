@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import { createHttpHeaders, type HttpClient as AzureHttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
-import { type AzureConnection, ConnectionCredential, ConnectionError, azureCredential, credentialPlan, requestOidcToken } from '../../src/azure/connection';
+import { type AzureConnection, ConnectionError, credentialPlan, describeCredentialKind, requiredParameter } from '../../src/azure/connection';
+import { ConnectionCredential, azureCredential } from '../../src/azure/credential';
+import { requestOidcToken } from '../../src/azure/oidc';
 import { RecordingLogger } from '../../src/log';
 import { unsignedJwt } from './registry-fakes';
 
@@ -221,5 +223,32 @@ describe('Azure credentials from service connections', () => {
       requestOidcToken({ id: 'c', scheme: 'WorkloadIdentityFederation' }, { collectionUri: 'https://dev.azure.com/x/', projectId: '', hostType: 'build', planId: 'p', jobId: 'j', accessToken: 't' }),
       /needs projectId of the job/,
     );
+  });
+});
+
+describe('requiredParameter', () => {
+  const connection = (parameters: Record<string, string>): AzureConnection => ({ id: 'c1', scheme: 'UsernamePassword', parameters, data: () => undefined });
+
+  it('reads a parameter in whatever case the key is given, as the connection holds it', () => {
+    assert.equal(requiredParameter(connection({ serviceprincipalcertificate: ' pem ' }), 'servicePrincipalCertificate', 'the certificate'), ' pem ');
+  });
+
+  it('fails on a missing or blank parameter, naming the parameter, what it is and the connection', () => {
+    for (const parameters of [{}, { password: '  ' }] as Record<string, string>[]) {
+      assert.throws(
+        () => requiredParameter(connection(parameters), 'password', 'the password'),
+        (e: Error) => e instanceof ConnectionError && e.message === "Service connection 'c1' (UsernamePassword): the authorization parameter 'password' (the password) is missing; edit the service connection and set it.",
+      );
+    }
+  });
+});
+
+describe('describeCredentialKind', () => {
+  it('names each kind briefly for the sign-in line and in full for a token failure', () => {
+    assert.equal(describeCredentialKind('secret', 'short'), 'service principal, secret');
+    assert.equal(describeCredentialKind('secret', 'long'), 'service principal with a client secret');
+    assert.equal(describeCredentialKind('certificate', 'short'), 'service principal, certificate');
+    assert.equal(describeCredentialKind('federated', 'long'), 'workload identity federation');
+    assert.equal(describeCredentialKind('managedIdentity', 'short'), 'managed identity');
   });
 });

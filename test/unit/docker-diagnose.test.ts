@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { type DaemonFacts, diagnoseDaemon, formatDiagnosis, parseGroupFile } from '../../src/docker/diagnose';
+import { parseGroupFile } from '../../src/docker/daemon-facts';
+import { type DaemonFacts, diagnoseDaemon, formatDiagnosis } from '../../src/docker/diagnose';
 import { type DockerEndpoint, resolveEndpoint } from '../../src/docker/endpoint';
 import type { DaemonFailure } from '../../src/docker/probe';
 
