@@ -1,6 +1,7 @@
 // Type-checks, then bundles each task into one file under dist/tasks/<Task>/ and lays out the
 // extension root (dist/) that tfx packages. Only bundled files reach dist/: no node_modules, no sources.
 import { build } from 'esbuild';
+import { deferredModulesPlugin, ESBUILD_NODE } from './deferred-modules.mjs';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -30,6 +31,8 @@ if (!args.has('--no-typecheck')) {
 const only = process.argv.includes('--task') ? process.argv[process.argv.indexOf('--task') + 1] : undefined;
 mkdirSync(dist, { recursive: true });
 
+const deferredModules = deferredModulesPlugin(root);
+
 const report = [];
 let overBudget = false;
 for (const task of taskNames().filter((t) => !only || t === only)) {
@@ -41,16 +44,10 @@ for (const task of taskNames().filter((t) => !only || t === only)) {
   for (const entry of entries) {
     const outfile = path.join(target, entry.replace(/\.ts$/, '.js'));
     await build({
+      ...ESBUILD_NODE,
       entryPoints: [path.join(source, entry)],
       outfile,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      minify: true,
-      keepNames: true,
-      legalComments: 'none',
-      logLevel: 'warning',
+      plugins: [deferredModules],
       // ssh2 (through dockerode) loads these native addons inside try/catch and falls back to pure JS.
       external: ['cpu-features', '*.node'],
     });

@@ -2,16 +2,8 @@
 // service principal with a secret or a certificate, workload identity federation (the Azure DevOps OIDC token
 // as client assertion) and managed identity. The authority comes from the connection, so sovereign clouds and
 // the lab's own Entra emulator take the same path.
-import {
-  type AccessToken,
-  ClientAssertionCredential,
-  ClientCertificateCredential,
-  ClientSecretCredential,
-  type GetTokenOptions,
-  ManagedIdentityCredential,
-  type TokenCredential,
-  type TokenCredentialOptions,
-} from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential, TokenCredentialOptions } from '@azure/identity';
+import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from './sdk';
 import type { Logger } from '../log';
 import { jwtExpiry } from '../registry/auth';
 import { type AzureConnection, ConnectionError, type CredentialPlan, credentialPlan, describeCredentialKind, type OidcContext } from './connection';

@@ -1,11 +1,9 @@
 // The job's OIDC token for a workload identity federation connection, asked of Azure DevOps with
 // System.AccessToken through azure-devops-node-api (what AzureCLI@2 does).
-import { TaskApi } from 'azure-devops-node-api/TaskApi';
-import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
-import { PersonalAccessTokenCredentialHandler } from 'azure-devops-node-api/handlers/personalaccesstoken';
 import type { Logger } from '../log';
 import { type RetryPolicy, retry } from '../util/retry';
 import { type AzureConnection, ConnectionError, type OidcContext } from './connection';
+import { BearerCredentialHandler, PersonalAccessTokenCredentialHandler, TaskApi } from './sdk';
 
 export interface OidcRequestOptions {
   logger?: Logger;
