@@ -1,11 +1,13 @@
 // EnsureDocker@1: docker, buildx, a daemon that answers and emulation for the platforms asked for, installing only
 // what is missing. The task shell: inputs in, core call, outputs and post-job state out.
+// azure-pipelines-task-lib first: it writes the first log line as it loads; then the tool probes start, and run
+// while the rest of the bundle loads.
+import { exportVariable, loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
 import { toolProbes } from './early-probes';
 import * as path from 'node:path';
 import { ensureDocker } from '../../src/docker/ensure';
 import { toolLibCache } from '../../src/tools/cache';
 import { run } from '../../src/process/exec';
-import { exportVariable, loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
 import { postJobState, readEnsureOptions, STATE_NAME } from './inputs';
 
 void runTask(__dirname, async () => {
