@@ -1,6 +1,6 @@
 // Finds (or makes) the .vsix of the current build and unpacks it where no node_modules can help a bundle load.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -24,7 +24,9 @@ export function node24(): string {
 export function currentVsix(): string {
   const dist = path.join(repoRoot, 'dist');
   const version = JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: repoRoot, encoding: 'utf8' }));
-  const find = () => readdirSync(dist).find((f) => f.endsWith(`-${version}.vsix`));
+  // The default manifest's package: a private copy (another publisher and id) may lie beside it in dist/.
+  const { publisher, id } = JSON.parse(readFileSync(path.join(repoRoot, 'vss-extension.json'), 'utf8')) as { publisher: string; id: string };
+  const find = () => readdirSync(dist).find((f) => f === `${publisher}.${id}-${version}.vsix`);
   const bundle = path.join(dist, 'tasks');
   let vsix = existsSync(dist) ? find() : undefined;
   const newestBundle = Math.max(...readdirSync(bundle).map((t) => statSync(path.join(bundle, t)).mtimeMs));

@@ -6,16 +6,31 @@ import * as path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..');
 
-describe('the Azure SDKs carried as a deferred string (scripts/deferred-modules.mjs)', function () {
+describe('code carried as a deferred string (scripts/deferred-modules.mjs)', function () {
   this.timeout(60_000);
 
-  it('compiles the SDKs only when the credential is first imported, and the credential works from them', async () => {
+  async function bundle(fixture: string): Promise<string> {
     const { build } = await import('esbuild');
     const { deferredModulesPlugin, ESBUILD_NODE } = await import(path.join(root, 'scripts', 'deferred-modules.mjs'));
     const outfile = path.join(mkdtempSync(path.join(os.tmpdir(), 'deferred-')), 'index.js');
-    await build({ ...ESBUILD_NODE, entryPoints: [path.join(__dirname, 'fixtures', 'deferred-sdk-entry.ts')], outfile, plugins: [deferredModulesPlugin(root)] });
+    await build({ ...ESBUILD_NODE, entryPoints: [path.join(__dirname, 'fixtures', fixture)], outfile, plugins: [deferredModulesPlugin(root)] });
+    return outfile;
+  }
+
+  it('compiles the Azure SDKs only when the credential is first imported, and the credential works from them', async () => {
+    const outfile = await bundle('deferred-sdk-entry.ts');
     // Bundled without the plugin, afterImport is 0: the SDKs would be compiled with the rest of the file at start.
     const result = JSON.parse(execFileSync(process.execPath, [outfile], { encoding: 'utf8' }));
     assert.deepEqual(result, { before: 0, afterImport: 1, inner: 'ClientSecretCredential', token: 'token-from-the-deferred-sdk' });
   });
+
+  it('gives tool-lib the one task-lib instance of the task, not a copy that would start again without the secrets', async () => {
+    const outfile = await bundle('deferred-tool-lib-entry.ts');
+    const tools = mkdtempSync(path.join(os.tmpdir(), 'tools-'));
+    const output = execFileSync(process.execPath, [outfile], { encoding: 'utf8', cwd: tools, env: { PATH: process.env.PATH, AGENT_TOOLSDIRECTORY: tools, AGENT_TEMPDIRECTORY: tools } });
+    assert.equal(output.match(/SkipDebugLogsWhenDebugModeOff/g)?.length, 1, output);
+    assert.match(output, /##vso\[task\.debug\]checking cache: /, 'tool-lib ran');
+    assert.match(output, /^found: nothing$/m);
+  });
 });
+
