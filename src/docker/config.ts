@@ -4,21 +4,22 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { TaskContext } from '../context';
 import type { Logger } from '../log';
 import { type Runner, run, runChecked } from '../process/exec';
 import type { RegistryCredentials } from '../registry/credentials';
 import { isDockerHub } from '../registry/reference';
 
-export interface DockerConfigOptions {
-  runner?: Runner;
+/**
+ * The task's runner (default run), env (default process.env; docker runs with it, and DOCKER_CONFIG/HOME are read
+ * from it) and logger, and where the temporary directory goes.
+ */
+export type DockerConfigContext = Partial<Pick<TaskContext, 'runner' | 'env' | 'logger'>> & {
   /** The docker CLI to run (default `docker` on PATH). */
   docker?: string;
   /** Where the temporary directory goes; the task passes its step temp dir (default: the system temp dir). */
   parentDir?: string;
-  /** The environment docker runs with (default process.env); also where DOCKER_CONFIG/HOME are read. */
-  env?: NodeJS.ProcessEnv;
-  logger?: Logger;
-}
+};
 
 export interface DockerConfigEnv {
   DOCKER_CONFIG: string;
@@ -37,12 +38,12 @@ export function userDockerConfigDir(env: NodeJS.ProcessEnv = process.env): strin
 export async function withDockerConfig<T>(
   logins: RegistryCredentials[],
   body: (env: DockerConfigEnv) => Promise<T>,
-  options: DockerConfigOptions = {},
+  context: DockerConfigContext = {},
 ): Promise<T> {
-  const runner = options.runner ?? run;
-  const docker = options.docker ?? 'docker';
-  const baseEnv = options.env ?? process.env;
-  const parent = options.parentDir ?? os.tmpdir();
+  const runner = context.runner ?? run;
+  const docker = context.docker ?? 'docker';
+  const baseEnv = context.env ?? process.env;
+  const parent = context.parentDir ?? os.tmpdir();
   await fs.mkdir(parent, { recursive: true });
   const dir = await fs.mkdtemp(path.join(parent, 'docker-config-'));
   await fs.chmod(dir, 0o700);
@@ -52,7 +53,7 @@ export async function withDockerConfig<T>(
     await shareUserConfig(userDockerConfigDir(baseEnv), dir);
     for (const login of logins) {
       const server = loginServerArgument(login.registry);
-      options.logger?.info(`docker login ${login.registry} as ${login.username}`);
+      context.logger?.info(`docker login ${login.registry} as ${login.username}`);
       // The password goes through stdin only: argv is visible to every process on the machine.
       await runChecked(runner, docker, ['login', '--username', login.username, '--password-stdin', ...(server ? [server] : [])], {
         env,
@@ -63,7 +64,7 @@ export async function withDockerConfig<T>(
     }
     return await body({ DOCKER_CONFIG: dir });
   } finally {
-    await logOutOfCredentialStores(dir, loggedIn, runner, docker, env, options.logger);
+    await logOutOfCredentialStores(dir, loggedIn, runner, docker, env, context.logger);
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
