@@ -32,5 +32,9 @@ describe('code carried as a deferred string (scripts/deferred-modules.mjs)', fun
     assert.match(output, /##vso\[task\.debug\]checking cache: /, 'tool-lib ran');
     assert.match(output, /^found: nothing$/m);
   });
-});
 
+  it('asks Azure DevOps for the OIDC token through azure-devops-node-api from the deferred string', async () => {
+    const outfile = await bundle('deferred-oidc-entry.ts');
+    assert.equal(execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim(), 'token for POST /org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j?serviceConnectionId=conn-1');
+  });
+});
