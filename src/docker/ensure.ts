@@ -1,6 +1,6 @@
 // EnsureDocker's core: probe, then act only on what is missing. docker CLI, buildx plugin, an answering daemon and
 // emulation for the platforms asked for; every install happens under one lock per agent, re-checked inside it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { canExecute, ensureEmulation, binfmtState, BINFMT_DIR, type EmulationOutcome } from '../buildx/qemu';
 import { listBuilderPlatforms } from '../buildx/builder';
@@ -10,28 +10,13 @@ import { daemonAsker, dockerCliEnv, formatServerPlatform, serverPlatform } from 
 import { howToStart, readStartFacts, startDaemon, type StartedDaemon } from './daemon';
 import { findEngine, gatherDaemonFacts } from './daemon-facts';
 import { diagnoseDaemon, type Diagnosis, formatDiagnosis } from './diagnose';
-import { describeEndpoint, dockerConfigDir, type DockerEndpoint, type EndpointEnvironment, processEnvironment, resolveEndpoint } from './endpoint';
-import { detectPrivilege, executePlan, type Privilege } from './executor';
-import {
-  type AptFacts,
-  aptUpdate,
-  type Candidates,
-  chooseAfterCandidates,
-  chooseSourceBeforeCandidates,
-  type Component,
-  DISTRIBUTION_QUERY_PACKAGES,
-  distributionPlan,
-  DOCKER_SOURCES_FILE,
-  dockerRepositoryPlan,
-  type InstallSource,
-  parseAptPolicy,
-  parseOsRelease,
-  type PlanStep,
-  qemuPlan,
-} from './install-plan';
+import { describeEndpoint, type DockerEndpoint, type EndpointEnvironment, processEnvironment, resolveEndpoint } from './endpoint';
+import { detectPrivilege, type Privilege } from './executor';
+import { type Component, type InstallSource, qemuPlan } from './install-plan';
 import { withLock } from './lock';
 import { type DaemonAsker, type DaemonFailure, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe, type ToolProbes } from './probe';
-import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources } from './static';
+import type { StaticSources } from './static';
+import { Installer } from './installer';
 import { satisfiesPin } from './version';
 
 export interface EnsureOptions {
@@ -87,101 +72,6 @@ function missingTools(cli: ToolProbe, buildx: ToolProbe, pin: string | undefined
   if (!cli.version || (pin && !satisfiesPin(cli.version, pin))) missing.push('docker-cli');
   if (!buildx.version) missing.push('buildx');
   return missing;
-}
-
-function aptFacts(runnerArch: string): AptFacts {
-  const os = parseOsRelease(existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '');
-  const dpkgArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
-  return { os, dpkgArch: dpkgArch[runnerArch] ?? runnerArch, hasCaCertificates: existsSync('/etc/ssl/certs/ca-certificates.crt') };
-}
-
-const dockerRepositoryConfigured = () => existsSync(DOCKER_SOURCES_FILE) || existsSync('/etc/apt/sources.list.d/docker.list');
-
-class Installer {
-  constructor(
-    private readonly options: EnsureOptions,
-    private readonly context: EnsureContext,
-    private readonly privilege: Privilege,
-  ) {}
-
-  private get arch() {
-    return this.context.arch ?? process.arch;
-  }
-
-  execute(steps: PlanStep[], what: string) {
-    return executePlan(steps, what, {
-      runner: this.context.runner,
-      logger: this.context.logger,
-      privilege: this.privilege,
-      env: this.context.env,
-      download: async (url) => (await this.context.toolCache()).download(url),
-    });
-  }
-
-  private async candidates(): Promise<Candidates> {
-    const result = await this.context.runner('apt-cache', ['policy', ...DISTRIBUTION_QUERY_PACKAGES], { env: this.context.env, timeoutMs: 60_000 });
-    const policy = parseAptPolicy(result.stdout);
-    return Object.fromEntries(DISTRIBUTION_QUERY_PACKAGES.map((p) => [p, policy[p]?.candidate]));
-  }
-
-  /** Installs the components; returns the source that was used. */
-  async install(components: Component[]): Promise<string> {
-    const { logger } = this.context;
-    const pin = this.options.dockerVersion;
-    const hasApt = !!findOnPath('apt-get', this.context.env.PATH);
-    const first = chooseSourceBeforeCandidates(this.options.installSource, { hasApt, canBeRoot: this.privilege !== 'none', dockerRepositoryConfigured: dockerRepositoryConfigured() });
-    let source = first.source;
-    let reason = first.reason;
-    let candidates: Candidates | undefined;
-    if (source === 'auto' || (source === 'distribution' && this.privilege !== 'none')) {
-      if (!hasApt) throw new Error('installSource distribution needs apt, and this agent has none. Use installSource static.');
-      await this.execute([aptUpdate()], 'Reading the package lists');
-      candidates = await this.candidates();
-      if (source === 'auto') ({ source, reason } = chooseAfterCandidates(components, candidates, pin));
-    }
-    logger.info(`Installing ${components.join(', ')} from ${source} (${reason})`);
-    const what = `Installing ${components.join(', ')}`;
-    switch (source) {
-      case 'dockerRepository': {
-        if (!hasApt) throw new Error("installSource dockerRepository needs apt (Debian or Ubuntu), and this agent has none. Use installSource static.");
-        const plan = dockerRepositoryPlan(aptFacts(this.arch), components, { pin, repositoryUrl: this.options.dockerRepositoryUrl, alreadyConfigured: dockerRepositoryConfigured() });
-        await this.execute(plan.steps, what);
-        break;
-      }
-      case 'distribution': {
-        // Without root the lists cannot be refreshed; the plan is then shown with the packages modern releases use.
-        const offered = candidates ?? Object.fromEntries(DISTRIBUTION_QUERY_PACKAGES.map((p) => [p, 'any']));
-        const plan = distributionPlan(aptFacts(this.arch), components, offered, { pin, listsRefreshed: !!candidates });
-        await this.execute(plan.steps, what);
-        break;
-      }
-      case 'static':
-        await this.installStatic(components);
-        break;
-      default:
-        throw new Error(`BUG: no install source chosen for ${components.join(', ')}`);
-    }
-    return source;
-  }
-
-  private async installStatic(components: Component[]): Promise<void> {
-    const cache = await this.context.toolCache();
-    const sources: StaticSources = { ...this.options.staticSources, arch: this.arch };
-    if (components.includes('docker-cli') || components.includes('engine')) {
-      const version = this.options.dockerVersion ?? DEFAULT_STATIC_DOCKER_VERSION;
-      const { dir } = await cacheStaticDocker(version, sources, cache, this.context.logger);
-      // This step and every later step of the job find docker, dockerd, containerd and runc here first.
-      cache.prependPath(dir);
-      if (!this.context.env.PATH?.split(path.delimiter).includes(dir)) this.context.env.PATH = `${dir}${path.delimiter}${this.context.env.PATH ?? ''}`;
-    }
-    if (components.includes('buildx')) {
-      const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.context.logger);
-      // System-wide where we may (later steps may point DOCKER_CONFIG elsewhere), else the user's plugin directory.
-      const systemWide = this.privilege !== 'none';
-      const target = systemWide ? '/usr/local/lib/docker/cli-plugins/docker-buildx' : path.join(dockerConfigDir(processEnvironment(this.context.env)), 'cli-plugins', 'docker-buildx');
-      await this.execute([{ kind: 'run', argv: ['install', '-D', '-m', '0755', file, target], root: systemWide, why: 'install buildx as a docker CLI plugin' }], 'Installing buildx');
-    }
-  }
 }
 
 /** One run of ensureDocker: the resolved endpoint, how the daemon is asked, and the privilege, detected once when first needed. */
