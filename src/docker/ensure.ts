@@ -41,7 +41,7 @@ export type EnsureContext = Pick<TaskContext, 'runner' | 'logger' | 'env' | 'too
   arch?: string;
   /** How the daemon is asked; by default the Engine API, or the CLI for ssh endpoints. */
   ask?: DaemonAsker;
-  /** CLI and plugin probes the task started before it loaded anything else (see startToolProbes). */
+  /** CLI and plugin probes the task started while the rest of its bundle loaded (see startToolProbes). */
   toolProbes?: ToolProbes;
   /** Called as soon as a daemon was started, so the post-job step can stop it even if a later check fails. */
   onDaemonStarted?: (started: StartedDaemon) => void;
@@ -95,8 +95,9 @@ interface DaemonStartPlan {
 export async function ensureDocker(options: EnsureOptions, context: EnsureContext): Promise<EnsureResult> {
   const run = startRun(options, context);
   const probe = await probeAndLog(run);
-  const startPlan = probe.daemon.ok ? undefined : await planDaemonStart(run, probe.daemon.failure, missingTools(probe.cli, probe.buildx, options.dockerVersion));
-  const missing = [...missingTools(probe.cli, probe.buildx, options.dockerVersion), ...(startPlan?.needsEngine ? (['engine'] as const) : [])];
+  const absentTools = missingTools(probe.cli, probe.buildx, options.dockerVersion);
+  const startPlan = probe.daemon.ok ? undefined : await planDaemonStart(run, probe.daemon.failure, absentTools);
+  const missing = [...absentTools, ...(startPlan?.needsEngine ? (['engine'] as const) : [])];
   const tools = missing.length ? await installMissing(run, missing) : { cli: probe.cli, buildx: probe.buildx, installed: [] };
   const daemon = startPlan ? await startPlannedDaemon(run, startPlan) : probe.daemon.ok ? { info: probe.daemon.info, started: undefined } : undefined;
   if (!daemon) throw new Error('BUG: no daemon information after the checks');
