@@ -1,10 +1,11 @@
 // The packaged trivy stand-in run as a process (the same bundle the lab ships) against loopback servers:
 // a small registry with a token flow and a static server holding the DB artifact. No lab needed.
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { writeJunit } from '../lab/trivy/src/junit';
-import { loadFixture } from '../lab/trivy/src/report';
+import { RecordingLogger } from '../../src/log';
+import { run } from '../../src/process/exec';
+import { type ScanSettings, scanImage, trivyImageArgs, trivyVersion, writeSarif } from '../../src/trivy/scan';
 import type { Report } from '../lab/trivy/src/types';
 import { FakeRegistry, type RunResult, isolatedEnv, runTrivy, seedDb, serveDbArtifact, standInExecutable, tempDir } from '../lab/trivy/testkit';
 
@@ -50,32 +51,74 @@ describe('lab trivy stand-in: the packaged executable', function () {
     runTrivy(['image', '--cache-dir', cache, '--image-src', 'remote', ...args], { env: { ...env, ...extraEnv }, cwd });
 
   describe('version and command line', () => {
-    it('prints the version like trivy, with the DB once there is one', async () => {
+    it('prints the version like trivy: --version as text, `version --format json` as the tasks read it', async () => {
       const bare = await runTrivy(['--version'], { env });
       assert.equal(bare.code, 0);
       assert.equal(bare.stdout, 'Version: 0.74.0\n');
-      const withDb = await runTrivy(['version', '--cache-dir', cache], { env });
-      assert.match(withDb.stdout, /^Version: 0\.74\.0\nVulnerability DB:\n {2}Version: 2\n {2}UpdatedAt: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? \+0000 UTC\n {2}NextUpdate: .+ \+0000 UTC\n {2}DownloadedAt: .+ \+0000 UTC\n$/);
-      const json = JSON.parse((await runTrivy(['version', '-f', 'json', '--cache-dir', cache], { env })).stdout) as { Version: string; VulnerabilityDB: { Version: number } };
-      assert.equal(json.Version, '0.74.0');
-      assert.equal(json.VulnerabilityDB.Version, 2);
+      assert.equal(await trivyVersion(await standInExecutable(), run), '0.74.0');
     });
 
-    it('fails an unknown flag like trivy: usage, then a FATAL line, exit 1', async () => {
-      const result = await scan(['--bogus', `${registry.host}/team/app:1.0`]);
+    it('fails a flag the tasks do not pass like trivy fails an unknown one: the error, then a FATAL line, exit 1', async () => {
+      const result = await scan(['--severity', 'HIGH', `${registry.host}/team/app:1.0`]);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /^Error: unknown flag: --bogus\nUsage:\n {2}trivy image \[flags\] IMAGE_NAME/);
-      assert.match(fatalLine(result.stderr), /\tFATAL\tFatal error\tunknown flag: --bogus\n$/);
+      assert.match(result.stderr, /^Error: unknown flag: --severity\n/);
+      assert.match(fatalLine(result.stderr), /\tFATAL\tFatal error\tunknown flag: --severity\n$/);
       assert.equal(registry.requests.length, 0);
     });
 
-    it('needs an image name, and refuses flags whose effect it cannot reproduce', async () => {
+    it('needs an image name; an unknown command fails like cobra', async () => {
       const missing = await scan([]);
       assert.equal(missing.code, 1);
       assert.match(fatalLine(missing.stderr), /"trivy image" requires at least 1 argument or --input option/);
-      const input = await scan(['--input', 'image.tar']);
-      assert.equal(input.code, 1);
-      assert.match(input.stderr, /--input is not emulated/);
+      const unknown = await runTrivy(['sbom', 'x'], { env });
+      assert.equal(unknown.code, 1);
+      assert.match(fatalLine(unknown.stderr), /unknown command "sbom" for "trivy"/);
+    });
+  });
+
+  describe('what the tasks call (src/trivy/scan.ts, run against the stand-in)', () => {
+    const settings = (extra: Partial<ScanSettings> = {}): ScanSettings => ({
+      trivy: '',
+      cacheDir: cache,
+      scanners: ['vuln', 'secret'],
+      ignoreUnfixed: false,
+      timeoutMs: 30_000,
+      ...extra,
+    });
+
+    it('scanImage: the JSON report of exactly the digest, exit 10 for findings, credentials through the scan\'s docker config', async () => {
+      const trivy = await standInExecutable();
+      const dir = tempDir('lab-trivy-task-');
+      const request = { registry: registry.host, repository: 'team/app', digest: debian.manifestDigest, outputFile: path.join(dir, 'report.json') };
+      const logger = new RecordingLogger();
+      const context = { runner: run, logger, env: { ...env, TRIVY_USERNAME: undefined, TRIVY_PASSWORD: undefined }, credentials: { registry: registry.host, ...user } };
+      const result = await scanImage(settings({ trivy }), request, context);
+      assert.equal(result.exitCode, 10);
+      assert.deepEqual(result.report.Results?.[0].Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18276', 'CVE-2019-18224']);
+      assert.ok(registry.requests.some((r) => r.path.startsWith('/token') && r.authorization), 'the registry was asked with the credentials');
+
+      const ignoreFile = path.join(dir, '.trivyignore.yaml');
+      writeFileSync(ignoreFile, 'vulnerabilities:\n  - id: CVE-2019-18224\n    statement: accepted\n');
+      const filtered = await scanImage(settings({ trivy, ignoreFile, ignoreUnfixed: true, scanners: ['vuln', 'secret', 'misconfig', 'license'] }), request, context);
+      assert.equal(filtered.exitCode, 0);
+      assert.equal(filtered.report.Results?.[0].Vulnerabilities, undefined);
+      assert.deepEqual(filtered.report.Results?.[0].ExperimentalModifiedFindings?.map((f) => f.Statement), ['accepted']);
+    });
+
+    it('writeSarif: `trivy convert --format sarif` of the task\'s JSON report; the rescan argv of older trivy works too', async () => {
+      const trivy = await standInExecutable();
+      const dir = tempDir('lab-trivy-task-');
+      const request = { registry: registry.host, repository: 'team/alpine', digest: alpine.manifestDigest, outputFile: path.join(dir, 'report.json') };
+      const context = { runner: run, logger: new RecordingLogger(), env, credentials: { registry: registry.host, ...user } };
+      await scanImage(settings({ trivy }), request, context);
+      const sarifFile = path.join(dir, 'report.sarif');
+      assert.equal(await writeSarif(settings({ trivy }), request, sarifFile, context), 'convert');
+      const converted = readFileSync(sarifFile, 'utf8');
+      assert.equal((JSON.parse(converted) as { runs: Array<{ results: unknown[] }> }).runs[0].results.length, 4);
+      const rescanned = path.join(dir, 'rescan.sarif');
+      const rescan = await runTrivy(trivyImageArgs(settings(), request, rescanned), { env });
+      assert.equal(rescan.code, 0, rescan.stderr);
+      assert.equal(readFileSync(rescanned, 'utf8'), converted, 'the same SARIF either way');
     });
   });
 
@@ -90,13 +133,12 @@ describe('lab trivy stand-in: the packaged executable', function () {
         assert.equal(first.code, 0, first.stderr);
         assert.match(first.stderr, /\tINFO\t\[vulndb\] Need to update DB\n/);
         assert.match(first.stderr, new RegExp(`\\[vulndb\\] Downloading artifact\\.\\.\\.\\trepo="${served.repository}"`));
-        assert.match(first.stderr, /\d B \/ .+ \[-+\] 100\.00%/, 'a progress bar unless --no-progress');
         assert.ok(existsSync(path.join(dir, 'db', 'trivy.db')));
         const meta = JSON.parse(readFileSync(path.join(dir, 'db', 'metadata.json'), 'utf8')) as { Version: number; DownloadedAt: string };
         assert.equal(meta.Version, 2);
         assert.notEqual(meta.DownloadedAt, '0001-01-01T00:00:00Z');
         assert.deepEqual(served.requests.map((r) => r.path.replace(/sha256:[a-f0-9]+/, 'sha256:*')), ['/v2/aquasec/trivy-db/manifests/2', '/v2/aquasec/trivy-db/blobs/sha256:*']);
-        const second = await runTrivy([...args, '--no-progress'], { env: fresh });
+        const second = await runTrivy(args, { env: fresh });
         assert.equal(second.code, 0, second.stderr);
         assert.doesNotMatch(second.stderr, /Need to update DB/);
         assert.equal(served.requests.length, 2, 'no second download while the DB is fresh');
@@ -161,26 +203,22 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.deepEqual(out.Metadata?.RepoDigests, [`${registry.host}/team/clean@${clean.manifestDigest}`]);
     });
 
-    it('--exit-code N only when findings survive --severity, --ignore-unfixed and --ignorefile', async () => {
+    it('--exit-code N only when findings survive --ignore-unfixed and --ignorefile', async () => {
       const ref = `${registry.host}/team/app:1.0`;
       assert.equal((await scan(['-f', 'json', '--exit-code', '3', ref])).code, 3);
       assert.equal((await scan(['-f', 'json', ref])).code, 0, 'exit 0 by default even with findings');
-      assert.equal((await scan(['-f', 'json', '--exit-code', '3', '--severity', 'HIGH,MEDIUM', ref])).code, 0);
-      const unfixed = await scan(['-f', 'json', '--exit-code', '3', '--severity', 'LOW', '--ignore-unfixed', ref]);
-      assert.equal(unfixed.code, 0, unfixed.stderr);
+      const unfixed = await scan(['-f', 'json', '--exit-code', '3', '--ignore-unfixed', ref]);
+      assert.equal(unfixed.code, 3, unfixed.stderr);
+      assert.deepEqual((JSON.parse(unfixed.stdout) as Report).Results?.[0].Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18224']);
       const dir = tempDir('lab-trivy-cwd-');
       writeFileSync(path.join(dir, '.trivyignore'), 'CVE-2019-18224\nCVE-2019-18276 exp:2999-12-31\n');
       assert.equal((await scan(['-f', 'json', '--exit-code', '3', ref], {}, dir)).code, 0, 'the default .trivyignore in the working directory');
       writeFileSync(path.join(dir, 'expired'), 'CVE-2019-18224\nCVE-2019-18276 exp:2000-01-01\n');
-      const expired = await scan(['-f', 'json', '--exit-code', '3', '--ignorefile', path.join(dir, 'expired'), ref]);
+      const expired = await scan(['-f', 'json', '--exit-code', '3', '--ignorefile', path.join(dir, 'expired'), '--show-suppressed', ref]);
       assert.equal(expired.code, 3);
-      assert.deepEqual(JSON.parse(expired.stdout).Results[0].Vulnerabilities.map((v: { VulnerabilityID: string }) => v.VulnerabilityID), ['CVE-2019-18276']);
-    });
-
-    it('--exit-on-eol wins for an end-of-life OS', async () => {
-      const result = await scan(['-f', 'json', '--exit-on-eol', '7', '--exit-code', '3', `${registry.host}/team/alpine:3.10`]);
-      assert.equal(result.code, 7);
-      assert.match(result.stderr, /\tERROR\tDetected EOL OS\tfamily="alpine" version="3\.10\.2"/);
+      const result = (JSON.parse(expired.stdout) as Report).Results?.[0];
+      assert.deepEqual(result?.Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18276']);
+      assert.deepEqual(result?.ExperimentalModifiedFindings?.map((f) => [f.Type, f.Status]), [['vulnerability', 'ignored']]);
     });
 
     it('writes SARIF to --output and nothing to stdout', async () => {
@@ -196,19 +234,10 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.deepEqual(sarif.runs[0].properties.repoDigests, [`${registry.host}/team/alpine@${alpine.manifestDigest}`]);
     });
 
-    it('--template @contrib/junit.tpl reads the file relative to the working directory, as trivy does', async () => {
-      const executable = await standInExecutable();
-      const dir = tempDir('lab-trivy-tpl-');
-      mkdirSync(path.join(dir, 'contrib'));
-      cpSync(path.join(__dirname, '..', 'lab', 'trivy', 'contrib', 'junit.tpl'), path.join(dir, 'contrib', 'junit.tpl'));
-      const ref = `${registry.host}/team/alpine:3.10`;
-      const result = await scan(['--format', 'template', '--template', '@contrib/junit.tpl', ref], {}, dir);
-      assert.equal(result.code, 0, result.stderr);
-      const expected = writeJunit(loadFixture('alpine-310').Results).replaceAll('testdata/fixtures/images/alpine-310.tar.gz', ref);
-      assert.equal(result.stdout, expected);
-      const elsewhere = await scan(['--format', 'template', '--template', '@contrib/junit.tpl', ref], {}, path.dirname(executable));
-      assert.equal(elsewhere.code, 1);
-      assert.match(fatalLine(elsewhere.stderr), /unable to write results: failed to initialize template writer: error retrieving template from path: open contrib\/junit\.tpl: no such file or directory/);
+    it('emulates json and sarif only: the default table format is refused after the scan', async () => {
+      const result = await scan([`${registry.host}/team/app:1.0`]);
+      assert.equal(result.code, 1);
+      assert.match(fatalLine(result.stderr), /--format table is not emulated \(json and sarif are\)/);
     });
 
     it('--scanners picks which findings exist: secrets only with the secret scanner', async () => {
@@ -230,7 +259,7 @@ describe('lab trivy stand-in: the packaged executable', function () {
       const scanned = await scan(['-f', 'json', '-o', json, `${registry.host}/team/app:1.0`]);
       assert.equal(scanned.code, 0, scanned.stderr);
       const sarif = path.join(dir, 'result.sarif');
-      const converted = await runTrivy(['convert', '--format', 'sarif', '--severity', 'CRITICAL', '--exit-code', '6', '--output', sarif, json], { env });
+      const converted = await runTrivy(['convert', '--format', 'sarif', '--ignore-unfixed', '--exit-code', '6', '--output', sarif, json], { env });
       assert.equal(converted.code, 6, converted.stderr);
       const runs = (JSON.parse(readFileSync(sarif, 'utf8')) as { runs: Array<{ results: Array<{ ruleId: string }> }> }).runs;
       assert.deepEqual(runs[0].results.map((r) => r.ruleId), ['CVE-2019-18224']);
@@ -293,35 +322,17 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.match(none.stderr, new RegExp(`no child with platform linux/s390x in index ${registry.host}/team/multi:2`));
     });
 
-    it('uses the docker config keychain (DOCKER_CONFIG), e.g. after `trivy registry login --password-stdin`', async () => {
+    it('uses the docker config keychain (DOCKER_CONFIG) for the registry it names', async () => {
       const dockerConfig = tempDir('lab-trivy-docker-');
       const noEnvCreds = { TRIVY_USERNAME: undefined, TRIVY_PASSWORD: undefined, DOCKER_CONFIG: dockerConfig };
       const ref = `${registry.host}/team/app:1.0`;
-      assert.equal((await scan(['-q', ref], noEnvCreds)).code, 1, 'anonymous is refused');
-      const login = await runTrivy(['registry', 'login', '--username', user.username, '--password-stdin', registry.host], { env: { ...env, ...noEnvCreds }, stdin: `${user.password}\n` });
-      assert.equal(login.code, 0, login.stderr);
-      assert.match(login.stderr, /\tINFO\tLogin succeeded\tregistry="127\.0\.0\.1:\d+"/);
-      const config = JSON.parse(readFileSync(path.join(dockerConfig, 'config.json'), 'utf8')) as { auths: Record<string, { auth: string }> };
-      assert.equal(Buffer.from(config.auths[registry.host].auth, 'base64').toString(), `${user.username}:${user.password}`);
+      assert.equal((await scan(['-q', '-f', 'json', ref], noEnvCreds)).code, 1, 'anonymous is refused');
+      const auth = Buffer.from(`${user.username}:${user.password}`).toString('base64');
+      writeFileSync(path.join(dockerConfig, 'config.json'), JSON.stringify({ auths: { 'other.example': { auth } } }));
+      assert.equal((await scan(['-q', '-f', 'json', ref], noEnvCreds)).code, 1, 'another registry\'s credentials are not used');
+      writeFileSync(path.join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
       const result = await scan(['-f', 'json', ref], noEnvCreds);
       assert.equal(result.code, 0, result.stderr);
-    });
-
-    it('--password-stdin and --registry-token work like trivy\'s', async () => {
-      const ref = `${registry.host}/team/app:1.0`;
-      const viaStdin = await runTrivy(['image', '--cache-dir', cache, '--image-src', 'remote', '--username', user.username, '--password-stdin', '-q', ref], {
-        env: { ...env, TRIVY_USERNAME: undefined, TRIVY_PASSWORD: undefined },
-        stdin: user.password,
-      });
-      assert.equal(viaStdin.code, 0, viaStdin.stderr);
-      const tokenAnswer = await fetch(`http://${registry.host}/token?scope=repository:team/app:pull&service=fake-registry`, {
-        headers: { Authorization: `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}` },
-      });
-      const { token } = (await tokenAnswer.json()) as { token: string };
-      registry.requests.length = 0;
-      const viaToken = await scan(['-q', ref], { TRIVY_USERNAME: 'ignored', TRIVY_PASSWORD: 'ignored', TRIVY_REGISTRY_TOKEN: token });
-      assert.equal(viaToken.code, 0, viaToken.stderr);
-      assert.equal(registry.requests.filter((r) => r.path.startsWith('/token')).length, 0, 'a registry token is used as is');
     });
 
     it('with the default image sources, reports every source that failed', async () => {
@@ -331,7 +342,8 @@ describe('lab trivy stand-in: the packaged executable', function () {
       const fatal = fatalLine(result.stderr);
       assert.ok(fatal.includes(`unable to find the specified image "${ref}" in ["docker" "containerd" "podman" "remote"]`), fatal);
       assert.ok(fatal.includes(`* docker error: unable to inspect the image (${ref}): Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?`), fatal);
-      assert.match(fatal, /\* podman error: unable to initialize Podman client: no podman socket found/);
+      assert.match(fatal, /\* containerd error: .*not found/);
+      assert.match(fatal, /\* podman error: .*not found/);
       assert.match(fatal, /\* remote error: GET .*MANIFEST_UNKNOWN/);
     });
   });
@@ -363,23 +375,11 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal(result.signal, 'SIGKILL');
     });
 
-    it('slow:<duration>: reports after the wait, unless --timeout is shorter', async () => {
-      const quick = await scan(['-f', 'json', withBehaviour('slow:200ms')]);
-      assert.equal(quick.code, 0, quick.stderr);
-      assert.equal((JSON.parse(quick.stdout) as Report).Metadata?.OS?.Family, 'debian');
-      const late = await scan(['-f', 'json', '--timeout', '500ms', withBehaviour('slow:30s')]);
-      assert.equal(late.code, 1);
-      assert.match(fatalLine(late.stderr), /pipeline error: context deadline exceeded/);
-    });
-
     it('garbage: exit 0 with output that is not a trivy report', async () => {
       const result = await scan(['-f', 'json', withBehaviour('garbage')]);
       assert.equal(result.code, 0);
       const parsed = JSON.parse(result.stdout) as Record<string, unknown>;
       assert.equal(parsed.SchemaVersion, undefined);
-      const text = await scan(['-f', 'json', withBehaviour('garbage-text')]);
-      assert.equal(text.code, 0);
-      assert.throws(() => JSON.parse(text.stdout));
     });
 
     it('wrong-digest: RepoDigests name a digest other than the image\'s', async () => {

@@ -1,20 +1,17 @@
 import * as assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type FilterOptions, emptyIgnoreConfig, filterReport, globMatch, ignoredStatuses, loadIgnoreFile } from '../lab/trivy/src/filter';
-import { severityNames, statusNames } from '../lab/trivy/src/flags';
+import { type FilterOptions, emptyIgnoreConfig, filterReport, globMatch, loadIgnoreFile } from '../lab/trivy/src/filter';
 import { Logger } from '../lab/trivy/src/log';
 import { loadFixture } from '../lab/trivy/src/report';
 import { type Report, resultsFailed } from '../lab/trivy/src/types';
 import { tempDir } from '../lab/trivy/testkit';
 
-const quiet = new Logger({ quiet: true, debug: false, write: () => undefined });
+const quiet = new Logger({ quiet: true, write: () => undefined });
 
 function options(changes: Partial<FilterOptions> = {}): FilterOptions {
   return {
-    severities: [...severityNames],
-    ignoreStatuses: [],
-    includeNonFailures: false,
+    ignoreUnfixed: false,
     showSuppressed: false,
     scanners: ['vuln', 'secret', 'misconfig', 'license'],
     ignore: emptyIgnoreConfig(),
@@ -42,27 +39,26 @@ describe('lab trivy stand-in: result filters', () => {
     }
   });
 
-  it('filters by severity and keeps the emptied result, like trivy', () => {
+  it('--ignore-unfixed drops every vulnerability whose status is not "fixed" and keeps the emptied result', () => {
     const report = loadFixture('debian-buster');
-    filterReport(report, options({ severities: ['CRITICAL'] }));
+    filterReport(report, options({ ignoreUnfixed: true }));
     assert.deepEqual(vulnIds(report), ['libidn2-0:CVE-2019-18224']);
-    const none = loadFixture('alpine-310');
-    filterReport(none, options({ severities: ['HIGH', 'CRITICAL'] }));
-    assert.equal(none.Results?.length, 1);
-    assert.equal(none.Results?.[0].Vulnerabilities, undefined);
-    assert.equal(resultsFailed(none.Results), false);
+    const distroless = loadFixture('distroless-base');
+    filterReport(distroless, options({ ignoreUnfixed: true }));
+    assert.equal(vulnIds(distroless).length, 2);
+    const alpine = loadFixture('alpine-310');
+    alpine.Results![0].Vulnerabilities = alpine.Results![0].Vulnerabilities!.map((v) => ({ ...v, Status: 'affected' }));
+    filterReport(alpine, options({ ignoreUnfixed: true }));
+    assert.equal(alpine.Results?.length, 1);
+    assert.equal(alpine.Results?.[0].Vulnerabilities, undefined);
+    assert.equal(resultsFailed(alpine.Results), false);
   });
 
-  it('--ignore-unfixed drops every status but "fixed"; --ignore-status wins when both are given', () => {
-    const report = loadFixture('debian-buster');
-    filterReport(report, options({ ignoreStatuses: ignoredStatuses(true, [], statusNames, quiet) }));
-    assert.deepEqual(vulnIds(report), ['libidn2-0:CVE-2019-18224']);
-    const centos = loadFixture('centos-7');
-    const warnings: string[] = [];
-    const log = new Logger({ quiet: false, debug: false, write: (t) => warnings.push(t) });
-    filterReport(centos, options({ ignoreStatuses: ignoredStatuses(true, ['will_not_fix'], statusNames, log) }));
-    assert.equal(vulnIds(centos).length, 2);
-    assert.match(warnings.join(''), /'--ignore-unfixed' is ignored because '--ignore-status' is specified/);
+  it('an empty severity becomes UNKNOWN, as trivy writes it', () => {
+    const report = loadFixture('alpine-310');
+    report.Results![0].Vulnerabilities![0].Severity = '';
+    filterReport(report, options());
+    assert.ok(report.Results![0].Vulnerabilities!.some((v) => v.Severity === 'UNKNOWN'));
   });
 
   it('applies a plain .trivyignore: ids, comments, and exp: dates (expired entries no longer ignore)', () => {
@@ -106,13 +102,16 @@ describe('lab trivy stand-in: result filters', () => {
     assert.throws(() => loadIgnoreFile(file, quiet), (e: Error) => e.message.startsWith(`${file} parse error: yaml decode error`));
   });
 
-  it('drops results of scanners that were not asked for (--scanners)', () => {
+  it('drops results of scanners that were not asked for (--scanners); no result left means no Results key', () => {
     const secrets = loadFixture('secrets');
     filterReport(secrets, options({ scanners: ['vuln'] }));
-    assert.deepEqual(secrets.Results, []);
+    assert.equal(secrets.Results, undefined);
     const dockerfile = loadFixture('dockerfile');
     filterReport(dockerfile, options({ scanners: ['vuln', 'secret'] }));
-    assert.deepEqual(dockerfile.Results, []);
+    assert.equal(dockerfile.Results, undefined);
+    const both = loadFixture('dockerfile');
+    filterReport(both, options({ scanners: ['misconfig'] }));
+    assert.equal(both.Results?.length, 1);
   });
 
   it('recounts the misconfiguration summary: an ignored failure becomes an exception and no longer fails', () => {

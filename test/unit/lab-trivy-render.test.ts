@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { escapeXml, writeJunit } from '../lab/trivy/src/junit';
 import { loadFixture } from '../lab/trivy/src/report';
 import { buildSarif, sarifLevel, toPathUri, writeSarif } from '../lab/trivy/src/sarif';
 
@@ -14,13 +13,9 @@ interface SarifRun {
   properties?: Record<string, unknown>;
 }
 
-describe('lab trivy stand-in: SARIF and JUnit', () => {
+describe('lab trivy stand-in: SARIF', () => {
   it('writes SARIF byte-identical to trivy\'s alpine-310.sarif.golden', () => {
     assert.equal(writeSarif(loadFixture('alpine-310'), 'dev'), golden('alpine-310.sarif.golden'));
-  });
-
-  it('writes JUnit byte-identical to trivy\'s alpine-310.junit.golden (contrib/junit.tpl)', () => {
-    assert.equal(writeJunit(loadFixture('alpine-310').Results), golden('alpine-310.junit.golden'));
   });
 
   it('maps severities to SARIF levels as pkg/report/sarif.go does', () => {
@@ -52,13 +47,5 @@ describe('lab trivy stand-in: SARIF and JUnit', () => {
     assert.equal(toPathUri('alpine:latest (alpine 3.13.4)'), 'library/alpine');
     assert.equal(toPathUri('docker.io/my-organization/my-app:2c6912aee7bde44b84d810aed106ca84f40e2e29'), 'my-organization/my-app');
     assert.equal(toPathUri(`contoso.azurecr.io/team/app@sha256:${'b'.repeat(64)} (debian 10.1)`), 'team/app');
-  });
-
-  it('renders misconfiguration suites from MisconfSummary and escapes like encoding/xml', () => {
-    const junit = writeJunit(loadFixture('dockerfile').Results);
-    assert.match(junit, /<testsuite tests="27" failures="1" name="Dockerfile" errors="0" skipped="0" time="">/);
-    assert.match(junit, /<testcase classname="Dockerfile Security Check" name="\[HIGH\] DS-0002" time="">\n {12}<failure message="Image user should not be &#39;root&#39;" type="description">/);
-    assert.equal(escapeXml('a<b>&"c"\'\n\t'), 'a&lt;b&gt;&amp;&#34;c&#34;&#39;&#xA;&#x9;');
-    assert.equal(writeJunit(undefined), '<?xml version="1.0" ?>\n<testsuites name="trivy">\n</testsuites>\n');
   });
 });

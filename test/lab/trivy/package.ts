@@ -72,14 +72,13 @@ export function checksumsName(version: string): string {
 // Fixed timestamps keep the archives byte-identical from one build to the next.
 const archiveMtime = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-/** trivy's tarball content: the executable, README.md, LICENSE and contrib/ templates, no top directory. */
+/** Like trivy's tarball, no top directory: the executable, README.md and LICENSE (trivy's contrib/ templates are left out: nothing uses them). */
 export function releaseTarball(executable: Buffer): Buffer {
   const file = (name: string): Buffer => readFileSync(path.join(standInDir, name));
   const tar = createTar(
     [
       { name: 'LICENSE', data: file('package/LICENSE') },
       { name: 'README.md', data: file('package/README.md') },
-      { name: 'contrib/junit.tpl', data: file('contrib/junit.tpl') },
       { name: 'trivy', data: executable, mode: 0o755 },
     ],
     archiveMtime,
@@ -181,7 +180,7 @@ export function standInSourceHash(extra: string[]): string {
       else hash.update(`${path.relative(standInDir, full)}\0`).update(readFileSync(full));
     }
   };
-  for (const dir of ['src', 'fixtures', 'contrib', 'package']) walk(path.join(standInDir, dir));
+  for (const dir of ['src', 'fixtures', 'package']) walk(path.join(standInDir, dir));
   hash.update(readFileSync(__filename));
   hash.update(esbuild.version);
   for (const item of extra) hash.update(`\0${item}`);

@@ -46,7 +46,6 @@ export interface RunResult {
 export interface RunOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
-  stdin?: string;
   /** kill after this many ms (for "hang" checks); default none */
   killAfterMs?: number;
 }
@@ -76,7 +75,7 @@ export async function runTrivy(args: string[], options: RunOptions = {}): Promis
       if (killer) clearTimeout(killer);
       resolve({ code, signal, stdout, stderr });
     });
-    child.stdin.end(options.stdin ?? '');
+    child.stdin.end();
   });
 }
 

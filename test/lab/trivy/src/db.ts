@@ -5,10 +5,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { GoError, type GoTime, errorText, goNow, parseRfc3339, rfc3339NanoUTC, wrap } from './go';
+import { GoError, type GoTime, errorText, rfc3339NanoUTC, wrap } from './go';
 import type { Logger } from './log';
 import type { HttpSettings } from './net';
-import { parseReference, registryAllowsHttp } from './reference';
+import { parseReference } from './reference';
 import { RegistryClient } from './registry';
 import { readTar } from './tar';
 
@@ -43,71 +43,43 @@ export interface DbOptions {
   cacheDir: string;
   repositories: string[];
   skipUpdate: boolean;
-  insecure: boolean;
-  showProgress: boolean;
   http: HttpSettings;
   log: Logger;
-  now?: () => GoTime;
 }
 
 /** isNewDB: fresh until NextUpdate, and never re-downloaded within an hour of the last download. */
-function isFresh(meta: DbMetadata, now: GoTime): boolean {
-  const next = parseRfc3339(meta.NextUpdate);
-  if (next && now.ms < next.ms) return true;
-  const downloaded = parseRfc3339(meta.DownloadedAt);
-  return downloaded !== undefined && now.ms - downloaded.ms < 3_600_000;
+function isFresh(meta: DbMetadata, now: number): boolean {
+  return now < Date.parse(meta.NextUpdate) || now - Date.parse(meta.DownloadedAt) < 3_600_000;
 }
 
 /** NeedsUpdate + Download; throws trivy's errors (the caller prefixes "init error: DB error: "). */
 export async function ensureDb(options: DbOptions): Promise<void> {
-  const now = (options.now ?? goNow)();
   const meta = readDbMetadata(options.cacheDir);
   const log = options.log;
-  if (!meta) {
-    log.debug('There is no valid metadata file', undefined, 'vulndb');
-    if (options.skipUpdate) {
-      log.error('The first run cannot skip downloading DB', undefined, 'vulndb');
-      throw new GoError('--skip-db-update cannot be specified on the first run');
-    }
+  if (!meta && options.skipUpdate) {
+    log.error('The first run cannot skip downloading DB', undefined, 'vulndb');
+    throw new GoError('--skip-db-update cannot be specified on the first run');
   }
-  if (meta && dbSchemaVersion < meta.Version) {
-    log.error('The Trivy version is old. Update to the latest version.', undefined, 'vulndb');
-    throw new GoError(`the version of DB schema doesn't match. Local DB: ${meta.Version}, Expected: ${dbSchemaVersion}`);
-  }
-  if (options.skipUpdate && meta) {
-    if (meta.Version !== dbSchemaVersion) {
-      throw wrap('validate error', new GoError(`--skip-db-update cannot be specified with the old DB schema. Local DB: ${meta.Version}, Expected: ${dbSchemaVersion}`));
-    }
-    checkDbFile(options.cacheDir);
-    return;
-  }
-  if (meta && meta.Version === dbSchemaVersion && isFresh(meta, now)) {
-    checkDbFile(options.cacheDir);
-    return;
-  }
+  if (meta && (options.skipUpdate || isFresh(meta, Date.now()))) return checkDbFile(options.cacheDir);
   log.info('Need to update DB', undefined, 'vulndb');
   log.info('Downloading vulnerability DB...', undefined, 'vulndb');
-  let downloaded = false;
   for (const repository of options.repositories) {
     log.info('Downloading artifact...', { repo: repository }, 'vulndb');
     try {
       await downloadArtifact(repository, options);
-      log.info('Artifact successfully downloaded', { repo: repository }, 'vulndb');
-      downloaded = true;
-      break;
     } catch (error) {
       if (options.http.signal.aborted) throw wrap('failed to download vulnerability DB', wrap('OCI artifact error', error));
       log.error('Failed to download artifact', { repo: repository, err: errorText(error) }, 'vulndb');
+      continue;
     }
+    log.info('Artifact successfully downloaded', { repo: repository }, 'vulndb');
+    const fresh = readDbMetadata(options.cacheDir);
+    if (!fresh) throw new GoError('Failed to get DB metadata after the download');
+    fresh.DownloadedAt = rfc3339NanoUTC({ ms: Date.now(), extraNanos: 0 });
+    writeFileSync(path.join(dbDir(options.cacheDir), 'metadata.json'), JSON.stringify(fresh));
+    return checkDbFile(options.cacheDir);
   }
-  if (!downloaded) {
-    throw wrap('failed to download vulnerability DB', wrap('OCI artifact error', wrap('failed to download vulnerability DB', new GoError('failed to download artifact from any source'))));
-  }
-  const fresh = readDbMetadata(options.cacheDir);
-  if (!fresh) throw new GoError('Failed to get DB metadata after the download');
-  fresh.DownloadedAt = rfc3339NanoUTC((options.now ?? goNow)());
-  writeFileSync(path.join(dbDir(options.cacheDir), 'metadata.json'), JSON.stringify(fresh));
-  checkDbFile(options.cacheDir);
+  throw wrap('failed to download vulnerability DB', wrap('OCI artifact error', wrap('failed to download vulnerability DB', new GoError('failed to download artifact from any source'))));
 }
 
 function checkDbFile(cacheDir: string): void {
@@ -121,32 +93,15 @@ function checkDbFile(cacheDir: string): void {
   if (!text.includes(dbMarker)) throw wrap('failed to open db', new GoError(`${file}: invalid database`));
 }
 
-function humanBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(2)} ${units[unit]}`;
-}
-
 async function downloadArtifact(repository: string, options: DbOptions): Promise<void> {
   const explicit = /[:@][^/]*$/.test(repository);
   const ref = parseReference(explicit ? repository : `${repository}:${dbSchemaVersion}`);
-  const client = new RegistryClient(ref.registry, ref.repository, { kind: 'anonymous' }, options.http, registryAllowsHttp(ref.registry, options.insecure));
-  const started = Date.now();
+  const client = new RegistryClient(ref.registry, ref.repository, undefined, options.http);
   const manifestResult = await client.manifest(ref.digest ?? (ref.tag as string), repository);
   const manifest = JSON.parse(manifestResult.body.toString('utf8')) as { layers?: Array<{ mediaType?: string; digest: string; size?: number }> };
   const layer = (manifest.layers ?? []).find((l) => l.mediaType === dbLayerMediaType);
   if (!layer) throw new GoError(`OCI artifact must be a single layer: no layer of media type ${dbLayerMediaType}`);
   const blob = await client.blob(layer.digest);
-  if (options.showProgress) {
-    const size = humanBytes(blob.length);
-    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-    options.log.raw(`${size} / ${size} [${'-'.repeat(60)}] 100.00% ${humanBytes(blob.length / seconds)} p/s ${Math.round(seconds)}s\n`);
-  }
   let files;
   try {
     files = readTar(gunzipSync(blob));

@@ -1,6 +1,7 @@
-// The result filters trivy applies after scanning (pkg/result/filter.go, ignore.go): severities, vulnerability
-// statuses (--ignore-unfixed / --ignore-status), the ignore file (.trivyignore with exp: dates, or
-// .trivyignore.yaml), plus the scanner selection (--scanners), which in trivy decides what gets produced.
+// The result filters trivy applies after scanning (pkg/result/filter.go, ignore.go) for the flags the tasks pass:
+// --ignore-unfixed, the ignore file (.trivyignore with exp: dates, or .trivyignore.yaml), --show-suppressed, plus
+// the scanner selection (--scanners), which in trivy decides what gets produced. Every severity is kept (the tasks
+// pass no --severity); an empty one becomes UNKNOWN, as in trivy.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
@@ -10,7 +11,6 @@ import {
   type DetectedLicense,
   type DetectedMisconfiguration,
   type DetectedVulnerability,
-  type MisconfSummary,
   type ModifiedFinding,
   type Report,
   type Result,
@@ -35,9 +35,7 @@ export interface IgnoreConfig {
 }
 
 export interface FilterOptions {
-  severities: string[];
-  ignoreStatuses: string[];
-  includeNonFailures: boolean;
+  ignoreUnfixed: boolean;
   showSuppressed: boolean;
   scanners: string[];
   ignore: IgnoreConfig;
@@ -181,32 +179,18 @@ export function compareBySeverity(a: DetectedVulnerability, b: DetectedVulnerabi
   );
 }
 
-/** Which scanner produces a result of this class. */
-export function scannerOfClass(resultClass: string | undefined): string | undefined {
-  switch (resultClass) {
-    case 'os-pkgs':
-    case 'lang-pkgs':
-      return 'vuln';
-    case 'config':
-      return 'misconfig';
-    case 'secret':
-      return 'secret';
-    case 'license':
-    case 'license-file':
-      return 'license';
-    default:
-      return undefined;
-  }
-}
+/** Which scanner produces a result of each class. */
+const scannerOfClass: Record<string, string> = { 'os-pkgs': 'vuln', 'lang-pkgs': 'vuln', config: 'misconfig', secret: 'secret', license: 'license', 'license-file': 'license' };
 
-/** Filters a report in place, the order trivy uses (severity, status, ignore file, then dedupe and sort). */
+/** Filters a report in place, the order trivy uses (status, ignore file, then dedupe and sort). */
 export function filterReport(report: Report, options: FilterOptions): void {
   if (!report.Results) return;
-  report.Results = report.Results.filter((result) => {
-    const scanner = scannerOfClass(result.Class);
+  const results = report.Results.filter((result) => {
+    const scanner = scannerOfClass[result.Class ?? ''];
     return scanner === undefined || options.scanners.includes(scanner);
   });
-  for (const result of report.Results) filterResult(result, options);
+  for (const result of results) filterResult(result, options);
+  report.Results = results.length > 0 ? results : undefined; // omitempty
 }
 
 export function filterResult(result: Result, options: FilterOptions): void {
@@ -219,8 +203,8 @@ export function filterResult(result: Result, options: FilterOptions): void {
     const unique = new Map<string, DetectedVulnerability>();
     for (const original of result.Vulnerabilities) {
       const vuln = { ...original, Severity: original.Severity || 'UNKNOWN' };
-      if (!options.severities.includes(vuln.Severity)) continue;
-      if (options.ignoreStatuses.includes(vuln.Status || 'unknown')) continue;
+      // --ignore-unfixed ignores every status but "fixed" (an empty status is "unknown").
+      if (options.ignoreUnfixed && vuln.Status !== 'fixed') continue;
       const ignored = findIgnore(
         options.ignore.vulnerabilities,
         [vuln.VulnerabilityID, ...(vuln.VendorIDs ?? [])],
@@ -241,39 +225,28 @@ export function filterResult(result: Result, options: FilterOptions): void {
     result.Vulnerabilities = kept.length > 0 ? kept : undefined;
   }
 
-  if (result.Misconfigurations || result.MisconfSummary) {
-    // Fixtures list only failures; keep the successes they counted but did not list.
-    const listed = result.Misconfigurations ?? [];
-    const before = result.MisconfSummary ?? {};
-    const summary: Required<MisconfSummary> = {
-      Successes: Math.max(0, (before.Successes ?? 0) - listed.filter((m) => m.Status === 'PASS').length),
-      Failures: Math.max(0, (before.Failures ?? 0) - listed.filter((m) => m.Status === 'FAIL').length),
-      Exceptions: Math.max(0, (before.Exceptions ?? 0) - listed.filter((m) => m.Status === 'EXCEPTION').length),
-    };
+  if (result.Misconfigurations) {
+    // Fixtures list failures only; an ignored failure counts as an exception in the summary, as in trivy.
+    const summary = { Successes: 0, Failures: 0, Exceptions: 0, ...result.MisconfSummary };
     const kept: DetectedMisconfiguration[] = [];
-    for (const misconf of listed) {
-      if (!options.severities.includes(misconf.Severity)) continue;
+    for (const misconf of result.Misconfigurations) {
       const ignored = findIgnore(options.ignore.misconfigurations, [misconf.ID, misconf.AVDID], [result.Target]);
-      if (ignored) {
+      if (ignored && misconf.Status === 'FAIL') {
+        summary.Failures--;
         summary.Exceptions++;
         note('misconfiguration', misconf, ignored.statement);
-        continue;
+      } else if (misconf.Status === 'FAIL') {
+        kept.push(misconf); // without --include-non-failures only failures are listed
       }
-      if (misconf.Status === 'FAIL') summary.Failures++;
-      else if (misconf.Status === 'PASS') summary.Successes++;
-      else if (misconf.Status === 'EXCEPTION') summary.Exceptions++;
-      if (misconf.Status !== 'FAIL' && !options.includeNonFailures) continue;
-      kept.push(misconf);
     }
-    const empty = summary.Successes === 0 && summary.Failures === 0 && summary.Exceptions === 0;
-    result.MisconfSummary = empty ? undefined : omitZero(summary);
-    result.Misconfigurations = empty || kept.length === 0 ? undefined : kept;
+    const counted = Object.entries(summary).filter(([, count]) => count > 0);
+    result.MisconfSummary = counted.length > 0 ? Object.fromEntries(counted) : undefined;
+    result.Misconfigurations = kept.length > 0 ? kept : undefined;
   }
 
   if (result.Secrets) {
     const kept: SecretFinding[] = [];
     for (const secret of result.Secrets) {
-      if (!options.severities.includes(secret.Severity)) continue;
       const ignored = findIgnore(options.ignore.secrets, [secret.RuleID], [result.Target]);
       if (ignored) {
         note('secret', secret, ignored.statement);
@@ -287,7 +260,6 @@ export function filterResult(result: Result, options: FilterOptions): void {
   if (result.Licenses) {
     const kept: DetectedLicense[] = [];
     for (const license of result.Licenses) {
-      if (!options.severities.includes(license.Severity)) continue;
       const ignored = findIgnore(options.ignore.licenses, [license.Name], [license.FilePath]);
       if (ignored) {
         note('license', license, ignored.statement);
@@ -299,22 +271,4 @@ export function filterResult(result: Result, options: FilterOptions): void {
   }
 
   if (options.showSuppressed && modified.length > 0) result.ExperimentalModifiedFindings = modified;
-}
-
-function omitZero(summary: Required<MisconfSummary>): MisconfSummary {
-  const out: MisconfSummary = {};
-  if (summary.Successes) out.Successes = summary.Successes;
-  if (summary.Failures) out.Failures = summary.Failures;
-  if (summary.Exceptions) out.Exceptions = summary.Exceptions;
-  return out;
-}
-
-/** --ignore-unfixed is shorthand for ignoring every status but "fixed"; --ignore-status wins when both are set. */
-export function ignoredStatuses(ignoreUnfixed: boolean, ignoreStatus: string[], allStatuses: readonly string[], log: Logger): string[] {
-  if (ignoreUnfixed && ignoreStatus.length > 0) {
-    log.warn("'--ignore-unfixed' is ignored because '--ignore-status' is specified");
-    return ignoreStatus;
-  }
-  if (ignoreUnfixed) return allStatuses.filter((status) => status !== 'fixed');
-  return ignoreStatus;
 }

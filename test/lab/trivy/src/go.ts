@@ -21,23 +21,6 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Walks the cause chain (GoError.cause, Error.cause) looking for an instance of `kind`. */
-export function findCause<T>(error: unknown, kind: abstract new (...args: never[]) => T): T | undefined {
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 50; depth++) {
-    if (current instanceof kind) return current as T;
-    if (current instanceof MultiError) {
-      for (const inner of current.errors) {
-        const found = findCause(inner, kind);
-        if (found) return found;
-      }
-      return undefined;
-    }
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /** context.DeadlineExceeded */
 export class DeadlineError extends Error {
   constructor() {
@@ -110,27 +93,6 @@ export function parseDuration(text: string): number {
   return sign * total;
 }
 
-/** time.Duration.String for whole milliseconds and above (what the stand-in ever prints). */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const negative = ms < 0;
-  let rest = Math.abs(ms);
-  if (rest < 1000) return `${negative ? '-' : ''}${trimNumber(rest)}ms`;
-  const hours = Math.floor(rest / 3_600_000);
-  rest -= hours * 3_600_000;
-  const minutes = Math.floor(rest / 60_000);
-  rest -= minutes * 60_000;
-  const seconds = trimNumber(rest / 1000);
-  let out = '';
-  if (hours > 0) out += `${hours}h`;
-  if (hours > 0 || minutes > 0) out += `${minutes}m`;
-  return `${negative ? '-' : ''}${out}${seconds}s`;
-}
-
-function trimNumber(value: number): string {
-  return Number(value.toFixed(9)).toString();
-}
-
 /** A point in time with nanosecond precision, as Go's time.Time keeps it. */
 export interface GoTime {
   /** milliseconds since the epoch */
@@ -154,22 +116,6 @@ function fractionNanos(time: GoTime): string {
 export function rfc3339NanoUTC(time: GoTime): string {
   const iso = new Date(time.ms - (time.ms % 1000)).toISOString().replace(/\.000Z$/, '');
   return `${iso}${fractionNanos(time)}Z`;
-}
-
-/** Parses RFC 3339 with up to nanosecond precision. */
-export function parseRfc3339(text: string): GoTime | undefined {
-  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
-  if (!match) return undefined;
-  const base = Date.parse(`${match[1]}${match[3]}`);
-  if (Number.isNaN(base)) return undefined;
-  const nanos = Number((match[2] ?? '').padEnd(9, '0') || '0');
-  return { ms: base + Math.floor(nanos / 1_000_000), extraNanos: nanos % 1_000_000 };
-}
-
-/** time.Time.String() of a UTC time: "2006-01-02 15:04:05.999999999 +0000 UTC". */
-export function goTimeStringUTC(time: GoTime): string {
-  const iso = new Date(time.ms - (time.ms % 1000)).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fractionNanos(time)} +0000 UTC`;
 }
 
 /** time.RFC3339 in the local zone (trivy's log timestamps). */
@@ -204,14 +150,9 @@ export function goValue(value: unknown): string {
   return String(value);
 }
 
-/** encoding/json escapes <, > and & (and U+2028/2029) inside strings; JSON.stringify does not. */
-export function goJsonEscape(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** json.MarshalIndent(v, "", "  ") as Go writes it. */
+/** json.MarshalIndent(v, "", "  ") as Go writes it: encoding/json also escapes <, > and & (and U+2028/2029). */
 export function goMarshalIndent(value: unknown): string {
-  return goJsonEscape(JSON.stringify(value, null, 2));
+  return JSON.stringify(value, null, 2).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** net/http's url.Error operation name: "Get", "Post", "Head". */

@@ -2,18 +2,17 @@
 // (docker, containerd, podman, remote), collect every failure, and name the reference in the final error.
 // The remote source really fetches the manifest (following an index to the platform) and the config blob,
 // trying each credential like trivy's pkg/remote (401 -> next credential, anything else -> fail).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeadlineError, GoError, MultiError, goQuote, goQuoteList } from './go';
 import type { HttpSettings } from './net';
-import { type Reference, parseReference, referenceName, registryAllowsHttp, repositoryName } from './reference';
+import { type Reference, parseReference, referenceName, repositoryName } from './reference';
 import { type Auth, RegistryClient, TransportError, sha256Digest } from './registry';
 import type { Layer } from './types';
 
 export interface ResolvedImage {
-  source: string;
   reference: Reference;
   /** config digest (trivy's ImageID and ArtifactID) */
   imageId: string;
@@ -35,10 +34,6 @@ export interface ImageOptions {
   sources: string[];
   platform?: { os: string; architecture: string; variant?: string };
   credentials: Credentials[];
-  registryToken: string;
-  insecure: boolean;
-  dockerHost: string;
-  podmanHost: string;
   http: HttpSettings;
   env: NodeJS.ProcessEnv;
 }
@@ -69,37 +64,25 @@ export function parsePlatform(text: string): { os: string; architecture: string;
 }
 
 /** Credentials in the order trivy tries them: flags/env pairs, then the docker config keychain (or anonymous). */
-export function authAttempts(ref: Reference, options: Pick<ImageOptions, 'credentials' | 'registryToken' | 'env'>): Auth[] {
-  if (options.registryToken) return [{ kind: 'bearer', token: options.registryToken }];
-  const attempts: Auth[] = options.credentials.map((c) => ({ kind: 'basic', username: c.username, password: c.password }));
-  attempts.push(keychainAuth(ref.registry, options.env));
-  return attempts;
+export function authAttempts(ref: Reference, options: Pick<ImageOptions, 'credentials' | 'env'>): Auth[] {
+  return [...options.credentials, keychainAuth(ref.registry, options.env)];
 }
 
-/** authn.DefaultKeychain: $DOCKER_CONFIG/config.json or ~/.docker/config.json (credential helpers are not run). */
+/** authn.DefaultKeychain: $DOCKER_CONFIG/config.json or ~/.docker/config.json, "auth" entries (no credential helpers). */
 export function keychainAuth(registry: string, env: NodeJS.ProcessEnv): Auth {
-  const dir = env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker');
-  const file = path.join(dir, 'config.json');
-  if (!existsSync(file)) return { kind: 'anonymous' };
-  let config: { auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }> };
+  const file = path.join(env.DOCKER_CONFIG || path.join(env.HOME || os.homedir(), '.docker'), 'config.json');
+  let config: { auths?: Record<string, { auth?: string }> };
   try {
     config = JSON.parse(readFileSync(file, 'utf8')) as typeof config;
   } catch {
-    return { kind: 'anonymous' };
+    return undefined;
   }
-  const keys = registry === 'index.docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io'] : [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`, `https://${registry}/v2/`];
-  for (const key of keys) {
-    const entry = config.auths?.[key];
-    if (!entry) continue;
-    if (entry.identitytoken) return { kind: 'identityToken', token: entry.identitytoken };
-    if (entry.auth) {
-      const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0) return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
-    }
-    if (entry.username && entry.password) return { kind: 'basic', username: entry.username, password: entry.password };
+  for (const key of [registry, `https://${registry}`]) {
+    const decoded = Buffer.from(config.auths?.[key]?.auth ?? '', 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
-  return { kind: 'anonymous' };
+  return undefined;
 }
 
 function pickChild(index: Manifest, platform: { os: string; architecture: string; variant?: string }, name: string): Descriptor {
@@ -117,7 +100,7 @@ function pickChild(index: Manifest, platform: { os: string; architecture: string
 }
 
 async function fetchWithAuth(ref: Reference, auth: Auth, options: ImageOptions): Promise<ResolvedImage> {
-  const client = new RegistryClient(ref.registry, ref.repository, auth, options.http, registryAllowsHttp(ref.registry, options.insecure));
+  const client = new RegistryClient(ref.registry, ref.repository, auth, options.http);
   await client.ping();
   const name = referenceName(ref);
   const top = await client.manifest(ref.digest ?? (ref.tag as string), name);
@@ -139,7 +122,6 @@ async function fetchWithAuth(ref: Reference, auth: Auth, options: ImageOptions):
   const layers = (manifest.layers ?? []).map((layer, i) => ({ Size: layer.size ?? 0, Digest: layer.digest, DiffID: diffIds[i] }));
   const labels = (((config.config ?? {}) as { Labels?: Record<string, string> }).Labels ?? {}) as Record<string, string>;
   return {
-    source: 'remote',
     reference: ref,
     imageId: manifest.config.digest,
     repoTags: ref.digest ? [] : [`${repositoryName(ref)}:${ref.tag}`],
@@ -149,7 +131,7 @@ async function fetchWithAuth(ref: Reference, auth: Auth, options: ImageOptions):
     layers,
     size: layers.reduce((sum, layer) => sum + (layer.Size ?? 0), 0),
     config,
-    labels: labels ?? {},
+    labels,
   };
 }
 
@@ -184,8 +166,7 @@ interface DockerInspect {
 }
 
 function dockerSocket(options: ImageOptions): string {
-  const host = options.dockerHost || options.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
-  return host.replace(/^unix:\/\//, '');
+  return (options.env.DOCKER_HOST || 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
 }
 
 /** The docker daemon source: the image as the local engine has it (no registry involved). */
@@ -222,7 +203,6 @@ async function fromDocker(imageName: string, ref: Reference, options: ImageOptio
     config: inspect.Config ?? {},
   };
   return {
-    source: 'docker',
     reference: ref,
     imageId: inspect.Id,
     repoTags: inspect.RepoTags ?? [],
@@ -236,22 +216,11 @@ async function fromDocker(imageName: string, ref: Reference, options: ImageOptio
 }
 
 /**
- * containerd (namespace "default", CONTAINERD_NAMESPACE) and podman: the stand-in does not speak their APIs.
- * Docker's own images live in containerd's "moby" namespace, so "not found" is what trivy sees here too.
+ * containerd and podman: the stand-in does not speak their APIs. Docker's own images live in containerd's "moby"
+ * namespace, not trivy's "default", so "not found" is what trivy sees there too.
  */
-async function fromContainerd(imageName: string, options: ImageOptions): Promise<ResolvedImage> {
-  const socket = options.env.CONTAINERD_ADDRESS || '/run/containerd/containerd.sock';
-  if (!existsSync(socket)) throw new GoError(`containerd socket not found: ${socket}`);
-  const namespace = options.env.CONTAINERD_NAMESPACE || 'default';
-  throw new GoError(`unable to get the image (${imageName}) from containerd namespace ${goQuote(namespace)}: not found`);
-}
-
-async function fromPodman(options: ImageOptions): Promise<ResolvedImage> {
-  const socket = options.podmanHost.replace(/^unix:\/\//, '') || path.join(options.env.XDG_RUNTIME_DIR ?? '', 'podman', 'podman.sock');
-  if (!existsSync(socket)) {
-    throw new GoError(`unable to initialize Podman client: no podman socket found: stat ${socket}: no such file or directory`);
-  }
-  throw new GoError('unable to inspect the image: the lab stand-in does not speak the Podman API');
+function notThere(source: string, imageName: string): never {
+  throw new GoError(`unable to get the image (${imageName}) from ${source}: not found (the lab stand-in does not speak its API)`);
 }
 
 /** NewContainerImage: the first source that has the image wins; otherwise every failure is reported. */
@@ -266,9 +235,8 @@ export async function findImage(imageName: string, options: ImageOptions): Promi
   for (const source of options.sources) {
     try {
       if (source === 'docker') return await fromDocker(imageName, ref, options);
-      if (source === 'containerd') return await fromContainerd(imageName, options);
-      if (source === 'podman') return await fromPodman(options);
       if (source === 'remote') return await fetchRemote(ref, options);
+      notThere(source, imageName);
     } catch (error) {
       errors = MultiError.append(errors, MultiError.prefix(error as Error, `${source} error:`));
       if (options.http.signal.aborted) break;

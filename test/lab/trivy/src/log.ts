@@ -7,7 +7,6 @@ export type Attrs = Record<string, LogValue>;
 
 export interface LogOptions {
   quiet: boolean;
-  debug: boolean;
   write?: (text: string) => void;
 }
 
@@ -16,10 +15,6 @@ export class Logger {
 
   constructor(private readonly options: LogOptions) {
     this.write = options.write ?? ((text) => process.stderr.write(text));
-  }
-
-  debug(message: string, attrs?: Attrs, prefix?: string): void {
-    if (this.options.debug) this.line('DEBUG', message, attrs, prefix);
   }
 
   info(message: string, attrs?: Attrs, prefix?: string): void {
@@ -36,13 +31,7 @@ export class Logger {
 
   /** log.Fatal: "<time>\tFATAL\t<message>\t<error>\n", printed even with --quiet. */
   fatal(message: string, error: unknown): void {
-    const detail = this.options.debug ? `\n  - ${errorText(error)}\n` : `\t${errorText(error)}\n`;
-    this.write(`${rfc3339Local()}\tFATAL\t${message}${detail}`);
-  }
-
-  /** Raw text such as a progress bar; suppressed like logs. */
-  raw(text: string): void {
-    if (!this.options.quiet) this.write(text);
+    this.write(`${rfc3339Local()}\tFATAL\t${message}\t${errorText(error)}\n`);
   }
 
   private line(level: string, message: string, attrs: Attrs | undefined, prefix: string | undefined): void {

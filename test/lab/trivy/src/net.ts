@@ -1,6 +1,6 @@
-// HTTP for the stand-in: trusts what Go's trivy trusts (the system CA bundle, SSL_CERT_FILE, --cacert), reports
-// failures the way Go's net/http does, follows redirects without leaking Authorization to other hosts, and
-// never connects anywhere but loopback (the lab rule: only loopback addresses may be a target).
+// HTTP for the stand-in: trusts what Go's trivy trusts (the system CA bundle, SSL_CERT_FILE), reports failures
+// the way Go's net/http does, and never connects anywhere but loopback (the lab rule: only loopback addresses
+// may be a target). Nothing in the lab redirects, so redirects are not followed.
 import * as dns from 'node:dns';
 import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -12,7 +12,6 @@ import { DeadlineError, GoError, urlErrorOp } from './go';
 export interface HttpSettings {
   /** PEM bundle to trust; undefined = Node's defaults (which include NODE_EXTRA_CA_CERTS) */
   ca?: string;
-  insecure: boolean;
   signal: AbortSignal;
 }
 
@@ -20,7 +19,6 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
-  /** the final URL after redirects */
   url: string;
   method: string;
 }
@@ -29,7 +27,6 @@ export interface HttpRequest {
   method: string;
   url: string;
   headers?: Record<string, string>;
-  body?: string | Buffer;
 }
 
 /** A transport failure (no HTTP answer), shaped like Go's *url.Error. */
@@ -47,12 +44,12 @@ const systemBundles = [
 
 /**
  * What the stand-in trusts: the system CA bundle trivy (Go) reads (SSL_CERT_FILE or the first distro bundle),
- * plus NODE_EXTRA_CA_CERTS as Node adds it, plus --cacert. Without a system bundle: Node's own roots.
+ * plus NODE_EXTRA_CA_CERTS as Node adds it. Without a system bundle: Node's own roots.
  */
-export function trustedCaBundle(cacert: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function trustedCaBundle(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const candidates = [env.SSL_CERT_FILE, ...systemBundles].filter((file): file is string => !!file);
   const bundle = candidates.find((file) => existsSync(file));
-  const extras = [env.NODE_EXTRA_CA_CERTS, cacert].filter((file): file is string => !!file && existsSync(file)).map((file) => readFileSync(file, 'utf8'));
+  const extras = [env.NODE_EXTRA_CA_CERTS].filter((file): file is string => !!file && existsSync(file)).map((file) => readFileSync(file, 'utf8'));
   if (!bundle && extras.length === 0) return undefined;
   const base = bundle ? [readFileSync(bundle, 'utf8')] : [...tls.rootCertificates];
   return [...base, ...extras].join('\n');
@@ -112,11 +109,12 @@ function goDetail(error: NodeJS.ErrnoException & { host?: string; address?: stri
   }
 }
 
-function once(request: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
+export function httpRequest(request: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
   const url = new URL(request.url);
   const fail = (detail: string, cause?: unknown): NetError => new NetError(`${urlErrorOp(request.method)} "${request.url}": ${detail}`, cause);
   if (settings.signal.aborted) return Promise.reject(fail('context deadline exceeded', new DeadlineError()));
-  if (net.isIP(url.hostname.replace(/^\[|\]$/g, '')) && !isLoopback(url.hostname.replace(/^\[|\]$/g, ''))) {
+  const address = url.hostname.replace(/^\[|\]$/g, '');
+  if (net.isIP(address) && !isLoopback(address)) {
     const port = url.port || (url.protocol === 'https:' ? '443' : '80');
     return Promise.reject(fail(`dial tcp ${url.hostname}:${port}: connect: network is unreachable`));
   }
@@ -127,10 +125,7 @@ function once(request: HttpRequest, settings: HttpSettings): Promise<HttpRespons
     lookup: loopbackLookup as unknown as net.LookupFunction,
     signal: settings.signal,
   };
-  if (secure) {
-    if (settings.ca !== undefined) options.ca = settings.ca;
-    options.rejectUnauthorized = !settings.insecure;
-  }
+  if (secure && settings.ca !== undefined) options.ca = settings.ca;
   return new Promise((resolve, reject) => {
     const client = secure ? https : http;
     const req = client.request(url, options, (response) => {
@@ -145,23 +140,6 @@ function once(request: HttpRequest, settings: HttpSettings): Promise<HttpRespons
       if (settings.signal.aborted || error.name === 'AbortError') reject(fail('context deadline exceeded', new DeadlineError()));
       else reject(fail(goDetail(error, url), error));
     });
-    if (request.body !== undefined) req.write(request.body);
     req.end();
   });
-}
-
-/** One request, following up to 10 redirects; Authorization is dropped when a redirect changes host. */
-export async function httpRequest(request: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
-  let current = request;
-  for (let hop = 0; hop <= 10; hop++) {
-    const response = await once(current, settings);
-    const location = response.headers.location;
-    if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
-    const next = new URL(location, current.url);
-    const headers = { ...(current.headers ?? {}) };
-    if (next.host !== new URL(current.url).host) delete headers.Authorization;
-    const method = response.status === 303 ? 'GET' : current.method;
-    current = { method, url: next.toString(), headers, body: method === 'GET' ? undefined : current.body };
-  }
-  throw new NetError(`${urlErrorOp(request.method)} "${request.url}": stopped after 10 redirects`);
 }

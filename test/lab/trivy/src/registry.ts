@@ -1,18 +1,13 @@
 // A registry client that behaves like go-containerregistry (what trivy uses): ping GET /v2/, Docker token flow
-// (GET <realm>?scope=..&service=.. with Basic user:password, or the refresh_token grant for identity tokens),
-// digest verification, retries of temporary failures with 1 s / 3 s backoff, and its error texts
+// (GET <realm>?scope=..&service=.. with Basic user:password), digest verification, retries of temporary failures with 1 s / 3 s backoff, and its error texts
 // ("GET <url>: CODE: message; detail").
 import { createHash } from 'node:crypto';
 import { GoError, goQuote, goValue, statusText } from './go';
 import { type HttpResponse, type HttpSettings, NetError, httpRequest } from './net';
+import { registryAllowsHttp } from './reference';
 
-export type Auth =
-  | { kind: 'anonymous' }
-  | { kind: 'basic'; username: string; password: string }
-  /** --registry-token: sent as is, no token exchange */
-  | { kind: 'bearer'; token: string }
-  /** a docker config "identitytoken": exchanged with the refresh_token grant */
-  | { kind: 'identityToken'; token: string };
+/** Basic credentials, or undefined for anonymous access. */
+export type Auth = { username: string; password: string } | undefined;
 
 /** transport.Error: an HTTP answer with an unexpected status. */
 export class TransportError extends GoError {
@@ -58,12 +53,7 @@ export function transportError(response: HttpResponse): TransportError {
   };
   let detail: string;
   if (diagnostics.length === 0) {
-    const status = `${response.status} ${statusText(response.status)}`;
-    if (raw.length === 0) {
-      detail = response.method === 'HEAD' ? `unexpected status code ${status} (HEAD responses have no body, use GET for details)` : `unexpected status code ${status}`;
-    } else {
-      detail = `unexpected status code ${status}: ${raw}`;
-    }
+    detail = `unexpected status code ${response.status} ${statusText(response.status)}${raw.length === 0 ? '' : `: ${raw}`}`;
   } else if (diagnostics.length === 1) {
     detail = describe(diagnostics[0]);
   } else {
@@ -121,6 +111,7 @@ export function sha256Digest(data: Buffer): string {
 
 export class RegistryClient {
   private scheme: 'https' | 'http';
+  private readonly allowHttp: boolean;
   private challenge: Challenge | undefined;
   private token: string | undefined;
 
@@ -129,9 +120,9 @@ export class RegistryClient {
     private readonly repository: string,
     private readonly auth: Auth,
     private readonly http: HttpSettings,
-    private readonly allowHttp: boolean,
   ) {
     this.scheme = 'https';
+    this.allowHttp = registryAllowsHttp(registry);
   }
 
   private url(path: string): string {
@@ -180,47 +171,22 @@ export class RegistryClient {
   }
 
   private basicHeader(): string | undefined {
-    if (this.auth.kind !== 'basic' || this.auth.username === '' || this.auth.password === '') return undefined;
+    if (!this.auth || this.auth.username === '' || this.auth.password === '') return undefined;
     return `Basic ${Buffer.from(`${this.auth.username}:${this.auth.password}`).toString('base64')}`;
   }
 
-  /** bearerTransport.refresh */
+  /** bearerTransport.refresh: GET <realm>?scope=..&service=.. with Basic user:password when there are credentials. */
   private async refreshToken(scope: string): Promise<void> {
-    if (this.auth.kind === 'bearer') {
-      this.token = this.auth.token;
-      return;
-    }
     const realm = this.challenge?.realm;
     if (!realm) throw new GoError(`malformed www-authenticate, missing realm: ${this.registry}`);
-    const service = this.challenge?.service ?? this.registry;
-    let response: HttpResponse | undefined;
-    if (this.auth.kind === 'identityToken') {
-      const form = new URLSearchParams({
-        client_id: 'go-containerregistry',
-        grant_type: 'refresh_token',
-        refresh_token: this.auth.token,
-        scope,
-        service,
-      });
-      response = await this.withRetry(() =>
-        httpRequest(
-          { method: 'POST', url: realm, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() },
-          this.http,
-        ),
-      );
-      // Not every token server implements the OAuth2 POST; ggcr then falls back to GET with Basic.
-      if (response.status === 404) response = undefined;
-    }
-    if (!response) {
-      const url = new URL(realm);
-      url.searchParams.set('scope', scope);
-      url.searchParams.set('service', service);
-      url.searchParams.sort();
-      const headers: Record<string, string> = {};
-      const basic = this.basicHeader();
-      if (basic) headers.Authorization = basic;
-      response = await this.withRetry(() => httpRequest({ method: 'GET', url: url.toString(), headers }, this.http));
-    }
+    const url = new URL(realm);
+    url.searchParams.set('scope', scope);
+    url.searchParams.set('service', this.challenge?.service ?? this.registry);
+    url.searchParams.sort();
+    const headers: Record<string, string> = {};
+    const basic = this.basicHeader();
+    if (basic) headers.Authorization = basic;
+    const response = await this.withRetry(() => httpRequest({ method: 'GET', url: url.toString(), headers }, this.http));
     if (response.status !== 200) throw transportError(response);
     let parsed: { token?: string; access_token?: string };
     try {

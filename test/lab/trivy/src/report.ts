@@ -12,16 +12,11 @@ export const behaviourLabel = 'lab.trivy.behaviour';
 
 let cache: Record<string, string> | undefined;
 
-export function fixtureNames(): string[] {
-  cache ??= fixtureTexts();
-  return Object.keys(cache).sort();
-}
-
 export function loadFixture(name: string): Report {
   cache ??= fixtureTexts();
   const text = cache[name];
   if (text === undefined) {
-    throw new GoError(`lab stand-in: the image label ${reportLabel}=${name} names no fixture (known: ${fixtureNames().join(', ')})`);
+    throw new GoError(`lab stand-in: the image label ${reportLabel}=${name} names no fixture (known: ${Object.keys(cache).sort().join(', ')})`);
   }
   return JSON.parse(text) as Report;
 }
@@ -94,42 +89,7 @@ export function buildReport(options: BuildReportOptions): Report {
     ArtifactType: 'container_image',
     Metadata: metadata,
   };
-  // Results is omitempty in trivy: a clean image's report has no Results key at all.
+  // Keys in the order Go marshals the Report struct; Results is omitempty: a clean image's report has none.
   if (results.length > 0) report.Results = results;
   return report;
-}
-
-/** Re-orders a report's keys the way Go marshals the Report struct. */
-export function orderedReport(report: Report): Report {
-  const out: Report = { SchemaVersion: report.SchemaVersion } as Report;
-  if (report.Trivy) out.Trivy = report.Trivy;
-  if (report.ReportID) out.ReportID = report.ReportID;
-  if (report.CreatedAt) out.CreatedAt = report.CreatedAt;
-  if (report.ArtifactID) out.ArtifactID = report.ArtifactID;
-  out.ArtifactName = report.ArtifactName;
-  out.ArtifactType = report.ArtifactType;
-  if (report.Metadata && Object.keys(report.Metadata).length > 0) out.Metadata = report.Metadata;
-  if (report.Results && report.Results.length > 0) out.Results = report.Results.map(orderedResult);
-  return out;
-}
-
-const resultKeyOrder = [
-  'Target',
-  'Class',
-  'Type',
-  'Packages',
-  'Vulnerabilities',
-  'MisconfSummary',
-  'Misconfigurations',
-  'Secrets',
-  'Licenses',
-  'CustomResources',
-  'ExperimentalModifiedFindings',
-];
-
-function orderedResult(result: Result): Result {
-  const out: Record<string, unknown> = {};
-  for (const key of resultKeyOrder) if (result[key] !== undefined) out[key] = result[key];
-  for (const [key, value] of Object.entries(result)) if (!(key in out) && value !== undefined) out[key] = value;
-  return out as Result;
 }

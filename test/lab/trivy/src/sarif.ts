@@ -1,10 +1,10 @@
 // SARIF 2.1.0 the way trivy writes it (pkg/report/sarif.go with owenrumney/go-sarif): one rule per finding id
-// (the last occurrence fills the rule), level by severity, locations from package locations or lines,
+// (the last occurrence fills the rule), level by severity, locations from finding lines,
 // run properties for container images. Field order follows go-sarif's structs; map keys are sorted like Go's.
 // No originalUriBaseIds: trivy's current golden output (integration/testdata/alpine-310.sarif.golden) has none.
 import { goMarshalIndent } from './go';
 import { parseReference } from './reference';
-import type { DetectedVulnerability, Report, Result } from './types';
+import type { DetectedVulnerability, Report } from './types';
 
 interface Region {
   startLine: number;
@@ -134,11 +134,6 @@ function vulnerabilityScore(vuln: DetectedVulnerability): { score: string; cvss?
   return { score: (cvss.V3Score ?? 0).toFixed(1), cvss: props };
 }
 
-function packageLines(result: Result, name: string, version: string): Array<{ start: number; end: number }> {
-  const pkg = (result.Packages ?? []).find((p) => p.Name === name && p.Version === version);
-  return (pkg?.Locations ?? []).map((l) => ({ start: l.StartLine, end: l.EndLine }));
-}
-
 function findings(report: Report): Finding[] {
   const out: Finding[] = [];
   for (const result of report.Results ?? []) {
@@ -159,7 +154,7 @@ function findings(report: Report): Finding[] {
         resourceClass: result.Class ?? '',
         artifactLocation: path,
         locationMessage: `${path}: ${vuln.PkgName}@${vuln.InstalledVersion}`,
-        lines: packageLines(result, vuln.PkgName, vuln.InstalledVersion),
+        lines: [], // package locations come from Packages, which the fixtures (and --list-all-pkgs=false) leave out
         shortDescription: htmlEscape(vuln.Title ?? ''),
         fullDescription: htmlEscape(description === '' ? (vuln.Title ?? '') : description),
         helpText: `Vulnerability ${vuln.VulnerabilityID}\nSeverity: ${vuln.Severity}\nPackage: ${vuln.PkgName}\nFixed Version: ${fixed}\nLink: [${vuln.VulnerabilityID}](${url})\n${description}`,

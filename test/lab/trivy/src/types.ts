@@ -88,7 +88,7 @@ export interface Result {
   Target: string;
   Class?: string;
   Type?: string;
-  Packages?: Array<{ Name?: string; Version?: string; Locations?: Array<{ StartLine: number; EndLine: number }>; [extra: string]: unknown }>;
+  Packages?: unknown[];
   Vulnerabilities?: DetectedVulnerability[];
   MisconfSummary?: MisconfSummary;
   Misconfigurations?: DetectedMisconfiguration[];
