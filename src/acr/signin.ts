@@ -88,8 +88,10 @@ async function signInWithEntra(registry: string, connection: AzureConnection, oi
     if (secret && !secrets.includes(secret)) secrets.push(secret);
   };
   const plan = credentialPlan(connection);
-  // @azure/identity is loaded only here, on the one path that needs it: the tasks start faster without it.
-  const credential = options.credential ?? (await import('../azure/credential')).azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
+  // @azure/identity is loaded only here, on the one path that needs it: the tasks start faster without it. A require,
+  // not import(): the bundle defers either, but Node's own import() cannot load a .ts file under tsx/cjs (the tests).
+  const load = () => require('../azure/credential') as typeof import('../azure/credential'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const credential = options.credential ?? load().azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
   // ACR's own audience first (registries may refuse ARM tokens); the connection's ARM audience when the cloud or
   // the registry does not know ACR's (sovereign clouds), as Docker@2 signs in.
   const arm = armScopeOf(connection);
