@@ -75,10 +75,15 @@ if [ "$mode" = "--lab-ran" ]; then
 fi
 dpkg-query -W > /root/dpkg-before.txt
 if [ "$mode" = "--purge" ]; then
-  (cd /work/main && npm run lab:down -- --purge) > /root/purge.log 2>&1; echo "purge=$?" > /root/results
-  echo "--- left: hosts lines $(grep -c container-release-lab /etc/hosts), certs.d $(ls /etc/docker/certs.d 2>/dev/null | wc -l)," \
-    "system CA $(ls /usr/local/share/ca-certificates | grep -c container-release-lab), buildx copy $(ls /usr/local/libexec/docker/cli-plugins 2>/dev/null | wc -l)," \
-    "binfmt qemu-aarch64 $(ls /proc/sys/fs/binfmt_misc 2>/dev/null | grep -c qemu-aarch64), .lab $(ls -d /work/main/.lab 2>/dev/null | wc -l)" >> /root/purge.log
+  left() {
+    echo "hosts lines $(grep -c container-release-lab /etc/hosts), certs.d $(ls /etc/docker/certs.d 2>/dev/null | wc -l)," \
+      "system CA $(ls /usr/local/share/ca-certificates | grep -c container-release-lab), buildx copy $(ls /usr/local/libexec/docker/cli-plugins 2>/dev/null | wc -l)," \
+      "binfmt qemu-aarch64 $(ls /proc/sys/fs/binfmt_misc 2>/dev/null | grep -c qemu-aarch64), .lab $(ls -d /work/main/.lab 2>/dev/null | wc -l)"
+  }
+  (cd /work/main && npm run lab:up) > /root/purge.log 2>&1
+  echo "--- after lab:up: $(left)" >> /root/purge.log
+  (cd /work/main && npm run lab:down -- --purge) >> /root/purge.log 2>&1; echo "purge=$?" > /root/results
+  echo "--- after lab:down --purge: $(left)" >> /root/purge.log
 else
   start=$(date +%s); (cd /work/main && npm run demo) > /root/demo.log 2>&1; echo "demo=$? demo_s=$(( $(date +%s) - start ))" > /root/results
   start=$(date +%s); (cd /work/main && npm test) > /root/test.log 2>&1; echo "tests=$? test_s=$(( $(date +%s) - start ))" >> /root/results

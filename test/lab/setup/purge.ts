@@ -62,12 +62,13 @@ export function purge(): void {
   removeLegacyFiles();
   // dockerd makes its bridge and never removes it
   if (existsSync('/sys/class/net/docker0') && tryRun(['ip', 'link', 'delete', 'docker0']).code === 0) say('purge: removed the docker0 bridge');
-  unmountUnder(labRoot);
-  rmSync(labRoot, { recursive: true, force: true });
-  say(`purge: removed ${labRoot}`);
   const installed = tryRun(['dpkg-query', '-W', '-f=${Package}\t${Status}\n', ...legacyPackages])
     .stdout.split('\n')
     .filter((line) => line.endsWith('install ok installed'))
     .map((line) => line.split('\t')[0]);
   if (installed.length > 0) say(`purge: left installed (the lab removes no package; an earlier lab may have installed them): ${installed.join(' ')}`);
+  unmountUnder(labRoot);
+  rmSync(labRoot, { recursive: true, force: true });
+  // not through say(): its log file lives in .lab, which is gone now
+  process.stdout.write(`purge: removed ${labRoot}\n`);
 }
