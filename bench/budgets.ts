@@ -40,14 +40,20 @@ export function budgets(results: Partial<Record<string, BenchResult>>): Budget[]
       const budget: Budget = { name: `${task} first log line, ${node}`, target: `<= bare node + ${STARTUP_BUDGET_MS} ms` };
       if (bare && cold) {
         const over = cold.median - bare.median;
-        Object.assign(budget, { figure: `${over >= 0 ? '+' : ''}${over.toFixed(0)} ms (${cold.median.toFixed(0)} ms beside ${bare.median.toFixed(0)} ms)`, met: over <= STARTUP_BUDGET_MS });
+        Object.assign(budget, {
+          figure: `${over >= 0 ? '+' : ''}${over.toFixed(0)} ms (${cold.median.toFixed(0)} ms beside ${bare.median.toFixed(0)} ms)`,
+          met: over <= STARTUP_BUDGET_MS,
+        });
       }
       list.push(budget);
     }
   }
 
   const scan = (results['scan-overhead']?.data.cases as ScanCase[] | undefined)?.find((c) => c.name === 'full');
-  const scanBudget: Budget = { name: 'ScanAndRelease work beyond trivy, 10,000 findings (full report)', target: `< ${SCAN_BUDGET.ms} ms and < ${SCAN_BUDGET.mb} MB` };
+  const scanBudget: Budget = {
+    name: 'ScanAndRelease work beyond trivy, 10,000 findings (full report)',
+    target: `< ${SCAN_BUDGET.ms} ms and < ${SCAN_BUDGET.mb} MB`,
+  };
   if (scan) {
     const ms = scan.phases.total.median;
     const mb = scan.memory.maxRssMb;
@@ -73,5 +79,8 @@ export function budgets(results: Partial<Record<string, BenchResult>>): Budget[]
 
 export function formatBudgets(list: Budget[]): string[] {
   const width = Math.max(...list.map((b) => b.name.length));
-  return list.map((b) => `  ${b.name.padEnd(width)}  ${b.met === undefined ? 'not measured in this run' : `${b.figure}   target ${b.target}: ${b.met ? 'met' : 'NOT met'}`}`);
+  return list.map(
+    (b) =>
+      `  ${b.name.padEnd(width)}  ${b.met === undefined ? 'not measured in this run' : `${b.figure}   target ${b.target}: ${b.met ? 'met' : 'NOT met'}`}`,
+  );
 }

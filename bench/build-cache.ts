@@ -36,23 +36,41 @@ function buildFigures(run: TaskRun): { buildMs: number; cached: number; steps: n
   return { buildMs: Number(match[1]) * 1000, cached: Number(match[2]), steps: Number(match[3]) };
 }
 
-const seconds = (s: Summary) => `${(s.median / 1000).toFixed(1)} s ±${(s.iqrHalf / 1000).toFixed(1)} (n=${s.runs}, ${(s.min / 1000).toFixed(1)}–${(s.max / 1000).toFixed(1)})`;
+const seconds = (s: Summary) =>
+  `${(s.median / 1000).toFixed(1)} s ±${(s.iqrHalf / 1000).toFixed(1)} (n=${s.runs}, ${(s.min / 1000).toFixed(1)}–${(s.max / 1000).toFixed(1)})`;
 
 async function main(): Promise<void> {
   const lab = readLab();
   const connection = labConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
   const daemon = await startPrivateDaemon({ containerdImageStore: true });
-  const samples = { coldBuild: [] as number[], warmBuild: [] as number[], coldTask: [] as number[], warmTask: [] as number[], warmCached: [] as string[] };
+  const samples = {
+    coldBuild: [] as number[],
+    warmBuild: [] as number[],
+    coldTask: [] as number[],
+    warmTask: [] as number[],
+    warmCached: [] as string[],
+  };
   try {
     for (let i = 0; i < RUNS; i++) {
-      const context = makeBuildContext({ lab, dockerfile: dockerfile(SLOW_SECONDS), files: { 'nonce.txt': randomBytes(16).toString('hex') } });
+      const context = makeBuildContext({
+        lab,
+        dockerfile: dockerfile(SLOW_SECONDS),
+        files: { 'nonce.txt': randomBytes(16).toString('hex') },
+      });
       const repository = `bench/build-cache-${randomBytes(4).toString('hex')}`;
       const build = (tag: string) =>
         runTask({
           task: 'BuildForPlatform',
           cwd: context.dir,
           inputs: { azureSubscription: connection.id, registry, repository, tags: tag, cache: 'registry', arguments: '--network none' },
-          endpoints: { [connection.id]: { url: connection.url, scheme: connection.scheme, parameters: connection.parameters, data: connection.dataParameters } },
+          endpoints: {
+            [connection.id]: {
+              url: connection.url,
+              scheme: connection.scheme,
+              parameters: connection.parameters,
+              data: connection.dataParameters,
+            },
+          },
           env: { ...labNodeEnv(lab), DOCKER_HOST: daemon.host },
         });
       try {
@@ -67,7 +85,9 @@ async function main(): Promise<void> {
         samples.coldTask.push(cold.durationMs);
         samples.warmTask.push(warm.durationMs);
         samples.warmCached.push(`${warmFigures.cached}/${warmFigures.steps}`);
-        console.log(`run ${i + 1}: cold build ${coldFigures.buildMs} ms (${coldFigures.cached}/${coldFigures.steps} cached), warm build ${warmFigures.buildMs} ms (${warmFigures.cached}/${warmFigures.steps} cached)`);
+        console.log(
+          `run ${i + 1}: cold build ${coldFigures.buildMs} ms (${coldFigures.cached}/${coldFigures.steps} cached), warm build ${warmFigures.buildMs} ms (${warmFigures.cached}/${warmFigures.steps} cached)`,
+        );
       } finally {
         context.remove();
       }
@@ -80,7 +100,11 @@ async function main(): Promise<void> {
   const ratio = warmBuild.median / coldBuild.median;
   const rows: Row[] = [
     { name: 'cold build', value: seconds(coldBuild), detail: `RUN sleep ${SLOW_SECONDS}, no cache anywhere` },
-    { name: 'warm build', value: seconds(warmBuild), detail: `local cache pruned, registry cache only; steps cached: ${samples.warmCached.join(', ')}` },
+    {
+      name: 'warm build',
+      value: seconds(warmBuild),
+      detail: `local cache pruned, registry cache only; steps cached: ${samples.warmCached.join(', ')}`,
+    },
     { name: 'warm / cold', value: ratio.toFixed(2), detail: `target <= 0.25: ${ratio <= 0.25 ? 'met' : 'NOT met'}` },
     { name: 'cold task', value: seconds(summarise(samples.coldTask)), detail: 'whole step: sign-in, build, push, verification' },
     { name: 'warm task', value: seconds(summarise(samples.warmTask)) },

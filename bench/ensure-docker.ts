@@ -46,14 +46,23 @@ function taskOnce(entry: string, env: NodeJS.ProcessEnv): number {
 function seedOnce(): number {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const apt = ['-o', 'DPkg::Lock::Timeout=300'];
-  return timed('apt-get', [...apt, 'update'], env) + timed('apt-get', [...apt, 'install', '-y', 'docker.io', 'docker-cli', 'docker-buildx', 'containerd'], env);
+  return (
+    timed('apt-get', [...apt, 'update'], env) +
+    timed('apt-get', [...apt, 'install', '-y', 'docker.io', 'docker-cli', 'docker-buildx', 'containerd'], env)
+  );
 }
 
 function main(): void {
   const entry = path.join(distTasks, 'EnsureDocker', 'index.js');
-  if (!existsSync(entry)) spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], { stdio: 'inherit' });
+  if (!existsSync(entry))
+    spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], {
+      stdio: 'inherit',
+    });
   const temp = mkdtempSync(path.join(os.tmpdir(), 'bench-ensure-docker-'));
-  const env = agentEnvironment({ task: 'EnsureDocker', inputs: { startDaemon: 'never' }, variables: { 'Agent.ToolsDirectory': path.join(temp, 'tools') } }, temp);
+  const env = agentEnvironment(
+    { task: 'EnsureDocker', inputs: { startDaemon: 'never' }, variables: { 'Agent.ToolsDirectory': path.join(temp, 'tools') } },
+    temp,
+  );
   const loadBefore = os.loadavg();
 
   // Warm the page cache for both sides, then interleave (alternating which goes first) so that load from other
@@ -83,17 +92,32 @@ function main(): void {
     { name: 'EnsureDocker, everything present', value: fmtMs(t) },
     { name: 'task / floor (medians)', value: `${ratio.toFixed(2)}x`, detail: `target <= 1.5x: ${ratio <= 1.5 ? 'met' : 'NOT met'}` },
   ];
-  const data: Record<string, unknown> = { floor: f, task: t, ratio, samples: { floor, task }, loadAverage: { before: loadBefore, after: os.loadavg() }, cpus: os.cpus().length };
+  const data: Record<string, unknown> = {
+    floor: f,
+    task: t,
+    ratio,
+    samples: { floor, task },
+    loadAverage: { before: loadBefore, after: os.loadavg() },
+    cpus: os.cpus().length,
+  };
   if (seed.length) {
     const s = summarise(seed);
     const speedup = s.median / t.median;
     rows.push(
       { name: 'seed: apt-get update && apt-get install (already installed)', value: fmtMs(s) },
-      { name: 'seed / task (medians)', value: `${speedup.toFixed(0)}x faster`, detail: `target >= 30x: ${speedup >= 30 ? 'met' : 'NOT met'}` },
+      {
+        name: 'seed / task (medians)',
+        value: `${speedup.toFixed(0)}x faster`,
+        detail: `target >= 30x: ${speedup >= 30 ? 'met' : 'NOT met'}`,
+      },
     );
     Object.assign(data, { seed: s, speedup, seedSamples: seed });
   }
-  rows.push({ name: 'load average (1 min) before / after', value: `${loadBefore[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`, detail: `${os.cpus().length} cores shared with other work` });
+  rows.push({
+    name: 'load average (1 min) before / after',
+    value: `${loadBefore[0].toFixed(2)} / ${os.loadavg()[0].toFixed(2)}`,
+    detail: `${os.cpus().length} cores shared with other work`,
+  });
   report('ensure-docker', rows, data);
 }
 

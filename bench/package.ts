@@ -36,7 +36,14 @@ async function main() {
   const temp = mkdtempSync(path.join(os.tmpdir(), 'bench-agent-'));
   // No inputs but two safety ones: a task that found no daemon must not start one (EnsureDocker's startDaemon
   // defaults to auto) and leave it running after the measurement.
-  const env = { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp, AGENT_TOOLSDIRECTORY: temp, HOME: temp, INPUT_STARTDAEMON: 'never', INPUT_CLEANUP: 'none' };
+  const env = {
+    PATH: process.env.PATH,
+    AGENT_TEMPDIRECTORY: temp,
+    AGENT_TOOLSDIRECTORY: temp,
+    HOME: temp,
+    INPUT_STARTDAEMON: 'never',
+    INPUT_CLEANUP: 'none',
+  };
   const rows: Row[] = [{ name: 'vsix size', value: `${(statSync(vsix).size / 1024).toFixed(0)} KiB`, detail: 'budget 3072 KiB' }];
   const data: Record<string, unknown> = { vsixBytes: statSync(vsix).size };
   for (const [label, node] of [
@@ -54,7 +61,11 @@ async function main() {
         continue;
       }
       const cold = await measure(RUNS, () => firstOutput(node, [entry], env));
-      rows.push({ name: `${label} ${task} first log line`, value: fmtMs(cold), detail: `${(cold.median / bare.median).toFixed(1)}x bare node` });
+      rows.push({
+        name: `${label} ${task} first log line`,
+        value: fmtMs(cold),
+        detail: `${(cold.median / bare.median).toFixed(1)}x bare node`,
+      });
       data[`${label}.${task}`] = cold;
     }
   }

@@ -18,7 +18,10 @@ let failed = 0;
 for (const bench of benches) {
   try {
     // the lab's engine (private daemons of the benches included) runs from .lab/engine/bin
-    execFileSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, bench)], { stdio: 'inherit', env: { ...process.env, PATH: labPath() } });
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, bench)], {
+      stdio: 'inherit',
+      env: { ...process.env, PATH: labPath() },
+    });
   } catch {
     failed++;
     console.error(`${bench} failed`);

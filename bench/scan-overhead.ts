@@ -35,7 +35,9 @@ const MEMORY_RUNS = 5;
 const REPOSITORY = 'bench/app';
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 // The bundled child runs from a temp dir, so it is told where the fixtures are.
-const fixtures = process.argv.includes('--child') ? process.argv[process.argv.indexOf('--child') + 1] : path.resolve(__dirname, '..', 'test', 'lab', 'trivy', 'fixtures');
+const fixtures = process.argv.includes('--child')
+  ? process.argv[process.argv.indexOf('--child') + 1]
+  : path.resolve(__dirname, '..', 'test', 'lab', 'trivy', 'fixtures');
 
 /**
  * 10,000 vulnerabilities made from the fixtures' real ones over 500 packages: with trivy's full detail
@@ -43,14 +45,25 @@ const fixtures = process.argv.includes('--child') ? process.argv[process.argv.in
  */
 function syntheticReport(registry: string, detail: 'full' | 'compact' = 'full'): string {
   const templates: DetectedVulnerability[] = [];
-  for (const file of ['debian-buster.json.golden', 'ubuntu-1804.json.golden', 'centos-7.json.golden', 'photon-30.json.golden', 'alpine-310.json.golden']) {
+  for (const file of [
+    'debian-buster.json.golden',
+    'ubuntu-1804.json.golden',
+    'centos-7.json.golden',
+    'photon-30.json.golden',
+    'alpine-310.json.golden',
+  ]) {
     const fixture = JSON.parse(readFileSync(path.join(fixtures, file), 'utf8')) as TrivyReport;
     for (const result of fixture.Results ?? []) templates.push(...(result.Vulnerabilities ?? []));
   }
   const severities = ['CRITICAL', 'HIGH', 'MEDIUM', 'MEDIUM', 'LOW', 'LOW', 'LOW', 'UNKNOWN'];
   const vulnerabilities = Array.from({ length: FINDINGS }, (_, i) => {
     const template = templates[i % templates.length];
-    const vulnerability = { ...template, VulnerabilityID: `CVE-2024-${10000 + i}`, PkgName: `package-${i % 500}`, Severity: severities[i % severities.length] };
+    const vulnerability = {
+      ...template,
+      VulnerabilityID: `CVE-2024-${10000 + i}`,
+      PkgName: `package-${i % 500}`,
+      Severity: severities[i % severities.length],
+    };
     if (detail === 'compact') {
       delete vulnerability.Description;
       delete vulnerability.References;
@@ -80,7 +93,13 @@ function startAcr(): Promise<http.Server> {
     req.on('end', () => {
       if (req.method === 'PATCH') state = (JSON.parse(Buffer.concat(chunks).toString()) as { quarantineState: string }).quarantineState;
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ registry: req.headers.host, imageName: REPOSITORY, manifest: { digest: DIGEST, changeableAttributes: { quarantineState: state } } }));
+      res.end(
+        JSON.stringify({
+          registry: req.headers.host,
+          imageName: REPOSITORY,
+          manifest: { digest: DIGEST, changeableAttributes: { quarantineState: state } },
+        }),
+      );
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
@@ -117,12 +136,22 @@ async function flow(reportFile: string, registry: string, workDir: string): Prom
   writeFileSync(path.join(workDir, 'junit.xml'), junitXml([image], policy.threshold));
   writeFileSync(
     path.join(workDir, 'summary.md'),
-    summaryMarkdown({ reference: `${registry}/${REPOSITORY}@${DIGEST}`, images: [image], evaluation, threshold: policy.threshold, decision: 'Failed', releaseNote: 'bench', trivyVersion: '0.74.0' }),
+    summaryMarkdown({
+      reference: `${registry}/${REPOSITORY}@${DIGEST}`,
+      images: [image],
+      evaluation,
+      threshold: policy.threshold,
+      decision: 'Failed',
+      releaseNote: 'bench',
+      trivyVersion: '0.74.0',
+    }),
   );
   countsJson(evaluation.counts.vulnerabilities);
   const t3 = performance.now();
   const acr = new AcrClient({ registry, credentials: { registry, username: 'u', password: 'p' } });
-  const details = serializeDetails(buildQuarantineDetails({ trivyVersion: '0.74.0', decision: evaluation.passed ? 'Passed' : 'Failed', evaluation }));
+  const details = serializeDetails(
+    buildQuarantineDetails({ trivyVersion: '0.74.0', decision: evaluation.passed ? 'Passed' : 'Failed', evaluation }),
+  );
   const outcome = await applyDecision({
     api: acrQuarantineApi(acr),
     registry,
@@ -133,7 +162,8 @@ async function flow(reportFile: string, registry: string, workDir: string): Prom
     logger,
   });
   const t4 = performance.now();
-  if (outcome.state !== 'Failed' || evaluation.violations.length !== 2 * (FINDINGS / 8)) throw new Error('the bench flow did not do what it measures');
+  if (outcome.state !== 'Failed' || evaluation.violations.length !== 2 * (FINDINGS / 8))
+    throw new Error('the bench flow did not do what it measures');
   return { parse: t1 - t0, evaluate: t2 - t1, publish: t3 - t2, release: t4 - t3, total: t4 - t0 };
 }
 
@@ -166,19 +196,26 @@ async function childMemory(reportFile: string, port: number): Promise<{ maxRssMb
   try {
     const bundle = path.join(dir, 'bench.js');
     const esbuild = require.resolve('esbuild/bin/esbuild');
-    execFileSync(esbuild, [__filename, '--bundle', '--platform=node', '--target=node20', '--format=cjs', `--outfile=${bundle}`, '--log-level=warning'], {
-      cwd: path.resolve(__dirname, '..'),
-    });
+    execFileSync(
+      esbuild,
+      [__filename, '--bundle', '--platform=node', '--target=node20', '--format=cjs', `--outfile=${bundle}`, '--log-level=warning'],
+      {
+        cwd: path.resolve(__dirname, '..'),
+      },
+    );
     // RSS of a process varies by some MB from run to run: each figure is the median of MEMORY_RUNS processes.
     const median = (values: number[]) => summarise(values).median;
     const flowRss: number[] = [];
     const baseline: number[] = [];
     const parseOnly: number[] = [];
     const hwm = "Number(/VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) / 1024";
-    const rss = (script: string) => Number(execFileSync(process.execPath, ['-e', `${script}; console.log(${hwm})`, reportFile], { encoding: 'utf8' }).trim());
+    const rss = (script: string) =>
+      Number(execFileSync(process.execPath, ['-e', `${script}; console.log(${hwm})`, reportFile], { encoding: 'utf8' }).trim());
     for (let i = 0; i < MEMORY_RUNS; i++) {
       // asynchronously: the loopback ACR it talks to lives in this process
-      const { stdout } = await promisify(execFile)(process.execPath, [bundle, '--child', fixtures, reportFile, String(port)], { encoding: 'utf8' });
+      const { stdout } = await promisify(execFile)(process.execPath, [bundle, '--child', fixtures, reportFile, String(port)], {
+        encoding: 'utf8',
+      });
       flowRss.push((JSON.parse(stdout.trim().split('\n').at(-1)!) as { maxRssMb: number }).maxRssMb);
       baseline.push(rss(''));
       parseOnly.push(rss("JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'))"));
@@ -214,7 +251,9 @@ async function measureCase(detail: 'full' | 'compact', registry: string, port: n
     samples.push(t);
     return t.total;
   });
-  const phases = Object.fromEntries((['parse', 'evaluate', 'publish', 'release', 'total'] as const).map((k) => [k, summarise(samples.map((s) => s[k]))])) as Case['phases'];
+  const phases = Object.fromEntries(
+    (['parse', 'evaluate', 'publish', 'release', 'total'] as const).map((k) => [k, summarise(samples.map((s) => s[k]))]),
+  ) as Case['phases'];
   const reportMb = readFileSync(reportFile).length / 1048576;
   return { name: detail, reportMb, phases, floor: summarise(floorSamples), memory: await childMemory(reportFile, port) };
 }
@@ -232,16 +271,34 @@ async function main(): Promise<void> {
       { name: `${c.name}: evaluate policy`, value: fmtMs(c.phases.evaluate) },
       { name: `${c.name}: publish (JUnit, summary)`, value: fmtMs(c.phases.publish) },
       { name: `${c.name}: PATCH + read back`, value: fmtMs(c.phases.release) },
-      { name: `${c.name}: total`, value: fmtMs(c.phases.total), detail: `target < 300 ms: ${c.phases.total.median < 300 ? 'met' : 'NOT met'}` },
-      { name: `${c.name}: floor (read + JSON.parse only)`, value: fmtMs(c.floor), detail: `the task adds ${(c.phases.total.median - c.floor.median).toFixed(0)} ms to it` },
+      {
+        name: `${c.name}: total`,
+        value: fmtMs(c.phases.total),
+        detail: `target < 300 ms: ${c.phases.total.median < 300 ? 'met' : 'NOT met'}`,
+      },
+      {
+        name: `${c.name}: floor (read + JSON.parse only)`,
+        value: fmtMs(c.floor),
+        detail: `the task adds ${(c.phases.total.median - c.floor.median).toFixed(0)} ms to it`,
+      },
       {
         name: `${c.name}: peak memory (median of ${MEMORY_RUNS})`,
         value: `${c.memory.maxRssMb.toFixed(0)} MB`,
         detail: `target < 150 MB: ${c.memory.maxRssMb < 150 ? 'met' : 'NOT met'} (node alone: ${c.memory.baselineMb.toFixed(0)} MB; node reading + JSON.parse of the report only: ${c.memory.parseOnlyMb.toFixed(0)} MB)`,
       },
     ]);
-    rows.push({ name: 'machine', value: `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)} at the end, node ${process.version}` });
-    report('scan-overhead', rows, { findings: FINDINGS, runs: RUNS, cases, loadAverage: os.loadavg(), node: process.version, cpus: os.cpus().length });
+    rows.push({
+      name: 'machine',
+      value: `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)} at the end, node ${process.version}`,
+    });
+    report('scan-overhead', rows, {
+      findings: FINDINGS,
+      runs: RUNS,
+      cases,
+      loadAverage: os.loadavg(),
+      node: process.version,
+      cpus: os.cpus().length,
+    });
   } finally {
     rmSync(workDir, { recursive: true, force: true });
     server.close();

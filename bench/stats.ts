@@ -36,7 +36,8 @@ export interface Row {
   detail?: string;
 }
 
-export const fmtMs = (s: Summary) => `${s.median.toFixed(0)} ms ±${s.iqrHalf.toFixed(0)} (n=${s.runs}, ${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
+export const fmtMs = (s: Summary) =>
+  `${s.median.toFixed(0)} ms ±${s.iqrHalf.toFixed(0)} (n=${s.runs}, ${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
 
 export function report(benchmark: string, rows: Row[], data: unknown): void {
   const width = Math.max(...rows.map((r) => r.name.length));
@@ -44,5 +45,8 @@ export function report(benchmark: string, rows: Row[], data: unknown): void {
   for (const r of rows) console.log(`  ${r.name.padEnd(width)}  ${r.value}${r.detail ? `   ${r.detail}` : ''}`);
   const dir = path.resolve(__dirname, '..', '.bench');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `${benchmark}.json`), JSON.stringify({ benchmark, measuredAt: new Date().toISOString(), rows, data }, null, 2) + '\n');
+  writeFileSync(
+    path.join(dir, `${benchmark}.json`),
+    JSON.stringify({ benchmark, measuredAt: new Date().toISOString(), rows, data }, null, 2) + '\n',
+  );
 }

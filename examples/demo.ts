@@ -8,7 +8,14 @@ import * as path from 'node:path';
 import { run as runProcess } from '../src/process/exec';
 import { distTasks, leakedSecrets, repoRoot, type TaskName, type TaskRun } from '../test/helpers/task-runner';
 import { parseVsoLine } from '../test/helpers/vso';
-import { type LabServiceConnection, type LabTaskOptions, labJobVariables, labSecrets, labServiceConnectionNamed, runLabTask } from '../test/lab/agent';
+import {
+  type LabServiceConnection,
+  type LabTaskOptions,
+  labJobVariables,
+  labSecrets,
+  labServiceConnectionNamed,
+  runLabTask,
+} from '../test/lab/agent';
 import { type BuildContext, makeBuildContext } from '../test/lab/base';
 import { labPath } from '../test/lab/engine';
 import { LabControl } from '../test/lab/client';
@@ -85,7 +92,6 @@ async function step(job: Job, options: LabTaskOptions & { name?: string; display
   return run;
 }
 
-
 /** The quarantine state as the registry (the ACR emulator) records it, not as a task reported it. */
 async function quarantineState(job: Job, repository: string, digest: string): Promise<string> {
   return (await job.control.quarantineRecord(registry, repository, digest))?.quarantineState ?? 'no record';
@@ -107,7 +113,11 @@ async function ensureDocker(job: Job): Promise<TaskRun> {
   expect.equal('EnsureDocker succeeded', run.result, 'Succeeded');
   expect.equal('it installed nothing (everything was there)', run.outputs.installed, '');
   expect.equal('it started no daemon', run.outputs.daemonStarted, 'false');
-  expect.match('it reports the docker and buildx versions', `${run.outputs.dockerVersion} ${run.outputs.buildxVersion}`, /^\d+\.\d+\.\d+\S* \d+\.\d+\.\d+/);
+  expect.match(
+    'it reports the docker and buildx versions',
+    `${run.outputs.dockerVersion} ${run.outputs.buildxVersion}`,
+    /^\d+\.\d+\.\d+\S* \d+\.\d+\.\d+/,
+  );
   expect.equal('linux/arm64 programs can run here (QEMU enabled)', qemuState('linux/arm64'), 'enabled');
   expect.check('it left state for its post-job step', Object.keys(run.taskVariables).length > 0);
   return run;
@@ -122,7 +132,14 @@ async function build(
     task: 'BuildForPlatform',
     name: options.name,
     displayName: `Build ${options.repository} for ${options.platforms}${options.note}`,
-    inputs: { registry, repository: options.repository, platforms: options.platforms, labels: options.labels ?? '', dockerfile: options.dockerfile ?? 'Dockerfile', buildContext: '.' },
+    inputs: {
+      registry,
+      repository: options.repository,
+      platforms: options.platforms,
+      labels: options.labels ?? '',
+      dockerfile: options.dockerfile ?? 'Dockerfile',
+      buildContext: '.',
+    },
     connections: { azureSubscription: connection },
   });
 }
@@ -140,7 +157,12 @@ async function checkPushed(job: Job, run: TaskRun, repository: string, platforms
   return digest;
 }
 
-async function scanAndRelease(job: Job, buildStep: string, repository: string, connection: LabServiceConnection): Promise<TaskRun | undefined> {
+async function scanAndRelease(
+  job: Job,
+  buildStep: string,
+  repository: string,
+  connection: LabServiceConnection,
+): Promise<TaskRun | undefined> {
   const image = job.variables[`${buildStep}.imageReference`];
   if (!image) {
     job.expect.skipped(`ScanAndRelease of ${repository}`, `the build step left no ${buildStep}.imageReference`);
@@ -173,23 +195,45 @@ interface Variant {
 
 const variants: Variant[] = [
   // The lab's trivy reports the findings of the fixture an image names in this label: debian-buster has a CRITICAL one.
-  { name: 'webLegacy', repository: 'demo/web-legacy', platforms: 'linux/amd64', labels: 'lab.trivy.report=debian-buster', note: ' (an old base: CRITICAL findings)', verdict: 'rejected' },
+  {
+    name: 'webLegacy',
+    repository: 'demo/web-legacy',
+    platforms: 'linux/amd64',
+    labels: 'lab.trivy.report=debian-buster',
+    note: ' (an old base: CRITICAL findings)',
+    verdict: 'rejected',
+  },
   { name: 'web', repository: 'demo/web', platforms: 'linux/amd64,linux/arm64', note: '', verdict: 'released' },
 ];
 
 /** A scan that should have released the image (Passed) or rejected it (Failed, the step failing on the policy). */
 async function checkScanned(job: Job, run: TaskRun | undefined, variant: Variant, digest: string | undefined): Promise<Shipped> {
-  const shipped: Shipped = { repository: `${variant.repository}:${job.buildId}`, digest, platformsProven: variant.platforms.replace(/,/g, ', '), findings: 'not scanned', quarantine: 'not scanned' };
+  const shipped: Shipped = {
+    repository: `${variant.repository}:${job.buildId}`,
+    digest,
+    platformsProven: variant.platforms.replace(/,/g, ', '),
+    findings: 'not scanned',
+    quarantine: 'not scanned',
+  };
   if (!run) return shipped;
   const { expect } = job;
   const released = variant.verdict === 'released';
   const state = released ? 'Passed' : 'Failed';
-  expect.equal(`ScanAndRelease of ${variant.repository}: ${released ? 'released' : 'rejected: the step fails on the policy violation, as it should'}`, run.result, released ? 'Succeeded' : 'Failed');
+  expect.equal(
+    `ScanAndRelease of ${variant.repository}: ${released ? 'released' : 'rejected: the step fails on the policy violation, as it should'}`,
+    run.result,
+    released ? 'Succeeded' : 'Failed',
+  );
   expect.equal(`quarantineState output is ${state}`, run.outputs.quarantineState, state);
   expect.equal(`policyResult output is ${released ? 'passed' : 'failed'}`, run.outputs.policyResult, released ? 'passed' : 'failed');
   const counts = run.outputs.vulnerabilityCounts ? (JSON.parse(run.outputs.vulnerabilityCounts) as Record<string, number>) : undefined;
   expect.check('vulnerabilityCounts output is present', counts !== undefined);
-  if (released) expect.check('trivy found no CRITICAL or HIGH vulnerability', (counts?.CRITICAL ?? 0) + (counts?.HIGH ?? 0) === 0, JSON.stringify(counts));
+  if (released)
+    expect.check(
+      'trivy found no CRITICAL or HIGH vulnerability',
+      (counts?.CRITICAL ?? 0) + (counts?.HIGH ?? 0) === 0,
+      JSON.stringify(counts),
+    );
   else expect.check('trivy found a CRITICAL vulnerability', (counts?.CRITICAL ?? 0) > 0, JSON.stringify(counts));
   shipped.findings = formatFindings(run.outputs.vulnerabilityCounts);
   if (digest) {
@@ -206,7 +250,13 @@ async function seedReplay(job: Job, pipelineWif: LabServiceConnection): Promise<
   note(job, "The field report's failure: an arm64 virtualenv copied into a linux/amd64 image (examples/app/Dockerfile.prebuilt-venv)");
   const run = await build(
     job,
-    { name: 'api', repository, platforms: 'linux/amd64', dockerfile: 'Dockerfile.prebuilt-venv', note: ' (prebuilt virtualenv, the field report)' },
+    {
+      name: 'api',
+      repository,
+      platforms: 'linux/amd64',
+      dockerfile: 'Dockerfile.prebuilt-venv',
+      note: ' (prebuilt virtualenv, the field report)',
+    },
     pipelineWif,
   );
   const message = run.resultMessage ?? '';
@@ -216,7 +266,11 @@ async function seedReplay(job: Job, pipelineWif: LabServiceConnection): Promise<
   expect.check('no imageReference was handed on to a release step', run.outputs.imageReference === undefined);
   const digest = await backingDigest(job.lab, repository, job.buildId);
   const state = digest ? await quarantineState(job, repository, digest) : 'not pushed';
-  expect.check('nothing was released: what was pushed stays quarantined (read back)', state === 'Quarantined' || state === 'not pushed', state);
+  expect.check(
+    'nothing was released: what was pushed stays quarantined (read back)',
+    state === 'Quarantined' || state === 'not pushed',
+    state,
+  );
 
   note(job, 'Why that matters: the same image on a node that cannot run arm64 programs (QEMU for linux/arm64 off for a moment)');
   const reference = `${registry}/${repository}:${job.buildId}`;
@@ -227,7 +281,13 @@ async function seedReplay(job: Job, pipelineWif: LabServiceConnection): Promise<
   job.log.print(errorLine ?? `${started.stderr}${started.stdout}`.trim());
   expect.check('it fails to start with exec format error', started.exitCode !== 0 && errorLine !== undefined, `exit ${started.exitCode}`);
 
-  return { repository: `${repository}:${job.buildId}`, digest, platformsProven: `refused: ${refusalReason(message)}`, findings: 'not scanned', quarantine: state };
+  return {
+    repository: `${repository}:${job.buildId}`,
+    digest,
+    platformsProven: `refused: ${refusalReason(message)}`,
+    findings: 'not scanned',
+    quarantine: state,
+  };
 }
 
 /**
@@ -261,19 +321,35 @@ function checkNoLeak(job: Job): void {
   const secrets = [...labSecrets(job.lab), ...job.runs.flatMap((run) => run.secrets)];
   const registersSecret = (line: string) => {
     const command = parseVsoLine(line);
-    return command?.command === 'task.setsecret' || (command?.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? ''));
+    return (
+      command?.command === 'task.setsecret' ||
+      (command?.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? ''))
+    );
   };
-  const raw = job.runs.map((run) => run.log.split('\n').filter((line) => !registersSecret(line)).join('\n')).join('\n');
+  const raw = job.runs
+    .map((run) =>
+      run.log
+        .split('\n')
+        .filter((line) => !registersSecret(line))
+        .join('\n'),
+    )
+    .join('\n');
   const inRaw = leakedSecrets({ log: raw }, secrets).length;
   const inPrinted = leakedSecrets({ log: job.log.printed.join('\n') }, secrets).length;
-  job.expect.check(`no secret in what the tasks printed (${secrets.length} secrets checked)`, inRaw === 0, `${inRaw} secret value(s) found`);
+  job.expect.check(
+    `no secret in what the tasks printed (${secrets.length} secrets checked)`,
+    inRaw === 0,
+    `${inRaw} secret value(s) found`,
+  );
   job.expect.check('no secret in what this demo printed', inPrinted === 0, `${inPrinted} secret value(s) found`);
 }
 
 async function main(): Promise<number> {
   const started = Date.now();
   const lab = readLab();
-  const missing = (['EnsureDocker', 'BuildForPlatform', 'ScanAndRelease'] as const).filter((task) => !existsSync(path.join(distTasks, task, 'index.js')));
+  const missing = (['EnsureDocker', 'BuildForPlatform', 'ScanAndRelease'] as const).filter(
+    (task) => !existsSync(path.join(distTasks, task, 'index.js')),
+  );
   if (missing.length) throw new Error(`${missing.join(', ')} not built: run \`npm run build\` (or \`npm run demo\`, which builds first).`);
   const log = new AgentLog((text) => process.stdout.write(text), labSecrets(lab));
   const agentTemp = mkdtempSync(path.join(os.tmpdir(), 'container-release-demo-job-'));
@@ -312,7 +388,10 @@ async function main(): Promise<number> {
       const run = await build(job, variant, pipelineWif);
       digests.set(variant, await checkPushed(job, run, variant.repository, variant.platforms));
     }
-    note(job, 'Scan each pushed digest: release the clean image; keep the vulnerable one quarantined (its step fails, as a policy violation should)');
+    note(
+      job,
+      'Scan each pushed digest: release the clean image; keep the vulnerable one quarantined (its step fails, as a policy violation should)',
+    );
     for (const variant of variants) {
       const digest = digests.get(variant);
       const run = await scanAndRelease(job, variant.name, variant.repository, scannerWif);
@@ -335,7 +414,11 @@ async function main(): Promise<number> {
         taskVariables: ensured.taskVariables,
       });
       job.expect.equal('the post-job step succeeded', post.result, 'Succeeded');
-      job.expect.match("it removed the images this job built from the agent's docker", job.log.mask(post.stdout), /Removed [1-9]\d* image\(s\) this job built/);
+      job.expect.match(
+        "it removed the images this job built from the agent's docker",
+        job.log.mask(post.stdout),
+        /Removed [1-9]\d* image\(s\) this job built/,
+      );
       const left = await runProcess('docker', ['image', 'ls', '--quiet', '--filter', `reference=${registry}/demo/*:${buildId}`]);
       job.expect.equal('no image of this build is left in the local image store', left.stdout.trim(), '');
     }

@@ -6,7 +6,16 @@
 import { build } from 'esbuild';
 import path from 'node:path';
 
-export const ESBUILD_NODE = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, keepNames: true, legalComments: 'none', logLevel: 'warning' };
+export const ESBUILD_NODE = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+};
 
 /**
  * Modules a deferred bundle takes from the task's bundle instead of carrying a copy of its own: task-lib keeps
@@ -22,8 +31,14 @@ export function deferredModulesPlugin(root) {
   const code = (entry) => {
     // Built once per build run, whichever tasks carry it.
     if (!built.has(entry)) {
-      const options = entry === sdk ? { entryPoints: [entry] } : { stdin: { contents: `module.exports = require(${JSON.stringify(entry)});`, resolveDir: root, loader: 'js' } };
-      built.set(entry, build({ ...ESBUILD_NODE, ...options, external: SHARED, write: false }).then((r) => r.outputFiles[0].text));
+      const options =
+        entry === sdk
+          ? { entryPoints: [entry] }
+          : { stdin: { contents: `module.exports = require(${JSON.stringify(entry)});`, resolveDir: root, loader: 'js' } };
+      built.set(
+        entry,
+        build({ ...ESBUILD_NODE, ...options, external: SHARED, write: false }).then((r) => r.outputFiles[0].text),
+      );
     }
     return built.get(entry);
   };
@@ -31,7 +46,9 @@ export function deferredModulesPlugin(root) {
     name: 'deferred-modules',
     setup(pluginBuild) {
       pluginBuild.onResolve({ filter: /^azure-pipelines-tool-lib\/tool$/ }, (args) => ({ path: args.path, namespace: 'deferred' }));
-      pluginBuild.onResolve({ filter: /\/sdk$/ }, (args) => (path.resolve(args.resolveDir, `${args.path}.ts`) === sdk ? { path: sdk, namespace: 'deferred' } : undefined));
+      pluginBuild.onResolve({ filter: /\/sdk$/ }, (args) =>
+        path.resolve(args.resolveDir, `${args.path}.ts`) === sdk ? { path: sdk, namespace: 'deferred' } : undefined,
+      );
       pluginBuild.onLoad({ filter: /.*/, namespace: 'deferred' }, async (args) => {
         if (!deferred.has(args.path)) throw new Error(`not a deferred module: ${args.path}`);
         const text = await code(args.path);

@@ -23,14 +23,23 @@ const cell = (text: string) => text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|')
 
 function inputType(input: TaskInput): string {
   if (input.type.startsWith('connectedService:')) return `service connection (${input.type.slice('connectedService:'.length)})`;
-  if (input.options) return Object.keys(input.options).map((o) => `\`${o}\``).join(' or ');
+  if (input.options)
+    return Object.keys(input.options)
+      .map((o) => `\`${o}\``)
+      .join(' or ');
   return input.type;
 }
 
 export function renderTaskTable(task: TaskJson): string {
-  const lines = [`**Inputs of \`${task.name}@${task.version.Major}\`**`, '', '| Input | Type | Default | Description |', '|---|---|---|---|'];
+  const lines = [
+    `**Inputs of \`${task.name}@${task.version.Major}\`**`,
+    '',
+    '| Input | Type | Default | Description |',
+    '|---|---|---|---|',
+  ];
   for (const input of task.inputs ?? []) {
-    const fallback = input.defaultValue === undefined || input.defaultValue === '' ? (input.required ? '(required)' : '') : `\`${input.defaultValue}\``;
+    const fallback =
+      input.defaultValue === undefined || input.defaultValue === '' ? (input.required ? '(required)' : '') : `\`${input.defaultValue}\``;
     lines.push(`| \`${input.name}\` | ${cell(inputType(input))} | ${cell(fallback)} | ${cell(input.helpMarkDown ?? input.label)} |`);
   }
   lines.push('', `**Outputs of \`${task.name}@${task.version.Major}\`**`, '', '| Output | Description |', '|---|---|');

@@ -19,9 +19,13 @@ const checkOnly = process.argv.includes('--check');
 if (!process.argv.includes('--skip-build')) execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
-const manifest = readJson<{ publisher: string; id: string; version: string; contributions: { properties?: { name?: string } }[]; files: { path: string }[] }>(
-  path.join(dist, 'vss-extension.json'),
-);
+const manifest = readJson<{
+  publisher: string;
+  id: string;
+  version: string;
+  contributions: { properties?: { name?: string } }[];
+  files: { path: string }[];
+}>(path.join(dist, 'vss-extension.json'));
 
 // Every contributed task must be complete in dist/ and listed in files; nothing else is shipped.
 const tasks = manifest.contributions.map((c) => c.properties?.name).filter((n): n is string => !!n);
@@ -36,7 +40,10 @@ for (const folder of tasks) {
 const current: PackagedState = { extensionVersion: manifest.version, tasks: {} };
 for (const folder of tasks) {
   const taskJson = readJson<{ version: TaskVersion }>(path.join(dist, folder, 'task.json'));
-  current.tasks[path.basename(folder)] = { version: formatVersion(taskJson.version), contentHash: taskContentHash(path.join(dist, folder)) };
+  current.tasks[path.basename(folder)] = {
+    version: formatVersion(taskJson.version),
+    contentHash: taskContentHash(path.join(dist, folder)),
+  };
 }
 const previous = existsSync(stateFile) ? readJson<PackagedState>(stateFile) : undefined;
 problems.push(...versionProblems(previous, current));

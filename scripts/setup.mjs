@@ -13,7 +13,9 @@ if (major < 20) {
 const installed = path.join(root, 'node_modules', '.package-lock.json');
 const lock = path.join(root, 'package-lock.json');
 if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtimeMs) {
-  console.log(`setup: ${existsSync(installed) ? 'package-lock.json changed' : 'no node_modules yet'}; installing the npm dependencies (npm ci)`);
+  console.log(
+    `setup: ${existsSync(installed) ? 'package-lock.json changed' : 'no node_modules yet'}; installing the npm dependencies (npm ci)`,
+  );
   try {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   } catch (error) {

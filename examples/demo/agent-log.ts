@@ -29,7 +29,10 @@ export class AgentLog {
 
   /** Masks a value from now on; a multi-line value line by line, as the agent's masker does. */
   addSecret(value: string): void {
-    const added = value.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length >= shortestSecret);
+    const added = value
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line.length >= shortestSecret);
     if (added.length === 0) return;
     // Longest first, so a secret containing another is masked whole.
     this.secrets = [...new Set([...this.secrets, ...added])].sort((a, b) => b.length - a.length);
@@ -73,7 +76,8 @@ export class AgentLog {
       this.print(line);
       return;
     }
-    const secretVariable = command.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? command.properties.isSecret ?? '');
+    const secretVariable =
+      command.command === 'task.setvariable' && /^true$/i.test(command.properties.issecret ?? command.properties.isSecret ?? '');
     if (command.command === 'task.setsecret' || secretVariable) {
       this.addSecret(command.message);
       return;

@@ -106,7 +106,13 @@ export class AcrClient {
     this.http = options.http ?? fetchClient;
     this.authenticator =
       options.authenticator ??
-      new TokenAuthenticator({ credentials: options.credentials, http: this.http, retry: options.retry, logger: options.logger, sleep: options.sleep });
+      new TokenAuthenticator({
+        credentials: options.credentials,
+        http: this.http,
+        retry: options.retry,
+        logger: options.logger,
+        sleep: options.sleep,
+      });
     this.base = `${isLoopback(this.registry) ? 'http' : 'https'}://${this.registry}`;
   }
 
@@ -120,13 +126,18 @@ export class AcrClient {
    * PATCH /acr/v1/<repository>/_manifests/<digest> with the attributes to change (quarantineDetails as the JSON
    * string ACR stores). Retried on 429/5xx/resets only: setting a state twice is harmless, a 4xx is final.
    */
-  async updateManifestAttributes(repository: string, digest: string, update: ManifestAttributesUpdate): Promise<ManifestAttributes | undefined> {
+  async updateManifestAttributes(
+    repository: string,
+    digest: string,
+    update: ManifestAttributesUpdate,
+  ): Promise<ManifestAttributes | undefined> {
     const body: ChangeableAttributes = {};
     for (const key of ['deleteEnabled', 'writeEnabled', 'readEnabled', 'listEnabled', 'quarantineState'] as const) {
       if (update[key] !== undefined) (body as Record<string, unknown>)[key] = update[key];
     }
     if (update.quarantineDetails !== undefined) {
-      body.quarantineDetails = typeof update.quarantineDetails === 'string' ? update.quarantineDetails : JSON.stringify(update.quarantineDetails);
+      body.quarantineDetails =
+        typeof update.quarantineDetails === 'string' ? update.quarantineDetails : JSON.stringify(update.quarantineDetails);
     }
     if (Object.keys(body).length === 0) throw new Error('updateManifestAttributes: nothing to change.');
     const request: HttpRequest = {
@@ -149,7 +160,11 @@ export class AcrClient {
   async getTagAttributes(repository: string, tag: string): Promise<TagAttributes> {
     validateRepository(repository);
     validateTag(tag);
-    const request: HttpRequest = { method: 'GET', url: `${this.base}/acr/v1/${repository}/_tags/${tag}`, headers: { Accept: 'application/json' } };
+    const request: HttpRequest = {
+      method: 'GET',
+      url: `${this.base}/acr/v1/${repository}/_tags/${tag}`,
+      headers: { Accept: 'application/json' },
+    };
     return (await this.send(request, `read ${repository}`)).json<TagAttributes>();
   }
 
@@ -171,7 +186,9 @@ export class AcrClient {
         sleep: this.options.sleep,
         shouldRetry: httpRetryDecision,
         onRetry: ({ attempt, delayMs, reason }) =>
-          this.options.logger?.warn(`${this.registry}: ${request.method} answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
+          this.options.logger?.warn(
+            `${this.registry}: ${request.method} answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`,
+          ),
       },
     );
   }
@@ -192,4 +209,3 @@ export function quarantineDetailsOf(attributes: ManifestAttributes): Partial<Qua
     return undefined;
   }
 }
-

@@ -3,7 +3,15 @@
 // the zero-GUID user (ACR docs/AAD-OAuth.md; what Docker@2 does). Docker registry connections give their user
 // and password directly (ACR admin user, ACR tokens, other registries).
 import type { TokenCredential } from '@azure/identity';
-import { type AzureConnection, ConnectionError, type OidcContext, armScopeOf, credentialPlan, describeCredentialKind, requiredParameter } from '../azure/connection';
+import {
+  type AzureConnection,
+  ConnectionError,
+  type OidcContext,
+  armScopeOf,
+  credentialPlan,
+  describeCredentialKind,
+  requiredParameter,
+} from '../azure/connection';
 import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, networkErrorCode } from '../http/client';
 import type { Logger } from '../log';
 import { jwtClaims } from '../registry/auth';
@@ -17,8 +25,7 @@ import type { RetryPolicy } from '../util/retry';
 export const ACR_SCOPE = 'https://containerregistry.azure.net/.default';
 
 export type RegistryConnection =
-  | { kind: 'azure'; azure: AzureConnection; oidc?: OidcContext }
-  | { kind: 'dockerRegistry'; docker: AzureConnection; oidc?: OidcContext };
+  { kind: 'azure'; azure: AzureConnection; oidc?: OidcContext } | { kind: 'dockerRegistry'; docker: AzureConnection; oidc?: OidcContext };
 
 export type RepositoryAction = 'pull' | 'push' | 'delete' | 'metadata_read' | 'metadata_write';
 
@@ -58,14 +65,20 @@ export async function signInToRegistry(options: SignInOptions): Promise<SignedIn
   const isAcr = (docker.data('registrytype') ?? '').toLowerCase() === 'acr';
   const connectionRegistry = registryOfConnection(docker);
   if (connectionRegistry && connectionRegistry !== registry && !(isDockerHub(connectionRegistry) && isDockerHub(registry))) {
-    throw new ConnectionError(docker, `it is for the registry '${connectionRegistry}', not '${registry}'; choose a connection for ${registry} or set the registry to ${connectionRegistry}.`);
+    throw new ConnectionError(
+      docker,
+      `it is for the registry '${connectionRegistry}', not '${registry}'; choose a connection for ${registry} or set the registry to ${connectionRegistry}.`,
+    );
   }
   const scheme = docker.scheme.trim().toLowerCase();
   if (isAcr && (scheme === 'workloadidentityfederation' || scheme === 'managedserviceidentity')) {
     return signInWithEntra(registry, docker, connection.oidc, options);
   }
   const [username, password] = isAcr
-    ? [requiredParameter(docker, 'serviceprincipalid', 'the service principal id'), requiredParameter(docker, 'serviceprincipalkey', 'the service principal key')]
+    ? [
+        requiredParameter(docker, 'serviceprincipalid', 'the service principal id'),
+        requiredParameter(docker, 'serviceprincipalkey', 'the service principal key'),
+      ]
     : [requiredParameter(docker, 'username', 'the user name'), requiredParameter(docker, 'password', 'the password')];
   return {
     credentials: { registry, username, password },
@@ -78,11 +91,20 @@ export async function signInToRegistry(options: SignInOptions): Promise<SignedIn
 export function registryOfConnection(connection: AzureConnection): string | undefined {
   const text = connection.parameters.loginserver || connection.parameters.registry || connection.url;
   if (!text?.trim()) return undefined;
-  const host = text.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
+  const host = text
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
   return isDockerHub(host) ? 'docker.io' : host;
 }
 
-async function signInWithEntra(registry: string, connection: AzureConnection, oidc: OidcContext | undefined, options: SignInOptions): Promise<SignedIn> {
+async function signInWithEntra(
+  registry: string,
+  connection: AzureConnection,
+  oidc: OidcContext | undefined,
+  options: SignInOptions,
+): Promise<SignedIn> {
   const secrets: string[] = [];
   const remember = (secret: string) => {
     if (secret && !secrets.includes(secret)) secrets.push(secret);
@@ -106,7 +128,9 @@ async function signInWithEntra(registry: string, connection: AzureConnection, oi
       break;
     } catch (error) {
       if (i === scopes.length - 1 || !(error instanceof ConnectionError) || error.reason !== 'audience') throw error;
-      options.logger?.warn(`${registry}: a token for ${scope.replace('/.default', '')} was refused (${error.message}); trying ${scopes[i + 1].replace('/.default', '')}.`);
+      options.logger?.warn(
+        `${registry}: a token for ${scope.replace('/.default', '')} was refused (${error.message}); trying ${scopes[i + 1].replace('/.default', '')}.`,
+      );
     }
   }
   if (!refreshToken) throw new ConnectionError(connection, `${registry} gave no refresh token.`);
@@ -127,9 +151,11 @@ async function exchangeForRefreshToken(
   const form = new URLSearchParams({ grant_type: 'access_token', service: registry });
   if (tenantId) form.set('tenant', tenantId);
   form.set('access_token', accessToken);
-  const response = await send(formPost(`https://${registry}/oauth2/exchange`, form), options, `${registry}: token exchange`).catch((error: unknown) => {
-    throw explainExchangeFailure(registry, connection, error);
-  });
+  const response = await send(formPost(`https://${registry}/oauth2/exchange`, form), options, `${registry}: token exchange`).catch(
+    (error: unknown) => {
+      throw explainExchangeFailure(registry, connection, error);
+    },
+  );
   let refreshToken: string | undefined;
   try {
     refreshToken = response.json<{ refresh_token?: string }>().refresh_token;
@@ -137,7 +163,10 @@ async function exchangeForRefreshToken(
     // handled below
   }
   if (!refreshToken) {
-    throw new ConnectionError(connection, `${registry} answered the token exchange without a refresh token; is it an Azure Container Registry?`);
+    throw new ConnectionError(
+      connection,
+      `${registry} answered the token exchange without a refresh token; is it an Azure Container Registry?`,
+    );
   }
   return refreshToken;
 }
@@ -146,7 +175,10 @@ function explainExchangeFailure(registry: string, connection: AzureConnection, e
   if (error instanceof RegistryError) {
     const said = error.registryMessage ?? error.code ?? '';
     if (error.status === 404 || error.status === 405) {
-      return new ConnectionError(connection, `${registry} is not an Azure Container Registry: it has no token exchange (POST /oauth2/exchange answered ${error.status}). Use a Docker registry service connection for it.`);
+      return new ConnectionError(
+        connection,
+        `${registry} is not an Azure Container Registry: it has no token exchange (POST /oauth2/exchange answered ${error.status}). Use a Docker registry service connection for it.`,
+      );
     }
     if (error.status === 401 || error.status === 403) {
       if (/audience|aud\b/i.test(said)) {
@@ -182,7 +214,10 @@ async function checkAccess(
   const request = refreshTokenGrant(`https://${credentials.registry}/oauth2/token`, credentials.registry, [scope], credentials.password);
   const response = await send(request, options, `${credentials.registry}: token`).catch((error: unknown) => {
     if (error instanceof RegistryError) {
-      throw new ConnectionError(connection, `${credentials.registry} refused a token for ${scope}: ${error.registryMessage ?? error.message}`);
+      throw new ConnectionError(
+        connection,
+        `${credentials.registry} refused a token for ${scope}: ${error.registryMessage ?? error.message}`,
+      );
     }
     throw error;
   });

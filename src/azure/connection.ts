@@ -79,7 +79,11 @@ export function armScopeOf(connection: AzureConnection): string | undefined {
  */
 export function requiredParameter(connection: AzureConnection, key: string, what: string): string {
   const value = connection.parameters[key.toLowerCase()];
-  if (!value?.trim()) throw new ConnectionError(connection, `the authorization parameter '${key}' (${what}) is missing; edit the service connection and set it.`);
+  if (!value?.trim())
+    throw new ConnectionError(
+      connection,
+      `the authorization parameter '${key}' (${what}) is missing; edit the service connection and set it.`,
+    );
   return value;
 }
 
@@ -121,7 +125,10 @@ export function credentialPlan(connection: AzureConnection): CredentialPlan {
         requiredParameter(connection, 'servicePrincipalCertificate', 'the PEM certificate with its private key');
         return { ...base, kind: 'certificate', tenantId, clientId };
       }
-      throw new ConnectionError(connection, `authenticationType '${connection.parameters.authenticationtype}' is not supported; use spnKey or spnCertificate.`);
+      throw new ConnectionError(
+        connection,
+        `authenticationType '${connection.parameters.authenticationtype}' is not supported; use spnKey or spnCertificate.`,
+      );
     }
     case 'workloadidentityfederation':
       return {
@@ -131,7 +138,12 @@ export function credentialPlan(connection: AzureConnection): CredentialPlan {
         clientId: requiredParameter(connection, 'serviceprincipalid', 'the application (client) id').trim(),
       };
     case 'managedserviceidentity':
-      return { ...base, kind: 'managedIdentity', tenantId: connection.parameters.tenantid || undefined, clientId: connection.data('msiclientId')?.trim() || undefined };
+      return {
+        ...base,
+        kind: 'managedIdentity',
+        tenantId: connection.parameters.tenantid || undefined,
+        clientId: connection.data('msiclientId')?.trim() || undefined,
+      };
     default:
       throw new ConnectionError(
         connection,

@@ -6,7 +6,14 @@ import type { AccessToken, GetTokenOptions, TokenCredential, TokenCredentialOpti
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from './sdk';
 import type { Logger } from '../log';
 import { jwtExpiry } from '../registry/auth';
-import { type AzureConnection, ConnectionError, type CredentialPlan, credentialPlan, describeCredentialKind, type OidcContext } from './connection';
+import {
+  type AzureConnection,
+  ConnectionError,
+  type CredentialPlan,
+  credentialPlan,
+  describeCredentialKind,
+  type OidcContext,
+} from './connection';
 import { type OidcRequestOptions, requestOidcToken } from './oidc';
 
 export interface AzureCredentialOptions extends OidcRequestOptions {
@@ -33,12 +40,20 @@ export function azureCredential(connection: AzureConnection, options: AzureCrede
       inner = new ClientSecretCredential(plan.tenantId!, plan.clientId!, connection.parameters.serviceprincipalkey, identityOptions);
       break;
     case 'certificate':
-      inner = new ClientCertificateCredential(plan.tenantId!, plan.clientId!, { certificate: connection.parameters.serviceprincipalcertificate }, identityOptions);
+      inner = new ClientCertificateCredential(
+        plan.tenantId!,
+        plan.clientId!,
+        { certificate: connection.parameters.serviceprincipalcertificate },
+        identityOptions,
+      );
       break;
     case 'federated': {
       const idToken = connection.parameters.idtoken?.trim();
       if (!idToken && !options.oidc) {
-        throw new ConnectionError(connection, 'workload identity federation needs the job\'s OIDC token: System.AccessToken is not available to this task (allow scripts to access the OAuth token, or map System.AccessToken).');
+        throw new ConnectionError(
+          connection,
+          "workload identity federation needs the job's OIDC token: System.AccessToken is not available to this task (allow scripts to access the OAuth token, or map System.AccessToken).",
+        );
       }
       const oidc = options.oidc;
       // MSAL asks for the assertion more than once per token; one OIDC token serves until shortly before it expires.
@@ -88,7 +103,9 @@ export class ConnectionCredential implements TokenCredential {
   ) {}
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
-    this.logger?.debug(`Getting an Entra ID token from ${this.plan.authorityHost} (${describeCredentialKind(this.plan.kind, 'long')}) for ${[scopes].flat().join(' ')}`);
+    this.logger?.debug(
+      `Getting an Entra ID token from ${this.plan.authorityHost} (${describeCredentialKind(this.plan.kind, 'long')}) for ${[scopes].flat().join(' ')}`,
+    );
     let token: AccessToken | null;
     try {
       token = await this.inner.getToken(scopes, options);
@@ -99,7 +116,11 @@ export class ConnectionCredential implements TokenCredential {
       if (error instanceof ConnectionError) throw error;
       const message = error instanceof Error ? error.message : String(error);
       const reason = /AADSTS500011|AADSTS650057|AADSTS70011/.test(message) ? 'audience' : undefined;
-      throw new ConnectionError(this.connection, `could not get an Entra ID token from ${this.plan.authorityHost} (${describeCredentialKind(this.plan.kind, 'long')}): ${entraHint(error)}`, reason);
+      throw new ConnectionError(
+        this.connection,
+        `could not get an Entra ID token from ${this.plan.authorityHost} (${describeCredentialKind(this.plan.kind, 'long')}): ${entraHint(error)}`,
+        reason,
+      );
     }
     if (!token) throw new ConnectionError(this.connection, `Entra ID at ${this.plan.authorityHost} returned no token.`);
     return token;
@@ -108,11 +129,23 @@ export class ConnectionCredential implements TokenCredential {
 
 /** AADSTS codes users meet, with what to fix; unknown codes keep Entra's own message. */
 const ENTRA_HINTS: [RegExp, string][] = [
-  [/AADSTS7000215|AADSTS7000222|invalid_client_secret/i, 'the client secret is wrong or expired; create a new secret and update the service connection.'],
-  [/AADSTS700016/, 'no application with this client id exists in the tenant; check the service principal id and tenant id of the connection.'],
+  [
+    /AADSTS7000215|AADSTS7000222|invalid_client_secret/i,
+    'the client secret is wrong or expired; create a new secret and update the service connection.',
+  ],
+  [
+    /AADSTS700016/,
+    'no application with this client id exists in the tenant; check the service principal id and tenant id of the connection.',
+  ],
   [/AADSTS90002|AADSTS900023/, 'the tenant does not exist; check the tenant id of the connection.'],
-  [/AADSTS70021|AADSTS700213|AADSTS700211|AADSTS700212/, 'no federated credential of the app matches the OIDC token; its issuer and subject must be the ones the service connection shows (sc://<organization>/<project>/<connection>).'],
-  [/AADSTS700024|AADSTS700027|AADSTS700023/, 'the client assertion was refused (expired, not yet valid or its certificate/signature is unknown to the app); check the certificate or federated credential of the app.'],
+  [
+    /AADSTS70021|AADSTS700213|AADSTS700211|AADSTS700212/,
+    'no federated credential of the app matches the OIDC token; its issuer and subject must be the ones the service connection shows (sc://<organization>/<project>/<connection>).',
+  ],
+  [
+    /AADSTS700024|AADSTS700027|AADSTS700023/,
+    'the client assertion was refused (expired, not yet valid or its certificate/signature is unknown to the app); check the certificate or federated credential of the app.',
+  ],
   [/AADSTS50012/, 'the client assertion or certificate is not valid for this app; upload the certificate to the app registration.'],
   [/AADSTS500011/, 'the resource (audience) is not known in the tenant.'],
 ];

@@ -20,7 +20,9 @@ interface RestError {
 
 /** A personal access token (52 characters, or the newer 84 with AZDO) goes as Basic; System.AccessToken as Bearer. */
 function azureDevOpsHandler(token: string) {
-  return token.length === 52 || /^.{76}AZDO.{4}$/.test(token) ? new PersonalAccessTokenCredentialHandler(token, false) : new BearerCredentialHandler(token, false);
+  return token.length === 52 || /^.{76}AZDO.{4}$/.test(token)
+    ? new PersonalAccessTokenCredentialHandler(token, false)
+    : new BearerCredentialHandler(token, false);
 }
 
 /** The job's OIDC token for the connection, from Azure DevOps' distributedtask API (what AzureCLI@2 does). */
@@ -30,7 +32,11 @@ export async function requestOidcToken(
   options: OidcRequestOptions = {},
 ): Promise<string> {
   for (const key of ['collectionUri', 'projectId', 'hostType', 'planId', 'jobId', 'accessToken'] as const) {
-    if (!oidc[key]) throw new ConnectionError(connection, `workload identity federation needs ${key} of the job to request an OIDC token, and it is empty.`);
+    if (!oidc[key])
+      throw new ConnectionError(
+        connection,
+        `workload identity federation needs ${key} of the job to request an OIDC token, and it is empty.`,
+      );
   }
   const api = new TaskApi(oidc.collectionUri, [azureDevOpsHandler(oidc.accessToken)]);
   options.logger?.debug(`Requesting an OIDC token for service connection ${connection.id} from ${oidc.collectionUri}`);
@@ -41,10 +47,16 @@ export async function requestOidcToken(
       } catch (error) {
         const status = (error as RestError).statusCode;
         if (status === 401 || status === 403) {
-          throw new ConnectionError(connection, `Azure DevOps refused to issue an OIDC token (${status}): this pipeline may not be authorized to use the service connection, or System.AccessToken lacks the right; authorize the connection for this pipeline.`);
+          throw new ConnectionError(
+            connection,
+            `Azure DevOps refused to issue an OIDC token (${status}): this pipeline may not be authorized to use the service connection, or System.AccessToken lacks the right; authorize the connection for this pipeline.`,
+          );
         }
         if (status === 404) {
-          throw new ConnectionError(connection, `Azure DevOps does not know this service connection or job (404) when asked for an OIDC token; check that the connection exists in this project.`);
+          throw new ConnectionError(
+            connection,
+            `Azure DevOps does not know this service connection or job (404) when asked for an OIDC token; check that the connection exists in this project.`,
+          );
         }
         throw error;
       }
@@ -58,7 +70,8 @@ export async function requestOidcToken(
         if (status !== undefined && status !== 429 && status < 500) return false;
         return { reason: status ? `HTTP ${status}` : ((error as RestError).code ?? 'network error') };
       },
-      onRetry: ({ reason, delayMs }) => options.logger?.warn(`The OIDC token request failed (${reason}); trying again in ${Math.round(delayMs / 1000)} s.`),
+      onRetry: ({ reason, delayMs }) =>
+        options.logger?.warn(`The OIDC token request failed (${reason}); trying again in ${Math.round(delayMs / 1000)} s.`),
     },
   ).catch((error: unknown) => {
     if (error instanceof ConnectionError) throw error;

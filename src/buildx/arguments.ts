@@ -106,7 +106,8 @@ export function checkExtraArguments(words: readonly string[], policy: ArgumentsP
     const flag = word.includes('=') ? word.slice(0, word.indexOf('=')) : word;
     const owner = CONTROLLED[flag];
     if (owner) problems.push(`${flag} is set by ${owner}`);
-    else if (CACHE_FLAGS.has(flag) && policy.cache !== 'none') problems.push(`${flag} is set by the 'cache' input; set cache to none to pass your own`);
+    else if (CACHE_FLAGS.has(flag) && policy.cache !== 'none')
+      problems.push(`${flag} is set by the 'cache' input; set cache to none to pass your own`);
     if (!word.includes('=') && !BOOLEAN_FLAGS.has(flag)) expectValue = true;
   }
   if (problems.length) throw new Error(problems.join('; ') + '.');

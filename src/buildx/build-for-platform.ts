@@ -46,7 +46,11 @@ export interface BuildForPlatformInputs {
 }
 
 /** Reads and checks every input before anything runs; a bad one throws an InputError naming it and the fix. */
-export function readBuildForPlatformInputs(inputs: Inputs, connection: RegistryConnection | undefined, context: TaskContext): BuildForPlatformInputs {
+export function readBuildForPlatformInputs(
+  inputs: Inputs,
+  connection: RegistryConnection | undefined,
+  context: TaskContext,
+): BuildForPlatformInputs {
   const { agent, env, workingDirectory } = context;
   const registry = inputs.parse('registry', (value) => {
     const given = value ?? (connection?.kind === 'dockerRegistry' ? registryOfConnection(connection.docker) : undefined);
@@ -117,7 +121,11 @@ export async function buildForPlatform(inputs: BuildForPlatformInputs, context: 
   );
 }
 
-async function signIn(request: BuildRequest, connection: RegistryConnection | undefined, context: TaskContext): Promise<RegistryCredentials | undefined> {
+async function signIn(
+  request: BuildRequest,
+  connection: RegistryConnection | undefined,
+  context: TaskContext,
+): Promise<RegistryCredentials | undefined> {
   const { logger, agent } = context;
   return logger.group(`Sign in to ${request.registry}`, async () => {
     if (!connection) {
@@ -149,7 +157,9 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
   const { info, capabilities } = await logger.group('Builder', async () => {
     const probed = await probeBuilder(request.builder, context);
     const platforms = builderPlatforms(probed.info).map(formatPlatform);
-    logger.info(`builder ${probed.info.name} (${probed.info.driver} driver, buildx ${probed.capabilities.buildxVersion}): ${platforms.join(', ')}`);
+    logger.info(
+      `builder ${probed.info.name} (${probed.info.driver} driver, buildx ${probed.capabilities.buildxVersion}): ${platforms.join(', ')}`,
+    );
     return probed;
   });
   const missing = unsupportedPlatforms(request.platforms, info);
@@ -196,17 +206,28 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
   }
   const started = Date.now();
   const verification = await logger.group('Verify', async () => {
-    const client = new RegistryClient({ registry: request.registry, credentials: context.credentials, logger, http: context.http, stream: context.stream });
-    const outcome = await verifyImage({ source: registrySource(client, request.repository), digest: result.digest as string, requested: request.platforms, checkPrograms: true, logger }).catch(
-      (error: unknown) => {
-        throw explainUnreadable(error, request.registry, reference);
-      },
-    );
+    const client = new RegistryClient({
+      registry: request.registry,
+      credentials: context.credentials,
+      logger,
+      http: context.http,
+      stream: context.stream,
+    });
+    const outcome = await verifyImage({
+      source: registrySource(client, request.repository),
+      digest: result.digest as string,
+      requested: request.platforms,
+      checkPrograms: true,
+      logger,
+    }).catch((error: unknown) => {
+      throw explainUnreadable(error, request.registry, reference);
+    });
     for (const line of verificationLines(outcome)) logger.info(line);
     return outcome;
   });
   summary(verification, undefined, Date.now() - started);
-  if (verification.problems.length > 0) return { result: 'failed', message: agent.loc('VerifyFailed', reference, verification.problems.join('; ')) };
+  if (verification.problems.length > 0)
+    return { result: 'failed', message: agent.loc('VerifyFailed', reference, verification.problems.join('; ')) };
   logger.info(agent.loc('Verified', reference, request.platforms.map(formatPlatform).join(', ')));
   publishOutputs(request, result, reference, context);
   return { result: 'succeeded' };
@@ -216,7 +237,9 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
 export function verificationLines(verification: Verification): string[] {
   const lines: string[] = [];
   for (const platform of verification.platforms) {
-    lines.push(`${formatPlatform(platform.platform)}: manifest ${platform.manifestDigest}, ${platform.layers} layers, ${platform.size} bytes`);
+    lines.push(
+      `${formatPlatform(platform.platform)}: manifest ${platform.manifestDigest}, ${platform.layers} layers, ${platform.size} bytes`,
+    );
     for (const file of platform.program?.files ?? []) {
       const what = file.kind === 'elf' ? `ELF ${file.elf.bits}-bit ${file.elf.machineName}` : `script for ${file.interpreter}`;
       lines.push(`  ${file.role}: ${[...file.links, file.path].join(' => ')} is ${what}`);

@@ -8,7 +8,15 @@ import * as path from 'node:path';
 import type { TaskContext } from '../context';
 import { formatPlatform, type Platform } from '../platform/platform';
 import { runChecked } from '../process/exec';
-import { buildCommand, imageName, imagetoolsCreateArgs, platformTag, type BuilderCapabilities, type BuildRequest, type BuildStep } from './command';
+import {
+  buildCommand,
+  imageName,
+  imagetoolsCreateArgs,
+  platformTag,
+  type BuilderCapabilities,
+  type BuildRequest,
+  type BuildStep,
+} from './command';
 import { builtImageDigest, cacheUse, pushedIndexDigest, readMetadata, type CacheUse } from './metadata';
 
 export interface BuildPlan {
@@ -37,7 +45,13 @@ export function planBuild(request: BuildRequest, capabilities: BuilderCapabiliti
   const platformRefs = request.platforms.map((p) => `${name}:${platformTag(request.tags[0], p)}`);
   return {
     mode: 'per-platform',
-    build: request.platforms.map((p, i) => ({ platforms: [p], tags: [platformRefs[i]], push: false, exportCache: request.push, metadataFile: file(`build-${slug(p)}`) })),
+    build: request.platforms.map((p, i) => ({
+      platforms: [p],
+      tags: [platformRefs[i]],
+      push: false,
+      exportCache: request.push,
+      metadataFile: file(`build-${slug(p)}`),
+    })),
     dockerPush: request.push ? platformRefs : [],
     indexTags: request.push ? tags : [],
   };
@@ -131,8 +145,12 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
       const digest = pushed.get(plan.dockerPush[0]) ?? built;
       for (const tag of plan.build[0].tags) logger.info(`pushed ${tag}@${pushed.get(tag) ?? digest}`);
       const differing = [...pushed.values()].filter((d) => d !== digest);
-      if (differing.length) throw new Error(`the tags of one build were pushed as different digests (${[digest, ...differing].join(', ')}); the image store changed during the push.`);
-      if (pushed.size && digest !== built) writeFileSync(metadataFile, JSON.stringify({ ...readMetadata(metadataFile), 'containerimage.digest': digest }, null, 2) + '\n');
+      if (differing.length)
+        throw new Error(
+          `the tags of one build were pushed as different digests (${[digest, ...differing].join(', ')}); the image store changed during the push.`,
+        );
+      if (pushed.size && digest !== built)
+        writeFileSync(metadataFile, JSON.stringify({ ...readMetadata(metadataFile), 'containerimage.digest': digest }, null, 2) + '\n');
       return done({ digest, metadataFile, platformImages: [] });
     }
 

@@ -56,7 +56,10 @@ export function parseBuildxInspect(text: string): BuilderInfo {
     else if (key === 'buildkit version' || key === 'buildkit') node.buildkitVersion = value;
     else if (key === 'error') node.error = value;
     else if (key === 'platforms') {
-      node.platformNames = value.split(',').map((p) => p.trim()).filter(Boolean);
+      node.platformNames = value
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean);
       for (const name of node.platformNames) {
         try {
           node.platforms.push(parsePlatform(name.replace(/\*$/, '')));

@@ -61,7 +61,10 @@ export type ProbeContext = Pick<TaskContext, 'runner' | 'env'> & {
   docker?: string;
 };
 
-export async function probeBuilder(builder: string | undefined, context: ProbeContext): Promise<{ info: BuilderInfo; capabilities: BuilderCapabilities }> {
+export async function probeBuilder(
+  builder: string | undefined,
+  context: ProbeContext,
+): Promise<{ info: BuilderInfo; capabilities: BuilderCapabilities }> {
   const docker = context.docker ?? 'docker';
   const run = (args: string[]) => runChecked(context.runner, docker, args, { env: context.env, timeoutMs: 120_000 });
   const version = readBuildxVersion((await run(['buildx', 'version'])).stdout);

@@ -85,7 +85,9 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
     if (step.exportCache) {
       if (capabilities.cacheExport) args.push('--cache-to', `type=registry,ref=${request.cacheRef},mode=max`);
       else {
-        warnings.push("this builder (docker driver without the containerd image store) cannot export a registry cache; the cache is kept inline in the image instead. Turn on the containerd image store or use a docker-container builder for cache 'registry'.");
+        warnings.push(
+          "this builder (docker driver without the containerd image store) cannot export a registry cache; the cache is kept inline in the image instead. Turn on the containerd image store or use a docker-container builder for cache 'registry'.",
+        );
         args.push('--cache-to', 'type=inline');
       }
     }
@@ -101,11 +103,15 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
     if (attestationFlags) args.push('--provenance=false', '--sbom=false');
     env.BUILDX_NO_DEFAULT_ATTESTATIONS = '1';
   } else if (!capabilities.attestations) {
-    warnings.push(`this builder (docker driver without the containerd image store) cannot attach attestations; '${request.attestations}' was dropped.`);
+    warnings.push(
+      `this builder (docker driver without the containerd image store) cannot attach attestations; '${request.attestations}' was dropped.`,
+    );
     if (attestationFlags) args.push('--provenance=false', '--sbom=false');
     env.BUILDX_NO_DEFAULT_ATTESTATIONS = '1';
   } else if (!attestationFlags) {
-    warnings.push(`buildx ${capabilities.buildxVersion} cannot attach attestations (${ATTESTATIONS_SINCE} or later can); '${request.attestations}' was dropped.`);
+    warnings.push(
+      `buildx ${capabilities.buildxVersion} cannot attach attestations (${ATTESTATIONS_SINCE} or later can); '${request.attestations}' was dropped.`,
+    );
   } else {
     args.push('--attest', 'type=provenance,mode=min');
     if (request.attestations === 'provenance+sbom') args.push('--attest', 'type=sbom');

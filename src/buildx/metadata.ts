@@ -25,7 +25,8 @@ export function readMetadata(file: string): BuildMetadata {
 /** The pushed image's digest: an index digest for several platforms (or with attestations), else a manifest's. */
 export function builtImageDigest(metadata: BuildMetadata): string {
   const digest = metadata['containerimage.digest'] ?? metadata['containerimage.descriptor']?.digest;
-  if (!digest || !isDigest(digest)) throw new Error('buildx reported no image digest in its metadata file, so what was pushed cannot be named.');
+  if (!digest || !isDigest(digest))
+    throw new Error('buildx reported no image digest in its metadata file, so what was pushed cannot be named.');
   return digest;
 }
 

@@ -41,7 +41,8 @@ export function parseSecrets(lines: readonly string[], env: NodeJS.ProcessEnv, c
   const ids = new Set<string>();
   return lines.map((line) => {
     const match = /^([^=]+)=(env|file):(.+)$/.exec(line);
-    if (!match) throw new Error(`'${line}' is not a secret. Write id=env:VARIABLE or id=file:path, for example npmrc=file:$(npmrc.secureFilePath).`);
+    if (!match)
+      throw new Error(`'${line}' is not a secret. Write id=env:VARIABLE or id=file:path, for example npmrc=file:$(npmrc.secureFilePath).`);
     const id = match[1].trim();
     const source = match[3].trim();
     if (!SECRET_ID.test(id)) throw new Error(`'${id}' is not a secret id (letters, digits, '_', '.' and '-').`);
@@ -50,12 +51,15 @@ export function parseSecrets(lines: readonly string[], env: NodeJS.ProcessEnv, c
     if (match[2] === 'env') {
       if (!NAME.test(source)) throw new Error(`'${source}' is not an environment variable name.`);
       if (env[source] === undefined) {
-        throw new Error(`the secret '${id}' reads the environment variable ${source}, which is not set. Map it on the step: env: { ${source}: $(yourSecretVariable) }.`);
+        throw new Error(
+          `the secret '${id}' reads the environment variable ${source}, which is not set. Map it on the step: env: { ${source}: $(yourSecretVariable) }.`,
+        );
       }
       return { id, kind: 'env', variable: source };
     }
     const file = path.resolve(cwd, source);
-    if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`the secret '${id}' reads the file ${source}, which does not exist (looked at ${file}).`);
+    if (!existsSync(file) || !statSync(file).isFile())
+      throw new Error(`the secret '${id}' reads the file ${source}, which does not exist (looked at ${file}).`);
     return { id, kind: 'file', path: file };
   });
 }
@@ -86,7 +90,9 @@ export function parseTags(items: readonly string[]): string[] {
 
 export function parseRepository(value: string): string {
   if (/^[a-z0-9.-]+\.[a-z]{2,}\//i.test(value)) {
-    throw new Error(`'${value}' starts with a registry; put the registry into 'registry' and only the path (${value.replace(/^[^/]+\//, '')}) here.`);
+    throw new Error(
+      `'${value}' starts with a registry; put the registry into 'registry' and only the path (${value.replace(/^[^/]+\//, '')}) here.`,
+    );
   }
   if (value.includes(':') || value.includes('@')) throw new Error(`'${value}' holds a tag or digest; give tags in the 'tags' input.`);
   return validateRepository(value);
@@ -119,7 +125,8 @@ export function resolveDockerfile(value: string, workingDirectory: string, conte
 }
 
 export function resolveContext(value: string, workingDirectory: string): string {
-  if (/^(https?|git):\/\/|^git@/.test(value)) throw new Error(`'${value}' is a remote context; check the sources out and give their directory.`);
+  if (/^(https?|git):\/\/|^git@/.test(value))
+    throw new Error(`'${value}' is a remote context; check the sources out and give their directory.`);
   const dir = path.resolve(workingDirectory, value);
   if (!existsSync(dir)) throw new Error(`the directory '${value}' does not exist (looked at ${dir}).`);
   if (!statSync(dir).isDirectory()) throw new Error(`'${value}' is not a directory (looked at ${dir}).`);
@@ -132,7 +139,8 @@ export type BuilderChoice = { kind: 'default' } | { kind: 'named'; name: string 
 export function parseBuilder(value: string | undefined): BuilderChoice {
   if (!value) return { kind: 'default' };
   if (/^(tcp|unix|ssh|docker-container|kube-pod|npipe):\/\//.test(value)) return { kind: 'endpoint', endpoint: value };
-  if (/:\/\//.test(value)) throw new Error(`'${value}' is not a BuildKit endpoint buildx knows (tcp://, unix://, ssh://, docker-container://, kube-pod://).`);
+  if (/:\/\//.test(value))
+    throw new Error(`'${value}' is not a BuildKit endpoint buildx knows (tcp://, unix://, ssh://, docker-container://, kube-pod://).`);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(value)) throw new Error(`'${value}' is not a builder name.`);
   return { kind: 'named', name: value };
 }
@@ -141,7 +149,12 @@ export function parseBuilder(value: string | undefined): BuilderChoice {
  * The OCI labels a pipeline run knows (image-spec annotations.md), given the run's variables. Empty values are left
  * out; user labels override these.
  */
-export function pipelineLabels(vars: { repositoryUri?: string; sourceVersion?: string; version?: string; created: Date }): Map<string, string> {
+export function pipelineLabels(vars: {
+  repositoryUri?: string;
+  sourceVersion?: string;
+  version?: string;
+  created: Date;
+}): Map<string, string> {
   const labels = new Map<string, string>();
   if (vars.repositoryUri) labels.set('org.opencontainers.image.source', vars.repositoryUri);
   if (vars.sourceVersion) labels.set('org.opencontainers.image.revision', vars.sourceVersion);

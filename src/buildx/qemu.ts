@@ -31,7 +31,12 @@ const ENTRY_BY_ARCH: Record<string, string> = {
 
 export function binfmtEntryName(platform: Platform): string {
   const entry = platform.os === 'linux' ? ENTRY_BY_ARCH[platform.architecture] : undefined;
-  if (!entry) throw new Error(`QEMU cannot emulate ${formatPlatform(platform)} (known: ${Object.keys(ENTRY_BY_ARCH).map((a) => `linux/${a}`).join(', ')}).`);
+  if (!entry)
+    throw new Error(
+      `QEMU cannot emulate ${formatPlatform(platform)} (known: ${Object.keys(ENTRY_BY_ARCH)
+        .map((a) => `linux/${a}`)
+        .join(', ')}).`,
+    );
   return entry;
 }
 
@@ -147,14 +152,21 @@ export async function canExecute(runner: Runner, platform: Platform, tempRoot: s
 
 // ---- binfmt_misc ----
 
-export type BinfmtState = { state: 'unmounted' } | { state: 'unregistered' } | { state: 'disabled' | 'enabled'; interpreter?: string; flags?: string };
+export type BinfmtState =
+  { state: 'unmounted' } | { state: 'unregistered' } | { state: 'disabled' | 'enabled'; interpreter?: string; flags?: string };
 
 export function parseBinfmtEntry(text: string): BinfmtState {
   const lines = text.split('\n');
   return {
     state: lines[0]?.trim() === 'enabled' ? 'enabled' : 'disabled',
-    interpreter: lines.find((l) => l.startsWith('interpreter '))?.slice('interpreter '.length).trim(),
-    flags: lines.find((l) => l.startsWith('flags:'))?.slice('flags:'.length).trim(),
+    interpreter: lines
+      .find((l) => l.startsWith('interpreter '))
+      ?.slice('interpreter '.length)
+      .trim(),
+    flags: lines
+      .find((l) => l.startsWith('flags:'))
+      ?.slice('flags:'.length)
+      .trim(),
   };
 }
 
@@ -230,7 +242,10 @@ async function setUpLocally(platform: Platform, context: EmulationContext): Prom
     await context.enableEntry(entry);
   } else if (state.state === 'unregistered') {
     if (!context.qemuInstalled(entry)) {
-      if (!context.installQemu) throw new EmulationError(`QEMU for ${name} is not installed and this agent has no apt to install qemu-user-static; ${registerOnHost(platform)}`);
+      if (!context.installQemu)
+        throw new EmulationError(
+          `QEMU for ${name} is not installed and this agent has no apt to install qemu-user-static; ${registerOnHost(platform)}`,
+        );
       context.logger.info(`QEMU for ${name} is not installed; installing qemu-user-static and binfmt-support from the distribution`);
       await context.installQemu();
       how = 'installed';
@@ -243,7 +258,8 @@ async function setUpLocally(platform: Platform, context: EmulationContext): Prom
     }
   }
   const after = context.binfmtState(entry);
-  if (after.state !== 'enabled') throw new EmulationError(`QEMU for ${name} (${entry}) is still ${after.state} after setting it up; ${registerOnHost(platform)}`);
+  if (after.state !== 'enabled')
+    throw new EmulationError(`QEMU for ${name} (${entry}) is still ${after.state} after setting it up; ${registerOnHost(platform)}`);
   return how;
 }
 
@@ -263,7 +279,9 @@ export async function ensureEmulation(wanted: Platform[], context: EmulationCont
     const listed = await context.builderPlatforms();
     for (const p of foreign) {
       if (!offers(listed, p)) {
-        throw new EmulationError(`The builder of the daemon at ${context.daemonAddress} cannot build for ${formatPlatform(p)}, and that daemon runs on another machine; ${registerOnHost(p)}`);
+        throw new EmulationError(
+          `The builder of the daemon at ${context.daemonAddress} cannot build for ${formatPlatform(p)}, and that daemon runs on another machine; ${registerOnHost(p)}`,
+        );
       }
       outcomes.push({ platform: formatPlatform(p), how: 'builder' });
     }
@@ -280,7 +298,9 @@ export async function ensureEmulation(wanted: Platform[], context: EmulationCont
     }
     const how = await setUpLocally(p, context);
     if ((await context.canExecute(p)) === false) {
-      throw new EmulationError(`QEMU for ${name} is enabled, but a ${name} test program still does not run here (exec format error). Check the interpreter of ${BINFMT_DIR}/${binfmtEntryName(p)}: it must be a statically linked qemu registered with the F flag.`);
+      throw new EmulationError(
+        `QEMU for ${name} is enabled, but a ${name} test program still does not run here (exec format error). Check the interpreter of ${BINFMT_DIR}/${binfmtEntryName(p)}: it must be a statically linked qemu registered with the F flag.`,
+      );
     }
     outcomes.push({ platform: name, how });
   }

@@ -21,6 +21,7 @@ export async function withRemoteBuilder<T>(
     return await body(name);
   } finally {
     const removed = await options.runner(docker, ['buildx', 'rm', name], { env: options.env, timeoutMs: 120_000 }).catch(() => undefined);
-    if (removed?.exitCode !== 0) options.logger.warn(`The temporary builder ${name} could not be removed; remove it with 'docker buildx rm ${name}'.`);
+    if (removed?.exitCode !== 0)
+      options.logger.warn(`The temporary builder ${name} could not be removed; remove it with 'docker buildx rm ${name}'.`);
   }
 }

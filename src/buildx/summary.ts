@@ -63,7 +63,8 @@ export function buildSummary(facts: SummaryFacts): string {
       ? 'off'
       : `${facts.cache.mode}${facts.cache.ref ? ` (\`${facts.cache.ref}\`)` : ''}: ${facts.cache.use.cached} of ${facts.cache.use.steps} steps from the cache`;
   lines.push(`| Cache | ${cell(cacheText)} |`);
-  if (facts.mode === 'per-platform') lines.push('| Build | one platform at a time, joined into one index (docker driver without the containerd image store) |');
+  if (facts.mode === 'per-platform')
+    lines.push('| Build | one platform at a time, joined into one index (docker driver without the containerd image store) |');
   const verified = facts.verification
     ? facts.verification.problems.length
       ? `**failed**: ${cell(facts.verification.problems.join('; '))}`
@@ -78,7 +79,9 @@ export function buildSummary(facts: SummaryFacts): string {
   if (facts.verification?.platforms.length) {
     lines.push('', '| Platform | Manifest | Size | Program that starts |', '|---|---|---|---|');
     for (const p of facts.verification.platforms) {
-      lines.push(`| ${formatPlatform(p.platform)} | \`${p.manifestDigest}\` | ${formatBytes(p.size)} | ${cell(describeProgram(p.program))} |`);
+      lines.push(
+        `| ${formatPlatform(p.platform)} | \`${p.manifestDigest}\` | ${formatBytes(p.size)} | ${cell(describeProgram(p.program))} |`,
+      );
     }
   }
   return lines.join('\n') + '\n';

@@ -27,7 +27,9 @@ export function cliAsker(runner: Runner, env: NodeJS.ProcessEnv, timeoutMs: numb
     try {
       result = await runner('docker', ['version', '--format', '{{json .Server}}'], { env: dockerCliEnv(endpoint, env), timeoutMs });
     } catch (error) {
-      throw Object.assign(new Error(`the docker CLI, needed to reach ${endpoint.host}, could not be run: ${(error as Error).message}`), { code: 'NOCLI' });
+      throw Object.assign(new Error(`the docker CLI, needed to reach ${endpoint.host}, could not be run: ${(error as Error).message}`), {
+        code: 'NOCLI',
+      });
     }
     const server = result.exitCode === 0 ? (JSON.parse(result.stdout.trim() || 'null') as CliServerVersion | null) : null;
     if (!server?.Version) {

@@ -38,5 +38,12 @@ export function recordBuiltImage(agentTempDirectory: string, reference: string):
 export function readBuiltImageRecords(agentTempDirectory: string): string[] {
   const file = builtImagesFile(agentTempDirectory);
   if (!existsSync(file)) return [];
-  return [...new Set(readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')))];
+  return [
+    ...new Set(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#')),
+    ),
+  ];
 }

@@ -9,7 +9,17 @@ import type { DockerClient } from './client';
 export type CleanupMode = 'builtImages' | 'prune' | 'none';
 export const CLEANUP_MODES: readonly CleanupMode[] = ['builtImages', 'prune', 'none'];
 
-const UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, t: 1024 ** 4, tb: 1024 ** 4 };
+const UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+};
 
 /** A size as docker's flags take it (binary units): 10GB, 512mb, 2g, 1073741824. Throws with the fix. */
 export function parseSize(text: string): number {

@@ -93,7 +93,14 @@ async function shareUserConfig(userDir: string, dir: string): Promise<void> {
  * docker detects a credential helper (pass, secretservice) on its own and then stores logins there, outside
  * our directory. When config.json names one after the logins, log out so nothing stays behind.
  */
-async function logOutOfCredentialStores(dir: string, servers: string[], runner: Runner, docker: string, env: NodeJS.ProcessEnv, logger?: Logger): Promise<void> {
+async function logOutOfCredentialStores(
+  dir: string,
+  servers: string[],
+  runner: Runner,
+  docker: string,
+  env: NodeJS.ProcessEnv,
+  logger?: Logger,
+): Promise<void> {
   if (servers.length === 0) return;
   let config: { credsStore?: string; credHelpers?: Record<string, string> };
   try {
@@ -103,7 +110,13 @@ async function logOutOfCredentialStores(dir: string, servers: string[], runner: 
   }
   if (!config.credsStore && !config.credHelpers) return;
   for (const server of servers) {
-    const result = await runner(docker, ['logout', ...(server ? [server] : [])], { env, timeoutMs: 60_000 }).catch((error: Error) => ({ exitCode: -1, stderr: error.message }));
-    if (result.exitCode !== 0) logger?.warn(`docker logout ${server || 'docker.io'} failed; a credential may remain in the ${config.credsStore ?? 'configured'} credential store.`);
+    const result = await runner(docker, ['logout', ...(server ? [server] : [])], { env, timeoutMs: 60_000 }).catch((error: Error) => ({
+      exitCode: -1,
+      stderr: error.message,
+    }));
+    if (result.exitCode !== 0)
+      logger?.warn(
+        `docker logout ${server || 'docker.io'} failed; a credential may remain in the ${config.credsStore ?? 'configured'} credential store.`,
+      );
   }
 }

@@ -6,7 +6,6 @@ import type { DaemonFacts, SocketFacts } from './diagnose';
 import type { DockerEndpoint } from './endpoint';
 import { type DaemonFailure, findOnPath, isExecutableFile } from './probe';
 
-
 export function socketFacts(socketPath: string): SocketFacts {
   try {
     const s = statSync(socketPath);

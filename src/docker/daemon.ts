@@ -34,12 +34,14 @@ export function howToStart(facts: StartFacts, endpoint: DockerEndpoint): StartDe
   if (endpoint.kind !== 'unix') return { refused: `the daemon at ${endpoint.host} runs on another machine; start it there.` };
   if (facts.systemd && !facts.inContainer && facts.privilege !== 'none') return { how: 'systemd' };
   if (facts.privilege !== 'root') {
-    return { refused: `starting dockerd needs root, and the agent runs as uid ${process.getuid?.() ?? '?'}${facts.systemd ? ' without passwordless sudo' : ''}. Start it yourself (\`sudo systemctl start docker\`, or \`sudo dockerd &\` without systemd).` };
+    return {
+      refused: `starting dockerd needs root, and the agent runs as uid ${process.getuid?.() ?? '?'}${facts.systemd ? ' without passwordless sudo' : ''}. Start it yourself (\`sudo systemctl start docker\`, or \`sudo dockerd &\` without systemd).`,
+    };
   }
   if (facts.inContainer && !facts.capSysAdmin) {
     return {
       refused:
-        'this container is not privileged, and dockerd cannot run without --privileged (docker-in-docker). Either run the agent container with --privileged, or mount the host\'s socket (-v /var/run/docker.sock:/var/run/docker.sock) and set startDaemon: never.',
+        "this container is not privileged, and dockerd cannot run without --privileged (docker-in-docker). Either run the agent container with --privileged, or mount the host's socket (-v /var/run/docker.sock:/var/run/docker.sock) and set startDaemon: never.",
     };
   }
   return { how: 'background' };
@@ -89,7 +91,8 @@ export async function waitForDaemon(
     }
     const exited = options.exited?.();
     if (exited) throw new Error(`dockerd ${exited} before it answered`);
-    if (Date.now() - started > timeoutMs) throw new Error(`dockerd did not answer on ${endpoint.host} within ${timeoutMs / 1000} s (last: ${last})`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`dockerd did not answer on ${endpoint.host} within ${timeoutMs / 1000} s (last: ${last})`);
     await sleep(options.pollMs ?? 500);
   }
 }
@@ -110,13 +113,17 @@ export async function startDaemon(
   context: StartDaemonContext,
 ): Promise<{ started: StartedDaemon; info: DaemonInfo }> {
   if (how === 'systemd') {
-    await executePlan([{ kind: 'run', argv: ['systemctl', 'start', 'docker'], root: true, why: 'start the docker service' }], 'Starting the docker service', {
-      runner: context.runner,
-      logger: context.logger,
-      privilege: context.privilege,
-      env: context.env,
-      download: () => Promise.reject(new Error('no download')),
-    });
+    await executePlan(
+      [{ kind: 'run', argv: ['systemctl', 'start', 'docker'], root: true, why: 'start the docker service' }],
+      'Starting the docker service',
+      {
+        runner: context.runner,
+        logger: context.logger,
+        privilege: context.privilege,
+        env: context.env,
+        download: () => Promise.reject(new Error('no download')),
+      },
+    );
     const info = await waitForDaemon(context.ask, endpoint, { timeoutMs: context.timeoutMs });
     return { started: { how, socketPath: endpoint.socketPath }, info };
   }

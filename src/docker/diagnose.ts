@@ -59,10 +59,11 @@ const TLS_CODES = new Set([
 ]);
 
 export const SOCKET_MOUNT_WARNING =
-  'Mounting the host socket means builds run on the host\'s daemon and share its image store and build cache with everything else on the host, and anything that can reach the socket can get root on the host (a read-only mount does not change that).';
+  "Mounting the host socket means builds run on the host's daemon and share its image store and build cache with everything else on the host, and anything that can reach the socket can get root on the host (a read-only mount does not change that).";
 
 function isTlsFailure(failure: DaemonFailure): boolean {
-  if (failure.code && (TLS_CODES.has(failure.code) || failure.code.startsWith('ERR_SSL_') || failure.code.startsWith('ERR_TLS_'))) return true;
+  if (failure.code && (TLS_CODES.has(failure.code) || failure.code.startsWith('ERR_SSL_') || failure.code.startsWith('ERR_TLS_')))
+    return true;
   return /certificate|x509|tls|ssl|handshake/i.test(failure.message) && !/^\(HTTP code/.test(failure.message);
 }
 
@@ -81,7 +82,9 @@ function groupLabel(facts: DaemonFacts, gid: number | undefined): string {
 }
 
 function where(endpoint: DockerEndpoint): string {
-  return endpoint.source === 'default' ? '' : ` set by ${endpoint.source === 'input' ? 'the dockerHost input' : endpoint.source === 'DOCKER_HOST' ? 'DOCKER_HOST' : `docker context '${endpoint.context}'`}`;
+  return endpoint.source === 'default'
+    ? ''
+    : ` set by ${endpoint.source === 'input' ? 'the dockerHost input' : endpoint.source === 'DOCKER_HOST' ? 'DOCKER_HOST' : `docker context '${endpoint.context}'`}`;
 }
 
 function noSocket(facts: DaemonFacts, socketPath: string): Diagnosis {
@@ -92,7 +95,9 @@ function noSocket(facts: DaemonFacts, socketPath: string): Diagnosis {
       summary: `There is no Docker socket at ${socketPath}, the address${where(endpoint)} (${endpoint.host}): it points nowhere.`,
       fixes: [
         `Point ${endpoint.source === 'input' ? 'dockerHost' : 'DOCKER_HOST'} at a running daemon's socket, or remove it to use ${DEFAULT_SOCKET}.`,
-        ...(facts.engine ? [`dockerd is installed here (${facts.engine}); with startDaemon: auto the task starts it on ${socketPath}.`] : []),
+        ...(facts.engine
+          ? [`dockerd is installed here (${facts.engine}); with startDaemon: auto the task starts it on ${socketPath}.`]
+          : []),
       ],
     };
   }
@@ -103,19 +108,27 @@ function noSocket(facts: DaemonFacts, socketPath: string): Diagnosis {
       'Or run an engine inside the agent container (docker-in-docker, needs a privileged container): with startDaemon: auto the task installs and starts one when it runs as root.',
     );
   } else {
-    fixes.push('Install Docker Engine on this agent (startDaemon: auto installs and starts it when the agent runs as root or has sudo), or point dockerHost / DOCKER_HOST at a daemon elsewhere.');
+    fixes.push(
+      'Install Docker Engine on this agent (startDaemon: auto installs and starts it when the agent runs as root or has sudo), or point dockerHost / DOCKER_HOST at a daemon elsewhere.',
+    );
   }
-  return { problem: 'no-socket', summary: `There is no Docker socket at ${socketPath} and no Docker engine is installed here${facts.inContainer ? ' (inside a container)' : ''}.`, fixes };
+  return {
+    problem: 'no-socket',
+    summary: `There is no Docker socket at ${socketPath} and no Docker engine is installed here${facts.inContainer ? ' (inside a container)' : ''}.`,
+    fixes,
+  };
 }
 
 function notRunning(facts: DaemonFacts, socketPath: string, stale: boolean): Diagnosis {
-  const what = stale ? `the socket ${socketPath} exists but nothing listens on it (a daemon that stopped or crashed leaves it behind)` : `there is no socket at ${socketPath}`;
+  const what = stale
+    ? `the socket ${socketPath} exists but nothing listens on it (a daemon that stopped or crashed leaves it behind)`
+    : `there is no socket at ${socketPath}`;
   return {
     problem: 'not-running',
     summary: `Docker Engine is installed (${facts.engine}) but not running: ${what}.`,
     fixes: [
       'Set startDaemon: auto to let the task start it (it must run as root; in a container the container must be privileged).',
-      'Or start it yourself: `sudo systemctl start docker` where systemd runs, otherwise `sudo dockerd > /var/log/dockerd.log 2>&1 &` (a container\'s `service docker start` often reports success although dockerd exits right away: read its log).',
+      "Or start it yourself: `sudo systemctl start docker` where systemd runs, otherwise `sudo dockerd > /var/log/dockerd.log 2>&1 &` (a container's `service docker start` often reports success although dockerd exits right away: read its log).",
     ],
   };
 }
@@ -137,9 +150,13 @@ function permissionDenied(facts: DaemonFacts, socketPath: string): Diagnosis {
       `Add the agent's user to the ${facts.groupNames[gid]} group: \`sudo usermod -aG ${facts.groupNames[gid]} ${user.name ?? '<agent user>'}\`, then restart the agent (group membership is read when a process starts).`,
     );
   } else if (!facts.inContainer) {
-    fixes.push('Run the agent as a user in the group that owns the socket (usually docker: `sudo usermod -aG docker <agent user>`, then restart the agent).');
+    fixes.push(
+      'Run the agent as a user in the group that owns the socket (usually docker: `sudo usermod -aG docker <agent user>`, then restart the agent).',
+    );
   }
-  fixes.push('Membership of the socket\'s group is equivalent to root on the machine that runs the daemon; grant it only to agents you trust with that.');
+  fixes.push(
+    "Membership of the socket's group is equivalent to root on the machine that runs the daemon; grant it only to agents you trust with that.",
+  );
   return { problem: 'permission-denied', summary: `Permission denied on the Docker socket ${socketPath} (${owner}) for ${who}.`, fixes };
 }
 
@@ -151,7 +168,7 @@ export function diagnoseDaemon(facts: DaemonFacts): Diagnosis {
     return {
       problem: 'timeout',
       summary: `The daemon at ${describeEndpoint(endpoint)} accepted the connection but did not answer: ${failure.message}.`,
-      fixes: ['It may be starting or overloaded; look at its log (`journalctl -u docker` or dockerd\'s log file) and retry.'],
+      fixes: ["It may be starting or overloaded; look at its log (`journalctl -u docker` or dockerd's log file) and retry."],
     };
   }
 
@@ -171,7 +188,9 @@ export function diagnoseDaemon(facts: DaemonFacts): Diagnosis {
       };
     }
     if (code === 'ENOENT' || facts.socket?.exists === false) {
-      return facts.engine && (endpoint.source === 'default' || socketPath === DEFAULT_SOCKET) ? notRunning(facts, socketPath, false) : noSocket(facts, socketPath);
+      return facts.engine && (endpoint.source === 'default' || socketPath === DEFAULT_SOCKET)
+        ? notRunning(facts, socketPath, false)
+        : noSocket(facts, socketPath);
     }
     if (code === 'ECONNREFUSED') {
       if (facts.engine) return notRunning(facts, socketPath, true);
@@ -194,18 +213,32 @@ export function diagnoseDaemon(facts: DaemonFacts): Diagnosis {
       return {
         problem: 'tls',
         summary: `The daemon at ${address}${set} speaks TLS, but the task connected without TLS.`,
-        fixes: ['Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to a directory with ca.pem, cert.pem and key.pem (as variables of the job), or use a docker context that carries them.'],
+        fixes: [
+          'Set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to a directory with ca.pem, cert.pem and key.pem (as variables of the job), or use a docker context that carries them.',
+        ],
       };
     }
     if (isTlsFailure(failure)) {
       const tls = endpoint.tls;
-      const files = tls ? ([['ca.pem', tls.ca], ['cert.pem', tls.cert], ['key.pem', tls.key]] as const).filter(([, pem]) => !pem).map(([file]) => file) : [];
-      const used = tls ? `TLS ${tls.verify ? 'with' : 'without'} verification, certificates from ${tls.dir ?? '?'}${files.length ? ` (missing: ${files.join(', ')})` : ''}` : 'TLS without client certificates';
+      const files = tls
+        ? (
+            [
+              ['ca.pem', tls.ca],
+              ['cert.pem', tls.cert],
+              ['key.pem', tls.key],
+            ] as const
+          )
+            .filter(([, pem]) => !pem)
+            .map(([file]) => file)
+        : [];
+      const used = tls
+        ? `TLS ${tls.verify ? 'with' : 'without'} verification, certificates from ${tls.dir ?? '?'}${files.length ? ` (missing: ${files.join(', ')})` : ''}`
+        : 'TLS without client certificates';
       return {
         problem: 'tls',
         summary: `The TLS handshake with the daemon at ${address}${set} failed (${used}): ${failure.message}${code ? ` [${code}]` : ''}.`,
         fixes: [
-          'ca.pem must be the CA that signed the daemon\'s certificate, and the daemon\'s certificate must name the host you connect to (its DNS name or IP in subjectAltName).',
+          "ca.pem must be the CA that signed the daemon's certificate, and the daemon's certificate must name the host you connect to (its DNS name or IP in subjectAltName).",
           'cert.pem and key.pem must be a client certificate signed by the CA the daemon trusts (dockerd --tlscacert); the daemon refuses clients without one when started with --tlsverify.',
           'Fix DOCKER_CERT_PATH (or the context\'s TLS files: `docker context export`/`docker context update --docker "host=...,ca=...,cert=...,key=..."`).',
         ],
@@ -241,14 +274,14 @@ export function diagnoseDaemon(facts: DaemonFacts): Diagnosis {
     return {
       problem: 'permission-denied',
       summary: `The daemon at ${describeEndpoint(endpoint)} refused access: ${failure.message}.`,
-      fixes: ['Check the ssh user\'s key and that the remote user may use the Docker socket (member of the docker group).'],
+      fixes: ["Check the ssh user's key and that the remote user may use the Docker socket (member of the docker group)."],
     };
   }
 
   return {
     problem: 'unknown',
     summary: `The daemon at ${describeEndpoint(endpoint)} did not answer: ${failure.message}${code ? ` [${code}]` : ''}.`,
-    fixes: ['Run `docker version` on the agent as the agent\'s user to see what the CLI says.'],
+    fixes: ["Run `docker version` on the agent as the agent's user to see what the CLI says."],
   };
 }
 

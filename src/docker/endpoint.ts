@@ -45,14 +45,19 @@ const SUPPORTED_SCHEMES = ['unix', 'tcp', 'ssh'];
  * Parses a daemon address as DOCKER_HOST and `--host` take it. Throws with the reason and the fix, so that
  * the dockerHost input parser can name the input.
  */
-export function parseDockerHost(value: string): { kind: 'unix'; socketPath: string } | { kind: 'tcp'; hostname: string; port: number; tlsPort: boolean } | { kind: 'ssh' } {
+export function parseDockerHost(
+  value: string,
+): { kind: 'unix'; socketPath: string } | { kind: 'tcp'; hostname: string; port: number; tlsPort: boolean } | { kind: 'ssh' } {
   const text = value.trim();
   const match = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text);
   if (!match) throw new Error(`'${text}' is not a daemon address. Write unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host.`);
   const scheme = match[1].toLowerCase();
   const rest = match[2];
   if (!SUPPORTED_SCHEMES.includes(scheme)) {
-    const hint = scheme === 'http' || scheme === 'https' ? ' For a TCP daemon write tcp://host:port (TLS comes from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH).' : '';
+    const hint =
+      scheme === 'http' || scheme === 'https'
+        ? ' For a TCP daemon write tcp://host:port (TLS comes from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH).'
+        : '';
     throw new Error(`the scheme '${scheme}' of '${text}' is not supported on a Linux agent. Use unix://, tcp:// or ssh://.${hint}`);
   }
   if (scheme === 'unix') {
@@ -144,7 +149,9 @@ export function resolveEndpoint(environment: EndpointEnvironment, dockerHost?: s
   const meta = readJson<ContextMeta>(environment, metaFile, `docker context '${contextName}'`);
   const origin = source === 'DOCKER_CONTEXT' ? 'DOCKER_CONTEXT' : `currentContext in ${path.join(configDir, 'config.json')}`;
   if (!meta) {
-    throw new Error(`docker context '${contextName}' (from ${origin}) does not exist: ${metaFile} was not found. Create it with \`docker context create\` or unset ${source === 'DOCKER_CONTEXT' ? 'DOCKER_CONTEXT' : 'currentContext'}.`);
+    throw new Error(
+      `docker context '${contextName}' (from ${origin}) does not exist: ${metaFile} was not found. Create it with \`docker context create\` or unset ${source === 'DOCKER_CONTEXT' ? 'DOCKER_CONTEXT' : 'currentContext'}.`,
+    );
   }
   const docker = meta.Endpoints?.docker;
   if (!docker?.Host) throw new Error(`docker context '${contextName}' (${metaFile}) has no docker endpoint host.`);

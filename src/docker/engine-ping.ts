@@ -25,7 +25,11 @@ export class EngineApiError extends Error {
   }
 }
 
-async function get(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+async function get(
+  endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; body: string }> {
   // node:https pulls in tls, which a task talking to a unix socket (the common case) never needs: load it on demand.
   const https = endpoint.kind === 'tcp' && endpoint.tls ? await import('node:https') : undefined;
   return new Promise((resolve, reject) => {
@@ -44,8 +48,19 @@ async function get(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, path: str
               key: endpoint.tls.key,
               rejectUnauthorized: endpoint.tls.verify,
             })
-          : http.request({ ...common, host: endpoint.hostname, port: endpoint.port, headers: { Host: `${endpoint.hostname}:${endpoint.port}` } });
-    const timer = setTimeout(() => request.destroy(new EngineApiError(`the daemon at ${endpoint.host} did not answer within ${timeoutMs / 1000} s`, undefined, 'ETIMEDOUT')), timeoutMs);
+          : http.request({
+              ...common,
+              host: endpoint.hostname,
+              port: endpoint.port,
+              headers: { Host: `${endpoint.hostname}:${endpoint.port}` },
+            });
+    const timer = setTimeout(
+      () =>
+        request.destroy(
+          new EngineApiError(`the daemon at ${endpoint.host} did not answer within ${timeoutMs / 1000} s`, undefined, 'ETIMEDOUT'),
+        ),
+      timeoutMs,
+    );
     request.on('response', (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (c: Buffer) => chunks.push(c));
@@ -76,7 +91,8 @@ function expectOk(answer: { status: number; body: string }, path: string): void 
 export async function pingAndVersion(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, timeoutMs: number): Promise<DaemonInfo> {
   const ping = await get(endpoint, '/_ping', timeoutMs);
   expectOk(ping, '/_ping');
-  if (ping.body.trim() !== 'OK') throw new EngineApiError(`GET /_ping answered '${ping.body.trim().slice(0, 100)}', not OK: not a Docker daemon`, ping.status);
+  if (ping.body.trim() !== 'OK')
+    throw new EngineApiError(`GET /_ping answered '${ping.body.trim().slice(0, 100)}', not OK: not a Docker daemon`, ping.status);
   const version = await get(endpoint, '/version', timeoutMs);
   expectOk(version, '/version');
   let body: VersionBody;
@@ -85,7 +101,8 @@ export async function pingAndVersion(endpoint: Exclude<DockerEndpoint, { kind: '
   } catch {
     throw new EngineApiError('GET /version did not answer JSON: not a Docker daemon', version.status);
   }
-  if (!body.Version || !body.Arch) throw new EngineApiError('GET /version answered without Version/Arch: not a Docker daemon', version.status);
+  if (!body.Version || !body.Arch)
+    throw new EngineApiError('GET /version answered without Version/Arch: not a Docker daemon', version.status);
   const info: DaemonInfo = { version: body.Version, apiVersion: body.ApiVersion ?? '', os: body.Os ?? 'linux', arch: body.Arch };
   if (body.Arch === 'arm') {
     const sys = await get(endpoint, '/info', timeoutMs);

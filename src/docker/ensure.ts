@@ -14,7 +14,17 @@ import { describeEndpoint, type DockerEndpoint, type EndpointEnvironment, proces
 import { detectPrivilege, type Privilege } from './executor';
 import { type Component, type InstallSource, qemuPlan } from './install-plan';
 import { withLock } from './lock';
-import { type DaemonAsker, type DaemonFailure, type DaemonInfo, findOnPath, probeAll, probeBuildx, probeCli, type ToolProbe, type ToolProbes } from './probe';
+import {
+  type DaemonAsker,
+  type DaemonFailure,
+  type DaemonInfo,
+  findOnPath,
+  probeAll,
+  probeBuildx,
+  probeCli,
+  type ToolProbe,
+  type ToolProbes,
+} from './probe';
 import type { StaticSources } from './static';
 import { Installer } from './installer';
 import { satisfiesPin } from './version';
@@ -99,7 +109,11 @@ export async function ensureDocker(options: EnsureOptions, context: EnsureContex
   const startPlan = probe.daemon.ok ? undefined : await planDaemonStart(run, probe.daemon.failure, absentTools);
   const missing = [...absentTools, ...(startPlan?.needsEngine ? (['engine'] as const) : [])];
   const tools = missing.length ? await installMissing(run, missing) : { cli: probe.cli, buildx: probe.buildx, installed: [] };
-  const daemon = startPlan ? await startPlannedDaemon(run, startPlan) : probe.daemon.ok ? { info: probe.daemon.info, started: undefined } : undefined;
+  const daemon = startPlan
+    ? await startPlannedDaemon(run, startPlan)
+    : probe.daemon.ok
+      ? { info: probe.daemon.info, started: undefined }
+      : undefined;
   if (!daemon) throw new Error('BUG: no daemon information after the checks');
   const server = daemon.info;
   const emulation = options.emulatePlatforms.length ? await ensurePlatforms(run, server) : [];
@@ -135,7 +149,11 @@ async function probeAndLog({ context, environment, endpoint, ask }: EnsureRun) {
   const { logger } = context;
   logger.info(describeTool('docker', probe.cli));
   logger.info(describeTool('buildx', probe.buildx));
-  logger.info(probe.daemon.ok ? `daemon ${probe.daemon.info.version} ${formatServerPlatform(probe.daemon.info)} at ${describeEndpoint(endpoint)}` : `daemon at ${describeEndpoint(endpoint)} does not answer`);
+  logger.info(
+    probe.daemon.ok
+      ? `daemon ${probe.daemon.info.version} ${formatServerPlatform(probe.daemon.info)} at ${describeEndpoint(endpoint)}`
+      : `daemon at ${describeEndpoint(endpoint)} does not answer`,
+  );
   return probe;
 }
 
@@ -143,7 +161,13 @@ async function probeAndLog({ context, environment, endpoint, ask }: EnsureRun) {
  * Why the task may not start a daemon that does not answer, as the error that ends it; undefined when it may.
  * Only a local unix socket is startable: one with no socket yet, or one whose daemon is not running and installed.
  */
-export function daemonStartRefusal(diagnosis: Diagnosis, endpoint: DockerEndpoint, engineInstalled: boolean, startDaemon: EnsureOptions['startDaemon'], missing: readonly Component[]): string | undefined {
+export function daemonStartRefusal(
+  diagnosis: Diagnosis,
+  endpoint: DockerEndpoint,
+  engineInstalled: boolean,
+  startDaemon: EnsureOptions['startDaemon'],
+  missing: readonly Component[],
+): string | undefined {
   const startable = endpoint.kind === 'unix' && (diagnosis.problem === 'not-running' ? engineInstalled : diagnosis.problem === 'no-socket');
   if (startDaemon === 'auto' && startable) return undefined;
   const also = missing.length ? `\n(Also missing: ${missing.join(', ')}.)` : '';
@@ -159,12 +183,17 @@ async function planDaemonStart(run: EnsureRun, failure: DaemonFailure, missing: 
   const decision = howToStart(readStartFacts(await run.privilege(), facts.inContainer), endpoint);
   if ('refused' in decision) throw new Error(`${formatDiagnosis(diagnosis)}\n  startDaemon: auto cannot start it: ${decision.refused}`);
   if (endpoint.kind !== 'unix') throw new Error('BUG: only a unix socket daemon is started');
-  context.logger.info(`${diagnosis.summary} The task will ${facts.engine ? 'start it' : 'install an engine and start it'} (startDaemon: auto).`);
+  context.logger.info(
+    `${diagnosis.summary} The task will ${facts.engine ? 'start it' : 'install an engine and start it'} (startDaemon: auto).`,
+  );
   return { diagnosis, how: decision.how, endpoint, needsEngine: !facts.engine };
 }
 
 /** Installs what is missing under the agent's install lock, then probes again: the tools as they are now, and what this job installed. */
-async function installMissing(run: EnsureRun, missing: Component[]): Promise<{ cli: ToolProbe; buildx: ToolProbe; installed: Component[] }> {
+async function installMissing(
+  run: EnsureRun,
+  missing: Component[],
+): Promise<{ cli: ToolProbe; buildx: ToolProbe; installed: Component[] }> {
   const { options, context, environment } = run;
   const { logger, runner, env } = context;
   const installer = new Installer(options, context, await run.privilege());
@@ -174,7 +203,10 @@ async function installMissing(run: EnsureRun, missing: Component[]): Promise<{ c
       async (): Promise<Component[]> => {
         // Another job on this agent may have installed them while we waited for the lock.
         const [c, b] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
-        const still = [...missingTools(c, b, options.dockerVersion), ...(missing.includes('engine') && !findEngine(env.PATH) ? (['engine'] as const) : [])];
+        const still = [
+          ...missingTools(c, b, options.dockerVersion),
+          ...(missing.includes('engine') && !findEngine(env.PATH) ? (['engine'] as const) : []),
+        ];
         if (!still.length) {
           logger.info('Another job installed them meanwhile; nothing to do.');
           return [];
@@ -186,7 +218,8 @@ async function installMissing(run: EnsureRun, missing: Component[]): Promise<{ c
     ),
   );
   const [cli, buildx] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
-  if (missingTools(cli, buildx, options.dockerVersion).length) throw new Error(`After installing, still missing: ${[describeTool('docker', cli), describeTool('buildx', buildx)].join('; ')}`);
+  if (missingTools(cli, buildx, options.dockerVersion).length)
+    throw new Error(`After installing, still missing: ${[describeTool('docker', cli), describeTool('buildx', buildx)].join('; ')}`);
   logger.info(`Installed ${installed.join(', ') || 'nothing'}: docker ${cli.version}, buildx ${buildx.version}`);
   return { cli, buildx, installed };
 }
@@ -197,7 +230,9 @@ async function startPlannedDaemon(run: EnsureRun, plan: DaemonStartPlan): Promis
   const dockerd = findEngine(env.PATH);
   if (!dockerd) throw new Error(`${formatDiagnosis(plan.diagnosis)}\n  No dockerd was found after installing the engine.`);
   const privilege = await run.privilege();
-  const result = await logger.group(`Start dockerd`, () => startDaemon(plan.how, dockerd, plan.endpoint, { runner, logger, ask, privilege, env, stateDir: context.tempDir }));
+  const result = await logger.group(`Start dockerd`, () =>
+    startDaemon(plan.how, dockerd, plan.endpoint, { runner, logger, ask, privilege, env, stateDir: context.tempDir }),
+  );
   context.onDaemonStarted?.(result.started);
   logger.info(`dockerd ${result.info.version} answers on ${plan.endpoint.host}`);
   return result;
@@ -218,13 +253,29 @@ async function ensurePlatforms(run: EnsureRun, server: DaemonInfo): Promise<Emul
       builderPlatforms: () => listBuilderPlatforms(runner, { env: cliEnv }),
       canExecute: (p) => canExecute(runner, p, tempDir),
       binfmtState: (entry) => binfmtState(entry),
-      mountBinfmt: () => installer.execute([{ kind: 'run', argv: ['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR], root: true, why: 'mount binfmt_misc' }], 'Mounting binfmt_misc'),
-      enableEntry: (entry) => installer.execute([{ kind: 'write', path: `${BINFMT_DIR}/${entry}`, content: '1', root: true, why: `switch ${entry} on` }], `Switching ${entry} on`),
+      mountBinfmt: () =>
+        installer.execute(
+          [{ kind: 'run', argv: ['mount', '-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR], root: true, why: 'mount binfmt_misc' }],
+          'Mounting binfmt_misc',
+        ),
+      enableEntry: (entry) =>
+        installer.execute(
+          [{ kind: 'write', path: `${BINFMT_DIR}/${entry}`, content: '1', root: true, why: `switch ${entry} on` }],
+          `Switching ${entry} on`,
+        ),
       installQemu: hasApt
-        ? () => withLock(path.join(toolsDir, LOCK_FILE), () => installer.execute(qemuPlan(), 'Installing QEMU'), { onWait: (o) => logger.info(`Waiting for another install (${o})`) })
+        ? () =>
+            withLock(path.join(toolsDir, LOCK_FILE), () => installer.execute(qemuPlan(), 'Installing QEMU'), {
+              onWait: (o) => logger.info(`Waiting for another install (${o})`),
+            })
         : undefined,
-      registerEntry: (entry) => installer.execute([{ kind: 'run', argv: ['update-binfmts', '--enable', entry], root: true, why: `register ${entry}` }], `Registering ${entry}`),
-      qemuInstalled: (entry) => existsSync(`/usr/bin/${entry}-static`) || existsSync(`/usr/libexec/qemu-binfmt/${entry.replace(/^qemu-/, '')}-binfmt-P`),
+      registerEntry: (entry) =>
+        installer.execute(
+          [{ kind: 'run', argv: ['update-binfmts', '--enable', entry], root: true, why: `register ${entry}` }],
+          `Registering ${entry}`,
+        ),
+      qemuInstalled: (entry) =>
+        existsSync(`/usr/bin/${entry}-static`) || existsSync(`/usr/libexec/qemu-binfmt/${entry.replace(/^qemu-/, '')}-binfmt-P`),
     }),
   );
   for (const e of emulation) logger.info(`${e.platform}: ${e.how}`);

@@ -9,7 +9,11 @@ import { findOnPath } from './probe';
 
 export type Privilege = 'root' | 'sudo' | 'none';
 
-export async function detectPrivilege(runner: Runner, env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid?.() ?? -1): Promise<Privilege> {
+export async function detectPrivilege(
+  runner: Runner,
+  env: NodeJS.ProcessEnv = process.env,
+  uid: number = process.getuid?.() ?? -1,
+): Promise<Privilege> {
   if (uid === 0) return 'root';
   if (!findOnPath('sudo', env.PATH)) return 'none';
   try {
@@ -33,13 +37,14 @@ export class NeedsRootError extends Error {
 }
 
 /** The task's runner, logger and env, and what running a plan needs beyond them. */
-export type ExecutorContext = Pick<TaskContext, 'runner' | 'logger'> & Partial<Pick<TaskContext, 'env'>> & {
-  privilege: Privilege;
-  /** Downloads a URL to a temporary file and returns its path (tool-lib's downloader in the task: proxy-aware). */
-  download: (url: string) => Promise<string>;
-  /** Waits between attempts while another apt holds its lock (tests shorten it). */
-  aptLockRetry?: { attempts: number; delayMs: number };
-};
+export type ExecutorContext = Pick<TaskContext, 'runner' | 'logger'> &
+  Partial<Pick<TaskContext, 'env'>> & {
+    privilege: Privilege;
+    /** Downloads a URL to a temporary file and returns its path (tool-lib's downloader in the task: proxy-aware). */
+    download: (url: string) => Promise<string>;
+    /** Waits between attempts while another apt holds its lock (tests shorten it). */
+    aptLockRetry?: { attempts: number; delayMs: number };
+  };
 
 const APT_LOCKED = /Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock directory|is another process using it/i;
 
@@ -90,7 +95,15 @@ export async function executePlan(steps: PlanStep[], what: string, context: Exec
     } else {
       context.logger.info(`downloading ${step.url} (${step.why})`);
       const file = await context.download(step.url);
-      await runLogged(context, privileged(['install', '-D', '-m', step.mode.toString(8).padStart(4, '0'), file, step.path], undefined, step.root, context.privilege));
+      await runLogged(
+        context,
+        privileged(
+          ['install', '-D', '-m', step.mode.toString(8).padStart(4, '0'), file, step.path],
+          undefined,
+          step.root,
+          context.privilege,
+        ),
+      );
     }
   }
 }

@@ -121,7 +121,10 @@ export function dockerRepositorySuite(os: OsRelease): string | undefined {
 export function dockerSourcesEntry(facts: AptFacts, repositoryUrl: string = DOCKER_REPOSITORY_URL): string {
   const family = aptFamily(facts.os);
   const suite = dockerRepositorySuite(facts.os);
-  if (!family || !suite) throw new Error(`Docker's apt repository has packages for Debian and Ubuntu releases; ${osName(facts.os)} is neither (or names no codename).`);
+  if (!family || !suite)
+    throw new Error(
+      `Docker's apt repository has packages for Debian and Ubuntu releases; ${osName(facts.os)} is neither (or names no codename).`,
+    );
   return [
     'Types: deb',
     `URIs: ${repositoryUrl.replace(/\/+$/, '')}/${family}`,
@@ -137,7 +140,8 @@ export function dockerSourcesEntry(facts: AptFacts, repositoryUrl: string = DOCK
 export function dockerRepositoryVersion(os: OsRelease, pin: string): string {
   const family = aptFamily(os);
   const suite = dockerRepositorySuite(os);
-  if (!family || !suite || !os.versionId) throw new Error(`cannot form Docker's package version for ${osName(os)}: it needs Debian or Ubuntu with VERSION_ID and a codename.`);
+  if (!family || !suite || !os.versionId)
+    throw new Error(`cannot form Docker's package version for ${osName(os)}: it needs Debian or Ubuntu with VERSION_ID and a codename.`);
   return `5:${pin}-1~${family}.${os.versionId}~${suite}`;
 }
 
@@ -154,7 +158,10 @@ export function dockerRepositoryPlan(
   options: { pin?: string; repositoryUrl?: string; alreadyConfigured?: boolean } = {},
 ): InstallPlan {
   const family = aptFamily(facts.os);
-  if (!family) throw new Error(`Docker's apt repository has packages for Debian and Ubuntu; this agent runs ${osName(facts.os)}. Use installSource static.`);
+  if (!family)
+    throw new Error(
+      `Docker's apt repository has packages for Debian and Ubuntu; this agent runs ${osName(facts.os)}. Use installSource static.`,
+    );
   const wanted = components.filter((c): c is Exclude<Component, 'qemu'> => c !== 'qemu');
   const packages = [...new Set(wanted.flatMap((c) => REPOSITORY_PACKAGES[c]))];
   const pinned = options.pin ? dockerRepositoryVersion(facts.os, options.pin) : undefined;
@@ -166,9 +173,28 @@ export function dockerRepositoryPlan(
       steps.push(aptUpdate(), aptInstall(['ca-certificates'], 'apt needs CA certificates to fetch from Docker over https'));
     }
     steps.push(
-      { kind: 'run', argv: ['install', '-m', '0755', '-d', '/etc/apt/keyrings'], root: true, why: 'the directory for third-party apt keys' },
-      { kind: 'download', url: `${repositoryUrl.replace(/\/+$/, '')}/${family}/gpg`, path: DOCKER_KEYRING, mode: 0o644, root: true, why: "Docker's apt signing key" },
-      { kind: 'write', path: DOCKER_SOURCES_FILE, content: dockerSourcesEntry(facts, repositoryUrl), mode: 0o644, root: true, why: "Docker's apt repository" },
+      {
+        kind: 'run',
+        argv: ['install', '-m', '0755', '-d', '/etc/apt/keyrings'],
+        root: true,
+        why: 'the directory for third-party apt keys',
+      },
+      {
+        kind: 'download',
+        url: `${repositoryUrl.replace(/\/+$/, '')}/${family}/gpg`,
+        path: DOCKER_KEYRING,
+        mode: 0o644,
+        root: true,
+        why: "Docker's apt signing key",
+      },
+      {
+        kind: 'write',
+        path: DOCKER_SOURCES_FILE,
+        content: dockerSourcesEntry(facts, repositoryUrl),
+        mode: 0o644,
+        root: true,
+        why: "Docker's apt repository",
+      },
     );
   }
   steps.push(aptUpdate(), aptInstall(withPins, `install ${packages.join(', ')} from Docker's repository`, !!pinned));
@@ -226,12 +252,17 @@ export function distributionPlan(
     for (const p of packages.filter((p) => p === 'docker.io' || p === 'docker-cli')) {
       const candidate = candidates[p] ?? '';
       if (upstreamVersion(candidate) !== options.pin) {
-        throw new UnavailableError(`${osName(facts.os)} offers ${p} ${candidate}, not ${options.pin}: the distribution's packages cannot be pinned to another release. Use installSource dockerRepository or static for dockerVersion ${options.pin}.`);
+        throw new UnavailableError(
+          `${osName(facts.os)} offers ${p} ${candidate}, not ${options.pin}: the distribution's packages cannot be pinned to another release. Use installSource dockerRepository or static for dockerVersion ${options.pin}.`,
+        );
       }
     }
   }
   const unique = [...new Set(packages)];
-  const steps = [...(options.listsRefreshed ? [] : [aptUpdate()]), aptInstall(unique, `install ${unique.join(', ')} from ${osName(facts.os)}`)];
+  const steps = [
+    ...(options.listsRefreshed ? [] : [aptUpdate()]),
+    aptInstall(unique, `install ${unique.join(', ')} from ${osName(facts.os)}`),
+  ];
   return { source: 'distribution', components: wanted, steps };
 }
 
@@ -259,18 +290,24 @@ export interface SourceFacts {
 export function chooseSourceBeforeCandidates(requested: InstallSource, facts: SourceFacts): { source: InstallSource; reason: string } {
   if (requested !== 'auto') return { source: requested, reason: 'as asked' };
   if (!facts.hasApt) return { source: 'static', reason: 'this agent has no apt' };
-  if (!facts.canBeRoot) return { source: 'static', reason: 'the agent is neither root nor has passwordless sudo, and static binaries need neither' };
+  if (!facts.canBeRoot)
+    return { source: 'static', reason: 'the agent is neither root nor has passwordless sudo, and static binaries need neither' };
   if (facts.dockerRepositoryConfigured) return { source: 'dockerRepository', reason: "Docker's apt repository is already configured here" };
   return { source: 'auto', reason: 'the distribution decides once its lists are read' };
 }
 
-export function chooseAfterCandidates(components: Component[], candidates: Candidates, pin: string | undefined): { source: 'distribution' | 'static'; reason: string } {
+export function chooseAfterCandidates(
+  components: Component[],
+  candidates: Candidates,
+  pin: string | undefined,
+): { source: 'distribution' | 'static'; reason: string } {
   const wanted = components.filter((c): c is Exclude<Component, 'qemu'> => c !== 'qemu');
   const lacking = wanted.filter((c) => !distributionPackages(c, candidates));
   if (lacking.length) return { source: 'static', reason: `the distribution has no package for ${lacking.join(', ')}` };
   if (pin) {
     const cli = candidates['docker-cli'] ?? candidates['docker.io'];
-    if (!cli || upstreamVersion(cli) !== pin) return { source: 'static', reason: `the distribution offers ${cli ?? 'no docker'}, not the pinned ${pin}` };
+    if (!cli || upstreamVersion(cli) !== pin)
+      return { source: 'static', reason: `the distribution offers ${cli ?? 'no docker'}, not the pinned ${pin}` };
   }
   return { source: 'distribution', reason: 'the distribution has every package' };
 }
@@ -290,8 +327,8 @@ export function planAsShell(steps: PlanStep[], sudo: boolean): string[] {
       const envPart = env.length ? (step.root && sudo ? `env ${env.join('')}` : env.join('')) : '';
       return `${prefix(step.root)}${envPart}${step.argv.map(quote).join(' ')}`;
     }
-    if (step.kind === 'download') return `${prefix(step.root)}curl -fsSL ${quote(step.url)} -o ${quote(step.path)} && ${prefix(step.root)}chmod ${step.mode.toString(8)} ${quote(step.path)}`;
+    if (step.kind === 'download')
+      return `${prefix(step.root)}curl -fsSL ${quote(step.url)} -o ${quote(step.path)} && ${prefix(step.root)}chmod ${step.mode.toString(8)} ${quote(step.path)}`;
     return `${prefix(step.root)}tee ${quote(step.path)} > /dev/null <<'EOF'\n${step.content.replace(/\n$/, '')}\nEOF`;
   });
 }
-

@@ -25,7 +25,14 @@ import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type Sta
 
 function aptFacts(runnerArch: string): AptFacts {
   const os = parseOsRelease(existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '');
-  const dpkgArch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'armhf', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' };
+  const dpkgArch: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'armhf',
+    ppc64: 'ppc64el',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return { os, dpkgArch: dpkgArch[runnerArch] ?? runnerArch, hasCaCertificates: existsSync('/etc/ssl/certs/ca-certificates.crt') };
 }
 
@@ -54,7 +61,10 @@ export class Installer {
   }
 
   private async candidates(): Promise<Candidates> {
-    const result = await this.context.runner('apt-cache', ['policy', ...DISTRIBUTION_QUERY_PACKAGES], { env: this.context.env, timeoutMs: 60_000 });
+    const result = await this.context.runner('apt-cache', ['policy', ...DISTRIBUTION_QUERY_PACKAGES], {
+      env: this.context.env,
+      timeoutMs: 60_000,
+    });
     const policy = parseAptPolicy(result.stdout);
     return Object.fromEntries(DISTRIBUTION_QUERY_PACKAGES.map((p) => [p, policy[p]?.candidate]));
   }
@@ -64,7 +74,11 @@ export class Installer {
     const { logger } = this.context;
     const pin = this.options.dockerVersion;
     const hasApt = !!findOnPath('apt-get', this.context.env.PATH);
-    const first = chooseSourceBeforeCandidates(this.options.installSource, { hasApt, canBeRoot: this.privilege !== 'none', dockerRepositoryConfigured: dockerRepositoryConfigured() });
+    const first = chooseSourceBeforeCandidates(this.options.installSource, {
+      hasApt,
+      canBeRoot: this.privilege !== 'none',
+      dockerRepositoryConfigured: dockerRepositoryConfigured(),
+    });
     let source = first.source;
     let reason = first.reason;
     let candidates: Candidates | undefined;
@@ -78,8 +92,15 @@ export class Installer {
     const what = `Installing ${components.join(', ')}`;
     switch (source) {
       case 'dockerRepository': {
-        if (!hasApt) throw new Error("installSource dockerRepository needs apt (Debian or Ubuntu), and this agent has none. Use installSource static.");
-        const plan = dockerRepositoryPlan(aptFacts(this.arch), components, { pin, repositoryUrl: this.options.dockerRepositoryUrl, alreadyConfigured: dockerRepositoryConfigured() });
+        if (!hasApt)
+          throw new Error(
+            'installSource dockerRepository needs apt (Debian or Ubuntu), and this agent has none. Use installSource static.',
+          );
+        const plan = dockerRepositoryPlan(aptFacts(this.arch), components, {
+          pin,
+          repositoryUrl: this.options.dockerRepositoryUrl,
+          alreadyConfigured: dockerRepositoryConfigured(),
+        });
         await this.execute(plan.steps, what);
         break;
       }
@@ -107,14 +128,27 @@ export class Installer {
       const { dir } = await cacheStaticDocker(version, sources, cache, this.context.logger);
       // This step and every later step of the job find docker, dockerd, containerd and runc here first.
       cache.prependPath(dir);
-      if (!this.context.env.PATH?.split(path.delimiter).includes(dir)) this.context.env.PATH = `${dir}${path.delimiter}${this.context.env.PATH ?? ''}`;
+      if (!this.context.env.PATH?.split(path.delimiter).includes(dir))
+        this.context.env.PATH = `${dir}${path.delimiter}${this.context.env.PATH ?? ''}`;
     }
     if (components.includes('buildx')) {
       const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.context.logger);
       // System-wide where we may (later steps may point DOCKER_CONFIG elsewhere), else the user's plugin directory.
       const systemWide = this.privilege !== 'none';
-      const target = systemWide ? '/usr/local/lib/docker/cli-plugins/docker-buildx' : path.join(dockerConfigDir(processEnvironment(this.context.env)), 'cli-plugins', 'docker-buildx');
-      await this.execute([{ kind: 'run', argv: ['install', '-D', '-m', '0755', file, target], root: systemWide, why: 'install buildx as a docker CLI plugin' }], 'Installing buildx');
+      const target = systemWide
+        ? '/usr/local/lib/docker/cli-plugins/docker-buildx'
+        : path.join(dockerConfigDir(processEnvironment(this.context.env)), 'cli-plugins', 'docker-buildx');
+      await this.execute(
+        [
+          {
+            kind: 'run',
+            argv: ['install', '-D', '-m', '0755', file, target],
+            root: systemWide,
+            why: 'install buildx as a docker CLI plugin',
+          },
+        ],
+        'Installing buildx',
+      );
     }
   }
 }

@@ -61,7 +61,9 @@ export async function withLock<T>(file: string, work: () => Promise<T>, options:
       continue;
     }
     if (Date.now() - started > timeoutMs) {
-      throw new Error(`another job has held the install lock ${file} for more than ${Math.round(timeoutMs / 60_000)} minutes (${owner ? `pid ${owner.pid} on ${owner.host}` : 'owner unknown'}); if no job is installing, delete the file.`);
+      throw new Error(
+        `another job has held the install lock ${file} for more than ${Math.round(timeoutMs / 60_000)} minutes (${owner ? `pid ${owner.pid} on ${owner.host}` : 'owner unknown'}); if no job is installing, delete the file.`,
+      );
     }
     if (!told) {
       options.onWait?.(owner ? `pid ${owner.pid} on ${owner.host}` : 'another job');

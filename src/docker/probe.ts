@@ -56,7 +56,11 @@ export function isExecutableFile(file: string): boolean {
 }
 
 /** `which`: the first executable of that name on PATH. */
-export function findOnPath(name: string, pathValue: string | undefined, exists: (file: string) => boolean = isExecutableFile): string | undefined {
+export function findOnPath(
+  name: string,
+  pathValue: string | undefined,
+  exists: (file: string) => boolean = isExecutableFile,
+): string | undefined {
   for (const dir of (pathValue ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -66,7 +70,12 @@ export function findOnPath(name: string, pathValue: string | undefined, exists: 
 }
 
 /** The system directories the docker CLI searches for plugins on Linux, after the user's. */
-export const SYSTEM_PLUGIN_DIRS = ['/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins', '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins'];
+export const SYSTEM_PLUGIN_DIRS = [
+  '/usr/local/lib/docker/cli-plugins',
+  '/usr/local/libexec/docker/cli-plugins',
+  '/usr/lib/docker/cli-plugins',
+  '/usr/libexec/docker/cli-plugins',
+];
 
 /** The plugin directories in the CLI's order: config.json's cliPluginsExtraDirs, <config dir>/cli-plugins, then the system's. */
 export function cliPluginDirs(environment: EndpointEnvironment): string[] {
@@ -84,13 +93,22 @@ export function cliPluginDirs(environment: EndpointEnvironment): string[] {
   return [...extra, path.join(configDir, 'cli-plugins'), ...SYSTEM_PLUGIN_DIRS];
 }
 
-export function findBuildxPlugin(environment: EndpointEnvironment, exists: (file: string) => boolean = isExecutableFile): string | undefined {
+export function findBuildxPlugin(
+  environment: EndpointEnvironment,
+  exists: (file: string) => boolean = isExecutableFile,
+): string | undefined {
   return cliPluginDirs(environment)
     .map((dir) => path.join(dir, 'docker-buildx'))
     .find((file) => exists(file));
 }
 
-async function versionOf(runner: Runner, file: string, args: string[], parse: (text: string) => string | undefined, env: NodeJS.ProcessEnv): Promise<ToolProbe> {
+async function versionOf(
+  runner: Runner,
+  file: string,
+  args: string[],
+  parse: (text: string) => string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<ToolProbe> {
   try {
     const result = await runner(file, args, { env, timeoutMs: TOOL_TIMEOUT_MS });
     const version = result.exitCode === 0 ? parse(result.stdout) : undefined;
@@ -145,7 +163,13 @@ export function startToolProbes(runner: Runner, environment: EndpointEnvironment
 }
 
 /** The three probes at the same time (the tool probes possibly started earlier). */
-export async function probeAll(runner: Runner, environment: EndpointEnvironment, endpoint: DockerEndpoint, ask: DaemonAsker, started?: ToolProbes): Promise<ProbeResult> {
+export async function probeAll(
+  runner: Runner,
+  environment: EndpointEnvironment,
+  endpoint: DockerEndpoint,
+  ask: DaemonAsker,
+  started?: ToolProbes,
+): Promise<ProbeResult> {
   const tools = started ?? startToolProbes(runner, environment);
   const daemon = probeDaemon(ask, endpoint);
   return { cli: await tools.cli, buildx: await tools.buildx, daemon: await daemon };

@@ -34,7 +34,14 @@ export interface StaticSources {
 }
 
 const DOCKER_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhf', ppc64: 'ppc64le', s390x: 's390x' };
-const BUILDX_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm-v7', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+const BUILDX_ARCH: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm-v7',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
 
 export function dockerStaticArch(nodeArch: string): string {
   const arch = DOCKER_ARCH[nodeArch];
@@ -90,16 +97,28 @@ export class ChecksumError extends Error {
 
 async function download(cache: ToolCache, asset: Asset, expected: { sha256: string; from: string }, log: Logger): Promise<string> {
   log.info(`downloading ${asset.url}`);
-  const verified = await downloadVerified(cache, asset.url, expected.sha256, (actual) => new ChecksumError(asset.url, actual, expected.sha256, expected.from)).catch((error: unknown) => {
+  const verified = await downloadVerified(
+    cache,
+    asset.url,
+    expected.sha256,
+    (actual) => new ChecksumError(asset.url, actual, expected.sha256, expected.from),
+  ).catch((error: unknown) => {
     if (error instanceof ChecksumError) throw error;
-    throw new Error(`could not download ${asset.url}: ${(error as Error).message}. Check the version and the base URL inputs, and that the agent can reach the server.`);
+    throw new Error(
+      `could not download ${asset.url}: ${(error as Error).message}. Check the version and the base URL inputs, and that the agent can reach the server.`,
+    );
   });
   log.info(`sha256 ${verified.sha256} matches ${expected.from}`);
   return verified.file;
 }
 
 /** Docker's static archive in the tool cache; returns the directory with docker, dockerd, containerd, runc, ... */
-export async function cacheStaticDocker(version: string, sources: StaticSources, cache: ToolCache, log: Logger): Promise<{ dir: string; fromCache: boolean }> {
+export async function cacheStaticDocker(
+  version: string,
+  sources: StaticSources,
+  cache: ToolCache,
+  log: Logger,
+): Promise<{ dir: string; fromCache: boolean }> {
   const cached = cache.find(DOCKER_STATIC_TOOL, version, sources.arch);
   if (cached) {
     log.info(`docker ${version} found in the tool cache (${cached})`);
@@ -123,7 +142,12 @@ export async function cacheStaticDocker(version: string, sources: StaticSources,
 }
 
 /** The buildx release binary in the tool cache; returns the path of the cached docker-buildx file. */
-export async function cacheBuildx(version: string, sources: StaticSources, cache: ToolCache, log: Logger): Promise<{ file: string; fromCache: boolean }> {
+export async function cacheBuildx(
+  version: string,
+  sources: StaticSources,
+  cache: ToolCache,
+  log: Logger,
+): Promise<{ file: string; fromCache: boolean }> {
   const cached = cache.find(BUILDX_TOOL, version, sources.arch);
   if (cached) {
     log.info(`buildx ${version} found in the tool cache (${cached})`);
@@ -140,7 +164,9 @@ export async function cacheBuildx(version: string, sources: StaticSources, cache
       list = readFileSync(listFile, 'utf8');
       rmSync(listFile, { force: true });
     } catch (error) {
-      throw new Error(`could not download ${asset.checksumsUrl} to verify buildx: ${(error as Error).message}. Put the binary's checksum in staticChecksums to install without it.`);
+      throw new Error(
+        `could not download ${asset.checksumsUrl} to verify buildx: ${(error as Error).message}. Put the binary's checksum in staticChecksums to install without it.`,
+      );
     }
     const listed = checksumOf(parseChecksums(list), asset);
     if (!listed) throw new Error(`${asset.checksumsUrl} lists no checksum for ${asset.fileName}.`);

@@ -99,7 +99,10 @@ export function parseElfHeader(head: Buffer): ElfHeader {
     const offset = bits === 64 ? u64(at + 8) : u32(at + 4);
     const size = bits === 64 ? u64(at + 32) : u32(at + 16);
     if (offset + size > head.length) return { ...header, programHeadersRead: true };
-    const interpreter = head.subarray(offset, offset + size).toString('latin1').replace(/\0.*$/s, '');
+    const interpreter = head
+      .subarray(offset, offset + size)
+      .toString('latin1')
+      .replace(/\0.*$/s, '');
     return { ...header, interpreter, programHeadersRead: true };
   }
   return { ...header, programHeadersRead: true };

@@ -19,7 +19,31 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /** The kernel follows at most this many `#!` interpreters (BINPRM_MAX_RECURSION + the file itself). */
 const MAX_INTERPRETER_DEPTH = 5;
 // Reserved words and builtins: a script starting with one is not "run this program".
-const SHELL_WORDS = new Set(['if', 'for', 'while', 'until', 'case', 'do', 'then', 'set', 'export', 'cd', 'echo', 'test', 'true', 'false', 'exit', 'trap', 'eval', 'source', '.', 'read', 'printf', 'ulimit', 'umask']);
+const SHELL_WORDS = new Set([
+  'if',
+  'for',
+  'while',
+  'until',
+  'case',
+  'do',
+  'then',
+  'set',
+  'export',
+  'cd',
+  'echo',
+  'test',
+  'true',
+  'false',
+  'exit',
+  'trap',
+  'eval',
+  'source',
+  '.',
+  'read',
+  'printf',
+  'ulimit',
+  'umask',
+]);
 const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'busybox']);
 
 export type CheckedFile =
@@ -133,7 +157,9 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
     return {
       argv,
       files: [],
-      notes: ['the image sets neither Entrypoint nor Cmd: no program starts by default, so only the manifest and config platform were checked'],
+      notes: [
+        'the image sets neither Entrypoint nor Cmd: no program starts by default, so only the manifest and config platform were checked',
+      ],
     };
   }
   const cwd = config.WorkingDir || '/';
@@ -160,7 +186,8 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
       if (!architectureMatches(elf, platform)) {
         return `the ${role} ${describePath(name, path, links)} is an ELF ${elf.bits}-bit ${elf.machineName} binary, but the image is ${platformName(platform)} (it needs ${platform.architecture}): it would fail with 'exec format error'`;
       }
-      if (platform.variant && platform.architecture === 'arm') notes.push(`${path}: ARM variant ${platform.variant} is not visible in the ELF header and was not checked`);
+      if (platform.variant && platform.architecture === 'arm')
+        notes.push(`${path}: ARM variant ${platform.variant} is not visible in the ELF header and was not checked`);
       if (elf.interpreter) {
         const loader = resolvePath(fs, elf.interpreter, '/');
         if (isNotFound(loader)) {
@@ -202,7 +229,10 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
       const inScript = shellScriptProgram(argv[2]);
       if (inScript) {
         const found = findExecutable(fs, inScript, searchPath, cwd);
-        if (typeof found === 'string') notes.push(`the shell command's first word '${inScript}' was not found as a file (it may be a shell builtin or made at run time)`);
+        if (typeof found === 'string')
+          notes.push(
+            `the shell command's first word '${inScript}' was not found as a file (it may be a shell builtin or made at run time)`,
+          );
         else {
           const scriptProblem = follow(inScript, `program the shell command starts`, 2);
           if (scriptProblem) return { argv, files, problem: scriptProblem, notes: [...new Set(notes)] };

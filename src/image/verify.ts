@@ -5,7 +5,16 @@ import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import type { Logger } from '../log';
 import { formatPlatform, normalizePlatform, samePlatform, type Platform } from '../platform/platform';
-import { MediaType, imageManifests, isAttestationManifest, isIndex, type Descriptor, type ImageConfig, type Index, type Manifest } from '../registry/oci';
+import {
+  MediaType,
+  imageManifests,
+  isAttestationManifest,
+  isIndex,
+  type Descriptor,
+  type ImageConfig,
+  type Index,
+  type Manifest,
+} from '../registry/oci';
 import { ImageFilesystem } from './filesystem';
 import { checkProgram, type ProgramCheck } from './program';
 
@@ -86,7 +95,9 @@ export async function verifyImage(options: VerifyOptions): Promise<Verification>
   } else {
     entries.push({ digest });
     if (requested.length !== 1) {
-      problems.push(`the registry holds a single-platform image manifest, but ${requested.length} platforms were asked for (${requested.map(formatPlatform).join(', ')})`);
+      problems.push(
+        `the registry holds a single-platform image manifest, but ${requested.length} platforms were asked for (${requested.map(formatPlatform).join(', ')})`,
+      );
     }
   }
 
@@ -127,7 +138,13 @@ export async function verifyImage(options: VerifyOptions): Promise<Verification>
     }
     platforms.push(report);
   }
-  return { digest, kind: entries[0]?.descriptor || isIndex(top.manifest, top.mediaType) ? 'index' : 'manifest', platforms, problems, attestations };
+  return {
+    digest,
+    kind: entries[0]?.descriptor || isIndex(top.manifest, top.mediaType) ? 'index' : 'manifest',
+    platforms,
+    problems,
+    attestations,
+  };
 }
 
 type Decompressor = () => NodeJS.ReadWriteStream;
@@ -145,7 +162,11 @@ export function decompressorFor(mediaType: string): Decompressor | 'none' | unde
 }
 
 /** Streams every layer of a manifest into an ImageFilesystem; notes say which layers could not be read. */
-export async function readFilesystem(source: ImageSource, manifest: Manifest, logger: Logger): Promise<{ filesystem: ImageFilesystem; notes: string[] }> {
+export async function readFilesystem(
+  source: ImageSource,
+  manifest: Manifest,
+  logger: Logger,
+): Promise<{ filesystem: ImageFilesystem; notes: string[] }> {
   const filesystem = new ImageFilesystem();
   const notes: string[] = [];
   for (const [i, layer] of manifest.layers.entries()) {

@@ -55,7 +55,10 @@ export function readRegistryConnection(inputs: TaskInputs): RegistryConnection |
   const azureId = inputs.string('azureSubscription');
   const dockerId = inputs.string('dockerRegistryServiceConnection');
   if (azureId && dockerId) {
-    throw new InputError('azureSubscription', 'give one service connection, not both: azureSubscription or dockerRegistryServiceConnection.');
+    throw new InputError(
+      'azureSubscription',
+      'give one service connection, not both: azureSubscription or dockerRegistryServiceConnection.',
+    );
   }
   const oidc = oidcContext();
   if (azureId) return { kind: 'azure', azure: readServiceConnection('azureSubscription', azureId), oidc };

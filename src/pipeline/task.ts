@@ -136,5 +136,12 @@ export const pipelineAgent: Agent = {
 
 /** The context a task's flow runs in on an agent. */
 export function pipelineContext(): TaskContext {
-  return { runner: run, env: process.env, logger: pipelineLogger, agent: pipelineAgent, toolCache: toolLibCache, workingDirectory: process.cwd() };
+  return {
+    runner: run,
+    env: process.env,
+    logger: pipelineLogger,
+    agent: pipelineAgent,
+    toolCache: toolLibCache,
+    workingDirectory: process.cwd(),
+  };
 }

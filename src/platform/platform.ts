@@ -8,8 +8,28 @@ export interface Platform {
 
 const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd']);
 // GOARCH values an OCI image may carry (image-spec config.md points at Go's list).
-const KNOWN_ARCHITECTURES = new Set(['amd64', 'arm64', 'arm', '386', 'ppc64le', 'ppc64', 's390x', 'riscv64', 'mips64le', 'mips64', 'loong64', 'wasm']);
-const ARCHITECTURE_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm', i386: '386' };
+const KNOWN_ARCHITECTURES = new Set([
+  'amd64',
+  'arm64',
+  'arm',
+  '386',
+  'ppc64le',
+  'ppc64',
+  's390x',
+  'riscv64',
+  'mips64le',
+  'mips64',
+  'loong64',
+  'wasm',
+]);
+const ARCHITECTURE_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  aarch64: 'arm64',
+  armhf: 'arm',
+  armel: 'arm',
+  i386: '386',
+};
 
 /** Parses one platform; throws with the reason and the fix, for an input parser to name the input. */
 export function parsePlatform(text: string): Platform {

@@ -119,7 +119,9 @@ export class TokenAuthenticator {
     const request = this.tokenRequest(authorization);
     const scopes = authorization.scopes.join(' ') || '(no scope)';
     this.options.logger?.debug(`Asking ${redactUrl(authorization.realm)} for a registry token: ${scopes}`);
-    const response = await sendTokenRequest(request, "The registry's token service", { ...this.options, http: this.http }, (answer) => this.refusal(authorization, answer));
+    const response = await sendTokenRequest(request, "The registry's token service", { ...this.options, http: this.http }, (answer) =>
+      this.refusal(authorization, answer),
+    );
     let answer: TokenAnswer;
     try {
       answer = response.json<TokenAnswer>();
@@ -145,17 +147,22 @@ export class TokenAuthenticator {
     const credentials = this.options.credentials;
     if (!credentials) return;
     if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) {
-      throw new Error(`The registry ${credentials.registry} asks for credentials over plain http (${redactUrl(realm)}); refusing to send them.`);
+      throw new Error(
+        `The registry ${credentials.registry} asks for credentials over plain http (${redactUrl(realm)}); refusing to send them.`,
+      );
     }
     if (credentials.username === ACR_TOKEN_USERNAME && url.host.toLowerCase() !== credentials.registry.toLowerCase()) {
-      throw new Error(`The registry ${credentials.registry} sends its token requests to another host (${url.host}); refusing to send an ACR refresh token there.`);
+      throw new Error(
+        `The registry ${credentials.registry} sends its token requests to another host (${url.host}); refusing to send an ACR refresh token there.`,
+      );
     }
   }
 
   private tokenRequest(authorization: Extract<Authorization, { kind: 'bearer' }>): HttpRequest {
     const credentials = this.options.credentials;
     const params = new URLSearchParams();
-    if (credentials?.username === ACR_TOKEN_USERNAME) return refreshTokenGrant(authorization.realm, authorization.service, authorization.scopes, credentials.password);
+    if (credentials?.username === ACR_TOKEN_USERNAME)
+      return refreshTokenGrant(authorization.realm, authorization.service, authorization.scopes, credentials.password);
     if (authorization.service) params.set('service', authorization.service);
     for (const scope of authorization.scopes) params.append('scope', scope);
     const url = new URL(authorization.realm);

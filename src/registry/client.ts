@@ -60,7 +60,13 @@ export class RegistryClient {
     this.stream = options.stream ?? fetchStreamClient;
     this.authenticator =
       options.authenticator ??
-      new TokenAuthenticator({ credentials: options.credentials, http: this.http, retry: options.retry, logger: options.logger, sleep: options.sleep });
+      new TokenAuthenticator({
+        credentials: options.credentials,
+        http: this.http,
+        retry: options.retry,
+        logger: options.logger,
+        sleep: options.sleep,
+      });
     const protocol = options.protocol ?? (isLoopback(this.registry) ? 'http' : 'https');
     this.base = `${protocol}://${this.registry}`;
   }
@@ -78,13 +84,19 @@ export class RegistryClient {
       headers: { Accept: MANIFEST_MEDIA_TYPES.join(', ') },
     };
     const response = await this.send(request, `pull ${repository}`, (error) => {
-      if (options.retryUnknown && error instanceof RegistryError && error.status === 404 && (error.code ?? 'MANIFEST_UNKNOWN') === 'MANIFEST_UNKNOWN') {
+      if (
+        options.retryUnknown &&
+        error instanceof RegistryError &&
+        error.status === 404 &&
+        (error.code ?? 'MANIFEST_UNKNOWN') === 'MANIFEST_UNKNOWN'
+      ) {
         return { reason: `${repository}:${reference} is not visible yet (MANIFEST_UNKNOWN)` };
       }
       return false;
     });
     const raw = response.body;
-    if (raw.length > MAX_MANIFEST_BYTES) throw new Error(`The manifest ${this.registry}/${repository}@${reference} is larger than 4 MiB; refusing it.`);
+    if (raw.length > MAX_MANIFEST_BYTES)
+      throw new Error(`The manifest ${this.registry}/${repository}@${reference} is larger than 4 MiB; refusing it.`);
     const what = `The manifest ${this.registry}/${repository}@${reference}`;
     const headerDigest = response.headers.get('docker-content-digest') ?? undefined;
     let digest: string;
@@ -145,15 +157,12 @@ export class RegistryClient {
   async getBlob(repository: string, digest: string): Promise<Buffer> {
     validateRepository(repository);
     validateDigest(digest);
-    return retry(
-      async () => {
-        const response = await this.openBlobResponse(repository, digest);
-        const bytes = await readAll(response.body);
-        verifyDigest(`The blob ${this.registry}/${repository}@${digest}`, digest, bytes);
-        return bytes;
-      },
-      this.retryOptions(),
-    );
+    return retry(async () => {
+      const response = await this.openBlobResponse(repository, digest);
+      const bytes = await readAll(response.body);
+      verifyDigest(`The blob ${this.registry}/${repository}@${digest}`, digest, bytes);
+      return bytes;
+    }, this.retryOptions());
   }
 
   /** A blob as a stream (layers); the stream fails at its end when the bytes do not match the digest. */
@@ -183,7 +192,9 @@ export class RegistryClient {
       sleep: this.options.sleep,
       shouldRetry: (error: unknown) => httpRetryDecision(error) || (alsoRetry?.(error) ?? false),
       onRetry: ({ attempt, delayMs, reason }: { attempt: number; delayMs: number; reason: string }) =>
-        this.options.logger?.warn(`${this.registry}: ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
+        this.options.logger?.warn(
+          `${this.registry}: ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`,
+        ),
     };
   }
 
@@ -204,7 +215,8 @@ export class RegistryClient {
     for (let hops = 0; isRedirect(response.status); hops++) {
       const location = response.headers.get('location');
       response.body.destroy();
-      if (!location || hops >= MAX_REDIRECTS) throw new Error(`The blob ${this.registry}/${repository}@${digest}: too many or broken redirects.`);
+      if (!location || hops >= MAX_REDIRECTS)
+        throw new Error(`The blob ${this.registry}/${repository}@${digest}: too many or broken redirects.`);
       const next = new URL(location, response.url).toString();
       const sameOrigin = new URL(next).origin === origin;
       response = await this.stream(withAuthorization({ method: 'GET', url: next }, sameOrigin ? authorization : undefined));

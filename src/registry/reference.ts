@@ -37,13 +37,18 @@ const MAX_REPOSITORY_LENGTH = 255;
 export function validateRepository(name: string): string {
   if (!name) throw new InvalidReferenceError('The repository is empty; write it as path components such as team/app.');
   if (name.length > MAX_REPOSITORY_LENGTH) {
-    throw new InvalidReferenceError(`The repository '${name.slice(0, 40)}…' is ${name.length} characters long; at most ${MAX_REPOSITORY_LENGTH} are allowed.`);
+    throw new InvalidReferenceError(
+      `The repository '${name.slice(0, 40)}…' is ${name.length} characters long; at most ${MAX_REPOSITORY_LENGTH} are allowed.`,
+    );
   }
   for (const component of name.split('/')) {
-    if (!component) throw new InvalidReferenceError(`The repository '${name}' has an empty path component (a leading, trailing or double '/').`);
+    if (!component)
+      throw new InvalidReferenceError(`The repository '${name}' has an empty path component (a leading, trailing or double '/').`);
     if (!PATH_COMPONENT.test(component)) {
       const hint = component !== component.toLowerCase() ? ` (write it in lower case: '${name.toLowerCase()}')` : '';
-      throw new InvalidReferenceError(`The repository '${name}' is not valid: the path component '${component}' must be ${PATH_COMPONENT_RULE}${hint}.`);
+      throw new InvalidReferenceError(
+        `The repository '${name}' is not valid: the path component '${component}' must be ${PATH_COMPONENT_RULE}${hint}.`,
+      );
     }
   }
   return name;
@@ -72,7 +77,8 @@ export function isDigest(text: string): boolean {
 /** Why `name` is not a login server (host[:port], no scheme, no path), or undefined when it is one. */
 export function loginServerProblem(name: string): string | undefined {
   if (!name) return 'it is empty';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return `it has a scheme; write '${name.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')}'`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(name))
+    return `it has a scheme; write '${name.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').replace(/\/.*$/, '')}'`;
   if (name.includes('/')) return `it has a path; the login server is only '${name.split('/')[0]}'`;
   if (/\s/.test(name)) return 'it contains white space';
   let host = name;
@@ -96,7 +102,8 @@ export function isLoginServer(name: string): boolean {
 /** Throws InvalidReferenceError unless `name` is a login server; the message says how to write it. */
 export function validateLoginServer(name: string): string {
   const problem = loginServerProblem(name);
-  if (problem) throw new InvalidReferenceError(`'${name}' is not a registry login server (host[:port], e.g. contoso.azurecr.io): ${problem}.`);
+  if (problem)
+    throw new InvalidReferenceError(`'${name}' is not a registry login server (host[:port], e.g. contoso.azurecr.io): ${problem}.`);
   return name;
 }
 
@@ -111,10 +118,15 @@ export interface ParseOptions {
 /** Parses `[registry/]repository[:tag][@digest]`; errors name the part that is wrong and its rule. */
 export function parseImageReference(text: string, options: ParseOptions = {}): ImageReference {
   const input = text.trim();
-  if (!input) throw new InvalidReferenceError('The image reference is empty; write it as <registry>/<repository>@sha256:<digest> or <registry>/<repository>:<tag>.');
+  if (!input)
+    throw new InvalidReferenceError(
+      'The image reference is empty; write it as <registry>/<repository>@sha256:<digest> or <registry>/<repository>:<tag>.',
+    );
   if (/\s/.test(input)) throw new InvalidReferenceError(`The image reference '${input}' contains white space.`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
-    throw new InvalidReferenceError(`The image reference '${input}' has a URL scheme; write it without one, e.g. contoso.azurecr.io/app:1.`);
+    throw new InvalidReferenceError(
+      `The image reference '${input}' has a URL scheme; write it without one, e.g. contoso.azurecr.io/app:1.`,
+    );
   }
 
   let rest = input;

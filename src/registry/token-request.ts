@@ -7,11 +7,21 @@ import { RegistryError } from './errors';
 
 /** A POST of an application/x-www-form-urlencoded body that asks for JSON back. */
 export function formPost(url: string, form: URLSearchParams): HttpRequest {
-  return { method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body: form.toString() };
+  return {
+    method: 'POST',
+    url,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: form.toString(),
+  };
 }
 
 /** ACR's documented form for trading an ACR refresh token for an access token (docs/AAD-OAuth.md). */
-export function refreshTokenGrant(realm: string, service: string | undefined, scopes: readonly string[], refreshToken: string): HttpRequest {
+export function refreshTokenGrant(
+  realm: string,
+  service: string | undefined,
+  scopes: readonly string[],
+  refreshToken: string,
+): HttpRequest {
   const form = new URLSearchParams({ grant_type: 'refresh_token' });
   if (service) form.set('service', service);
   for (const scope of scopes) form.append('scope', scope);
@@ -30,7 +40,12 @@ export interface TokenRequestOptions {
  * Sends a token request until it is answered 200, retrying what httpRetryDecision calls transient with a warning
  * that names `what`; any other answer throws a RegistryError (with `refusal` as its message when given).
  */
-export function sendTokenRequest(request: HttpRequest, what: string, options: TokenRequestOptions, refusal?: (response: HttpResponse) => string): Promise<HttpResponse> {
+export function sendTokenRequest(
+  request: HttpRequest,
+  what: string,
+  options: TokenRequestOptions,
+  refusal?: (response: HttpResponse) => string,
+): Promise<HttpResponse> {
   return retry(
     async () => {
       const response = await options.http(request);
@@ -41,7 +56,8 @@ export function sendTokenRequest(request: HttpRequest, what: string, options: To
       policy: options.retry,
       sleep: options.sleep,
       shouldRetry: httpRetryDecision,
-      onRetry: ({ attempt, delayMs, reason }) => options.logger?.warn(`${what} answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
+      onRetry: ({ attempt, delayMs, reason }) =>
+        options.logger?.warn(`${what} answered ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
     },
   );
 }

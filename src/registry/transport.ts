@@ -19,7 +19,10 @@ export type StreamHttpClient = (request: HttpRequest) => Promise<StreamResponse>
 export const fetchStreamClient: StreamHttpClient = async (request) => {
   // The timeout covers the wait for the headers only: a large layer may take longer than any fixed bound.
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException('The request timed out', 'TimeoutError')), request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('The request timed out', 'TimeoutError')),
+    request.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  );
   try {
     const response = await fetch(request.url, {
       method: request.method,

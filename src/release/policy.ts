@@ -130,13 +130,35 @@ export function evaluatePolicy(report: TrivyReport, options: PolicyOptions): Pol
     }
     for (const m of result.Misconfigurations ?? []) {
       if (m.Status !== 'FAIL') continue;
-      findings.push({ kind: 'misconfiguration', id: m.ID, ...severityOf(m.Severity), title: m.Title ?? m.Message ?? '', target: result.Target, status: m.Status, primaryUrl: m.PrimaryURL });
+      findings.push({
+        kind: 'misconfiguration',
+        id: m.ID,
+        ...severityOf(m.Severity),
+        title: m.Title ?? m.Message ?? '',
+        target: result.Target,
+        status: m.Status,
+        primaryUrl: m.PrimaryURL,
+      });
     }
     for (const s of result.Secrets ?? []) {
-      findings.push({ kind: 'secret', id: s.RuleID, ...severityOf(s.Severity), title: s.Title ?? s.Category ?? '', target: result.Target, line: s.StartLine });
+      findings.push({
+        kind: 'secret',
+        id: s.RuleID,
+        ...severityOf(s.Severity),
+        title: s.Title ?? s.Category ?? '',
+        target: result.Target,
+        line: s.StartLine,
+      });
     }
     for (const l of result.Licenses ?? []) {
-      findings.push({ kind: 'license', id: l.Name, ...severityOf(l.Severity), title: l.Category ?? '', target: l.FilePath || result.Target, packageName: l.PkgName });
+      findings.push({
+        kind: 'license',
+        id: l.Name,
+        ...severityOf(l.Severity),
+        title: l.Category ?? '',
+        target: l.FilePath || result.Target,
+        packageName: l.PkgName,
+      });
     }
   }
 
@@ -177,7 +199,10 @@ export function countFindings(findings: readonly Finding[]): PolicyEvaluation['c
 
 export function sortBySeverity<T extends Finding>(findings: readonly T[]): T[] {
   return [...findings].sort(
-    (a, b) => severityRank(b.severity) - severityRank(a.severity) || a.id.localeCompare(b.id) || (a.packageName ?? '').localeCompare(b.packageName ?? ''),
+    (a, b) =>
+      severityRank(b.severity) - severityRank(a.severity) ||
+      a.id.localeCompare(b.id) ||
+      (a.packageName ?? '').localeCompare(b.packageName ?? ''),
   );
 }
 
@@ -216,4 +241,3 @@ export function describeFinding(f: Finding): string {
       return `${severity.padEnd(8)} ${f.id}  license of ${f.packageName ?? f.target}  ${f.title}`.trimEnd();
   }
 }
-

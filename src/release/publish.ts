@@ -35,12 +35,17 @@ export function summaryMarkdown(input: SummaryInput): string {
   lines.push('');
   lines.push(`${escapeMarkdown(input.releaseNote)}`);
   lines.push('');
-  if (input.resolvedFromTag) lines.push(`Tag \`${escapeCode(input.resolvedFromTag)}\` was resolved to this digest once, before scanning.`, '');
-  lines.push(`Scanned with trivy ${escapeMarkdown(input.trivyVersion)}; policy: ${input.threshold.join(', ')} vulnerabilities and failed misconfigurations, and any secret, violate it.`);
+  if (input.resolvedFromTag)
+    lines.push(`Tag \`${escapeCode(input.resolvedFromTag)}\` was resolved to this digest once, before scanning.`, '');
+  lines.push(
+    `Scanned with trivy ${escapeMarkdown(input.trivyVersion)}; policy: ${input.threshold.join(', ')} vulnerabilities and failed misconfigurations, and any secret, violate it.`,
+  );
   lines.push('');
   lines.push('| Image | Digest | Result |', '|---|---|---|');
   for (const image of input.images) {
-    lines.push(`| ${escapeCell(image.label)} | \`${image.digest}\` | ${image.evaluation.passed ? 'passed' : `${image.evaluation.violations.length} violation(s)`} |`);
+    lines.push(
+      `| ${escapeCell(image.label)} | \`${image.digest}\` | ${image.evaluation.passed ? 'passed' : `${image.evaluation.violations.length} violation(s)`} |`,
+    );
   }
   lines.push('');
   lines.push('| Severity | Vulnerabilities | Secrets | Misconfigurations |', '|---|---:|---:|---:|');
@@ -57,8 +62,10 @@ export function summaryMarkdown(input: SummaryInput): string {
     lines.push('| Severity | ID | Package | Installed | Fixed | Title |', '|---|---|---|---|---|---|');
     for (const v of evaluation.violations.slice(0, MAX_SUMMARY_VIOLATIONS)) {
       const id = v.primaryUrl && /^https?:\/\//i.test(v.primaryUrl) ? `[${escapeCell(v.id)}](${safeUrl(v.primaryUrl)})` : escapeCell(v.id);
-      const pkg = v.kind === 'vulnerability' ? v.packageName ?? '' : `${v.kind} in ${v.target}${v.line ? `:${v.line}` : ''}`;
-      lines.push(`| ${v.severity} | ${id} | ${escapeCell(pkg)} | ${escapeCell(v.installedVersion ?? '')} | ${escapeCell(v.fixedVersion ?? '')} | ${escapeCell(v.title)} |`);
+      const pkg = v.kind === 'vulnerability' ? (v.packageName ?? '') : `${v.kind} in ${v.target}${v.line ? `:${v.line}` : ''}`;
+      lines.push(
+        `| ${v.severity} | ${id} | ${escapeCell(pkg)} | ${escapeCell(v.installedVersion ?? '')} | ${escapeCell(v.fixedVersion ?? '')} | ${escapeCell(v.title)} |`,
+      );
     }
     if (evaluation.violations.length > MAX_SUMMARY_VIOLATIONS) {
       lines.push('', `… and ${evaluation.violations.length - MAX_SUMMARY_VIOLATIONS} more: see the Tests tab and the attached reports.`);
@@ -128,7 +135,11 @@ interface SarifLog {
 export function mergeSarif(logs: readonly string[]): string {
   const parsed = logs.map((text) => JSON.parse(text) as SarifLog);
   if (parsed.length === 1) return logs[0];
-  return JSON.stringify({ version: parsed[0]?.version ?? '2.1.0', $schema: parsed[0]?.$schema, runs: parsed.flatMap((log) => log.runs ?? []) }, null, 2);
+  return JSON.stringify(
+    { version: parsed[0]?.version ?? '2.1.0', $schema: parsed[0]?.$schema, runs: parsed.flatMap((log) => log.runs ?? []) },
+    null,
+    2,
+  );
 }
 
 /** The vulnerabilityCounts output: vulnerabilities per severity, e.g. {"CRITICAL":1,"HIGH":0,...}. */

@@ -113,7 +113,10 @@ export async function applyDecision(options: ReleaseOptions): Promise<ReleaseOut
     try {
       after = await api.readState(repository, target.digest);
     } catch (error) {
-      throw new ReleaseError(`${name(target)} was set to ${decision}, but reading it back failed: ${explain(error, 'read', target)}${releasedSoFar(done)}`, done);
+      throw new ReleaseError(
+        `${name(target)} was set to ${decision}, but reading it back failed: ${explain(error, 'read', target)}${releasedSoFar(done)}`,
+        done,
+      );
     }
     if (after !== decision) {
       throw new ReleaseError(

@@ -41,7 +41,11 @@ export interface ScanAndReleaseTaskInputs {
 }
 
 /** Reads and checks the inputs before anything runs; a bad one throws an InputError naming it and the fix. */
-export function readScanAndReleaseInputs(inputs: Inputs, connection: () => RegistryConnection | undefined, context: TaskContext): ScanAndReleaseTaskInputs {
+export function readScanAndReleaseInputs(
+  inputs: Inputs,
+  connection: () => RegistryConnection | undefined,
+  context: TaskContext,
+): ScanAndReleaseTaskInputs {
   const { logger, agent } = context;
   const image = inputs.parse('image', (value) => parseImageReference(value ?? ''));
   const allowTag = inputs.bool('allowTag');
@@ -50,7 +54,10 @@ export function readScanAndReleaseInputs(inputs: Inputs, connection: () => Regis
   const failOnViolation = inputs.bool('failTaskOnPolicyViolation');
   const threshold = inputs.parse('severityThreshold', (v) => parseSeverityList((v ?? '').split(',')));
   const gaps = thresholdGaps(threshold);
-  if (gaps.length > 0) logger.warn(`severityThreshold '${threshold.join(',')}' leaves out ${gaps.join(', ')}: such findings will not fail the policy. Add them unless that is intended.`);
+  if (gaps.length > 0)
+    logger.warn(
+      `severityThreshold '${threshold.join(',')}' leaves out ${gaps.join(', ')}: such findings will not fail the policy. Add them unless that is intended.`,
+    );
   const scanners = inputs.parse('scanners', parseScanners);
   const ignoreFile = inputs.path('ignoreFile', 'file');
   const timeoutMs = inputs.parse('timeout', (v) => parseTimeout(v ?? '10m'));
@@ -58,7 +65,9 @@ export function readScanAndReleaseInputs(inputs: Inputs, connection: () => Regis
   const trivyVersion = inputs.parse('trivyVersion', (v) => normalizeTrivyVersion(v ?? '0.74.0'));
   const downloadBaseUrl = inputs.required('trivyDownloadBaseUrl');
   const cacheDirectory = inputs.string('cacheDirectory');
-  const cacheDir = cacheDirectory ? path.resolve(context.workingDirectory, cacheDirectory) : path.join(agent.toolsDirectory(), 'trivy-cache');
+  const cacheDir = cacheDirectory
+    ? path.resolve(context.workingDirectory, cacheDirectory)
+    : path.join(agent.toolsDirectory(), 'trivy-cache');
   const detailsLink = inputs.string('detailsLink') ?? agent.runUrl();
   return {
     image,
@@ -87,7 +96,8 @@ export function parseScanners(text: string | undefined): Scanner[] {
     .filter(Boolean);
   if (names.length === 0) throw new Error(`name at least one scanner (${SCANNERS.join(', ')}).`);
   for (const name of names) {
-    if (!(SCANNERS as readonly string[]).includes(name)) throw new Error(`'${name}' is not a trivy scanner. Use a comma-separated list of ${SCANNERS.join(', ')}.`);
+    if (!(SCANNERS as readonly string[]).includes(name))
+      throw new Error(`'${name}' is not a trivy scanner. Use a comma-separated list of ${SCANNERS.join(', ')}.`);
   }
   return [...new Set(names)] as Scanner[];
 }
@@ -100,7 +110,13 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
     const connection = inputs.connection();
     // Scanning and releasing need an identity: there is no anonymous quarantine.
     if (!connection) throw new InputError('azureSubscription', agent.loc('ConnectionRequired'));
-    const result = await signInToRegistry({ registry: image.registry, connection, logger, http: context.http, checkAccess: { repository: image.repository, actions: ['pull'] } });
+    const result = await signInToRegistry({
+      registry: image.registry,
+      connection,
+      logger,
+      http: context.http,
+      checkAccess: { repository: image.repository, actions: ['pull'] },
+    });
     for (const secret of result.secrets) agent.registerSecret(secret);
     logger.info(agent.loc('SignedIn', image.registry, result.method));
     return result;
@@ -174,19 +190,32 @@ async function useTrivy(inputs: ScanAndReleaseTaskInputs, context: TaskContext):
     executable = inputs.trivyPath;
     logger.info(`Using trivy at ${inputs.trivyPath} (trivyPath); nothing is downloaded.`);
   } else {
-    executable = (await installTrivy({ version: inputs.trivyVersion, downloadBaseUrl: inputs.downloadBaseUrl, cache: await context.toolCache(), logger })).executable;
+    executable = (
+      await installTrivy({
+        version: inputs.trivyVersion,
+        downloadBaseUrl: inputs.downloadBaseUrl,
+        cache: await context.toolCache(),
+        logger,
+      })
+    ).executable;
   }
   const version = await trivyVersion(executable, context.runner);
-  if (!inputs.trivyPath && version !== inputs.trivyVersion) logger.warn(`The installed trivy reports version ${version}, not ${inputs.trivyVersion}.`);
+  if (!inputs.trivyPath && version !== inputs.trivyVersion)
+    logger.warn(`The installed trivy reports version ${version}, not ${inputs.trivyVersion}.`);
   logger.info(`trivy ${version}; cache directory ${inputs.cacheDir}`);
   return { executable, version };
 }
 
 /** The one line that says what happened to the image, for the log, the summary and a failed task's message. */
-export function decisionMessage(result: ScanAndReleaseResult, release: ScanAndReleaseTaskInputs['release'], loc: TaskContext['agent']['loc']): string {
+export function decisionMessage(
+  result: ScanAndReleaseResult,
+  release: ScanAndReleaseTaskInputs['release'],
+  loc: TaskContext['agent']['loc'],
+): string {
   const { scan: outcome } = result;
   const violations = outcome.evaluation.violations.length;
-  if (release === 'gateOnly') return outcome.decision === 'Passed' ? loc('GateOnlyPassed', outcome.reference) : loc('GateOnlyFailed', violations, outcome.reference);
+  if (release === 'gateOnly')
+    return outcome.decision === 'Passed' ? loc('GateOnlyPassed', outcome.reference) : loc('GateOnlyFailed', violations, outcome.reference);
   if (outcome.decision === 'Passed') {
     const wrote = result.release?.targets.some((t) => t.action === 'written');
     return wrote ? loc('Released', outcome.reference) : loc('AlreadyReleased', outcome.reference);
@@ -196,7 +225,12 @@ export function decisionMessage(result: ScanAndReleaseResult, release: ScanAndRe
 }
 
 /** Reports as files, outputs and attachments, and the JUnit file on the Tests tab. */
-async function publishReports(outcome: ScanOutcome, scan: ScanSettings, workDir: string, context: TaskContext & { credentials: RegistryCredentials }): Promise<void> {
+async function publishReports(
+  outcome: ScanOutcome,
+  scan: ScanSettings,
+  workDir: string,
+  context: TaskContext & { credentials: RegistryCredentials },
+): Promise<void> {
   const { agent, logger } = context;
   agent.setOutput('imageReference', outcome.reference);
   agent.setOutput('policyResult', outcome.decision === 'Passed' ? 'passed' : 'failed');

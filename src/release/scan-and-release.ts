@@ -35,16 +35,17 @@ export interface ScanAndReleaseInput {
 }
 
 /** The task's runner, logger and env (trivy's starting environment), and the registry this flow talks to. */
-export type ScanAndReleaseContext = Pick<TaskContext, 'runner' | 'logger'> & Partial<Pick<TaskContext, 'env'>> & {
-  registry: ManifestSource;
-  /**
-   * ACR hides the tags of quarantined images from /v2/ (quarantine readers pull by digest); its own
-   * /acr/v1/<repo>/_tags/<tag> shows them to quarantine readers. Used when the /v2/ look-up finds nothing.
-   */
-  quarantinedTagDigest?: (repository: string, tag: string) => Promise<string>;
-  quarantine: QuarantineApi;
-  credentials: RegistryCredentials;
-};
+export type ScanAndReleaseContext = Pick<TaskContext, 'runner' | 'logger'> &
+  Partial<Pick<TaskContext, 'env'>> & {
+    registry: ManifestSource;
+    /**
+     * ACR hides the tags of quarantined images from /v2/ (quarantine readers pull by digest); its own
+     * /acr/v1/<repo>/_tags/<tag> shows them to quarantine readers. Used when the /v2/ look-up finds nothing.
+     */
+    quarantinedTagDigest?: (repository: string, tag: string) => Promise<string>;
+    quarantine: QuarantineApi;
+    credentials: RegistryCredentials;
+  };
 
 export interface ScanOutcome {
   registry: string;
@@ -92,7 +93,9 @@ export async function scanAndRelease(
   const scan = await scanPinnedImage(input, context);
   await publish(scan);
   if (input.release === 'gateOnly') {
-    context.logger.info(`release: gateOnly, the quarantine state is not changed (the policy ${scan.decision === 'Passed' ? 'passed' : 'failed'}).`);
+    context.logger.info(
+      `release: gateOnly, the quarantine state is not changed (the policy ${scan.decision === 'Passed' ? 'passed' : 'failed'}).`,
+    );
     const quarantineState = await context.quarantine.readState(scan.repository, scan.digest).catch((error: unknown) => {
       context.logger.debug(`reading the quarantine state failed: ${(error as Error).message}`);
       return undefined;
@@ -174,7 +177,8 @@ async function resolveTag(repository: string, tag: string, context: ScanAndRelea
     const digest = await context.quarantinedTagDigest(repository, tag).catch(() => {
       throw error; // the /v2/ answer says more than a second "not found"
     });
-    if (!isDigest(digest)) throw new Error(`The registry answered '${digest}' as the digest of ${repository}:${tag}, which is not a sha256 digest.`);
+    if (!isDigest(digest))
+      throw new Error(`The registry answered '${digest}' as the digest of ${repository}:${tag}, which is not a sha256 digest.`);
     context.logger.info(`The tag is hidden from /v2/ (its image is quarantined); ACR's tag API names its digest.`);
     return digest;
   }
@@ -191,7 +195,8 @@ export function scanTargets(top: FetchedManifest): Targets {
   const index = top.json as Index;
   const children = imageManifests(index);
   const nested = children.filter((d) => INDEX_MEDIA_TYPES.includes(d.mediaType));
-  if (nested.length > 0) throw new Error(`The index ${top.digest} contains another index (${nested[0].digest}); nested indexes are not supported.`);
+  if (nested.length > 0)
+    throw new Error(`The index ${top.digest} contains another index (${nested[0].digest}); nested indexes are not supported.`);
   if (children.length === 0) throw new Error(`The index ${top.digest} lists no platform image to scan.`);
   return {
     kind: 'index',
@@ -218,13 +223,17 @@ function logEvaluation(evaluation: PolicyEvaluation, policy: PolicyOptions, deci
   if (evaluation.ignoredUnfixed) logger.info(`${evaluation.ignoredUnfixed} vulnerabilities without a fix were ignored (ignoreUnfixed).`);
   if (evaluation.suppressed) logger.info(`${evaluation.suppressed} findings were suppressed by the ignore file.`);
   if (evaluation.unrecognizedSeverities.length) {
-    logger.warn(`The report uses severities trivy does not define (${evaluation.unrecognizedSeverities.join(', ')}); they were counted as UNKNOWN.`);
+    logger.warn(
+      `The report uses severities trivy does not define (${evaluation.unrecognizedSeverities.join(', ')}); they were counted as UNKNOWN.`,
+    );
   }
   logger.info(`Decision: ${decision}.`);
 }
 
 async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, context: ScanAndReleaseContext): Promise<ReleaseOutcome> {
-  const targets: ReleaseTarget[] = [{ digest: scan.digest, kind: scan.kind === 'index' ? 'index' : 'image', label: scan.kind === 'index' ? 'index' : 'image' }];
+  const targets: ReleaseTarget[] = [
+    { digest: scan.digest, kind: scan.kind === 'index' ? 'index' : 'image', label: scan.kind === 'index' ? 'index' : 'image' },
+  ];
   if (scan.kind === 'index') {
     for (const image of scan.images) targets.push({ digest: image.digest, kind: 'image', label: image.label });
     for (const attestation of scan.attestations) targets.push({ digest: attestation.digest, kind: 'attestation', label: 'attestation' });
@@ -239,15 +248,20 @@ async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, con
     }),
   );
   return applyDecision({
-      api: context.quarantine,
-      registry: scan.registry,
-      repository: scan.repository,
-      targets,
-      decision: scan.decision,
-      details,
-      logger: context.logger,
-      explain: (error, action, target) =>
-        explainRegistryError(error, scan.registry, action === 'write' ? 'write-state' : 'read-state', `${scan.registry}/${scan.repository}@${target.digest}`),
+    api: context.quarantine,
+    registry: scan.registry,
+    repository: scan.repository,
+    targets,
+    decision: scan.decision,
+    details,
+    logger: context.logger,
+    explain: (error, action, target) =>
+      explainRegistryError(
+        error,
+        scan.registry,
+        action === 'write' ? 'write-state' : 'read-state',
+        `${scan.registry}/${scan.repository}@${target.digest}`,
+      ),
   });
 }
 

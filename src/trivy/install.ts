@@ -43,7 +43,9 @@ export function checksumsFileName(version: string): string {
 export function normalizeTrivyVersion(text: string): string {
   const version = text.trim().replace(/^v/i, '');
   if (!/^\d+\.\d+\.\d+$/.test(version)) {
-    throw new Error(`'${text}' is not a trivy release version. Give an exact version such as ${DEFAULT_TRIVY_VERSION} (no ranges, no 'latest': a release gate must be reproducible).`);
+    throw new Error(
+      `'${text}' is not a trivy release version. Give an exact version such as ${DEFAULT_TRIVY_VERSION} (no ranges, no 'latest': a release gate must be reproducible).`,
+    );
   }
   return version;
 }
@@ -82,7 +84,10 @@ export async function installTrivy(options: InstallOptions): Promise<InstalledTr
   const checksumsFile = await options.cache.download(checksumsUrl);
   const expected = findChecksum(parseChecksums(readFileSync(checksumsFile, 'utf8')), asset.archive);
   rmSync(checksumsFile, { force: true });
-  if (!expected) throw new ChecksumMismatchError(`${checksumsFileName(version)} at ${checksumsUrl} has no line for ${asset.archive}; refusing to install an unverified trivy.`);
+  if (!expected)
+    throw new ChecksumMismatchError(
+      `${checksumsFileName(version)} at ${checksumsUrl} has no line for ${asset.archive}; refusing to install an unverified trivy.`,
+    );
 
   const { file: archive, sha256 } = await downloadVerified(
     options.cache,

@@ -149,7 +149,9 @@ export function parseTrivyReport(text: string): TrivyReport {
   }
   if (!isObject(value)) throw new TrivyReportError('the output is JSON but not an object, so it is not a trivy report.');
   if (value.SchemaVersion !== 2) {
-    throw new TrivyReportError(`SchemaVersion is ${JSON.stringify(value.SchemaVersion)}, expected 2: not a trivy JSON report this task understands.`);
+    throw new TrivyReportError(
+      `SchemaVersion is ${JSON.stringify(value.SchemaVersion)}, expected 2: not a trivy JSON report this task understands.`,
+    );
   }
   if (typeof value.ArtifactName !== 'string' || value.ArtifactName === '') throw new TrivyReportError('the report has no ArtifactName.');
   if (typeof value.ArtifactType !== 'string') throw new TrivyReportError('the report has no ArtifactType.');
@@ -225,7 +227,9 @@ export function assertReportIsFor(report: TrivyReport, expected: ExpectedArtifac
     const mismatched = repoDigests.filter((entry) => sameRepository(entry, expected) && referenceDigest(entry) !== expected.digest);
     const matched = repoDigests.some((entry) => sameRepository(entry, expected) && referenceDigest(entry) === expected.digest);
     if (!matched || mismatched.length > 0) {
-      throw new TrivyReportError(`Metadata.RepoDigests (${repoDigests.join(', ')}) does not confirm the requested digest ${expected.digest}.`);
+      throw new TrivyReportError(
+        `Metadata.RepoDigests (${repoDigests.join(', ')}) does not confirm the requested digest ${expected.digest}.`,
+      );
     }
   }
 }

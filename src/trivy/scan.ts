@@ -102,12 +102,18 @@ export function trivyEnvironment(base: NodeJS.ProcessEnv, dockerConfigDir?: stri
 /** A docker config that gives the credentials to their registry and to no other host. */
 export function writeRegistryAuth(dir: string, credentials: RegistryCredentials | undefined): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const auths = credentials ? { [credentials.registry]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } } : {};
+  const auths = credentials
+    ? { [credentials.registry]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } }
+    : {};
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ auths }), { mode: 0o600 });
 }
 
 /** Runs trivy's work in a scratch directory beside the report: an empty working directory and the scan's docker config. */
-async function withScratch<T>(besideFile: string, credentials: RegistryCredentials | undefined, body: (scratch: { cwd: string; dockerConfig: string }) => Promise<T>): Promise<T> {
+async function withScratch<T>(
+  besideFile: string,
+  credentials: RegistryCredentials | undefined,
+  body: (scratch: { cwd: string; dockerConfig: string }) => Promise<T>,
+): Promise<T> {
   const root = mkdtempSync(path.join(path.dirname(besideFile), 'trivy-run-'));
   try {
     const cwd = path.join(root, 'cwd');
@@ -128,15 +134,17 @@ export interface TrivyScanResult {
 }
 
 /** env is the environment trivy's own is derived from (default process.env). */
-export type ScanContext = Pick<TaskContext, 'runner' | 'logger'> & Partial<Pick<TaskContext, 'env'>> & {
-  credentials?: RegistryCredentials;
-};
+export type ScanContext = Pick<TaskContext, 'runner' | 'logger'> &
+  Partial<Pick<TaskContext, 'env'>> & {
+    credentials?: RegistryCredentials;
+  };
 
 export async function scanImage(settings: ScanSettings, request: ScanRequest, context: ScanContext): Promise<TrivyScanResult> {
   const args = trivyImageArgs(settings, request);
   const base = context.env ?? process.env;
   const { dropped } = trivyEnvironment(base);
-  if (dropped.length > 0) context.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
+  if (dropped.length > 0)
+    context.logger.info(`Not passing these inherited variables to trivy (they would change what it reports): ${dropped.join(', ')}`);
   context.logger.info(`${settings.trivy} ${args.join(' ')}`);
   rmSync(request.outputFile, { force: true }); // a report left from before must never pass for this run's
   let result: RunResult;
@@ -199,20 +207,37 @@ export function hasFindings(report: TrivyReport): boolean {
  * again (no network, no database); a trivy without `convert` (older releases) scans once more with
  * `--format sarif --skip-db-update` against the same digest instead.
  */
-export async function writeSarif(settings: ScanSettings, request: ScanRequest, sarifFile: string, context: ScanContext): Promise<'convert' | 'rescan'> {
+export async function writeSarif(
+  settings: ScanSettings,
+  request: ScanRequest,
+  sarifFile: string,
+  context: ScanContext,
+): Promise<'convert' | 'rescan'> {
   const { env } = trivyEnvironment(context.env ?? process.env);
-  const converted = await context.runner(settings.trivy, ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile], { env, timeoutMs: 120_000 });
+  const converted = await context.runner(
+    settings.trivy,
+    ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile],
+    { env, timeoutMs: 120_000 },
+  );
   if (converted.exitCode === 0 && existsSync(sarifFile)) return 'convert';
   if (!/unknown command "convert"/.test(converted.stderr)) {
-    throw new TrivyFailedError(`trivy convert --format sarif failed: ${lastMeaningfulLine(converted.stderr) ?? `exit code ${converted.exitCode}`}`);
+    throw new TrivyFailedError(
+      `trivy convert --format sarif failed: ${lastMeaningfulLine(converted.stderr) ?? `exit code ${converted.exitCode}`}`,
+    );
   }
   context.logger.info('This trivy has no convert command; scanning again for SARIF (cached layers, no database update).');
   const args = trivyImageArgs(settings, request, sarifFile);
   const rescanned = await withScratch(sarifFile, context.credentials, ({ cwd, dockerConfig }) =>
-    context.runner(settings.trivy, args, { env: trivyEnvironment(context.env ?? process.env, dockerConfig).env, cwd, timeoutMs: settings.timeoutMs + KILL_GRACE_MS }),
+    context.runner(settings.trivy, args, {
+      env: trivyEnvironment(context.env ?? process.env, dockerConfig).env,
+      cwd,
+      timeoutMs: settings.timeoutMs + KILL_GRACE_MS,
+    }),
   );
   if (rescanned.exitCode !== 0 || !existsSync(sarifFile)) {
-    throw new TrivyFailedError(`trivy image --format sarif failed: ${lastMeaningfulLine(rescanned.stderr) ?? `exit code ${rescanned.exitCode}`}`);
+    throw new TrivyFailedError(
+      `trivy image --format sarif failed: ${lastMeaningfulLine(rescanned.stderr) ?? `exit code ${rescanned.exitCode}`}`,
+    );
   }
   return 'rescan';
 }
@@ -222,7 +247,9 @@ export async function trivyVersion(trivy: string, runner: Runner): Promise<strin
   const { env } = trivyEnvironment(process.env);
   const result = await runner(trivy, ['version', '--format', 'json'], { env, timeoutMs: 60_000 });
   if (result.exitCode !== 0) {
-    throw new TrivyFailedError(`'${trivy} version' failed with exit code ${result.exitCode}: ${lastMeaningfulLine(result.stderr) ?? 'no output'}`);
+    throw new TrivyFailedError(
+      `'${trivy} version' failed with exit code ${result.exitCode}: ${lastMeaningfulLine(result.stderr) ?? 'no output'}`,
+    );
   }
   try {
     const parsed = JSON.parse(result.stdout) as { Version?: unknown };

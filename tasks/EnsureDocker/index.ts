@@ -2,7 +2,17 @@
 // what is missing. The task shell: inputs in, core call, outputs and post-job state out.
 // azure-pipelines-task-lib first: it writes the first log line as it loads; then the tool probes start, and run
 // while the rest of the bundle loads.
-import { exportVariable, loc, pipelineLogger, runTask, saveState, setOutput, stepTempDir, TaskInputs, toolsDirectory } from '../../src/pipeline';
+import {
+  exportVariable,
+  loc,
+  pipelineLogger,
+  runTask,
+  saveState,
+  setOutput,
+  stepTempDir,
+  TaskInputs,
+  toolsDirectory,
+} from '../../src/pipeline';
 import { toolProbes } from './early-probes';
 import * as path from 'node:path';
 import { ensureDocker } from '../../src/docker/ensure';

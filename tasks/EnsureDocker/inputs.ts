@@ -22,7 +22,11 @@ export function readEnsureOptions(inputs: Inputs): EnsureOptions {
   });
   const checksumLines = inputs.lines('staticChecksums');
   const bad = invalidChecksumLines(checksumLines);
-  if (bad.length) throw new InputError('staticChecksums', `'${bad[0]}' is not a checksum line. Write \`<64 hex digits>  <file name or path>\`, as sha256sum prints it.`);
+  if (bad.length)
+    throw new InputError(
+      'staticChecksums',
+      `'${bad[0]}' is not a checksum line. Write \`<64 hex digits>  <file name or path>\`, as sha256sum prints it.`,
+    );
   const buildxVersion = inputs.parse('buildxVersion', parseVersionPin);
   if (!buildxVersion) throw new InputError('buildxVersion', 'a value is required, for example 0.21.2.');
   return {

@@ -7,5 +7,8 @@ import { readScanAndReleaseInputs, scanAndReleaseTask } from '../../src/release/
 void runTask(__dirname, async () => {
   const inputs = new TaskInputs(path.join(__dirname, 'task.json'));
   const context = pipelineContext();
-  return scanAndReleaseTask(readScanAndReleaseInputs(inputs, () => readRegistryConnection(inputs), context), context);
+  return scanAndReleaseTask(
+    readScanAndReleaseInputs(inputs, () => readRegistryConnection(inputs), context),
+    context,
+  );
 });

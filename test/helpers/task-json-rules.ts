@@ -69,7 +69,8 @@ export function taskJsonProblems(task: TaskJson, targetExists: (target: string) 
   }
   const handlers = Object.keys(task.execution ?? {});
   if (!handlers.includes('Node20_1') || !handlers.includes('Node24')) problems.push('handlers: execution needs Node20_1 and Node24');
-  if (handlers.some((h) => !['Node20_1', 'Node24'].includes(h))) problems.push('handlers: only Node20_1 and Node24 (older runners are end of life)');
+  if (handlers.some((h) => !['Node20_1', 'Node24'].includes(h)))
+    problems.push('handlers: only Node20_1 and Node24 (older runners are end of life)');
   if (task.postjobexecution) {
     const post = Object.keys(task.postjobexecution);
     if (!post.includes('Node20_1') || !post.includes('Node24')) problems.push('handlers: postjobexecution needs Node20_1 and Node24');

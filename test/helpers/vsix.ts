@@ -23,18 +23,27 @@ export function node24(): string {
 
 export function currentVsix(): string {
   const dist = path.join(repoRoot, 'dist');
-  const version = JSON.parse(execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: repoRoot, encoding: 'utf8' }));
+  const version = JSON.parse(
+    execFileSync('node', ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: repoRoot, encoding: 'utf8' }),
+  );
   // The default manifest's package: a private copy (another publisher and id) may lie beside it in dist/.
-  const { publisher, id } = JSON.parse(readFileSync(path.join(repoRoot, 'vss-extension.json'), 'utf8')) as { publisher: string; id: string };
+  const { publisher, id } = JSON.parse(readFileSync(path.join(repoRoot, 'vss-extension.json'), 'utf8')) as {
+    publisher: string;
+    id: string;
+  };
   const find = () => readdirSync(dist).find((f) => f === `${publisher}.${id}-${version}.vsix`);
   const bundle = path.join(dist, 'tasks');
   let vsix = existsSync(dist) ? find() : undefined;
   const newestBundle = Math.max(...readdirSync(bundle).map((t) => statSync(path.join(bundle, t)).mtimeMs));
   if (!vsix || statSync(path.join(dist, vsix)).mtimeMs < newestBundle) {
-    execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'scripts/package.ts', '--check', '--skip-build'], {
-      cwd: repoRoot,
-      stdio: 'inherit',
-    });
+    execFileSync(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'scripts/package.ts', '--check', '--skip-build'],
+      {
+        cwd: repoRoot,
+        stdio: 'inherit',
+      },
+    );
     vsix = find();
   }
   if (!vsix) throw new Error('npm run package produced no .vsix');

@@ -20,7 +20,10 @@ function unescapeProperty(s: string): string {
 }
 
 function unescapeMessage(s: string): string {
-  return s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
+  return s
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%');
 }
 
 /** The agent honours a command anywhere in a line, as long as the line holds the prefix. */

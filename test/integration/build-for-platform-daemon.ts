@@ -18,16 +18,24 @@ export interface PrivateDaemon {
   stop(): Promise<void>;
 }
 
-const docker = (host: string, args: string[]) => spawnSync('docker', args, { env: { ...process.env, DOCKER_HOST: host }, encoding: 'utf8', timeout: 120_000 });
+const docker = (host: string, args: string[]) =>
+  spawnSync('docker', args, { env: { ...process.env, DOCKER_HOST: host }, encoding: 'utf8', timeout: 120_000 });
 
 export async function startPrivateDaemon(options: { containerdImageStore: boolean }): Promise<PrivateDaemon> {
   // A short path: unix socket paths are limited to 108 bytes, containerd's go below exec-root.
   const root = mkdtempSync(path.join(os.tmpdir(), 'bfpd-'));
   const socket = path.join(root, 'docker.sock');
   const host = `unix://${socket}`;
-  const bridge = `bfp${path.basename(root).slice(-6).replace(/[^a-z0-9]/gi, '')}`.slice(0, 15);
+  const bridge = `bfp${path
+    .basename(root)
+    .slice(-6)
+    .replace(/[^a-z0-9]/gi, '')}`.slice(0, 15);
   const subnet = `172.30.${Math.floor(Math.random() * 200) + 20}`;
-  for (const args of [['link', 'add', 'name', bridge, 'type', 'bridge'], ['addr', 'add', `${subnet}.1/24`, 'dev', bridge], ['link', 'set', bridge, 'up']]) {
+  for (const args of [
+    ['link', 'add', 'name', bridge, 'type', 'bridge'],
+    ['addr', 'add', `${subnet}.1/24`, 'dev', bridge],
+    ['link', 'set', bridge, 'up'],
+  ]) {
     const result = spawnSync('ip', args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${result.stderr}`);
   }
@@ -44,11 +52,20 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
   writeFileSync(path.join(root, 'containerd.toml'), 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n');
   const containerd = spawn(
     'containerd',
-    ['--config', path.join(root, 'containerd.toml'), '--address', containerdSocket, '--root', path.join(root, 'containerd'), '--state', path.join(root, 'containerd-state')],
+    [
+      '--config',
+      path.join(root, 'containerd.toml'),
+      '--address',
+      containerdSocket,
+      '--root',
+      path.join(root, 'containerd'),
+      '--state',
+      path.join(root, 'containerd-state'),
+    ],
     { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
   );
   containerd.unref();
-  for (const until = Date.now() + 30_000; !existsSync(containerdSocket); ) {
+  for (const until = Date.now() + 30_000; !existsSync(containerdSocket);) {
     if (Date.now() > until || containerd.exitCode !== null) {
       containerd.kill('SIGKILL');
       throw new Error(`the private containerd did not start (see ${root})`);
@@ -58,12 +75,18 @@ export async function startPrivateDaemon(options: { containerdImageStore: boolea
   const child = spawn(
     'dockerd',
     [
-      '--containerd', containerdSocket,
-      '--config-file', path.join(root, 'daemon.json'),
-      '--data-root', path.join(root, 'data'),
-      '--exec-root', path.join(root, 'exec'),
-      '--pidfile', path.join(root, 'docker.pid'),
-      '--host', host,
+      '--containerd',
+      containerdSocket,
+      '--config-file',
+      path.join(root, 'daemon.json'),
+      '--data-root',
+      path.join(root, 'data'),
+      '--exec-root',
+      path.join(root, 'exec'),
+      '--pidfile',
+      path.join(root, 'docker.pid'),
+      '--host',
+      host,
     ],
     { stdio: ['ignore', 'ignore', 'ignore'], detached: true },
   );

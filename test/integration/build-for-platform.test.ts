@@ -35,10 +35,16 @@ function appContext(lab: Lab, extra: Record<string, string> = {}): BuildContext 
   return makeBuildContext({ lab, dockerfile: readFileSync(path.join(appDir, 'Dockerfile'), 'utf8'), files });
 }
 
-
-async function registryManifest(lab: Lab, repository: string, digest: string): Promise<{ mediaType?: string; manifests?: { platform?: { os: string; architecture: string } }[] }> {
+async function registryManifest(
+  lab: Lab,
+  repository: string,
+  digest: string,
+): Promise<{ mediaType?: string; manifests?: { platform?: { os: string; architecture: string } }[] }> {
   const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${digest}`, {
-    headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    headers: {
+      Accept:
+        'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+    },
   });
   assert.equal(response.status, 200);
   return (await response.json()) as { mediaType?: string };
@@ -53,7 +59,9 @@ describe('BuildForPlatform@1 (lab)', function () {
   before(function () {
     lab = readLab();
     if (!existsSync(path.join(distTasks, 'BuildForPlatform', 'index.js'))) {
-      execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'BuildForPlatform', '--no-typecheck'], { stdio: 'inherit' });
+      execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'BuildForPlatform', '--no-typecheck'], {
+        stdio: 'inherit',
+      });
     }
   });
   after(() => {
@@ -61,7 +69,11 @@ describe('BuildForPlatform@1 (lab)', function () {
     // The docker driver leaves what it built in the shared daemon's image store (on an agent, EnsureDocker's post-job
     // step removes it by its job label); here the tests' own images go.
     for (const registry of [contoso, fabrikam]) {
-      const listed = spawnSync('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${registry}/it-bfp/*`], { encoding: 'utf8' });
+      const listed = spawnSync(
+        'docker',
+        ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}', '--filter', `reference=${registry}/it-bfp/*`],
+        { encoding: 'utf8' },
+      );
       const references = listed.stdout.split('\n').filter((r) => r && !r.endsWith(':<none>'));
       if (references.length) spawnSync('docker', ['image', 'rm', '--force', ...references]);
     }
@@ -100,7 +112,12 @@ describe('BuildForPlatform@1 (lab)', function () {
     // masks them everywhere else): nothing else may print them, or the lab's own secrets.
     const secrets = [...labSecrets(lab), ...run.secrets];
     assert.ok(run.secrets.length > 0 || !/Sign in to .* with /.test(run.log), 'the tokens of a sign-in were registered as secrets');
-    const printed = { log: run.log.split('\n').filter((line) => !line.startsWith('##vso[task.setsecret]')).join('\n') };
+    const printed = {
+      log: run.log
+        .split('\n')
+        .filter((line) => !line.startsWith('##vso[task.setsecret]'))
+        .join('\n'),
+    };
     assert.deepEqual(leakedSecrets(printed, secrets), [], 'no secret in the captured output');
     assert.deepEqual(ArgvWatch.offending(commandLines, secrets), [], 'no secret in a process argument');
     assert.ok(!commandLines.some((line) => /docker login .*(-p|--password)( |=)/.test(line)), 'no docker login -p');
@@ -127,7 +144,12 @@ describe('BuildForPlatform@1 (lab)', function () {
         const { run } = watched;
         assertSucceeded(run);
         assertNoLeak(watched);
-        assert.ok(watched.commandLines.some((l) => l.includes('login --username 00000000-0000-0000-0000-000000000000 --password-stdin contoso.azurecr.io')), 'docker login with the zero GUID through stdin');
+        assert.ok(
+          watched.commandLines.some((l) =>
+            l.includes('login --username 00000000-0000-0000-0000-000000000000 --password-stdin contoso.azurecr.io'),
+          ),
+          'docker login with the zero GUID through stdin',
+        );
 
         const held = await backingDigest(lab, repository, '4711');
         assert.ok(held, 'the registry holds the default tag $(Build.BuildId)');
@@ -138,13 +160,20 @@ describe('BuildForPlatform@1 (lab)', function () {
         const metadata = JSON.parse(readFileSync(run.outputs.metadataFile, 'utf8')) as Record<string, string>;
         assert.equal(metadata['containerimage.digest'], held);
         const manifest = await registryManifest(lab, repository, held);
-        assert.match(manifest.mediaType ?? '', /manifest\.v\d\+json$|image\.manifest/, 'attestations none: a plain image manifest, not an index');
+        assert.match(
+          manifest.mediaType ?? '',
+          /manifest\.v\d\+json$|image\.manifest/,
+          'attestations none: a plain image manifest, not an index',
+        );
 
         assert.match(run.log, /##\[group\]Sign in to contoso\.azurecr\.io/);
         assert.match(run.log, /##\[group\]Build/);
         assert.match(run.log, /##\[group\]Push/);
         assert.match(run.log, /##\[group\]Verify/);
-        assert.match(run.log, /command: \/bin\/httpd -> busybox => \/bin\/busybox is ELF 64-bit amd64|command: .*\/bin\/busybox is ELF 64-bit amd64/);
+        assert.match(
+          run.log,
+          /command: \/bin\/httpd -> busybox => \/bin\/busybox is ELF 64-bit amd64|command: .*\/bin\/busybox is ELF 64-bit amd64/,
+        );
         assert.equal(run.summaries.length, 1);
         const summary = readFileSync(run.summaries[0], 'utf8');
         assert.match(summary, new RegExp(`${held}`));
@@ -170,17 +199,20 @@ describe('BuildForPlatform@1 (lab)', function () {
     assert.equal(await backingDigest(lab, repository, '4711'), digest);
     assert.equal(await backingDigest(lab, repository, 'latest'), digest);
     const index = await registryManifest(lab, repository, digest);
-    assert.deepEqual(
-      (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort(),
-      ['linux/amd64', 'linux/arm64'],
-    );
+    assert.deepEqual((index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort(), [
+      'linux/amd64',
+      'linux/arm64',
+    ]);
     assert.equal(run.outputs.platforms, 'linux/amd64,linux/arm64');
     for (const [platform, machine] of [
       ['linux/amd64', 'x86_64'],
       ['linux/arm64', 'aarch64'],
     ]) {
       const image = `${lab.backingRegistry}/${repository}@${digest}`;
-      const result = spawnSync('docker', ['run', '--rm', '--platform', platform, image, 'cat', '/built.txt'], { encoding: 'utf8', timeout: 180_000 });
+      const result = spawnSync('docker', ['run', '--rm', '--platform', platform, image, 'cat', '/built.txt'], {
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
       assert.equal(result.status, 0, result.stderr);
       assert.equal(result.stdout.trim(), `built on ${machine}`);
     }
@@ -191,16 +223,27 @@ describe('BuildForPlatform@1 (lab)', function () {
     const repository = uniqueRepository('venv');
     const ctx = context();
     const connection = labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
-    const refused = await build({ context: ctx, inputs: { registry: fabrikam, repository, dockerfile: 'Dockerfile.prebuilt-venv' }, connection });
+    const refused = await build({
+      context: ctx,
+      inputs: { registry: fabrikam, repository, dockerfile: 'Dockerfile.prebuilt-venv' },
+      connection,
+    });
     assert.equal(refused.run.result, 'Failed', refused.run.log.slice(-3000));
     const message = refused.run.resultMessage ?? '';
-    assert.match(message, /linux\/amd64: the interpreter of \/app\/\.venv\/bin\/uvicorn \/app\/\.venv\/bin\/python \(\/app\/\.venv\/bin\/python -> \/usr\/local\/bin\/python3\.12, \/usr\/local\/bin\/python3\.12\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64 \(it needs amd64\)/);
+    assert.match(
+      message,
+      /linux\/amd64: the interpreter of \/app\/\.venv\/bin\/uvicorn \/app\/\.venv\/bin\/python \(\/app\/\.venv\/bin\/python -> \/usr\/local\/bin\/python3\.12, \/usr\/local\/bin\/python3\.12\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64 \(it needs amd64\)/,
+    );
     assert.match(message, /exec format error/);
     assert.equal(refused.run.outputs.imageReference, undefined, 'no reference to deploy is handed on');
     assert.match(readFileSync(refused.run.summaries[0], 'utf8'), /Platform proof \| \*\*failed\*\*/);
     assertNoLeak(refused);
 
-    const allowed = await build({ context: ctx, inputs: { registry: fabrikam, repository, dockerfile: 'Dockerfile.prebuilt-venv', verifyPlatforms: 'false' }, connection });
+    const allowed = await build({
+      context: ctx,
+      inputs: { registry: fabrikam, repository, dockerfile: 'Dockerfile.prebuilt-venv', verifyPlatforms: 'false' },
+      connection,
+    });
     assertSucceeded(allowed.run);
     assert.doesNotMatch(allowed.run.log, /##\[group\]Verify/);
     assert.equal(allowed.run.outputs.imageDigest, await backingDigest(lab, repository, '4711'));
@@ -239,9 +282,15 @@ describe('BuildForPlatform@1 (lab)', function () {
       });
       assertSucceeded(watched.run);
       assertNoLeak(watched);
-      assert.ok(watched.commandLines.some((l) => l.includes('--secret id=npm,env=NPM_TOKEN --secret id=pip,src=')), 'buildx got the secrets by reference');
+      assert.ok(
+        watched.commandLines.some((l) => l.includes('--secret id=npm,env=NPM_TOKEN --secret id=pip,src=')),
+        'buildx got the secrets by reference',
+      );
       for (const value of [npmToken, pipSecret]) {
-        assert.ok(!watched.run.log.split('\n').some((l) => l.includes(value) && !l.startsWith('##vso[task.setsecret]')), 'secret value in the log');
+        assert.ok(
+          !watched.run.log.split('\n').some((l) => l.includes(value) && !l.startsWith('##vso[task.setsecret]')),
+          'secret value in the log',
+        );
         assert.deepEqual(ArgvWatch.offending(watched.commandLines, [value]), [], 'secret value in a process argument');
       }
       const image = `${lab.backingRegistry}/${repository}@${watched.run.outputs.imageDigest}`;
@@ -256,12 +305,19 @@ describe('BuildForPlatform@1 (lab)', function () {
 
   it('attaches a provenance attestation when asked, and the proof sets it aside', async () => {
     const repository = uniqueRepository('provenance');
-    const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, attestations: 'provenance' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    const watched = await build({
+      context: context(),
+      inputs: { registry: fabrikam, repository, attestations: 'provenance' },
+      connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+    });
     assertSucceeded(watched.run);
     const index = await registryManifest(lab, repository, watched.run.outputs.imageDigest);
     const kinds = (index.manifests ?? []).map((m) => `${m.platform?.os}/${m.platform?.architecture}`).sort();
     assert.deepEqual(kinds, ['linux/amd64', 'unknown/unknown']);
-    assert.match(readFileSync(watched.run.summaries[0], 'utf8'), /passed: the registry holds exactly linux\/amd64 \(\+1 attestation manifests\)/);
+    assert.match(
+      readFileSync(watched.run.summaries[0], 'utf8'),
+      /passed: the registry holds exactly linux\/amd64 \(\+1 attestation manifests\)/,
+    );
   });
 
   it('signs in with a Docker registry connection (the ACR admin user), taking the registry from the connection', async () => {
@@ -277,7 +333,12 @@ describe('BuildForPlatform@1 (lab)', function () {
         data: {},
       },
     };
-    const watched = await build({ context: context(), inputs: { registry: '', repository }, connection, connectionKind: 'dockerRegistryServiceConnection' });
+    const watched = await build({
+      context: context(),
+      inputs: { registry: '', repository },
+      connection,
+      connectionKind: 'dockerRegistryServiceConnection',
+    });
     assertSucceeded(watched.run);
     assertNoLeak(watched);
     assert.ok(watched.run.secrets.includes(admin.password), 'the password was registered as a secret');
@@ -287,9 +348,16 @@ describe('BuildForPlatform@1 (lab)', function () {
 
   it('pushes nothing when the build fails', async () => {
     const repository = uniqueRepository('broken');
-    const broken = makeBuildContext({ lab, dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n' });
+    const broken = makeBuildContext({
+      lab,
+      dockerfile: 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}/busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "exit 3"]\n',
+    });
     contexts.push(broken);
-    const watched = await build({ context: broken, inputs: { registry: fabrikam, repository, cache: 'registry' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    const watched = await build({
+      context: broken,
+      inputs: { registry: fabrikam, repository, cache: 'registry' },
+      connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+    });
     assert.equal(watched.run.result, 'Failed');
     assert.match(watched.run.resultMessage ?? '', /docker buildx build failed with exit code 1: ERROR: .*exit code: 3/);
     assert.equal(await backingDigest(lab, repository, '4711'), undefined, 'no image');
@@ -298,9 +366,15 @@ describe('BuildForPlatform@1 (lab)', function () {
   });
 
   it('refuses a platform the builder cannot run before building, with the fix', async () => {
-    const watched = await build({ context: context(), inputs: { registry: fabrikam, repository: uniqueRepository('s390x'), platforms: 'linux/amd64,linux/s390x' } });
+    const watched = await build({
+      context: context(),
+      inputs: { registry: fabrikam, repository: uniqueRepository('s390x'), platforms: 'linux/amd64,linux/s390x' },
+    });
     assert.equal(watched.run.result, 'Failed');
-    assert.match(watched.run.resultMessage ?? '', /cannot build linux\/s390x: it runs linux\/amd64, .*EnsureDocker first with emulatePlatforms: linux\/s390x .*native linux\/s390x node/);
+    assert.match(
+      watched.run.resultMessage ?? '',
+      /cannot build linux\/s390x: it runs linux\/amd64, .*EnsureDocker first with emulatePlatforms: linux\/s390x .*native linux\/s390x node/,
+    );
     assert.doesNotMatch(watched.run.log, /^##\[group\]Build$/m);
   });
 
@@ -310,7 +384,11 @@ describe('BuildForPlatform@1 (lab)', function () {
     try {
       await control.addFault({ host: fabrikam, method: 'POST', path: '^/oauth2/exchange', kind: '429', times: 1, retryAfter: 1 });
       await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/sha256:`, kind: '503', times: 2 });
-      const watched = await build({ context: context(), inputs: { registry: fabrikam, repository }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+      const watched = await build({
+        context: context(),
+        inputs: { registry: fabrikam, repository },
+        connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+      });
       assertSucceeded(watched.run);
       assert.match(watched.run.log, /429/);
       assert.match(watched.run.log, /503 from fabrikam\.azurecr\.io; trying again/);
@@ -321,7 +399,11 @@ describe('BuildForPlatform@1 (lab)', function () {
 
     await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/sha256:`, kind: '503', times: -1 });
     try {
-      const watched = await build({ context: context(), inputs: { registry: fabrikam, repository, tags: 'again' }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+      const watched = await build({
+        context: context(),
+        inputs: { registry: fabrikam, repository, tags: 'again' },
+        connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+      });
       assert.equal(watched.run.result, 'Failed');
       assert.match(watched.run.resultMessage ?? '', /answered 503/);
     } finally {
@@ -329,19 +411,29 @@ describe('BuildForPlatform@1 (lab)', function () {
     }
   });
 
-
   it('with quarantine hiding new images from a push-only identity: pushes, then fails the proof naming the role to assign', async () => {
     const repository = uniqueRepository('hidden');
-    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') });
+    const watched = await build({
+      context: context(),
+      inputs: { registry: contoso, repository },
+      connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+    });
     assert.equal(watched.run.result, 'Failed');
-    assert.match(watched.run.resultMessage ?? '', /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/it-bfp\/hidden-[0-9a-f]+@sha256:[0-9a-f]{64}, which this job just pushed, .*AcrQuarantineReader/);
+    assert.match(
+      watched.run.resultMessage ?? '',
+      /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/it-bfp\/hidden-[0-9a-f]+@sha256:[0-9a-f]{64}, which this job just pushed, .*AcrQuarantineReader/,
+    );
     assert.ok(await backingDigest(lab, repository, '4711'), 'docker push went through quarantine');
     assertNoLeak(watched);
   });
 
   it('with a managed identity holding AcrPush and AcrQuarantineWriter, proves the platforms under quarantine', async () => {
     const repository = uniqueRepository('managed');
-    const watched = await build({ context: context(), inputs: { registry: contoso, repository }, connection: labServiceConnection(lab, 'managed', 'ManagedServiceIdentity') });
+    const watched = await build({
+      context: context(),
+      inputs: { registry: contoso, repository },
+      connection: labServiceConnection(lab, 'managed', 'ManagedServiceIdentity'),
+    });
     assertSucceeded(watched.run);
     assertNoLeak(watched);
     assert.equal(watched.run.outputs.imageDigest, await backingDigest(lab, repository, '4711'));
@@ -359,7 +451,10 @@ describe('BuildForPlatform@1 (lab)', function () {
       daemon = await startPrivateDaemon({ containerdImageStore: true });
       const repository = uniqueRepository('cache');
       const ctx = context({ 'nonce.txt': randomBytes(8).toString('hex') });
-      writeFileSync(path.join(ctx.dir, 'Dockerfile'), readFileSync(path.join(ctx.dir, 'Dockerfile'), 'utf8').replace('RUN echo', 'COPY nonce.txt /nonce.txt\nRUN echo'));
+      writeFileSync(
+        path.join(ctx.dir, 'Dockerfile'),
+        readFileSync(path.join(ctx.dir, 'Dockerfile'), 'utf8').replace('RUN echo', 'COPY nonce.txt /nonce.txt\nRUN echo'),
+      );
       const inputs = { registry: fabrikam, repository, cache: 'registry', arguments: '--network none' };
       const connection = labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
       const cold = await build({ context: ctx, inputs, connection, env: { DOCKER_HOST: daemon.host } });
@@ -377,7 +472,10 @@ describe('BuildForPlatform@1 (lab)', function () {
       assert.ok(use, summary);
       assert.equal(use[1], use[2], 'every step came from the registry cache');
       assert.ok(Number(use[2]) >= 3);
-      const onPrivate = spawnSync('docker', ['image', 'ls', '--format', '{{.Tag}}', '--filter', `reference=${fabrikam}/${repository}`], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: daemon.host } });
+      const onPrivate = spawnSync('docker', ['image', 'ls', '--format', '{{.Tag}}', '--filter', `reference=${fabrikam}/${repository}`], {
+        encoding: 'utf8',
+        env: { ...process.env, DOCKER_HOST: daemon.host },
+      });
       assert.deepEqual(onPrivate.stdout.split('\n').filter(Boolean).sort(), ['4711', 'warm'], 'both builds ran on the private engine');
       const coldUse = /(\d+) of (\d+) steps from the cache/.exec(readFileSync(cold.run.summaries[0], 'utf8'));
       assert.ok(coldUse && Number(coldUse[1]) < Number(coldUse[2]), 'the first build did run steps');
@@ -395,16 +493,21 @@ describe('BuildForPlatform@1 (lab)', function () {
       assertSucceeded(watched.run);
       assertNoLeak(watched);
       assert.match(watched.run.log, /building linux\/amd64, linux\/arm64 one by one, then joining them into one index/);
-      assert.match(watched.run.log, /buildx imagetools create --progress plain --tag fabrikam\.azurecr\.io\/it-bfp\/classic-[0-9a-f]+:4711 /);
+      assert.match(
+        watched.run.log,
+        /buildx imagetools create --progress plain --tag fabrikam\.azurecr\.io\/it-bfp\/classic-[0-9a-f]+:4711 /,
+      );
       const digest = watched.run.outputs.imageDigest;
       assert.equal(await backingDigest(lab, repository, '4711'), digest);
       const index = await registryManifest(lab, repository, digest);
       assert.deepEqual((index.manifests ?? []).map((m) => m.platform?.architecture).sort(), ['amd64', 'arm64']);
       assert.ok(await backingDigest(lab, repository, '4711-linux-arm64'), 'the per-platform image keeps its platform tag');
-      const metadata = JSON.parse(readFileSync(watched.run.outputs.metadataFile, 'utf8')) as { 'containerimage.digest': string; platforms: unknown[] };
+      const metadata = JSON.parse(readFileSync(watched.run.outputs.metadataFile, 'utf8')) as {
+        'containerimage.digest': string;
+        platforms: unknown[];
+      };
       assert.equal(metadata['containerimage.digest'], digest);
       assert.equal(metadata.platforms.length, 2);
     });
   });
 });
-

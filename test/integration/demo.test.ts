@@ -20,7 +20,6 @@ function runDemo(): Promise<RunResult> {
 
 const tail = (result: RunResult) => `exit ${result.exitCode}\n${result.stdout.slice(-6000)}\n${result.stderr.slice(-2000)}`;
 
-
 describe('npm run demo (examples/demo.ts against the lab)', function () {
   this.timeout(900_000);
   let lab: Lab;
@@ -29,7 +28,9 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
   before(() => {
     lab = readLab();
     // The demo runs the bundles in dist/ (npm test and npm run demo build them first).
-    const missing = ['EnsureDocker', 'BuildForPlatform', 'ScanAndRelease'].some((task) => !existsSync(path.join(distTasks, task, 'index.js')));
+    const missing = ['EnsureDocker', 'BuildForPlatform', 'ScanAndRelease'].some(
+      (task) => !existsSync(path.join(distTasks, task, 'index.js')),
+    );
     if (missing) execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--no-typecheck'], { stdio: 'pipe' });
   });
 
@@ -56,9 +57,17 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
 
     it('ends with the table: the released image, the rejected one and the refused one', () => {
       assert.equal(table.length, 5, tail(result));
-      assert.match(table[2], new RegExp(`^demo/web-legacy:${buildId}\\s+sha256:[0-9a-f]{12}\\s+linux/amd64\\s+CRITICAL [1-9]\\d*(, [A-Z]+ \\d+)*\\s+Failed$`));
+      assert.match(
+        table[2],
+        new RegExp(`^demo/web-legacy:${buildId}\\s+sha256:[0-9a-f]{12}\\s+linux/amd64\\s+CRITICAL [1-9]\\d*(, [A-Z]+ \\d+)*\\s+Failed$`),
+      );
       assert.match(table[3], new RegExp(`^demo/web:${buildId}\\s+sha256:[0-9a-f]{12}\\s+linux/amd64, linux/arm64\\s+none\\s+Passed$`));
-      assert.match(table[4], new RegExp(`^demo/api:${buildId}\\s+sha256:[0-9a-f]{12}\\s+refused: /app/\\.venv/bin/python is arm64 in a linux/amd64 image\\s+not scanned\\s+Quarantined$`));
+      assert.match(
+        table[4],
+        new RegExp(
+          `^demo/api:${buildId}\\s+sha256:[0-9a-f]{12}\\s+refused: /app/\\.venv/bin/python is arm64 in a linux/amd64 image\\s+not scanned\\s+Quarantined$`,
+        ),
+      );
     });
 
     it('the table agrees with what the registry holds and its quarantine states', async () => {
@@ -79,12 +88,21 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
       const starts = result.stdout.match(/^##\[section\]Starting: .+$/gm) ?? [];
       const finishes = result.stdout.match(/^##\[section\]Finishing: .+$/gm) ?? [];
       assert.equal(starts.length, 7, starts.join('\n'));
-      assert.deepEqual(finishes.map((line) => line.replace('Finishing', 'Starting')), starts);
+      assert.deepEqual(
+        finishes.map((line) => line.replace('Finishing', 'Starting')),
+        starts,
+      );
       assert.ok(starts.includes('##[section]Starting: Post-job: Docker, buildx and a reachable daemon'));
       assert.match(result.stdout, /^##\[group\]Sign in to contoso\.azurecr\.io$/m);
       assert.match(result.stdout, /^##\[endgroup\]$/m);
-      assert.match(result.stdout, /^##\[error\]Policy violated by 1 finding\(s\): contoso\.azurecr\.io\/demo\/web-legacy@sha256:[0-9a-f]{64} is set to Failed/m);
-      assert.match(result.stdout, /^##\[error\]The pushed image contoso\.azurecr\.io\/demo\/api@sha256:[0-9a-f]{64} does not run on the platforms asked for/m);
+      assert.match(
+        result.stdout,
+        /^##\[error\]Policy violated by 1 finding\(s\): contoso\.azurecr\.io\/demo\/web-legacy@sha256:[0-9a-f]{64} is set to Failed/m,
+      );
+      assert.match(
+        result.stdout,
+        /^##\[error\]The pushed image contoso\.azurecr\.io\/demo\/api@sha256:[0-9a-f]{64} does not run on the platforms asked for/m,
+      );
       assert.doesNotMatch(output, /##vso\[/);
     });
 
@@ -101,7 +119,13 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
   it('exits non-zero, naming the expectation, when a step does not do what it should (the rejection is never written)', async function () {
     // Faults are shared by everyone using the lab; another test's reset() may remove this one during the run.
     this.retries(2);
-    const fault = await control.addFault({ host: contoso, method: 'PATCH', path: '^/acr/v1/demo/web-legacy/_manifests/', kind: '500', times: -1 });
+    const fault = await control.addFault({
+      host: contoso,
+      method: 'PATCH',
+      path: '^/acr/v1/demo/web-legacy/_manifests/',
+      kind: '500',
+      times: -1,
+    });
     let faultSurvived = true;
     try {
       const failed = await runDemo();
@@ -140,11 +164,19 @@ describe('the demo shows the log as the agent does (examples/demo/agent-log.ts)'
         '##vso[task.logissue type=error]failed with var-secret-5555',
       ],
     );
-    assert.deepEqual(printed, ['token *** here', 'tok-9876-abcdef before registration', 'after: *** and again ***', '##[error]failed with ***']);
+    assert.deepEqual(printed, [
+      'token *** here',
+      'tok-9876-abcdef before registration',
+      'after: *** and again ***',
+      '##[error]failed with ***',
+    ]);
   });
 
   it('masks a multi-line secret line by line, the longer secret first', () => {
-    const printed = render(['abcd-1234', 'xxabcd-1234yy', '-----BEGIN KEY-----\nAAAABBBBCCCC\nDDDDEEEEFFFF\n-----END KEY-----'], ['xxabcd-1234yy', 'abcd-1234', 'key AAAABBBBCCCC DDDDEEEEFFFF']);
+    const printed = render(
+      ['abcd-1234', 'xxabcd-1234yy', '-----BEGIN KEY-----\nAAAABBBBCCCC\nDDDDEEEEFFFF\n-----END KEY-----'],
+      ['xxabcd-1234yy', 'abcd-1234', 'key AAAABBBBCCCC DDDDEEEEFFFF'],
+    );
     assert.deepEqual(printed, ['***', '***', 'key *** ***']);
   });
 
@@ -167,7 +199,12 @@ describe('the demo shows the log as the agent does (examples/demo/agent-log.ts)'
   it('frames a step as the agent does', () => {
     const written: string[] = [];
     const log = new AgentLog((text) => written.push(text));
-    log.startStep('Build web', { friendlyName: 'Build for platform', description: 'Builds.', version: { Major: 1, Minor: 2, Patch: 3 }, author: 'Us' });
+    log.startStep('Build web', {
+      friendlyName: 'Build for platform',
+      description: 'Builds.',
+      version: { Major: 1, Minor: 2, Patch: 3 },
+      author: 'Us',
+    });
     log.finishStep('Build web');
     assert.equal(written[0], '##[section]Starting: Build web\n');
     assert.ok(written.includes('Version      : 1.2.3\n'));

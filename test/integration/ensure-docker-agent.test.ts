@@ -12,7 +12,11 @@ import { LabControl } from '../lab/client';
 import { type Lab, labNodeEnv, readLab } from '../lab/lab';
 import { type DockerReleases, readDockerReleases } from '../lab/releases/docker';
 
-const visible = (r: TaskRun) => r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.debug')).join('\n');
+const visible = (r: TaskRun) =>
+  r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('##vso[task.debug'))
+    .join('\n');
 const explain = (r: TaskRun) => `result ${r.result}: ${r.resultMessage}\n${visible(r)}\n${r.stderr}`;
 
 describe('EnsureDocker in agent containers', function () {
@@ -25,14 +29,19 @@ describe('EnsureDocker in agent containers', function () {
     this.timeout(3_600_000);
     lab = readLab();
     releases = readDockerReleases(lab);
-    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], { stdio: 'ignore' });
+    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], {
+      stdio: 'ignore',
+    });
     assert.ok(existsSync(path.join(distTasks, 'EnsureDocker', 'post.js')));
     // Built once per machine (debootstrap from Debian's archive, a few minutes), then cached by tag.
     await ensureAgentImage('base');
     await ensureAgentImage('engine');
   });
 
-  async function withAgent<T>(options: Omit<AgentContainerOptions, 'image'> & { image?: string }, body: (agent: AgentContainer) => Promise<T>): Promise<T> {
+  async function withAgent<T>(
+    options: Omit<AgentContainerOptions, 'image'> & { image?: string },
+    body: (agent: AgentContainer) => Promise<T>,
+  ): Promise<T> {
     const agent = await AgentContainer.start({ image: agentImageTag('base'), ...options });
     try {
       return await body(agent);
@@ -57,7 +66,10 @@ describe('EnsureDocker in agent containers', function () {
         const run = await task(agent, { inputs: { startDaemon: 'never' } });
         assert.equal(run.result, 'Failed', explain(run));
         const message = run.resultMessage ?? '';
-        assert.match(message, /^There is no Docker socket at \/var\/run\/docker\.sock and no Docker engine is installed here \(inside a container\)\./);
+        assert.match(
+          message,
+          /^There is no Docker socket at \/var\/run\/docker\.sock and no Docker engine is installed here \(inside a container\)\./,
+        );
         assert.match(message, /docker run -v \/var\/run\/docker\.sock:\/var\/run\/docker\.sock/);
         assert.match(message, /share its image store .* get root on the host/);
 
@@ -71,7 +83,10 @@ describe('EnsureDocker in agent containers', function () {
         const run = await task(agent, { user: '1000:1000' });
         assert.equal(run.result, 'Failed', explain(run));
         const message = run.resultMessage ?? '';
-        assert.match(message, /^Permission denied on the Docker socket \/var\/run\/docker\.sock \(owned by uid 0 and .*gid \d+.*, mode 660\) for .*\(uid 1000, groups 1000\)\./);
+        assert.match(
+          message,
+          /^Permission denied on the Docker socket \/var\/run\/docker\.sock \(owned by uid 0 and .*gid \d+.*, mode 660\) for .*\(uid 1000, groups 1000\)\./,
+        );
         assert.match(message, new RegExp(`--group-add ${socketGid}`));
         assert.match(message, /equivalent to root/);
       });
@@ -83,42 +98,58 @@ describe('EnsureDocker in agent containers', function () {
     });
 
     it('an engine installed but stopped: diagnosed, started with startDaemon: auto, stopped by the post-job step', () =>
-      withAgent({ image: agentImageTag('engine'), privileged: true, network: 'none', tmpfs: ['/var/lib/docker', '/var/lib/containerd'] }, async (agent) => {
-        const never = await task(agent, { inputs: { startDaemon: 'never' } });
-        assert.equal(never.result, 'Failed', explain(never));
-        assert.match(never.resultMessage ?? '', /^Docker Engine is installed \(\/usr\/sbin\/dockerd\) but not running: there is no socket at \/var\/run\/docker\.sock\./);
-        assert.match(never.resultMessage ?? '', /startDaemon is never/);
+      withAgent(
+        { image: agentImageTag('engine'), privileged: true, network: 'none', tmpfs: ['/var/lib/docker', '/var/lib/containerd'] },
+        async (agent) => {
+          const never = await task(agent, { inputs: { startDaemon: 'never' } });
+          assert.equal(never.result, 'Failed', explain(never));
+          assert.match(
+            never.resultMessage ?? '',
+            /^Docker Engine is installed \(\/usr\/sbin\/dockerd\) but not running: there is no socket at \/var\/run\/docker\.sock\./,
+          );
+          assert.match(never.resultMessage ?? '', /startDaemon is never/);
 
-        const started = await task(agent, { inputs: { startDaemon: 'auto' } });
-        assert.equal(started.result, 'Succeeded', explain(started));
-        assert.equal(started.outputs.daemonStarted, 'true');
-        assert.equal(started.outputs.installed, '');
-        assert.match(started.outputs.serverVersion, /^26\./);
-        const state = JSON.parse(started.taskVariables.ensureDockerState) as { daemon: { pid: number; how: string } };
-        assert.equal(state.daemon.how, 'background');
-        assert.ok((await agent.exec(['docker', 'version', '--format', '{{.Server.Version}}'])).exitCode === 0, 'the daemon answers the CLI after the step ended');
+          const started = await task(agent, { inputs: { startDaemon: 'auto' } });
+          assert.equal(started.result, 'Succeeded', explain(started));
+          assert.equal(started.outputs.daemonStarted, 'true');
+          assert.equal(started.outputs.installed, '');
+          assert.match(started.outputs.serverVersion, /^26\./);
+          const state = JSON.parse(started.taskVariables.ensureDockerState) as { daemon: { pid: number; how: string } };
+          assert.equal(state.daemon.how, 'background');
+          assert.ok(
+            (await agent.exec(['docker', 'version', '--format', '{{.Server.Version}}'])).exitCode === 0,
+            'the daemon answers the CLI after the step ended',
+          );
 
-        const post = await task(agent, { entry: 'post.js', inputs: { cleanup: 'prune', pruneKeepStorage: '1GB' }, taskVariables: started.taskVariables });
-        assert.equal(post.result, 'Succeeded', explain(post));
-        assert.equal(post.issues.length, 0, JSON.stringify(post.issues));
-        assert.match(visible(post), /docker buildx prune --force --keep-storage 1073741824/);
-        assert.match(visible(post), new RegExp(`Stopping dockerd \\(pid ${state.daemon.pid}\\) that this job started`));
-        const after = await agent.exec(['docker', 'version']);
-        assert.notEqual(after.exitCode, 0, 'the daemon is gone');
-      }));
+          const post = await task(agent, {
+            entry: 'post.js',
+            inputs: { cleanup: 'prune', pruneKeepStorage: '1GB' },
+            taskVariables: started.taskVariables,
+          });
+          assert.equal(post.result, 'Succeeded', explain(post));
+          assert.equal(post.issues.length, 0, JSON.stringify(post.issues));
+          assert.match(visible(post), /docker buildx prune --force --keep-storage 1073741824/);
+          assert.match(visible(post), new RegExp(`Stopping dockerd \\(pid ${state.daemon.pid}\\) that this job started`));
+          const after = await agent.exec(['docker', 'version']);
+          assert.notEqual(after.exitCode, 0, 'the daemon is gone');
+        },
+      ));
 
     it('a daemon started before a later check failed is still stopped by the post-job step', () =>
-      withAgent({ image: agentImageTag('engine'), privileged: true, network: 'none', tmpfs: ['/var/lib/docker', '/var/lib/containerd'] }, async (agent) => {
-        // riscv64 needs QEMU, which apt cannot fetch without a network: the step fails after dockerd started.
-        const failed = await task(agent, { inputs: { startDaemon: 'auto', emulatePlatforms: 'linux/riscv64' } });
-        assert.equal(failed.result, 'Failed', explain(failed));
-        const state = JSON.parse(failed.taskVariables.ensureDockerState ?? '{}') as { daemon?: { pid: number } };
-        assert.ok(state.daemon?.pid, `the started daemon was recorded: ${JSON.stringify(failed.taskVariables)}`);
-        const post = await task(agent, { entry: 'post.js', taskVariables: failed.taskVariables });
-        assert.equal(post.result, 'Succeeded', explain(post));
-        assert.match(visible(post), new RegExp(`Stopping dockerd \\(pid ${state.daemon.pid}\\)`));
-        assert.notEqual((await agent.exec(['docker', 'version'])).exitCode, 0, 'the daemon is gone');
-      }));
+      withAgent(
+        { image: agentImageTag('engine'), privileged: true, network: 'none', tmpfs: ['/var/lib/docker', '/var/lib/containerd'] },
+        async (agent) => {
+          // riscv64 needs QEMU, which apt cannot fetch without a network: the step fails after dockerd started.
+          const failed = await task(agent, { inputs: { startDaemon: 'auto', emulatePlatforms: 'linux/riscv64' } });
+          assert.equal(failed.result, 'Failed', explain(failed));
+          const state = JSON.parse(failed.taskVariables.ensureDockerState ?? '{}') as { daemon?: { pid: number } };
+          assert.ok(state.daemon?.pid, `the started daemon was recorded: ${JSON.stringify(failed.taskVariables)}`);
+          const post = await task(agent, { entry: 'post.js', taskVariables: failed.taskVariables });
+          assert.equal(post.result, 'Succeeded', explain(post));
+          assert.match(visible(post), new RegExp(`Stopping dockerd \\(pid ${state.daemon.pid}\\)`));
+          assert.notEqual((await agent.exec(['docker', 'version'])).exitCode, 0, 'the daemon is gone');
+        },
+      ));
   });
 
   describe('installing buildx', () => {
@@ -126,8 +157,14 @@ describe('EnsureDocker in agent containers', function () {
       withAgent({ dockerCli: true, dockerSocket: true, network: 'host', groupAdd: [socketGid] }, async (agent) => {
         const noRoot = await task(agent, { user: '1000:1000', inputs: { installSource: 'distribution' } });
         assert.equal(noRoot.result, 'Failed', explain(noRoot));
-        assert.match(noRoot.resultMessage ?? '', /^Installing buildx needs root, but the agent runs as a user without passwordless sudo\. Run this once on the agent as root/);
-        assert.match(noRoot.resultMessage ?? '', /\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends docker-buildx$/);
+        assert.match(
+          noRoot.resultMessage ?? '',
+          /^Installing buildx needs root, but the agent runs as a user without passwordless sudo\. Run this once on the agent as root/,
+        );
+        assert.match(
+          noRoot.resultMessage ?? '',
+          /\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update\n {2}DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends docker-buildx$/,
+        );
 
         // auto reads the lists, finds docker-buildx in Debian 13 and takes the distribution
         const first = await task(agent, { inputs: { installSource: 'auto' } });
@@ -147,8 +184,17 @@ describe('EnsureDocker in agent containers', function () {
         const tampered = await task(agent, { inputs: { ...staticInputs(), staticBuildxBaseUrl: releases.tamperedBuildxBaseUrl } });
         assert.equal(tampered.result, 'Failed', explain(tampered));
         const name = `buildx-v${releases.buildxVersion}.linux-amd64`;
-        assert.match(tampered.resultMessage ?? '', new RegExp(`^Refused ${releases.tamperedBuildxBaseUrl.replace(/\./g, '\\.')}/v${releases.buildxVersion}/${name}: its sha256 is [0-9a-f]{64}, but .*checksums\\.txt says [0-9a-f]{64}\\. The download was deleted and nothing was installed\\.`));
-        assert.notEqual((await agent.exec(['test', '-e', '/usr/local/lib/docker/cli-plugins/docker-buildx'])).exitCode, 0, 'no plugin was installed');
+        assert.match(
+          tampered.resultMessage ?? '',
+          new RegExp(
+            `^Refused ${releases.tamperedBuildxBaseUrl.replace(/\./g, '\\.')}/v${releases.buildxVersion}/${name}: its sha256 is [0-9a-f]{64}, but .*checksums\\.txt says [0-9a-f]{64}\\. The download was deleted and nothing was installed\\.`,
+          ),
+        );
+        assert.notEqual(
+          (await agent.exec(['test', '-e', '/usr/local/lib/docker/cli-plugins/docker-buildx'])).exitCode,
+          0,
+          'no plugin was installed',
+        );
 
         const genuine = await task(agent, { inputs: staticInputs() });
         assert.equal(genuine.result, 'Succeeded', explain(genuine));
@@ -188,14 +234,29 @@ describe('EnsureDocker in agent containers', function () {
       withAgent({ dockerSocket: true, network: 'host' }, async (agent) => {
         const unpinned = await task(agent, { inputs: { ...staticInputs(), dockerVersion: releases.dockerVersion } });
         assert.equal(unpinned.result, 'Failed', explain(unpinned));
-        assert.match(unpinned.resultMessage ?? '', new RegExp(`Docker publishes no checksum for .*docker-${releases.dockerVersion}\\.tgz, and staticChecksums has no line for it`));
+        assert.match(
+          unpinned.resultMessage ?? '',
+          new RegExp(`Docker publishes no checksum for .*docker-${releases.dockerVersion}\\.tgz, and staticChecksums has no line for it`),
+        );
 
         const tampered = await task(agent, {
-          inputs: { ...staticInputs(), dockerVersion: releases.dockerVersion, staticDockerBaseUrl: releases.tamperedDockerStaticBaseUrl, staticChecksums: releases.dockerChecksumLine },
+          inputs: {
+            ...staticInputs(),
+            dockerVersion: releases.dockerVersion,
+            staticDockerBaseUrl: releases.tamperedDockerStaticBaseUrl,
+            staticChecksums: releases.dockerChecksumLine,
+          },
         });
         assert.equal(tampered.result, 'Failed', explain(tampered));
-        assert.match(tampered.resultMessage ?? '', /^Refused https:\/\/releases\.lab\.test\/tampered\/.*docker-[\d.]+\.tgz: its sha256 is [0-9a-f]{64}, but the staticChecksums input says [0-9a-f]{64}/);
-        assert.deepEqual(readdirSync(path.join(agent.root, 'tools')).filter((d) => d === 'docker-static'), [], 'nothing reached the tool cache');
+        assert.match(
+          tampered.resultMessage ?? '',
+          /^Refused https:\/\/releases\.lab\.test\/tampered\/.*docker-[\d.]+\.tgz: its sha256 is [0-9a-f]{64}, but the staticChecksums input says [0-9a-f]{64}/,
+        );
+        assert.deepEqual(
+          readdirSync(path.join(agent.root, 'tools')).filter((d) => d === 'docker-static'),
+          [],
+          'nothing reached the tool cache',
+        );
       }));
 
     it('installs both where neither is, and a second job on the agent takes docker from the tool cache', () =>
@@ -205,7 +266,10 @@ describe('EnsureDocker in agent containers', function () {
         assert.equal(first.result, 'Succeeded', explain(first));
         assert.equal(first.outputs.installed, 'docker-cli,buildx');
         assert.equal(first.outputs.dockerVersion.split('+')[0], releases.dockerVersion);
-        assert.ok(first.commands.some((c) => c.command === 'task.prependpath' && /docker-static/.test(c.message)), 'later steps get docker on PATH');
+        assert.ok(
+          first.commands.some((c) => c.command === 'task.prependpath' && /docker-static/.test(c.message)),
+          'later steps get docker on PATH',
+        );
 
         const control = new LabControl();
         const mark = await control.auditMark();
@@ -222,7 +286,10 @@ describe('EnsureDocker in agent containers', function () {
       withAgent({ dockerCli: true, buildxPlugin: true, dockerSocket: true }, async (agent) => {
         const riscv = await task(agent, { inputs: { emulatePlatforms: 'linux/riscv64' } });
         assert.equal(riscv.result, 'Failed', explain(riscv));
-        assert.match(riscv.resultMessage ?? '', /^QEMU emulation of linux\/riscv64 cannot be set up from this agent: \/proc\/sys\/fs\/binfmt_misc is not mounted here and mounting it failed \(.+\)\. This is what an unprivileged container looks like\./);
+        assert.match(
+          riscv.resultMessage ?? '',
+          /^QEMU emulation of linux\/riscv64 cannot be set up from this agent: \/proc\/sys\/fs\/binfmt_misc is not mounted here and mounting it failed \(.+\)\. This is what an unprivileged container looks like\./,
+        );
         assert.match(riscv.resultMessage ?? '', /--privileged/);
 
         const arm = await task(agent, { inputs: { emulatePlatforms: 'linux/arm64' } });

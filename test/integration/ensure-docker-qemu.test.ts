@@ -14,18 +14,32 @@ import { engineCommand } from '../lab/engine';
 import { labNodeEnv, readLab } from '../lab/lab';
 import { qemuState, withQemuOff } from '../lab/qemu';
 
-const visible = (r: TaskRun) => r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.debug')).join('\n');
+const visible = (r: TaskRun) =>
+  r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('##vso[task.debug'))
+    .join('\n');
 
 describe('EnsureDocker emulation on the lab machine', function () {
   this.timeout(300_000);
   before(() => {
     if (!existsSync(path.join(distTasks, 'EnsureDocker', 'index.js'))) {
-      execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], { stdio: 'inherit' });
+      execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], {
+        stdio: 'inherit',
+      });
     }
   });
 
   describe('the exit-0 proof programs', () => {
-    const qemuOf: Record<string, string> = { 'linux/arm64': 'aarch64', 'linux/arm/v7': 'arm', 'linux/ppc64le': 'ppc64le', 'linux/s390x': 's390x', 'linux/riscv64': 'riscv64', 'linux/386': 'i386', 'linux/amd64': 'x86_64' };
+    const qemuOf: Record<string, string> = {
+      'linux/arm64': 'aarch64',
+      'linux/arm/v7': 'arm',
+      'linux/ppc64le': 'ppc64le',
+      'linux/s390x': 's390x',
+      'linux/riscv64': 'riscv64',
+      'linux/386': 'i386',
+      'linux/amd64': 'x86_64',
+    };
     const dir = mkdtempSync(path.join(os.tmpdir(), 'exit0-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     for (const [platform, qemu] of Object.entries(qemuOf)) {
@@ -37,7 +51,9 @@ describe('EnsureDocker emulation on the lab machine', function () {
         writeFileSync(file, exitZeroProgram(parsePlatform(platform))!, { mode: 0o755 });
         assert.equal((await run(emulator, [file])).exitCode, 0);
         const wrong = path.join(dir, `${qemu}-wrong`);
-        writeFileSync(wrong, exitZeroProgram(parsePlatform(platform === 'linux/s390x' ? 'linux/riscv64' : 'linux/s390x'))!, { mode: 0o755 });
+        writeFileSync(wrong, exitZeroProgram(parsePlatform(platform === 'linux/s390x' ? 'linux/riscv64' : 'linux/s390x'))!, {
+          mode: 0o755,
+        });
         assert.notEqual((await run(emulator, [wrong])).exitCode, 0);
       });
     }

@@ -18,11 +18,17 @@ import { type Lab, labNodeEnv, readLab } from '../lab/lab';
 
 function ensureBuilt(): void {
   if (!existsSync(path.join(distTasks, 'EnsureDocker', 'post.js'))) {
-    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], {
+      stdio: 'inherit',
+    });
   }
 }
 
-const visible = (r: TaskRun) => r.stdout.split('\n').filter((l) => !l.startsWith('##vso[task.debug')).join('\n');
+const visible = (r: TaskRun) =>
+  r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('##vso[task.debug'))
+    .join('\n');
 const explain = (r: TaskRun) => `result ${r.result}: ${r.resultMessage}\n${visible(r)}\n${r.stderr}`;
 
 function ensureDocker(lab: Lab, options: Omit<RunTaskOptions, 'task'>): Promise<TaskRun> {
@@ -66,7 +72,12 @@ describe('EnsureDocker on the lab machine', function () {
     const main = await ensureDocker(lab, { nodePath });
     assert.equal(main.result, 'Succeeded', explain(main));
     assert.equal(main.outputs.installed, '');
-    const post = await ensureDocker(lab, { nodePath, entry: 'post.js', taskVariables: main.taskVariables, variables: { 'System.JobId': randomUUID() } });
+    const post = await ensureDocker(lab, {
+      nodePath,
+      entry: 'post.js',
+      taskVariables: main.taskVariables,
+      variables: { 'System.JobId': randomUUID() },
+    });
     assert.equal(post.result, 'Succeeded', explain(post));
     assert.match(visible(post), /This job left no images to remove\./);
   });
@@ -90,7 +101,10 @@ describe('EnsureDocker on the lab machine', function () {
       cli(['context', 'use', 'gone']);
       const bad = await ensureDocker(lab, { env: { DOCKER_CONFIG: config }, inputs: { startDaemon: 'never' } });
       assert.equal(bad.result, 'Failed', explain(bad));
-      assert.match(bad.resultMessage ?? '', /^There is no Docker socket at \/tmp\/ensure-docker-gone\.sock, the address set by docker context 'gone'/);
+      assert.match(
+        bad.resultMessage ?? '',
+        /^There is no Docker socket at \/tmp\/ensure-docker-gone\.sock, the address set by docker context 'gone'/,
+      );
     } finally {
       rmSync(config, { recursive: true, force: true });
     }
@@ -100,7 +114,10 @@ describe('EnsureDocker on the lab machine', function () {
     [{ installSource: 'homebrew' }, /^Input 'installSource': 'homebrew' is not one of auto, dockerRepository, distribution, static\.$/],
     [{ dockerVersion: '27.x' }, /^Input 'dockerVersion': '27\.x' is not a version\. Write the full release number, for example 27\.3\.1/],
     [{ emulatePlatforms: 'linux/arm64,linux/amd65' }, /^Input 'emulatePlatforms': 'linux\/amd65' names an unknown architecture 'amd65'/],
-    [{ dockerHost: 'http://127.0.0.1:2375' }, /^Input 'dockerHost': the scheme 'http' of 'http:\/\/127\.0\.0\.1:2375' is not supported on a Linux agent\. Use unix:\/\/, tcp:\/\/ or ssh:\/\//],
+    [
+      { dockerHost: 'http://127.0.0.1:2375' },
+      /^Input 'dockerHost': the scheme 'http' of 'http:\/\/127\.0\.0\.1:2375' is not supported on a Linux agent\. Use unix:\/\/, tcp:\/\/ or ssh:\/\//,
+    ],
     [{ startDaemon: 'sometimes' }, /^Input 'startDaemon': 'sometimes' is not one of auto, never\.$/],
     [{ staticChecksums: 'abc123  docker-27.3.1.tgz' }, /^Input 'staticChecksums': 'abc123 {2}docker-27\.3\.1\.tgz' is not a checksum line/],
     [{ staticDockerBaseUrl: 'download.docker.com' }, /^Input 'staticDockerBaseUrl': 'download\.docker\.com' is not an http\(s\) URL\.$/],
@@ -118,14 +135,25 @@ describe('EnsureDocker on the lab machine', function () {
     const port = await freePort();
     const run = await ensureDocker(lab, { env: { DOCKER_HOST: `tcp://127.0.0.1:${port}` } });
     assert.equal(run.result, 'Failed', explain(run));
-    assert.match(run.resultMessage ?? '', new RegExp(`^Nothing accepts connections at 127\\.0\\.0\\.1:${port}, the address set by DOCKER_HOST \\(tcp://127\\.0\\.0\\.1:${port}\\): it points nowhere\\.`));
+    assert.match(
+      run.resultMessage ?? '',
+      new RegExp(
+        `^Nothing accepts connections at 127\\.0\\.0\\.1:${port}, the address set by DOCKER_HOST \\(tcp://127\\.0\\.0\\.1:${port}\\): it points nowhere\\.`,
+      ),
+    );
     assert.match(run.resultMessage ?? '', /Unset DOCKER_HOST/);
   });
 
   it('diagnoses a DOCKER_HOST socket path where nothing is, distinctly', async () => {
-    const run = await ensureDocker(lab, { env: { DOCKER_HOST: 'unix:///tmp/ensure-docker-nowhere.sock' }, inputs: { startDaemon: 'never' } });
+    const run = await ensureDocker(lab, {
+      env: { DOCKER_HOST: 'unix:///tmp/ensure-docker-nowhere.sock' },
+      inputs: { startDaemon: 'never' },
+    });
     assert.equal(run.result, 'Failed', explain(run));
-    assert.match(run.resultMessage ?? '', /^There is no Docker socket at \/tmp\/ensure-docker-nowhere\.sock, the address set by DOCKER_HOST .*: it points nowhere\./);
+    assert.match(
+      run.resultMessage ?? '',
+      /^There is no Docker socket at \/tmp\/ensure-docker-nowhere\.sock, the address set by DOCKER_HOST .*: it points nowhere\./,
+    );
   });
 
   describe('a TLS daemon address with certificates that do not match', () => {
@@ -142,13 +170,33 @@ describe('EnsureDocker on the lab machine', function () {
       // What dockerd with --tlsverify (Go's TLS server) answers to a plain-HTTP request.
       plain = net.createServer((socket) => {
         socket.on('error', () => undefined);
-        socket.once('data', () => socket.end('HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nClient sent an HTTP request to an HTTPS server.\n'));
+        socket.once('data', () =>
+          socket.end('HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nClient sent an HTTP request to an HTTPS server.\n'),
+        );
       });
       await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
       plainPort = (plain.address() as net.AddressInfo).port;
       port = (server.address() as net.AddressInfo).port;
       certDir = mkdtempSync(path.join(os.tmpdir(), 'ensure-docker-certs-'));
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=other-ca', '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'ca.pem')], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=other-ca',
+          '-keyout',
+          path.join(certDir, 'key.pem'),
+          '-out',
+          path.join(certDir, 'ca.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
       writeFileSync(path.join(certDir, 'cert.pem'), readFileSync(path.join(certDir, 'ca.pem')));
     });
     after(() => {
@@ -158,17 +206,27 @@ describe('EnsureDocker on the lab machine', function () {
     });
 
     it('says the TLS handshake failed, which certificates were used, and what they must be', async () => {
-      const run = await ensureDocker(lab, { env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certDir } });
+      const run = await ensureDocker(lab, {
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: certDir },
+      });
       assert.equal(run.result, 'Failed', explain(run));
       const message = run.resultMessage ?? '';
-      assert.match(message, new RegExp(`^The TLS handshake with the daemon at 127\\.0\\.0\\.1:${port} set by DOCKER_HOST failed \\(TLS with verification, certificates from ${certDir}\\)`));
+      assert.match(
+        message,
+        new RegExp(
+          `^The TLS handshake with the daemon at 127\\.0\\.0\\.1:${port} set by DOCKER_HOST failed \\(TLS with verification, certificates from ${certDir}\\)`,
+        ),
+      );
       assert.match(message, /ca\.pem must be the CA that signed the daemon's certificate/);
     });
 
     it('tells plain HTTP to a TLS port apart: set DOCKER_TLS_VERIFY', async () => {
       const run = await ensureDocker(lab, { env: { DOCKER_HOST: `tcp://127.0.0.1:${plainPort}` } });
       assert.equal(run.result, 'Failed', explain(run));
-      assert.match(run.resultMessage ?? '', new RegExp(`^The daemon at 127\\.0\\.0\\.1:${plainPort} set by DOCKER_HOST speaks TLS, but the task connected without TLS\\.`));
+      assert.match(
+        run.resultMessage ?? '',
+        new RegExp(`^The daemon at 127\\.0\\.0\\.1:${plainPort} set by DOCKER_HOST speaks TLS, but the task connected without TLS\\.`),
+      );
       assert.match(run.resultMessage ?? '', /DOCKER_TLS_VERIFY=1/);
     });
   });
@@ -177,11 +235,20 @@ describe('EnsureDocker on the lab machine', function () {
     const jobId = randomUUID();
     const otherJob = randomUUID();
     const prefix = `lab-ensure-docker/cleanup-${jobId.slice(0, 8)}`;
-    const images = { mineA: `${prefix}:a`, mineB: `${prefix}:b`, other: `${prefix}:other-job`, recorded: `${prefix}:recorded`, untouched: `${prefix}:untouched` };
+    const images = {
+      mineA: `${prefix}:a`,
+      mineB: `${prefix}:b`,
+      other: `${prefix}:other-job`,
+      recorded: `${prefix}:recorded`,
+      untouched: `${prefix}:untouched`,
+    };
     let agentTemp: string;
 
     async function build(tag: string, label?: string): Promise<void> {
-      const context = makeBuildContext({ lab, dockerfile: `FROM scratch\nARG TARGETARCH\nCOPY \${TARGETARCH}/busybox /bin/busybox\nLABEL purpose=${tag.split(':')[1]}\n` });
+      const context = makeBuildContext({
+        lab,
+        dockerfile: `FROM scratch\nARG TARGETARCH\nCOPY \${TARGETARCH}/busybox /bin/busybox\nLABEL purpose=${tag.split(':')[1]}\n`,
+      });
       try {
         const args = ['build', '-q', '-t', tag, ...(label ? ['--label', label] : []), context.dir];
         const result = await run('docker', args, { timeoutMs: 120_000 });
@@ -239,10 +306,12 @@ describe('EnsureDocker on the lab machine', function () {
         taskVariables: { ensureDockerState: JSON.stringify({ reachable: true }) },
       });
       assert.equal(gone.result, 'Succeeded', explain(gone));
-      assert.deepEqual(gone.issues.map((i) => i.type), ['warning']);
+      assert.deepEqual(
+        gone.issues.map((i) => i.type),
+        ['warning'],
+      );
       assert.match(gone.issues[0].message, /The daemon does not answer, so no image is cleaned up: connect ENOENT/);
       assert.ok(await exists(images.other));
     });
   });
 });
-

@@ -50,7 +50,10 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     it('challenges an anonymous pull with realm, service and scope, and an ACR error body with detail', async () => {
       const answer = await labRequest(lab, `https://${contoso}/v2/hello-world/manifests/latest`);
       assert.equal(answer.status, 401);
-      assert.equal(answer.headers['www-authenticate'], `Bearer realm="https://${contoso}/oauth2/token",service="${contoso}",scope="repository:hello-world:pull"`);
+      assert.equal(
+        answer.headers['www-authenticate'],
+        `Bearer realm="https://${contoso}/oauth2/token",service="${contoso}",scope="repository:hello-world:pull"`,
+      );
       const body = answer.json<{ errors: Array<{ code: string; message: string; detail: unknown }> }>();
       assert.equal(body.errors[0].code, 'UNAUTHORIZED');
       assert.match(body.errors[0].message, /^authentication required/);
@@ -95,11 +98,22 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       const [header, , signature] = entra.split('.');
       const forged = { ...claimsOf(entra), oid: lab.identities.builder.objectId };
       const tampered = `${header}.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${signature}`;
-      const exchange = (fields: Record<string, string>) => labRequest(lab, `https://${contoso}/oauth2/exchange`, { method: 'POST', headers: formHeaders, body: formBody(fields) });
+      const exchange = (fields: Record<string, string>) =>
+        labRequest(lab, `https://${contoso}/oauth2/exchange`, { method: 'POST', headers: formHeaders, body: formBody(fields) });
       const forgedAnswer = await exchange({ grant_type: 'access_token', service: contoso, access_token: tampered });
       assert.equal(forgedAnswer.status, 401);
       assert.equal(forgedAnswer.json<{ errors: Array<{ code: string }> }>().errors[0].code, 'UNAUTHORIZED');
-      assert.equal((await exchange({ grant_type: 'access_token', service: contoso, tenant: '00000000-1111-2222-3333-444444444444', access_token: entra })).status, 401);
+      assert.equal(
+        (
+          await exchange({
+            grant_type: 'access_token',
+            service: contoso,
+            tenant: '00000000-1111-2222-3333-444444444444',
+            access_token: entra,
+          })
+        ).status,
+        401,
+      );
       assert.equal((await exchange({ grant_type: 'password', service: contoso, access_token: entra })).status, 400);
     });
 
@@ -129,18 +143,24 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     });
 
     it('answers GET /oauth2/token with Basic: null GUID + refresh token, the admin user, a service principal', async () => {
-      const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+      const basic = (user: string, password: string) => ({
+        Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+      });
       const url = `https://${contoso}/oauth2/token?service=${contoso}&scope=repository:app:pull,push`;
       const viaRefresh = await labRequest(lab, url, { headers: basic(nullGuid, token('builder')) });
       assert.equal(viaRefresh.status, 200);
-      assert.deepEqual(claimsOf(viaRefresh.json<{ access_token: string }>().access_token).access, [{ type: 'repository', name: 'app', actions: ['pull', 'push'] }]);
+      assert.deepEqual(claimsOf(viaRefresh.json<{ access_token: string }>().access_token).access, [
+        { type: 'repository', name: 'app', actions: ['pull', 'push'] },
+      ]);
       const admin = lab.registries[contoso].admin;
       const viaAdmin = await labRequest(lab, url, { headers: basic(admin.username, admin.password) });
       assert.equal(viaAdmin.status, 200);
       assert.equal(claimsOf(viaAdmin.json<{ access_token: string }>().access_token).sub, admin.username);
       const puller = lab.identities.puller;
       const viaServicePrincipal = await labRequest(lab, url, { headers: basic(puller.clientId, puller.secret) });
-      assert.deepEqual(claimsOf(viaServicePrincipal.json<{ access_token: string }>().access_token).access, [{ type: 'repository', name: 'app', actions: ['pull'] }]);
+      assert.deepEqual(claimsOf(viaServicePrincipal.json<{ access_token: string }>().access_token).access, [
+        { type: 'repository', name: 'app', actions: ['pull'] },
+      ]);
       assert.equal((await labRequest(lab, url, { headers: basic(admin.username, 'wrong') })).status, 401);
       assert.equal((await labRequest(lab, url)).status, 401);
     });
@@ -150,11 +170,20 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
         labRequest(lab, `https://${registry}/oauth2/token`, {
           method: 'POST',
           headers: formHeaders,
-          body: formBody({ client_id: 'buildkit-client', grant_type: 'password', username: nullGuid, password, scope: 'repository:app:pull,push', service: registry }),
+          body: formBody({
+            client_id: 'buildkit-client',
+            grant_type: 'password',
+            username: nullGuid,
+            password,
+            scope: 'repository:app:pull,push',
+            service: registry,
+          }),
         });
       const ok = await form(token('builder'));
       assert.equal(ok.status, 200);
-      assert.deepEqual(claimsOf(ok.json<{ access_token: string }>().access_token).access, [{ type: 'repository', name: 'app', actions: ['pull', 'push'] }]);
+      assert.deepEqual(claimsOf(ok.json<{ access_token: string }>().access_token).access, [
+        { type: 'repository', name: 'app', actions: ['pull', 'push'] },
+      ]);
       assert.equal((await form(token('builder'), fabrikam)).status, 401, 'a contoso refresh token is not valid at fabrikam');
       assert.equal((await form('not-a-token')).status, 401);
     });
@@ -165,17 +194,32 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
         headers: { Authorization: `Basic ${Buffer.from(`${nullGuid}:${pullOnly}`).toString('base64')}` },
       });
       assert.equal(answer.status, 200);
-      assert.deepEqual(claimsOf(answer.json<{ access_token: string }>().access_token).access, [{ type: 'repository', name: 'app', actions: ['pull'] }]);
+      assert.deepEqual(claimsOf(answer.json<{ access_token: string }>().access_token).access, [
+        { type: 'repository', name: 'app', actions: ['pull'] },
+      ]);
     });
 
     it('answers 401 insufficient_scope when the token lacks the action, and lets a token of another registry fail', async () => {
       const repository = uniqueRepository('scope');
       const pullOnly = await acrAccessToken(lab, contoso, token('builder'), [`repository:${repository}:pull`]);
-      const answer = await labRequest(lab, `https://${contoso}/v2/${repository}/blobs/uploads/`, { method: 'POST', headers: bearer(pullOnly) });
+      const answer = await labRequest(lab, `https://${contoso}/v2/${repository}/blobs/uploads/`, {
+        method: 'POST',
+        headers: bearer(pullOnly),
+      });
       assert.equal(answer.status, 401);
-      assert.deepEqual(challengeOf(answer), { realm: `https://${contoso}/oauth2/token`, service: contoso, scope: `repository:${repository}:pull,push`, error: 'insufficient_scope' });
-      const fabrikamToken = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [`repository:${repository}:pull`]);
-      assert.equal((await labRequest(lab, `https://${contoso}/v2/${repository}/tags/list`, { headers: bearer(fabrikamToken) })).status, 401);
+      assert.deepEqual(challengeOf(answer), {
+        realm: `https://${contoso}/oauth2/token`,
+        service: contoso,
+        scope: `repository:${repository}:pull,push`,
+        error: 'insufficient_scope',
+      });
+      const fabrikamToken = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+        `repository:${repository}:pull`,
+      ]);
+      assert.equal(
+        (await labRequest(lab, `https://${contoso}/v2/${repository}/tags/list`, { headers: bearer(fabrikamToken) })).status,
+        401,
+      );
     });
   });
 
@@ -185,7 +229,9 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       const access = await pushToken(repository);
       const image = await pushTestImage(lab, contoso, access, repository, 'v1');
       assert.match(image.uploadLocation, new RegExp(`^https://${contoso}/v2/${repository}/blobs/uploads/`));
-      const range = await labRequest(lab, `https://${contoso}/v2/${repository}/blobs/${image.layerDigest}`, { headers: { ...bearer(access), Range: 'bytes=0-9' } });
+      const range = await labRequest(lab, `https://${contoso}/v2/${repository}/blobs/${image.layerDigest}`, {
+        headers: { ...bearer(access), Range: 'bytes=0-9' },
+      });
       assert.equal(range.status, 206);
       assert.equal(range.body.length, 10);
       const head = await labRequest(lab, `https://${fabrikam}/v2/`, { method: 'HEAD' });
@@ -195,7 +241,11 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     it('does not mount a blob from a repository the token cannot pull (a plain upload starts)', async () => {
       const repository = uniqueRepository('mount');
       const access = await acrAccessToken(lab, contoso, token('builder'), [`repository:${repository}:pull,push`]);
-      const answer = await labRequest(lab, `https://${contoso}/v2/${repository}/blobs/uploads/?mount=sha256:${'0'.repeat(64)}&from=elsewhere`, { method: 'POST', headers: bearer(access) });
+      const answer = await labRequest(
+        lab,
+        `https://${contoso}/v2/${repository}/blobs/uploads/?mount=sha256:${'0'.repeat(64)}&from=elsewhere`,
+        { method: 'POST', headers: bearer(access) },
+      );
       assert.equal(answer.status, 202);
     });
   });
@@ -212,7 +262,10 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     const pull = async (identity: AppIdentityName, reference: string, method = 'GET', actions = 'pull') =>
       labRequest(lab, `https://${contoso}/v2/${repository}/manifests/${reference}`, {
         method,
-        headers: { ...bearer(await acrAccessToken(lab, contoso, token(identity), [`repository:${repository}:${actions}`])), ...manifestAccept },
+        headers: {
+          ...bearer(await acrAccessToken(lab, contoso, token(identity), [`repository:${repository}:${actions}`])),
+          ...manifestAccept,
+        },
       });
 
     it('starts a pushed manifest quarantined (the emulator record)', async () => {
@@ -227,7 +280,11 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       assert.equal(byTag.json<{ errors: Array<{ code: string }> }>().errors[0].code, 'MANIFEST_UNKNOWN');
       const byDigest = await pull('puller', image.digest);
       assert.equal(byDigest.status, 403);
-      assert.deepEqual(byDigest.json<{ errors: unknown[] }>().errors[0], { code: 'UNKNOWN', message: 'The operation is disallowed.', detail: {} });
+      assert.deepEqual(byDigest.json<{ errors: unknown[] }>().errors[0], {
+        code: 'UNKNOWN',
+        message: 'The operation is disallowed.',
+        detail: {},
+      });
     });
 
     it('answers 405 instead when the policy says so (the other reading of the record)', async () => {
@@ -255,7 +312,11 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
 
     it('hides quarantined tags from /v2 tags/list and /acr/v1 _tags for non-readers only', async () => {
       const tagsFor = async (identity: AppIdentityName) =>
-        (await labRequest(lab, `https://${contoso}/v2/${repository}/tags/list`, { headers: bearer(await acrAccessToken(lab, contoso, token(identity), [`repository:${repository}:pull`])) })).json<{
+        (
+          await labRequest(lab, `https://${contoso}/v2/${repository}/tags/list`, {
+            headers: bearer(await acrAccessToken(lab, contoso, token(identity), [`repository:${repository}:pull`])),
+          })
+        ).json<{
           tags: string[];
         }>().tags;
       assert.deepEqual(await tagsFor('puller'), []);
@@ -268,7 +329,10 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     });
 
     it('GET /acr/v1/<repo>/_manifests/<digest> shows the attributes with quarantineState (challenge scope metadata_read)', async () => {
-      const first = await labRequest(lab, `https://${contoso}/acr/v1/${repository}/_manifests/${encodeURIComponent(image.digest)}?api-version=2021-07-01`);
+      const first = await labRequest(
+        lab,
+        `https://${contoso}/acr/v1/${repository}/_manifests/${encodeURIComponent(image.digest)}?api-version=2021-07-01`,
+      );
       assert.equal(first.status, 401);
       assert.equal(challengeOf(first).scope, `repository:${repository}:metadata_read`);
       const answer = await acrCall(lab, contoso, token('qreader'), `/acr/v1/${repository}/_manifests/${encodeURIComponent(image.digest)}`);
@@ -283,7 +347,13 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       assert.equal(typeof body.manifest.imageSize, 'number');
       assert.match(String(body.manifest.createdTime), /^\d{4}-\d\d-\d\dT/);
       assert.deepEqual(body.manifest.tags, ['1']);
-      assert.deepEqual(body.manifest.changeableAttributes, { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true, quarantineState: 'Quarantined' });
+      assert.deepEqual(body.manifest.changeableAttributes, {
+        deleteEnabled: true,
+        writeEnabled: true,
+        readEnabled: true,
+        listEnabled: true,
+        quarantineState: 'Quarantined',
+      });
       const hidden = await acrCall(lab, contoso, token('puller'), `/acr/v1/${repository}/_manifests/${image.digest}`);
       assert.equal(hidden.status, 404);
     });
@@ -301,12 +371,23 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     });
 
     it('PATCH with quarantineState Passed (readme body) by an AcrQuarantineWriter releases the image', async () => {
-      const body = JSON.stringify({ quarantineState: 'Passed', quarantineDetails: JSON.stringify({ state: 'scan passed', link: 'http://test.io/test' }) });
+      const body = JSON.stringify({
+        quarantineState: 'Passed',
+        quarantineDetails: JSON.stringify({ state: 'scan passed', link: 'http://test.io/test' }),
+      });
       const path = `/acr/v1/${repository}/_manifests/${image.digest}`;
-      const first = await labRequest(lab, `https://${contoso}${path}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body });
+      const first = await labRequest(lab, `https://${contoso}${path}`, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
       assert.equal(first.status, 401);
       assert.equal(challengeOf(first).scope, `repository:${repository}:metadata_write`);
-      const answer = await acrCall(lab, contoso, token('scanner'), path, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body });
+      const answer = await acrCall(lab, contoso, token('scanner'), path, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
       assert.equal(answer.status, 200, answer.text);
       const attributes = answer.json<{ manifest: { changeableAttributes: Record<string, unknown> } }>().manifest.changeableAttributes;
       assert.equal(attributes.quarantineState, 'Passed');
@@ -314,11 +395,17 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       assert.equal((await pull('puller', '1')).status, 200);
       assert.equal((await pull('puller', image.digest)).status, 200);
       const acrTags = await acrCall(lab, contoso, token('puller'), `/acr/v1/${repository}/_tags`);
-      assert.equal(acrTags.json<{ tags: Array<{ changeableAttributes: { quarantineState: string } }> }>().tags[0].changeableAttributes.quarantineState, 'Passed');
+      assert.equal(
+        acrTags.json<{ tags: Array<{ changeableAttributes: { quarantineState: string } }> }>().tags[0].changeableAttributes.quarantineState,
+        'Passed',
+      );
     });
 
     it('PATCH with the literal ":" and a pull,push token (readme flow) works too', async () => {
-      const access = await acrAccessToken(lab, contoso, token('scanner'), [`repository:${repository}:pull,push`, `repository:${repository}:metadata_write`]);
+      const access = await acrAccessToken(lab, contoso, token('scanner'), [
+        `repository:${repository}:pull,push`,
+        `repository:${repository}:metadata_write`,
+      ]);
       const answer = await labRequest(lab, `https://${contoso}/acr/v1/${repository}/_manifests/${image.digest}`, {
         method: 'PATCH',
         headers: { ...bearer(access), 'Content-Type': 'application/json' },
@@ -331,7 +418,14 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       const answer = await acrCall(lab, contoso, token('scanner'), `/acr/v1/${repository}/_manifests/${image.digest}`, {
         method: 'PATCH',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ quarantineState: 'Failed', quarantineDetails: JSON.stringify({ scanner: 'trivy', state: 'Failed', result: { version: '0.74.0', summary: [{ severity: 'Critical', count: 2 }] } }) }),
+        body: JSON.stringify({
+          quarantineState: 'Failed',
+          quarantineDetails: JSON.stringify({
+            scanner: 'trivy',
+            state: 'Failed',
+            result: { version: '0.74.0', summary: [{ severity: 'Critical', count: 2 }] },
+          }),
+        }),
       });
       assert.equal(answer.status, 200, answer.text);
       assert.equal((await control.quarantineRecord(contoso, repository, image.digest))?.quarantineState, 'Failed');
@@ -376,8 +470,14 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
         { quarantineState: 'passed' },
         { quarantineState: 'Passed', quarantineDetails: { state: 'object, not string' } },
         { quarantineState: 'Passed', quarantineDetails: JSON.stringify({ extra: true }) },
-        { quarantineState: 'Passed', quarantineDetails: JSON.stringify({ result: { version: '1', summary: [{ severity: 'HIGH', count: 1 }] } }) },
-        { quarantineState: 'Passed', quarantineDetails: JSON.stringify({ result: { version: '1', summary: [], description: 'x'.repeat(1025) } }) },
+        {
+          quarantineState: 'Passed',
+          quarantineDetails: JSON.stringify({ result: { version: '1', summary: [{ severity: 'HIGH', count: 1 }] } }),
+        },
+        {
+          quarantineState: 'Passed',
+          quarantineDetails: JSON.stringify({ result: { version: '1', summary: [], description: 'x'.repeat(1025) } }),
+        },
       ]) {
         const answer = await patch(body);
         assert.equal(answer.status, 400, `${JSON.stringify(body).slice(0, 80)} -> ${answer.status}`);
@@ -399,14 +499,21 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
         });
       assert.equal((await release(index.digest)).status, 200);
       const pullerToken = await acrAccessToken(lab, contoso, token('puller'), [`repository:${indexRepository}:pull`]);
-      const get = (reference: string) => labRequest(lab, `https://${contoso}/v2/${indexRepository}/manifests/${reference}`, { headers: { ...bearer(pullerToken), ...manifestAccept } });
+      const get = (reference: string) =>
+        labRequest(lab, `https://${contoso}/v2/${indexRepository}/manifests/${reference}`, {
+          headers: { ...bearer(pullerToken), ...manifestAccept },
+        });
       assert.equal((await get('multi')).status, 200);
       assert.equal((await get(index.children[0].digest)).status, 403);
       for (const child of index.children) assert.equal((await release(child.digest)).status, 200);
       assert.equal((await get(index.children[0].digest)).status, 200);
       const attributes = await acrCall(lab, contoso, token('puller'), `/acr/v1/${indexRepository}/_manifests/${index.digest}`);
-      const references = attributes.json<{ manifest: { references: Array<{ digest: string; architecture: string }> } }>().manifest.references;
-      assert.deepEqual(references.map((reference) => reference.architecture), ['amd64', 'arm64']);
+      const references = attributes.json<{ manifest: { references: Array<{ digest: string; architecture: string }> } }>().manifest
+        .references;
+      assert.deepEqual(
+        references.map((reference) => reference.architecture),
+        ['amd64', 'arm64'],
+      );
     });
   });
 
@@ -414,16 +521,28 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
     it('serves a fresh push by tag and digest at once, and shows quarantineState Passed', async () => {
       const repository = uniqueRepository('open');
       const builder = await identityRefreshToken(lab, fabrikam, 'builder');
-      const image = await pushTestImage(lab, fabrikam, await acrAccessToken(lab, fabrikam, builder, [`repository:${repository}:pull,push`]), repository, 'v1');
+      const image = await pushTestImage(
+        lab,
+        fabrikam,
+        await acrAccessToken(lab, fabrikam, builder, [`repository:${repository}:pull,push`]),
+        repository,
+        'v1',
+      );
       const puller = await identityRefreshToken(lab, fabrikam, 'puller');
       const access = await acrAccessToken(lab, fabrikam, puller, [`repository:${repository}:pull`]);
       for (const reference of ['v1', image.digest]) {
-        const answer = await labRequest(lab, `https://${fabrikam}/v2/${repository}/manifests/${reference}`, { headers: { ...bearer(access), ...manifestAccept } });
+        const answer = await labRequest(lab, `https://${fabrikam}/v2/${repository}/manifests/${reference}`, {
+          headers: { ...bearer(access), ...manifestAccept },
+        });
         assert.equal(answer.status, 200);
         assert.equal(answer.headers['docker-content-digest'], image.digest);
       }
       const attributes = await acrCall(lab, fabrikam, puller, `/acr/v1/${repository}/_manifests/${image.digest}`);
-      assert.equal(attributes.json<{ manifest: { changeableAttributes: { quarantineState: string } } }>().manifest.changeableAttributes.quarantineState, 'Passed');
+      assert.equal(
+        attributes.json<{ manifest: { changeableAttributes: { quarantineState: string } } }>().manifest.changeableAttributes
+          .quarantineState,
+        'Passed',
+      );
     });
 
     it('quarantines new pushes once the policy is switched on, and lets earlier ones through', async () => {
@@ -434,8 +553,13 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       try {
         await control.setPolicy(fabrikam, { quarantine: true });
         const after = await pushTestImage(lab, fabrikam, access, repository, 'after');
-        const puller = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'puller'), [`repository:${repository}:pull`]);
-        const get = (reference: string) => labRequest(lab, `https://${fabrikam}/v2/${repository}/manifests/${reference}`, { headers: { ...bearer(puller), ...manifestAccept } });
+        const puller = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'puller'), [
+          `repository:${repository}:pull`,
+        ]);
+        const get = (reference: string) =>
+          labRequest(lab, `https://${fabrikam}/v2/${repository}/manifests/${reference}`, {
+            headers: { ...bearer(puller), ...manifestAccept },
+          });
         assert.equal((await get('before')).status, 200);
         assert.equal((await get('after')).status, 404);
         assert.equal((await get(after.digest)).status, 403);
@@ -479,17 +603,32 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       const body = forPuller.json<{ registry: string; imageName: string; tags: Array<Record<string, unknown>> }>();
       assert.equal(body.registry, contoso);
       assert.equal(body.imageName, repository);
-      assert.deepEqual(body.tags.map((tag) => tag.name), ['a']);
+      assert.deepEqual(
+        body.tags.map((tag) => tag.name),
+        ['a'],
+      );
       const tag = body.tags[0];
       assert.equal(tag.digest, image.digest);
       assert.equal(tag.signed, false);
       assert.match(String(tag.createdTime), /^\d{4}-/);
       assert.match(String(tag.lastUpdateTime), /^\d{4}-/);
-      assert.deepEqual(tag.changeableAttributes, { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true, quarantineState: 'Passed' });
+      assert.deepEqual(tag.changeableAttributes, {
+        deleteEnabled: true,
+        writeEnabled: true,
+        readEnabled: true,
+        listEnabled: true,
+        quarantineState: 'Passed',
+      });
       const forReader = await acrCall(lab, contoso, token('qreader'), `/acr/v1/${repository}/_tags?orderby=timeasc`);
-      assert.deepEqual(forReader.json<{ tags: Array<{ name: string }> }>().tags.map((entry) => entry.name), ['a', 'b']);
+      assert.deepEqual(
+        forReader.json<{ tags: Array<{ name: string }> }>().tags.map((entry) => entry.name),
+        ['a', 'b'],
+      );
       const byDigest = await acrCall(lab, contoso, token('qreader'), `/acr/v1/${repository}/_tags?digest=${image.digest}`);
-      assert.deepEqual(byDigest.json<{ tags: Array<{ name: string }> }>().tags.map((entry) => entry.name), ['a']);
+      assert.deepEqual(
+        byDigest.json<{ tags: Array<{ name: string }> }>().tags.map((entry) => entry.name),
+        ['a'],
+      );
     });
 
     it('GET /acr/v1/<repo>/_tags/<tag> answers {registry, imageName, tag}', async () => {
@@ -502,7 +641,9 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
 
     it('GET /acr/v1/<repo>/_manifests lists manifests with quarantineState (filter client-side)', async () => {
       const answer = await acrCall(lab, contoso, token('qreader'), `/acr/v1/${repository}/_manifests`);
-      const manifests = answer.json<{ manifests: Array<{ digest: string; tags: string[]; changeableAttributes: { quarantineState: string } }> }>().manifests;
+      const manifests = answer.json<{
+        manifests: Array<{ digest: string; tags: string[]; changeableAttributes: { quarantineState: string } }>;
+      }>().manifests;
       assert.equal(manifests.length, 2);
       const states = Object.fromEntries(manifests.map((manifest) => [manifest.tags[0], manifest.changeableAttributes.quarantineState]));
       assert.deepEqual(states, { a: 'Passed', b: 'Quarantined' });
@@ -549,7 +690,14 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       assert.equal(exchange?.status, 200);
       assert.equal(exchange?.form?.grant_type, 'access_token');
       assert.equal(exchange?.identity, 'puller');
-      assert.ok(calls.some((entry) => entry.path === '/oauth2/token' && entry.form?.grant_type === 'refresh_token' && entry.form.scope === `repository:${repository}:metadata_read`));
+      assert.ok(
+        calls.some(
+          (entry) =>
+            entry.path === '/oauth2/token' &&
+            entry.form?.grant_type === 'refresh_token' &&
+            entry.form.scope === `repository:${repository}:metadata_read`,
+        ),
+      );
     });
   });
 });

@@ -35,11 +35,18 @@ describe('lab emulators: control API, faults, audit, releases', function () {
   before(async () => {
     lab = readLab();
     const builder = await identityRefreshToken(lab, fabrikam, 'builder');
-    await pushTestImage(lab, fabrikam, await acrAccessToken(lab, fabrikam, builder, [`repository:${repository}:pull,push`]), repository, 'v1');
+    await pushTestImage(
+      lab,
+      fabrikam,
+      await acrAccessToken(lab, fabrikam, builder, [`repository:${repository}:pull,push`]),
+      repository,
+      'v1',
+    );
     pullToken = await acrAccessToken(lab, fabrikam, builder, [`repository:${repository}:pull`]);
   });
 
-  const listTags = (timeoutMs?: number) => labRequest(lab, `https://${fabrikam}${tagsPath}`, { headers: { Authorization: `Bearer ${pullToken}` }, timeoutMs });
+  const listTags = (timeoutMs?: number) =>
+    labRequest(lab, `https://${fabrikam}${tagsPath}`, { headers: { Authorization: `Bearer ${pullToken}` }, timeoutMs });
 
   describe('faults as clients see them', () => {
     it('429 with Retry-After, once, then healthy', async () => {
@@ -68,7 +75,10 @@ describe('lab emulators: control API, faults, audit, releases', function () {
           assert.equal(answer.status, 503);
           assert.equal(answer.headers['retry-after'], '2');
         }
-        const head = await labRequest(lab, `https://${fabrikam}${tagsPath}`, { method: 'HEAD', headers: { Authorization: `Bearer ${pullToken}` } });
+        const head = await labRequest(lab, `https://${fabrikam}${tagsPath}`, {
+          method: 'HEAD',
+          headers: { Authorization: `Bearer ${pullToken}` },
+        });
         assert.equal(head.status, 405, 'HEAD is not faulted: the registry itself answers (it has no HEAD for tags/list)');
         assert.equal((await labRequest(lab, `https://${contoso}${tagsPath}`)).status, 401, 'contoso is not faulted');
         assert.equal((await control.faults()).find((fault) => fault.id === id)?.hits, 3);
@@ -117,9 +127,13 @@ describe('lab emulators: control API, faults, audit, releases', function () {
 
     it('the IMDS endpoint can be faulted too', async () => {
       await control.addFault({ host: '127.0.0.1:8090', path: '^/metadata/identity/oauth2/token', kind: '500' });
-      const answer = await labRequest(lab, `${lab.managedIdentityEndpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, {
-        headers: { Metadata: 'true' },
-      });
+      const answer = await labRequest(
+        lab,
+        `${lab.managedIdentityEndpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`,
+        {
+          headers: { Metadata: 'true' },
+        },
+      );
       assert.equal(answer.status, 500);
     });
 
@@ -153,7 +167,11 @@ describe('lab emulators: control API, faults, audit, releases', function () {
       await labRequest(lab, `${lab.entra.authorityHost}/${lab.entra.tenantId}/v2.0/.well-known/openid-configuration`);
       await labRequest(lab, `${lab.azureDevOps.collectionUri}_apis/distributedtask`, { method: 'OPTIONS' });
       await labRequest(lab, `${lab.releasesBaseUrl}/no-such-file`);
-      await labRequest(lab, `${lab.managedIdentityEndpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`, { headers: { Metadata: 'true' } });
+      await labRequest(
+        lab,
+        `${lab.managedIdentityEndpoint}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://management.azure.com/`,
+        { headers: { Metadata: 'true' } },
+      );
       const entries = await control.audit(mark);
       const seen = (host: string, status: number) => entries.some((entry) => entry.host === host && entry.status === status);
       assert.ok(seen(contoso, 401));
@@ -175,19 +193,34 @@ describe('lab emulators: control API, faults, audit, releases', function () {
       const mark = await control.auditMark();
       const admin = lab.registries[contoso].admin;
       const builder = lab.identities.builder;
-      const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+      const basic = (user: string, password: string) => ({
+        Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+      });
       const refreshToken = await identityRefreshToken(lab, contoso, 'builder');
       const accessToken = await acrAccessToken(lab, contoso, refreshToken, ['repository:x:pull']);
-      await labRequest(lab, `https://${contoso}/oauth2/token?service=${contoso}&scope=repository:x:pull`, { headers: basic(admin.username, admin.password) });
-      await labRequest(lab, `https://${contoso}/oauth2/token?service=${contoso}&scope=repository:x:pull`, { headers: basic(builder.clientId, builder.secret) });
+      await labRequest(lab, `https://${contoso}/oauth2/token?service=${contoso}&scope=repository:x:pull`, {
+        headers: basic(admin.username, admin.password),
+      });
+      await labRequest(lab, `https://${contoso}/oauth2/token?service=${contoso}&scope=repository:x:pull`, {
+        headers: basic(builder.clientId, builder.secret),
+      });
       await labRequest(lab, `https://${contoso}/oauth2/token`, {
         method: 'POST',
         headers: formHeaders,
-        body: formBody({ grant_type: 'password', username: nullGuid, password: refreshToken, service: contoso, scope: 'repository:x:pull' }),
+        body: formBody({
+          grant_type: 'password',
+          username: nullGuid,
+          password: refreshToken,
+          service: contoso,
+          scope: 'repository:x:pull',
+        }),
       });
       // a token placed in the query string (some clients do) is masked as well
       await labRequest(lab, `https://${contoso}/oauth2/token?service=${contoso}&refresh_token=${refreshToken}&password=${admin.password}`);
-      await labRequest(lab, `${lab.azureDevOps.collectionUri}_apis/distributedtask`, { method: 'OPTIONS', headers: { Authorization: `Bearer ${lab.azureDevOps.accessToken}` } });
+      await labRequest(lab, `${lab.azureDevOps.collectionUri}_apis/distributedtask`, {
+        method: 'OPTIONS',
+        headers: { Authorization: `Bearer ${lab.azureDevOps.accessToken}` },
+      });
       const secrets = [admin.password, builder.secret, refreshToken, accessToken, lab.azureDevOps.accessToken];
       const audit = JSON.stringify(await control.audit(mark));
       const log = readFileSync(path.join(lab.logsDir, 'emulators.log'), 'utf8');
@@ -204,7 +237,10 @@ describe('lab emulators: control API, faults, audit, releases', function () {
       await assert.rejects(control.addFault({ path: '(', kind: '500' }), (error: LabControlError) => error.status === 400);
       await assert.rejects(control.addFault({ path: '^/', kind: '418' as never }), (error: LabControlError) => error.status === 400);
       await assert.rejects(control.setPolicy('nowhere.azurecr.io', { quarantine: true }), (error: LabControlError) => error.status === 400);
-      await assert.rejects(control.setPolicy(contoso, { disallowedStatus: 500 as never }), (error: LabControlError) => error.status === 400);
+      await assert.rejects(
+        control.setPolicy(contoso, { disallowedStatus: 500 as never }),
+        (error: LabControlError) => error.status === 400,
+      );
       assert.equal(await control.quarantineRecord(contoso, 'none', `sha256:${'0'.repeat(64)}`), undefined);
       const policies = await control.policies();
       assert.equal(policies[contoso].quarantine, true);
@@ -216,7 +252,10 @@ describe('lab emulators: control API, faults, audit, releases', function () {
       await control.setPolicy(contoso, { disallowedStatus: 405 });
       const before = await control.auditMark();
       await control.reset();
-      assert.deepEqual((await control.faults()).filter((fault) => fault.path === `^${tagsPath}$`), []);
+      assert.deepEqual(
+        (await control.faults()).filter((fault) => fault.path === `^${tagsPath}$`),
+        [],
+      );
       assert.equal((await control.policies())[contoso].disallowedStatus, 403);
       assert.equal((await control.audit(0)).filter((entry) => entry.seq <= before).length, 0);
       assert.equal((await listTags()).status, 200);
@@ -226,7 +265,13 @@ describe('lab emulators: control API, faults, audit, releases', function () {
     it('shows the record of a manifest the emulator saw pushed', async () => {
       const repo = uniqueRepository('record');
       const builder = await identityRefreshToken(lab, contoso, 'builder');
-      const image = await pushTestImage(lab, contoso, await acrAccessToken(lab, contoso, builder, [`repository:${repo}:pull,push`]), repo, 't');
+      const image = await pushTestImage(
+        lab,
+        contoso,
+        await acrAccessToken(lab, contoso, builder, [`repository:${repo}:pull,push`]),
+        repo,
+        't',
+      );
       const record = await control.quarantineRecord(contoso, repo, image.digest);
       assert.equal(record?.registry, contoso);
       assert.equal(record?.repository, repo);

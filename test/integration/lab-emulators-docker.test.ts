@@ -11,7 +11,14 @@ import * as azdev from 'azure-devops-node-api';
 import { busyboxDockerfile, makeBuildContext, type BuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
 import { nullGuid } from '../lab/emulators/acr/auth';
-import { acrCall, acrRefreshToken, DockerClient, type DockerResult, identityRefreshToken, uniqueRepository } from '../lab/emulators/testkit';
+import {
+  acrCall,
+  acrRefreshToken,
+  DockerClient,
+  type DockerResult,
+  identityRefreshToken,
+  uniqueRepository,
+} from '../lab/emulators/testkit';
 import { type Lab, readLab, serviceConnectionId } from '../lab/lab';
 
 const contoso = 'contoso.azurecr.io';
@@ -57,12 +64,19 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
     clients.push(client);
     return client;
   };
-  const credentialOptions = () => ({ authorityHost: lab.entra.authorityHost, disableInstanceDiscovery: true, tlsOptions: { ca: readFileSync(lab.caFile, 'utf8') } });
+  const credentialOptions = () => ({
+    authorityHost: lab.entra.authorityHost,
+    disableInstanceDiscovery: true,
+    tlsOptions: { ca: readFileSync(lab.caFile, 'utf8') },
+  });
 
   /** buildx build --push for the platforms; returns the pushed digest from the metadata file. */
   function buildAndPush(client: DockerClient, reference: string, platforms: string): string {
     const metadataFile = path.join(metadataDir, `${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
-    ok(client.run(['buildx', 'build', '--platform', platforms, '--push', '--metadata-file', metadataFile, '-t', reference, context.dir]), `buildx push of ${reference}`);
+    ok(
+      client.run(['buildx', 'build', '--platform', platforms, '--push', '--metadata-file', metadataFile, '-t', reference, context.dir]),
+      `buildx push of ${reference}`,
+    );
     return (JSON.parse(readFileSync(metadataFile, 'utf8')) as Record<string, string>)['containerimage.digest'];
   }
 
@@ -82,7 +96,9 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
       const login = builder.login(contoso, nullGuid, refreshToken);
       assert.match(ok(login, 'docker login'), /Login Succeeded/);
       // other suites may use the lab at the same time: pick dockerd's own token request (client_id=docker)
-      const tokenCall = (await control.audit(mark)).find((entry) => entry.host === contoso && entry.path === '/oauth2/token' && entry.query.client_id === 'docker');
+      const tokenCall = (await control.audit(mark)).find(
+        (entry) => entry.host === contoso && entry.path === '/oauth2/token' && entry.query.client_id === 'docker',
+      );
       assert.equal(tokenCall?.method, 'GET');
       assert.equal(tokenCall?.status, 200);
       assert.equal(tokenCall?.identity, 'builder');
@@ -108,10 +124,24 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
       assert.equal(tokenRequest?.form?.username, nullGuid);
       assert.match(String(tokenRequest?.form?.client_id), /^(buildkit|containerd)-client$/);
       assert.equal(tokenRequest?.identity, 'builder');
-      assert.ok(calls.some((entry) => entry.method === 'PUT' && entry.path === `/v2/${repository}/manifests/1` && entry.status === 201 && entry.identity === 'builder'));
-      const index = await acrCall(lab, contoso, await identityRefreshToken(lab, contoso, 'qreader'), `/v2/${repository}/manifests/${indexDigest}`, {
-        headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
-      });
+      assert.ok(
+        calls.some(
+          (entry) =>
+            entry.method === 'PUT' &&
+            entry.path === `/v2/${repository}/manifests/1` &&
+            entry.status === 201 &&
+            entry.identity === 'builder',
+        ),
+      );
+      const index = await acrCall(
+        lab,
+        contoso,
+        await identityRefreshToken(lab, contoso, 'qreader'),
+        `/v2/${repository}/manifests/${indexDigest}`,
+        {
+          headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+        },
+      );
       assert.equal(index.status, 200);
       children = index.json<IndexManifest>().manifests.map((manifest) => manifest.digest);
       assert.ok(children.length >= 2);
@@ -127,16 +157,24 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /manifest unknown: manifest tagged by "strict" is not found/);
       const calls = (await control.audit(mark)).filter((entry) => entry.path === `/v2/${repository}/manifests/strict`);
-      assert.ok(calls.some((entry) => entry.method === 'PUT' && entry.status === 201), 'the push itself went through');
+      assert.ok(
+        calls.some((entry) => entry.method === 'PUT' && entry.status === 201),
+        'the push itself went through',
+      );
       ok(builder.run(['image', 'rm', other]), 'docker image rm');
     });
 
     it('with pushersSeeQuarantined off, build then docker push works (docker push resolves nothing after the push)', async () => {
       const other = `${contoso}/${repository}:pushed`;
-      ok(builder.run(['buildx', 'build', '--platform', 'linux/amd64,linux/arm64', '-t', other, context.dir]), 'buildx build into the image store');
+      ok(
+        builder.run(['buildx', 'build', '--platform', 'linux/amd64,linux/arm64', '-t', other, context.dir]),
+        'buildx build into the image store',
+      );
       const mark = await control.auditMark();
       ok(builder.run(['push', other]), 'docker push');
-      const puts = (await control.audit(mark)).filter((entry) => entry.method === 'PUT' && entry.path === `/v2/${repository}/manifests/pushed`);
+      const puts = (await control.audit(mark)).filter(
+        (entry) => entry.method === 'PUT' && entry.path === `/v2/${repository}/manifests/pushed`,
+      );
       assert.ok(puts.length > 0 && puts.every((entry) => entry.status === 201 && entry.identity === 'builder'));
       ok(builder.run(['image', 'rm', other, reference]), 'docker image rm');
     });
@@ -152,7 +190,11 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
       assert.notEqual(byDigest.code, 0);
       assert.match(byDigest.stderr, /unexpected status from HEAD request to .+: 403 Forbidden/);
       const calls = await control.audit(mark);
-      assert.ok(calls.some((entry) => entry.path === `/v2/${repository}/manifests/${indexDigest}` && entry.status === 403 && entry.identity === 'puller'));
+      assert.ok(
+        calls.some(
+          (entry) => entry.path === `/v2/${repository}/manifests/${indexDigest}` && entry.status === 403 && entry.identity === 'puller',
+        ),
+      );
       const daemonToken = calls.find((entry) => entry.path === '/oauth2/token' && entry.method === 'POST' && entry.identity === 'puller');
       assert.equal(daemonToken?.form?.client_id, 'containerd-client');
       assert.equal(daemonToken?.form?.grant_type, 'password');
@@ -172,7 +214,10 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
         const answer = await acrCall(lab, contoso, scanner, `/acr/v1/${repository}/_manifests/${digest}`, {
           method: 'PATCH',
           headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ quarantineState: 'Passed', quarantineDetails: JSON.stringify({ scanner: 'lab', state: 'Passed', result: { version: '1', summary: [] } }) }),
+          body: JSON.stringify({
+            quarantineState: 'Passed',
+            quarantineDetails: JSON.stringify({ scanner: 'lab', state: 'Passed', result: { version: '1', summary: [] } }),
+          }),
         });
         assert.equal(answer.status, 200, answer.text);
       }
@@ -190,8 +235,14 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
       const connectionId = serviceConnectionId(lab, 'builder', 'WorkloadIdentityFederation');
       const webApi = new azdev.WebApi(ado.collectionUri, azdev.getHandlerFromToken(ado.accessToken), { cert: { caFile: lab.caFile } });
       const taskApi = await webApi.getTaskApi();
-      const getAssertion = async () => (await taskApi.createOidcToken({}, ado.projectId, ado.hostType, ado.planId, ado.jobId, connectionId)).oidcToken as string;
-      const credential = new ClientAssertionCredential(lab.entra.tenantId, lab.identities.builder.clientId, getAssertion, credentialOptions());
+      const getAssertion = async () =>
+        (await taskApi.createOidcToken({}, ado.projectId, ado.hostType, ado.planId, ado.jobId, connectionId)).oidcToken as string;
+      const credential = new ClientAssertionCredential(
+        lab.entra.tenantId,
+        lab.identities.builder.clientId,
+        getAssertion,
+        credentialOptions(),
+      );
       const refreshToken = await acrRefreshToken(lab, fabrikam, (await credential.getToken(acrScope)).token);
       const client = dockerClient();
       assert.match(ok(client.login(fabrikam, nullGuid, refreshToken), 'docker login'), /Login Succeeded/);
@@ -214,7 +265,9 @@ describe('lab emulators: ACR with docker, BuildKit and containerd', function () 
       const wrong = dockerClient().login(contoso, admin.username, 'not-the-password');
       assert.notEqual(wrong.code, 0);
       // docker then also tries plain HTTP (127.0.0.0/8 counts as an insecure registry), so its message varies
-      const refused = (await control.audit(before)).find((entry) => entry.path === '/oauth2/token' && entry.query.account === admin.username);
+      const refused = (await control.audit(before)).find(
+        (entry) => entry.path === '/oauth2/token' && entry.query.account === admin.username,
+      );
       assert.equal(refused?.status, 401);
     });
   });

@@ -45,11 +45,13 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
   });
 
   const credentialOptions = () => ({ authorityHost: lab.entra.authorityHost, disableInstanceDiscovery: true, tlsOptions: { ca } });
-  const postToken = (fields: Record<string, string>) => labRequest(lab, tokenUrl, { method: 'POST', headers: formHeaders, body: formBody(fields) });
+  const postToken = (fields: Record<string, string>) =>
+    labRequest(lab, tokenUrl, { method: 'POST', headers: formHeaders, body: formBody(fields) });
 
   async function jwks(): Promise<Array<Record<string, string>>> {
     const configuration = await labRequest(lab, `${lab.entra.authorityHost}/${lab.entra.tenantId}/v2.0/.well-known/openid-configuration`);
-    return (await labRequest(lab, configuration.json<{ jwks_uri: string }>().jwks_uri)).json<{ keys: Array<Record<string, string>> }>().keys;
+    return (await labRequest(lab, configuration.json<{ jwks_uri: string }>().jwks_uri)).json<{ keys: Array<Record<string, string>> }>()
+      .keys;
   }
 
   async function verifiesWithJwks(token: string): Promise<boolean> {
@@ -105,7 +107,12 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
     it('accepts a client certificate (ClientCertificateCredential: PS256 with x5t#S256)', async () => {
       const mark = await control.auditMark();
       const qreader = lab.identities.qreader;
-      const credential = new ClientCertificateCredential(lab.entra.tenantId, qreader.clientId, { certificatePath: qreader.certificatePath }, credentialOptions());
+      const credential = new ClientCertificateCredential(
+        lab.entra.tenantId,
+        qreader.clientId,
+        { certificatePath: qreader.certificatePath },
+        credentialOptions(),
+      );
       const claims = claimsOf((await credential.getToken(acrScope)).token);
       assert.equal(claims.oid, qreader.objectId);
       assert.equal(claims.appidacr, '2');
@@ -128,8 +135,21 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
       };
       const now = () => Math.floor(Date.now() / 1000);
       const request = (clientAssertion: string) =>
-        postToken({ grant_type: 'client_credentials', client_id: lab.identities.puller.clientId, scope: acrScope, client_assertion_type: clientAssertionType, client_assertion: clientAssertion });
-      const valid = () => ({ aud: tokenUrl, iss: lab.identities.puller.clientId, sub: lab.identities.puller.clientId, jti: randomUUID(), nbf: now(), exp: now() + 600 });
+        postToken({
+          grant_type: 'client_credentials',
+          client_id: lab.identities.puller.clientId,
+          scope: acrScope,
+          client_assertion_type: clientAssertionType,
+          client_assertion: clientAssertion,
+        });
+      const valid = () => ({
+        aud: tokenUrl,
+        iss: lab.identities.puller.clientId,
+        sub: lab.identities.puller.clientId,
+        jti: randomUUID(),
+        nbf: now(),
+        exp: now() + 600,
+      });
 
       it('issues a token for a valid one', async () => {
         const answer = await request(assertion(valid()));
@@ -153,8 +173,15 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
       });
 
       it('rejects one for another audience (AADSTS50012) and another client (AADSTS700021)', async () => {
-        assert.deepEqual((await request(assertion({ ...valid(), aud: 'https://login.microsoftonline.com/x/oauth2/v2.0/token' }))).json<AadError>().error_codes, [50012]);
-        assert.deepEqual((await request(assertion({ ...valid(), iss: 'someone-else', sub: 'someone-else' }))).json<AadError>().error_codes, [700021]);
+        assert.deepEqual(
+          (await request(assertion({ ...valid(), aud: 'https://login.microsoftonline.com/x/oauth2/v2.0/token' }))).json<AadError>()
+            .error_codes,
+          [50012],
+        );
+        assert.deepEqual(
+          (await request(assertion({ ...valid(), iss: 'someone-else', sub: 'someone-else' }))).json<AadError>().error_codes,
+          [700021],
+        );
       });
 
       it("rejects another identity's certificate (not registered on the app)", async () => {
@@ -173,10 +200,40 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
     it('answers AADSTS errors in Entra shape: wrong secret, unknown client, unknown tenant, bad scope, unknown resource, no credential', async () => {
       const builder = lab.identities.builder;
       const cases: Array<[Record<string, string>, number, string, number, string?]> = [
-        [{ grant_type: 'client_credentials', client_id: builder.clientId, client_secret: 'wrong', scope: acrScope }, 401, 'invalid_client', 7000215],
-        [{ grant_type: 'client_credentials', client_id: randomUUID(), client_secret: 'x', scope: acrScope }, 400, 'unauthorized_client', 700016],
-        [{ grant_type: 'client_credentials', client_id: builder.clientId, client_secret: builder.secret, scope: 'https://containerregistry.azure.net/user_impersonation' }, 400, 'invalid_scope', 1002012],
-        [{ grant_type: 'client_credentials', client_id: builder.clientId, client_secret: builder.secret, scope: 'https://vault.azure.net/.default' }, 400, 'invalid_resource', 500011],
+        [
+          { grant_type: 'client_credentials', client_id: builder.clientId, client_secret: 'wrong', scope: acrScope },
+          401,
+          'invalid_client',
+          7000215,
+        ],
+        [
+          { grant_type: 'client_credentials', client_id: randomUUID(), client_secret: 'x', scope: acrScope },
+          400,
+          'unauthorized_client',
+          700016,
+        ],
+        [
+          {
+            grant_type: 'client_credentials',
+            client_id: builder.clientId,
+            client_secret: builder.secret,
+            scope: 'https://containerregistry.azure.net/user_impersonation',
+          },
+          400,
+          'invalid_scope',
+          1002012,
+        ],
+        [
+          {
+            grant_type: 'client_credentials',
+            client_id: builder.clientId,
+            client_secret: builder.secret,
+            scope: 'https://vault.azure.net/.default',
+          },
+          400,
+          'invalid_resource',
+          500011,
+        ],
         [{ grant_type: 'client_credentials', client_id: builder.clientId, scope: acrScope }, 401, 'invalid_client', 7000216],
         [{ grant_type: 'authorization_code', client_id: builder.clientId, scope: acrScope }, 400, 'unsupported_grant_type', 70003],
         [{ grant_type: 'client_credentials', client_id: builder.clientId, client_secret: builder.secret }, 400, 'invalid_request', 900144],
@@ -201,7 +258,12 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
     });
 
     it('lets @azure/identity surface the AADSTS error of a wrong secret', async () => {
-      const credential = new ClientSecretCredential(lab.entra.tenantId, lab.identities.builder.clientId, 'wrong-secret', credentialOptions());
+      const credential = new ClientSecretCredential(
+        lab.entra.tenantId,
+        lab.identities.builder.clientId,
+        'wrong-secret',
+        credentialOptions(),
+      );
       await assert.rejects(credential.getToken(acrScope), /AADSTS7000215/);
     });
   });
@@ -256,8 +318,10 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
   });
 
   describe('Azure DevOps (dev.azure.lab.test/contoso)', () => {
-    const connection = (identity: 'builder' | 'scanner', scheme: 'WorkloadIdentityFederation' | 'ServicePrincipal' = 'WorkloadIdentityFederation') =>
-      serviceConnectionId(lab, identity, scheme);
+    const connection = (
+      identity: 'builder' | 'scanner',
+      scheme: 'WorkloadIdentityFederation' | 'ServicePrincipal' = 'WorkloadIdentityFederation',
+    ) => serviceConnectionId(lab, identity, scheme);
     const webApi = (accessToken = lab.azureDevOps.accessToken) =>
       new azdev.WebApi(lab.azureDevOps.collectionUri, azdev.getHandlerFromToken(accessToken), { cert: { caFile: lab.caFile } });
     const oidcToken = async (connectionId: string, accessToken?: string) => {
@@ -301,18 +365,32 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
       const post = calls.find((entry) => entry.method === 'POST' && entry.query.serviceConnectionId === connection('builder'));
       assert.equal(`${options?.path} ${options?.status}`, '/contoso/_apis/distributedtask 200');
       const ado = lab.azureDevOps;
-      assert.equal(`${post?.path} ${post?.status}`, `/contoso/${ado.projectId}/_apis/distributedtask/hubs/${ado.hostType}/plans/${ado.planId}/jobs/${ado.jobId}/oidctoken 200`);
+      assert.equal(
+        `${post?.path} ${post?.status}`,
+        `/contoso/${ado.projectId}/_apis/distributedtask/hubs/${ado.hostType}/plans/${ado.planId}/jobs/${ado.jobId}/oidctoken 200`,
+      );
       assert.ok((options?.seq ?? Infinity) < (post?.seq ?? 0), 'location data first, then the token');
     });
 
     it('refuses a wrong System.AccessToken (401) and an unknown service connection (404)', async () => {
-      await assert.rejects(oidcToken(connection('builder'), 'not-the-access-token-of-this-job'), (error: Error & { statusCode?: number }) => error.statusCode === 401);
+      await assert.rejects(
+        oidcToken(connection('builder'), 'not-the-access-token-of-this-job'),
+        (error: Error & { statusCode?: number }) => error.statusCode === 401,
+      );
       const ado = lab.azureDevOps;
-      const unknown = await labRequest(lab, `${ado.collectionUri}${ado.projectId}/_apis/distributedtask/hubs/${ado.hostType}/plans/${ado.planId}/jobs/${ado.jobId}/oidctoken?serviceConnectionId=${randomUUID()}`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${ado.accessToken}`, 'Content-Type': 'application/json', Accept: 'application/json;api-version=7.2-preview.1' },
-        body: '{}',
-      });
+      const unknown = await labRequest(
+        lab,
+        `${ado.collectionUri}${ado.projectId}/_apis/distributedtask/hubs/${ado.hostType}/plans/${ado.planId}/jobs/${ado.jobId}/oidctoken?serviceConnectionId=${randomUUID()}`,
+        {
+          method: 'POST',
+          headers: {
+            Authorization: `Bearer ${ado.accessToken}`,
+            'Content-Type': 'application/json',
+            Accept: 'application/json;api-version=7.2-preview.1',
+          },
+          body: '{}',
+        },
+      );
       assert.equal(unknown.status, 404);
       assert.equal(unknown.json<{ typeKey: string }>().typeKey, 'ServiceEndpointNotFoundException');
       // typed-rest-client turns a 404 into a null result rather than an error
@@ -325,7 +403,13 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
       const saved = process.env.SYSTEM_OIDCREQUESTURI;
       process.env.SYSTEM_OIDCREQUESTURI = `${ado.collectionUri}${ado.projectId}/_apis/distributedtask/hubs/${ado.hostType}/plans/${ado.planId}/jobs/${ado.jobId}/oidctoken`;
       try {
-        const credential = new AzurePipelinesCredential(lab.entra.tenantId, lab.identities.scanner.clientId, connection('scanner'), ado.accessToken, credentialOptions());
+        const credential = new AzurePipelinesCredential(
+          lab.entra.tenantId,
+          lab.identities.scanner.clientId,
+          connection('scanner'),
+          ado.accessToken,
+          credentialOptions(),
+        );
         const claims = claimsOf((await credential.getToken(acrScope)).token);
         assert.equal(claims.oid, lab.identities.scanner.objectId);
         assert.equal(claims.appidacr, '2');
@@ -340,14 +424,26 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
     const oidcToken = async (connectionId: string) => {
       const ado = lab.azureDevOps;
       const api = new azdev.WebApi(ado.collectionUri, azdev.getHandlerFromToken(ado.accessToken), { cert: { caFile: lab.caFile } });
-      return (await (await api.getTaskApi()).createOidcToken({}, ado.projectId, ado.hostType, ado.planId, ado.jobId, connectionId)).oidcToken as string;
+      return (await (await api.getTaskApi()).createOidcToken({}, ado.projectId, ado.hostType, ado.planId, ado.jobId, connectionId))
+        .oidcToken as string;
     };
     const assertionRequest = (clientId: string, assertion: string) =>
-      postToken({ grant_type: 'client_credentials', client_id: clientId, scope: acrScope, client_assertion_type: clientAssertionType, client_assertion: assertion });
+      postToken({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        scope: acrScope,
+        client_assertion_type: clientAssertionType,
+        client_assertion: assertion,
+      });
 
     it('gives ClientAssertionCredential an Entra token for the federated app, which ACR exchanges', async () => {
       const builder = lab.identities.builder;
-      const credential = new ClientAssertionCredential(lab.entra.tenantId, builder.clientId, () => oidcToken(serviceConnectionId(lab, 'builder', 'WorkloadIdentityFederation')), credentialOptions());
+      const credential = new ClientAssertionCredential(
+        lab.entra.tenantId,
+        builder.clientId,
+        () => oidcToken(serviceConnectionId(lab, 'builder', 'WorkloadIdentityFederation')),
+        credentialOptions(),
+      );
       const { token } = await credential.getToken(acrScope);
       assert.equal(claimsOf(token).oid, builder.objectId);
       const refresh = await acrRefreshToken(lab, 'contoso.azurecr.io', token);
@@ -370,7 +466,10 @@ describe('lab emulators: Entra ID, IMDS and Azure DevOps', function () {
       const longer = { ...claimsOf(token), exp: (claimsOf(token).exp as number) + 86_400 };
       const tampered = `${header}.${Buffer.from(JSON.stringify(longer)).toString('base64url')}.${signature}`;
       assert.deepEqual((await assertionRequest(lab.identities.builder.clientId, tampered)).json<AadError>().error_codes, [700027]);
-      const foreign = signJwt({ ...claimsOf(token), iss: 'https://token.actions.githubusercontent.com' }, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey);
+      const foreign = signJwt(
+        { ...claimsOf(token), iss: 'https://token.actions.githubusercontent.com' },
+        generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+      );
       assert.deepEqual((await assertionRequest(lab.identities.builder.clientId, foreign)).json<AadError>().error_codes, [700211]);
     });
   });

@@ -49,7 +49,10 @@ describe('lab infrastructure (real docker, registry and QEMU)', function () {
     before(() => {
       reference = `${lab.backingRegistry}/${repository}:${tag}`;
       context = makeBuildContext({ lab });
-      ok(docker('buildx', 'build', '--platform', 'linux/amd64,linux/arm64', '--tag', reference, '--push', context.dir), 'buildx build --push');
+      ok(
+        docker('buildx', 'build', '--platform', 'linux/amd64,linux/arm64', '--tag', reference, '--push', context.dir),
+        'buildx build --push',
+      );
     });
 
     after(async () => {
@@ -97,26 +100,38 @@ describe('lab infrastructure (real docker, registry and QEMU)', function () {
   });
 
   it('lab:up twice in a row changes nothing: same lab.json (secrets included), same daemons', () => {
-    const pids = (): Record<string, string | undefined> => Object.fromEntries(['containerd', 'dockerd', 'registry'].map((name) => {
-      const file = path.join(lab.root, 'pids', `${name}.pid`);
-      return [name, existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined];
-    }));
+    const pids = (): Record<string, string | undefined> =>
+      Object.fromEntries(
+        ['containerd', 'dockerd', 'registry'].map((name) => {
+          const file = path.join(lab.root, 'pids', `${name}.pid`);
+          return [name, existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined];
+        }),
+      );
     const labBefore = readFileSync(labFile, 'utf8');
     const pidsBefore = pids();
     for (const attempt of [1, 2]) {
       const up = tryRun([process.execPath, '--require', 'tsx/cjs', path.join(repoRoot, 'test', 'lab', 'cli.ts'), 'up'], { cwd: repoRoot });
       assert.equal(up.code, 0, `lab:up #${attempt} failed: ${up.stderr.trim()}`);
       // the emulators may restart when someone edits their code meanwhile; every other part must be left as it is
-      const acted = up.stdout.split('\n').filter((line) => !line.startsWith('emulators:'))
-        .filter((line) => /: (started|restarting|creating|issuing|adding|writing|written|mapping|installing|mounting|registering|enabling|copying|fetching)\b/.test(line));
+      const acted = up.stdout
+        .split('\n')
+        .filter((line) => !line.startsWith('emulators:'))
+        .filter((line) =>
+          /: (started|restarting|creating|issuing|adding|writing|written|mapping|installing|mounting|registering|enabling|copying|fetching)\b/.test(
+            line,
+          ),
+        );
       assert.deepEqual(acted, [], `lab:up #${attempt} acted`);
     }
     const labAfter = readFileSync(labFile, 'utf8');
     assert.equal(labAfter, labBefore);
     const secrets = (text: string): string[] => {
       const parsed = JSON.parse(text) as Lab;
-      return [parsed.azureDevOps.accessToken, ...Object.values(parsed.registries).map((registry) => registry.admin.password),
-        ...(['builder', 'scanner', 'qreader', 'puller', 'nobody'] as const).map((name) => parsed.identities[name].secret)];
+      return [
+        parsed.azureDevOps.accessToken,
+        ...Object.values(parsed.registries).map((registry) => registry.admin.password),
+        ...(['builder', 'scanner', 'qreader', 'puller', 'nobody'] as const).map((name) => parsed.identities[name].secret),
+      ];
     };
     assert.deepEqual(secrets(labAfter), secrets(labBefore));
     assert.deepEqual(pids(), pidsBefore);

@@ -44,7 +44,10 @@ describe('lab trivy stand-in against the running lab', function () {
   /** Runs the installed stand-in with one identity's ACR refresh token (the null-GUID username ACR documents). */
   const scanAs = (identity: AppIdentityName | undefined, args: string[]): Promise<Run> => {
     const credentials = identity ? { TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh[identity] } : {};
-    return trivyRun(['image', '--cache-dir', cacheDir, '--image-src', 'remote', '--no-progress', ...args], isolatedEnv({ ...labNodeEnv(lab), ...credentials }));
+    return trivyRun(
+      ['image', '--cache-dir', cacheDir, '--image-src', 'remote', '--no-progress', ...args],
+      isolatedEnv({ ...labNodeEnv(lab), ...credentials }),
+    );
   };
 
   const trivyRun = async (args: string[], env: NodeJS.ProcessEnv): Promise<Run> => {
@@ -55,7 +58,8 @@ describe('lab trivy stand-in against the running lab', function () {
   before(async () => {
     lab = readLab();
     await prepare(lab); // idempotent: makes sure the served assets are built from the current sources
-    for (const identity of ['builder', 'scanner', 'qreader', 'puller', 'nobody'] as const) refresh[identity] = await identityRefreshToken(lab, contoso, identity);
+    for (const identity of ['builder', 'scanner', 'qreader', 'puller', 'nobody'] as const)
+      refresh[identity] = await identityRefreshToken(lab, contoso, identity);
     cacheDir = path.join(work, 'cache');
   });
 
@@ -74,14 +78,23 @@ describe('lab trivy stand-in against the running lab', function () {
         return answer.body;
       };
       const expected = (sums: Buffer): string => {
-        const line = sums.toString('utf8').split('\n').find((l) => l.endsWith(`  ${name}`));
+        const line = sums
+          .toString('utf8')
+          .split('\n')
+          .find((l) => l.endsWith(`  ${name}`));
         assert.ok(line, `${name} is listed in the checksums file`);
         return line.split('  ')[0];
       };
       const tarball = await fetchAsset(downloadBaseUrl, name);
-      assert.equal(createHash('sha256').update(tarball).digest('hex'), expected(await fetchAsset(downloadBaseUrl, `trivy_${version}_checksums.txt`)));
+      assert.equal(
+        createHash('sha256').update(tarball).digest('hex'),
+        expected(await fetchAsset(downloadBaseUrl, `trivy_${version}_checksums.txt`)),
+      );
       const tampered = await fetchAsset(tamperedDownloadBaseUrl, name);
-      assert.notEqual(createHash('sha256').update(tampered).digest('hex'), expected(await fetchAsset(tamperedDownloadBaseUrl, `trivy_${version}_checksums.txt`)));
+      assert.notEqual(
+        createHash('sha256').update(tampered).digest('hex'),
+        expected(await fetchAsset(tamperedDownloadBaseUrl, `trivy_${version}_checksums.txt`)),
+      );
 
       const dir = path.join(work, 'install');
       spawnSync('mkdir', ['-p', dir]);
@@ -111,7 +124,20 @@ describe('lab trivy stand-in against the running lab', function () {
       const context = makeBuildContext({ lab, dockerfile: `${busyboxBase}\nCMD ["/bin/sh"]\n` });
       try {
         const metadata = path.join(work, 'metadata.json');
-        const build = docker.run(['buildx', 'build', '--platform', 'linux/amd64,linux/arm64', '--label', 'lab.trivy.report=debian-buster', '--push', '-t', staged, '--metadata-file', metadata, context.dir]);
+        const build = docker.run([
+          'buildx',
+          'build',
+          '--platform',
+          'linux/amd64,linux/arm64',
+          '--label',
+          'lab.trivy.report=debian-buster',
+          '--push',
+          '-t',
+          staged,
+          '--metadata-file',
+          metadata,
+          context.dir,
+        ]);
         assert.equal(build.code, 0, build.stderr);
         digest = (JSON.parse(readFileSync(metadata, 'utf8')) as Record<string, string>)['containerimage.digest'];
         assert.match(digest, /^sha256:[a-f0-9]{64}$/);
@@ -131,7 +157,7 @@ describe('lab trivy stand-in against the running lab', function () {
       assert.match(run.stderr, /\[vulndb\] Artifact successfully downloaded\trepo="releases\.lab\.test\/aquasec\/trivy-db:2"/);
     });
 
-    it('the quarantine reader scans the pushed digest: the real manifest, config and digest, the fixture\'s findings', async () => {
+    it("the quarantine reader scans the pushed digest: the real manifest, config and digest, the fixture's findings", async () => {
       const mark = await control.auditMark();
       const run = await scanAs('qreader', ['-f', 'json', '--exit-code', '2', ref]);
       assert.equal(run.code, 2, run.stderr);
@@ -141,11 +167,19 @@ describe('lab trivy stand-in against the running lab', function () {
       assert.equal((report.Metadata?.ImageConfig as { architecture: string }).architecture, 'amd64');
       assert.equal(report.Results?.[0].Target, `${ref} (debian 10.1)`);
       // (the audit log is shared with whatever else runs against the lab: look at this repository only)
-      const seen: AuditEntry[] = (await control.audit(mark)).filter((e) => e.host === contoso && (e.path.includes(repository) || (e.query.scope ?? '').includes(repository)));
+      const seen: AuditEntry[] = (await control.audit(mark)).filter(
+        (e) => e.host === contoso && (e.path.includes(repository) || (e.query.scope ?? '').includes(repository)),
+      );
       const lines = seen.map((e) => `${e.method} ${e.path} ${e.status} ${e.identity ?? '-'}`);
-      assert.ok(seen.some((e) => e.path === '/oauth2/token' && e.status === 200 && e.query.scope === `repository:${repository}:pull`), lines.join('\n'));
+      assert.ok(
+        seen.some((e) => e.path === '/oauth2/token' && e.status === 200 && e.query.scope === `repository:${repository}:pull`),
+        lines.join('\n'),
+      );
       assert.ok(lines.includes(`GET /v2/${repository}/manifests/${digest} 200 qreader`), lines.join('\n'));
-      assert.ok(seen.some((e) => e.path.startsWith(`/v2/${repository}/blobs/sha256:`) && e.status === 200), lines.join('\n'));
+      assert.ok(
+        seen.some((e) => e.path.startsWith(`/v2/${repository}/blobs/sha256:`) && e.status === 200),
+        lines.join('\n'),
+      );
 
       const arm64 = await scanAs('qreader', ['-f', 'json', '--platform', 'linux/arm64', ref]);
       assert.equal(arm64.code, 0, arm64.stderr);
@@ -170,7 +204,10 @@ describe('lab trivy stand-in against the running lab', function () {
     it('an identity without roles fails UNAUTHORIZED after trying every credential', async () => {
       const run = await scanAs('nobody', [ref]);
       assert.equal(run.code, 1);
-      assert.match(fatal(run), /in \["remote"\]: 2 errors occurred:\n\t\* remote error: GET https:\/\/contoso\.azurecr\.io\/.*UNAUTHORIZED/);
+      assert.match(
+        fatal(run),
+        /in \["remote"\]: 2 errors occurred:\n\t\* remote error: GET https:\/\/contoso\.azurecr\.io\/.*UNAUTHORIZED/,
+      );
     });
 
     it('a transient 503 on the manifest is retried, as go-containerregistry does', async () => {
@@ -182,8 +219,13 @@ describe('lab trivy stand-in against the running lab', function () {
       } finally {
         await control.clearFaults();
       }
-      const manifestHits = (await control.audit(mark)).filter((e) => e.host === contoso && e.path === `/v2/${repository}/manifests/${digest}`);
-      assert.deepEqual(manifestHits.map((e) => e.status), [503, 200]);
+      const manifestHits = (await control.audit(mark)).filter(
+        (e) => e.host === contoso && e.path === `/v2/${repository}/manifests/${digest}`,
+      );
+      assert.deepEqual(
+        manifestHits.map((e) => e.status),
+        [503, 200],
+      );
     });
 
     it('with the default --image-src an image the local docker has is scanned without asking the registry', async () => {
@@ -194,11 +236,16 @@ describe('lab trivy stand-in against the running lab', function () {
       assert.equal(docker.run(['tag', `${lab.backingRegistry}/${stagedRepository}:1.0`, local]).code, 0);
       try {
         const mark = await control.auditMark();
-        const run = await trivyRun(['image', '--cache-dir', cacheDir, '-q', '-f', 'json', local], isolatedEnv({ ...labNodeEnv(lab), TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh.nobody }));
+        const run = await trivyRun(
+          ['image', '--cache-dir', cacheDir, '-q', '-f', 'json', local],
+          isolatedEnv({ ...labNodeEnv(lab), TRIVY_USERNAME: nullGuid, TRIVY_PASSWORD: refresh.nobody }),
+        );
         assert.equal(run.code, 0, run.stderr);
         assert.equal((JSON.parse(run.stdout) as Report).Metadata?.OS?.Family, 'debian');
         // (the audit log is shared with whatever else runs against the lab: look at this repository only)
-        const ours = (await control.audit(mark)).filter((e) => e.host === contoso && (e.path.includes(repository) || (e.query.scope ?? '').includes(repository)));
+        const ours = (await control.audit(mark)).filter(
+          (e) => e.host === contoso && (e.path.includes(repository) || (e.query.scope ?? '').includes(repository)),
+        );
         assert.deepEqual(ours, [], 'no request for this repository reached the registry');
       } finally {
         docker.run(['rmi', local]);
@@ -216,7 +263,10 @@ describe('lab trivy stand-in against the running lab', function () {
         const patch = await acrCall(lab, contoso, refresh.scanner as string, `/acr/v1/${repository}/_manifests/${manifest}`, {
           method: 'PATCH',
           headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ quarantineState: 'Passed', quarantineDetails: JSON.stringify({ scanner: 'trivy', state: 'scan passed' }) }),
+          body: JSON.stringify({
+            quarantineState: 'Passed',
+            quarantineDetails: JSON.stringify({ scanner: 'trivy', state: 'scan passed' }),
+          }),
         });
         assert.equal(patch.status, 200, patch.text);
       }
@@ -231,7 +281,9 @@ describe('lab trivy stand-in against the running lab', function () {
       const ref = `${lab.backingRegistry}/lab-trivy/${Date.now().toString(36)}:secrets`;
       const context = makeBuildContext({ lab, dockerfile: `${busyboxBase}\nLABEL lab.trivy.report=secrets\n` });
       try {
-        const build = spawnSync('docker', ['buildx', 'build', '--platform', 'linux/amd64', '--push', '-t', ref, context.dir], { encoding: 'utf8' });
+        const build = spawnSync('docker', ['buildx', 'build', '--platform', 'linux/amd64', '--push', '-t', ref, context.dir], {
+          encoding: 'utf8',
+        });
         assert.equal(build.status, 0, build.stderr);
       } finally {
         context.remove();
@@ -239,8 +291,14 @@ describe('lab trivy stand-in against the running lab', function () {
       const run = await scanAs(undefined, ['-f', 'json', '--exit-code', '4', ref]);
       assert.equal(run.code, 4, run.stderr);
       const report = JSON.parse(run.stdout) as Report;
-      assert.deepEqual(report.Results?.map((r) => [r.Class, r.Secrets?.length]), [['secret', 2]]);
-      assert.match(report.Metadata?.RepoDigests?.[0] ?? '', new RegExp(`^${lab.backingRegistry.replace(/\./g, '\\.')}/lab-trivy/[a-z0-9]+@sha256:[a-f0-9]{64}$`));
+      assert.deepEqual(
+        report.Results?.map((r) => [r.Class, r.Secrets?.length]),
+        [['secret', 2]],
+      );
+      assert.match(
+        report.Metadata?.RepoDigests?.[0] ?? '',
+        new RegExp(`^${lab.backingRegistry.replace(/\./g, '\\.')}/lab-trivy/[a-z0-9]+@sha256:[a-f0-9]{64}$`),
+      );
     });
   });
 });

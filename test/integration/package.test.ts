@@ -27,7 +27,11 @@ describe('the packaged extension', function () {
     const files = listFiles(root);
     assert.ok(!files.some((f) => f.includes('node_modules')), 'node_modules in the package');
     assert.ok(!files.some((f) => f.endsWith('.ts') || f.endsWith('.map')), 'sources in the package');
-    for (const f of files) assert.match(f, /^(extension\.vs(omanifest|ixmanifest)|\[Content_Types\]\.xml|overview\.md|LICENSE|images\/.*\.png|tasks\/[A-Za-z]+\/(task\.json|icon\.png|index\.js|post\.js))$/);
+    for (const f of files)
+      assert.match(
+        f,
+        /^(extension\.vs(omanifest|ixmanifest)|\[Content_Types\]\.xml|overview\.md|LICENSE|images\/.*\.png|tasks\/[A-Za-z]+\/(task\.json|icon\.png|index\.js|post\.js))$/,
+      );
   });
 
   it('has every contributed task with one bundle that starts under Node 20 and Node 24, printing text', function () {
@@ -36,8 +40,12 @@ describe('the packaged extension', function () {
       ['Node 20', process.execPath],
       ['Node 24', node24()],
     ];
-    assert.match(spawnSync(process.execPath, ['--version'], { encoding: 'utf8' }).stdout, /^v20\./, 'the suite itself must run on the agent\'s Node 20');
-        assert.ok(manifest.contributions.length > 0, 'no task is contributed yet');
+    assert.match(
+      spawnSync(process.execPath, ['--version'], { encoding: 'utf8' }).stdout,
+      /^v20\./,
+      "the suite itself must run on the agent's Node 20",
+    );
+    assert.ok(manifest.contributions.length > 0, 'no task is contributed yet');
     for (const contribution of manifest.contributions) {
       const taskDir = path.join(root, contribution.properties.name);
       const taskJson = JSON.parse(readFileSync(path.join(taskDir, 'task.json'), 'utf8'));
@@ -51,12 +59,23 @@ describe('the packaged extension', function () {
               encoding: 'utf8',
               timeout: 60_000,
               // No inputs beyond two that keep a task from starting a daemon or removing images on this machine.
-              env: { PATH: process.env.PATH, AGENT_TEMPDIRECTORY: temp, AGENT_TOOLSDIRECTORY: temp, HOME: temp, INPUT_STARTDAEMON: 'never', INPUT_CLEANUP: 'none' },
+              env: {
+                PATH: process.env.PATH,
+                AGENT_TEMPDIRECTORY: temp,
+                AGENT_TOOLSDIRECTORY: temp,
+                HOME: temp,
+                INPUT_STARTDAEMON: 'never',
+                INPUT_CLEANUP: 'none',
+              },
             });
             const out = `${run.stdout}\n${run.stderr}`;
             const where = `${contribution.properties.name}/${handler.target} under ${label}`;
             assert.doesNotMatch(out, /Cannot find module|SyntaxError|ReferenceError/, `${where} did not load:\n${out}`);
-            assert.match(out, /##vso\[task\.complete result=(Failed|Succeeded|SucceededWithIssues);\]/, `${where} never reported a result:\n${out}`);
+            assert.match(
+              out,
+              /##vso\[task\.complete result=(Failed|Succeeded|SucceededWithIssues);\]/,
+              `${where} never reported a result:\n${out}`,
+            );
             assert.doesNotMatch(out, /Can't find loc string/, `${where} printed a resource key instead of text:\n${out}`);
           }
         }
@@ -66,10 +85,23 @@ describe('the packaged extension', function () {
 
   it('can be packaged as a private copy under another publisher and extension id', function () {
     this.timeout(120_000);
-    execFileSync(process.execPath, [require.resolve('tsx/cli'), 'scripts/package.ts', '--check', '--skip-build', '--publisher', 'acme-internal', '--extension-id', 'container-release-private'], {
-      cwd: path.resolve(__dirname, '..', '..'),
-      encoding: 'utf8',
-    });
+    execFileSync(
+      process.execPath,
+      [
+        require.resolve('tsx/cli'),
+        'scripts/package.ts',
+        '--check',
+        '--skip-build',
+        '--publisher',
+        'acme-internal',
+        '--extension-id',
+        'container-release-private',
+      ],
+      {
+        cwd: path.resolve(__dirname, '..', '..'),
+        encoding: 'utf8',
+      },
+    );
     const version = /-(\d+\.\d+\.\d+)\.vsix$/.exec(currentVsix())![1];
     const vsix = path.join(path.dirname(currentVsix()), `acme-internal.container-release-private-${version}.vsix`);
     const copy = unpack(vsix);

@@ -81,14 +81,22 @@ describe('registry client against the lab', function () {
       assert.equal(platform.config, platform.platform, 'config os/architecture match the index entry');
       assert.equal(platform.layerBytes, platform.layerSize, 'the whole layer streamed and verified');
     }
-    const tokenRequests = (await control.audit(mark)).filter((e) => e.host === fabrikam && e.path === '/oauth2/token' && e.method === 'POST' && e.form?.scope === `repository:${repository}:pull`);
+    const tokenRequests = (await control.audit(mark)).filter(
+      (e) => e.host === fabrikam && e.path === '/oauth2/token' && e.method === 'POST' && e.form?.scope === `repository:${repository}:pull`,
+    );
     assert.ok(tokenRequests.length >= 1, 'RegistryClient asked for exactly the pull scope of the repository');
     const secrets = [...labSecrets(lab), ...read.secrets];
-    assert.deepEqual(secrets.filter((s) => run.log.includes(s)), []);
-    assert.deepEqual(run.commandLines.filter((line) => secrets.some((s) => line.includes(s))), []);
+    assert.deepEqual(
+      secrets.filter((s) => run.log.includes(s)),
+      [],
+    );
+    assert.deepEqual(
+      run.commandLines.filter((line) => secrets.some((s) => line.includes(s))),
+      [],
+    );
   });
 
-  it('follows a blob redirect to storage on another host with the real transport, without the registry\'s Authorization', async () => {
+  it("follows a blob redirect to storage on another host with the real transport, without the registry's Authorization", async () => {
     // Two loopback servers stand for a registry and its blob storage (the lab's registry does not redirect).
     const blob = Buffer.from('layer bytes '.repeat(1000));
     const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
@@ -102,7 +110,9 @@ describe('registry client against the lab', function () {
       seen.push(`registry ${request.method} ${request.url?.split('?')[0]} ${auth.split(' ')[0]}`);
       if (request.url?.startsWith('/token')) return void response.end(JSON.stringify({ token: 'registry-token' }));
       if (auth !== 'Bearer registry-token') {
-        response.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${port(registryServer)}/token",service="test",scope="repository:app:pull"` });
+        response.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://127.0.0.1:${port(registryServer)}/token",service="test",scope="repository:app:pull"`,
+        });
         return void response.end();
       }
       response.writeHead(307, { location: `http://localhost:${port(storage)}/container/blob?sig=signed` });
@@ -110,7 +120,10 @@ describe('registry client against the lab', function () {
     });
     await Promise.all([listen(storage), listen(registryServer)]);
     try {
-      const client = new RegistryClient({ registry: `127.0.0.1:${port(registryServer)}`, credentials: { registry: `127.0.0.1:${port(registryServer)}`, username: 'user', password: 'pass' } });
+      const client = new RegistryClient({
+        registry: `127.0.0.1:${port(registryServer)}`,
+        credentials: { registry: `127.0.0.1:${port(registryServer)}`, username: 'user', password: 'pass' },
+      });
       assert.deepEqual(await client.getBlob('app', digest), blob);
       assert.deepEqual(seen, [
         `registry GET /v2/app/blobs/${digest} -`,
@@ -129,7 +142,9 @@ describe('registry client against the lab', function () {
     let digest: string;
     before(async () => {
       repository = unique('faults');
-      const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [`repository:${repository}:pull,push`]);
+      const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+        `repository:${repository}:pull,push`,
+      ]);
       digest = (await pushTestImage(lab, fabrikam, token, repository, '1')).digest;
     });
     const get = (extra: Record<string, unknown> = {}) =>
@@ -145,7 +160,16 @@ describe('registry client against the lab', function () {
       (await control.audit(mark)).filter((e) => e.host === fabrikam && e.method === 'GET' && e.path === `/v2/${repository}/manifests/1`);
 
     it('429 with Retry-After, then 200: retried and read', async () => {
-      faults.push(await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/`, kind: '429', times: 1, retryAfter: 1 }));
+      faults.push(
+        await control.addFault({
+          host: fabrikam,
+          method: 'GET',
+          path: `^/v2/${repository}/manifests/`,
+          kind: '429',
+          times: 1,
+          retryAfter: 1,
+        }),
+      );
       const mark = await control.auditMark();
       const run = await get();
       assert.equal(run.result.digest, digest);
@@ -156,7 +180,9 @@ describe('registry client against the lab', function () {
     });
 
     it('a reset connection is retried', async () => {
-      faults.push(await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/`, kind: 'reset', times: 1 }));
+      faults.push(
+        await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/`, kind: 'reset', times: 1 }),
+      );
       const mark = await control.auditMark();
       const run = await get();
       assert.equal(run.result.digest, digest);
@@ -168,15 +194,24 @@ describe('registry client against the lab', function () {
     it('500 forever: bounded, and the error says so', async () => {
       faults.push(await control.addFault({ host: fabrikam, method: 'GET', path: `^/v2/${repository}/manifests/`, kind: '500', times: -1 }));
       const mark = await control.auditMark();
-      await assert.rejects(get(), (error: Error & { status?: number }) => error.status === 500 && /GET https:\/\/fabrikam\.azurecr\.io\/v2\/.*\/manifests\/1 answered 500/.test(error.message));
+      await assert.rejects(
+        get(),
+        (error: Error & { status?: number }) =>
+          error.status === 500 && /GET https:\/\/fabrikam\.azurecr\.io\/v2\/.*\/manifests\/1 answered 500/.test(error.message),
+      );
       assert.equal((await manifestGets(mark)).length, fastRetry.attempts);
     });
 
     it('MANIFEST_UNKNOWN is retried only when asked, and bounded', async () => {
       const mark = await control.auditMark();
       await assert.rejects(get({ reference: 'no-such-tag' }), (error: Error & { code?: string }) => error.code === 'MANIFEST_UNKNOWN');
-      await assert.rejects(get({ reference: 'no-such-tag', retryUnknown: true }), (error: Error & { code?: string }) => error.code === 'MANIFEST_UNKNOWN');
-      const gets = (await control.audit(mark)).filter((e) => e.method === 'GET' && e.path === `/v2/${repository}/manifests/no-such-tag` && e.status === 404);
+      await assert.rejects(
+        get({ reference: 'no-such-tag', retryUnknown: true }),
+        (error: Error & { code?: string }) => error.code === 'MANIFEST_UNKNOWN',
+      );
+      const gets = (await control.audit(mark)).filter(
+        (e) => e.method === 'GET' && e.path === `/v2/${repository}/manifests/no-such-tag` && e.status === 404,
+      );
       assert.equal(gets.length, 1 + fastRetry.attempts);
     });
   });

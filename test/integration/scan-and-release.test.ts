@@ -39,7 +39,9 @@ describe('ScanAndRelease@1 against the lab', function () {
 
   before(async () => {
     lab = readLab();
-    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'ScanAndRelease', '--no-typecheck'], { stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'ScanAndRelease', '--no-typecheck'], {
+      stdio: 'pipe',
+    });
     builder = new DockerClient();
     ok(builder.login(contoso, nullGuid, await identityRefreshToken(lab, contoso, 'builder')), 'docker login as builder');
     repository = uniqueRepository('scan-release');
@@ -81,7 +83,10 @@ describe('ScanAndRelease@1 against the lab', function () {
 
   const scannerConnection = () => labServiceConnection(lab, 'scanner', 'ServicePrincipal', 'spnKey');
 
-  function scan(inputs: RunTaskOptions['inputs'], options: Partial<RunTaskOptions> & { connection?: LabServiceConnection } = {}): Promise<TaskRun> {
+  function scan(
+    inputs: RunTaskOptions['inputs'],
+    options: Partial<RunTaskOptions> & { connection?: LabServiceConnection } = {},
+  ): Promise<TaskRun> {
     return runLabTask(lab, {
       task: 'ScanAndRelease',
       inputs: {
@@ -99,9 +104,15 @@ describe('ScanAndRelease@1 against the lab', function () {
 
   /** What an AcrPull-only identity gets for a manifest by digest: 200 when it may pull it. */
   async function pullStatus(digest: string): Promise<number> {
-    const answer = await acrCall(lab, contoso, await identityRefreshToken(lab, contoso, 'puller'), `/v2/${repository}/manifests/${digest}`, {
-      headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' },
-    });
+    const answer = await acrCall(
+      lab,
+      contoso,
+      await identityRefreshToken(lab, contoso, 'puller'),
+      `/v2/${repository}/manifests/${digest}`,
+      {
+        headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' },
+      },
+    );
     return answer.status;
   }
 
@@ -112,7 +123,9 @@ describe('ScanAndRelease@1 against the lab', function () {
    * that handshake changes nothing and is checked separately.
    */
   const patchesOf = async (mark: number, digest: string) => {
-    const all = (await control.audit(mark)).filter((entry) => entry.host === contoso && entry.method === 'PATCH' && entry.path.endsWith(digest));
+    const all = (await control.audit(mark)).filter(
+      (entry) => entry.host === contoso && entry.method === 'PATCH' && entry.path.endsWith(digest),
+    );
     const handshakes = all.filter((entry) => entry.status === 401 && !entry.identity);
     assert.ok(handshakes.length <= 1, `at most one unauthenticated PATCH (the token challenge): ${JSON.stringify(handshakes)}`);
     return all.filter((entry) => !handshakes.includes(entry));
@@ -137,7 +150,9 @@ describe('ScanAndRelease@1 against the lab', function () {
 
     it('is not pullable by an AcrPull identity before the scan', async () => {
       // The run above released it; the record's history in the audit log shows the refusal came first.
-      const pulls = (await control.audit(0)).filter((e) => e.host === contoso && e.path === `/v2/${repository}/manifests/${digest}` && e.identity === 'puller');
+      const pulls = (await control.audit(0)).filter(
+        (e) => e.host === contoso && e.path === `/v2/${repository}/manifests/${digest}` && e.identity === 'puller',
+      );
       assert.equal(pulls.length, 0, 'nobody pulled it as puller before');
     });
 
@@ -175,7 +190,8 @@ describe('ScanAndRelease@1 against the lab', function () {
     });
 
     it('published the reports: JSON, SARIF, JUnit, summary, attachments', () => {
-      for (const name of ['reportPath', 'sarifPath', 'junitPath']) assert.ok(existsSync(first.outputs[name]), `${name} ${first.outputs[name]}`);
+      for (const name of ['reportPath', 'sarifPath', 'junitPath'])
+        assert.ok(existsSync(first.outputs[name]), `${name} ${first.outputs[name]}`);
       assert.equal(JSON.parse(readFileSync(first.outputs.reportPath, 'utf8')).ArtifactName, `${contoso}/${repository}@${digest}`);
       assert.equal(JSON.parse(readFileSync(first.outputs.sarifPath, 'utf8')).version, '2.1.0');
       assert.match(readFileSync(first.outputs.junitPath, 'utf8'), /<testsuites name="trivy" tests="1" failures="0">/);
@@ -190,10 +206,18 @@ describe('ScanAndRelease@1 against the lab', function () {
       // agent masks them everywhere else); nothing may print them, or the lab's secrets, anywhere else.
       const secrets = [...labSecrets(lab), ...first.secrets];
       assert.ok(first.secrets.length >= 2, 'the Entra token and the ACR refresh token were registered as secrets');
-      const printed = { log: first.log.split('\n').filter((line) => !line.startsWith('##vso[task.setsecret]')).join('\n') };
+      const printed = {
+        log: first.log
+          .split('\n')
+          .filter((line) => !line.startsWith('##vso[task.setsecret]'))
+          .join('\n'),
+      };
       assert.deepEqual(leakedSecrets(printed, secrets), []);
       assert.deepEqual(ArgvWatch.offending(argv, secrets), []);
-      assert.ok(argv.some((line) => line.includes(`image --format json --output`)), 'trivy ran while argv was watched');
+      assert.ok(
+        argv.some((line) => line.includes(`image --format json --output`)),
+        'trivy ran while argv was watched',
+      );
     });
 
     it('re-running on the released digest is safe: success, no second PATCH, trivy taken from the tool cache', async () => {
@@ -270,26 +294,41 @@ describe('ScanAndRelease@1 against the lab', function () {
     });
 
     it('a tag without allowTag', async () => {
-      await failsWith(scan({ image: `${contoso}/${repository}:faults` }), /Input 'image': .* is a tag, and a tag can move between scan and release.*allowTag: true/);
+      await failsWith(
+        scan({ image: `${contoso}/${repository}:faults` }),
+        /Input 'image': .* is a tag, and a tag can move between scan and release.*allowTag: true/,
+      );
     });
 
     it('a digest that does not exist', async () => {
-      await failsWith(scan({ image: `${contoso}/${repository}@sha256:${'0'.repeat(64)}` }), /does not exist in contoso\.azurecr\.io \(404 MANIFEST_UNKNOWN/);
+      await failsWith(
+        scan({ image: `${contoso}/${repository}@sha256:${'0'.repeat(64)}` }),
+        /does not exist in contoso\.azurecr\.io \(404 MANIFEST_UNKNOWN/,
+      );
     });
 
     it('an identity without quarantine read (AcrPull only) is told which role is missing', async () => {
       await failsWith(
-        scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labServiceConnection(lab, 'puller', 'ServicePrincipal', 'spnKey') }),
+        scan(
+          { image: `${contoso}/${repository}@${digest}` },
+          { connection: labServiceConnection(lab, 'puller', 'ServicePrincipal', 'spnKey') },
+        ),
         /may not read quarantined images in contoso\.azurecr\.io .*The operation is disallowed.*give it the AcrQuarantineReader role/,
       );
     });
 
     it('an unknown severity', async () => {
-      await failsWith(scan({ image: `${contoso}/${repository}@${digest}`, severityThreshold: 'CRITICAL,SEVERE' }), /Input 'severityThreshold': 'SEVERE' is not a trivy severity/);
+      await failsWith(
+        scan({ image: `${contoso}/${repository}@${digest}`, severityThreshold: 'CRITICAL,SEVERE' }),
+        /Input 'severityThreshold': 'SEVERE' is not a trivy severity/,
+      );
     });
 
     it('an ignore file that does not exist', async () => {
-      await failsWith(scan({ image: `${contoso}/${repository}@${digest}`, ignoreFile: 'no/such/.trivyignore' }), /Input 'ignoreFile': file 'no\/such\/.trivyignore' was not found/);
+      await failsWith(
+        scan({ image: `${contoso}/${repository}@${digest}`, ignoreFile: 'no/such/.trivyignore' }),
+        /Input 'ignoreFile': file 'no\/such\/.trivyignore' was not found/,
+      );
     });
 
     it('the PATCH refused to an identity without AcrQuarantineWriter: not retried, the missing role is named', async () => {
@@ -297,11 +336,20 @@ describe('ScanAndRelease@1 against the lab', function () {
       // refuses the PATCH with 401; a 403 DENIED (role check) is covered by test/unit/release.test.ts.
       const mark = await control.auditMark();
       const run = await failsWith(
-        scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labServiceConnection(lab, 'qreader', 'ServicePrincipal', 'spnKey') }),
+        scan(
+          { image: `${contoso}/${repository}@${digest}` },
+          { connection: labServiceConnection(lab, 'qreader', 'ServicePrincipal', 'spnKey') },
+        ),
         /may not change the quarantine state .* give it the AcrQuarantineWriter role on contoso\.azurecr\.io.*It stays quarantined/,
       );
-      const refused = (await control.audit(mark)).filter((e) => e.method === 'PATCH' && e.path.endsWith(digest) && e.identity === 'qreader');
-      assert.deepEqual(refused.map((p) => p.status), [401], 'a refusal is not retried');
+      const refused = (await control.audit(mark)).filter(
+        (e) => e.method === 'PATCH' && e.path.endsWith(digest) && e.identity === 'qreader',
+      );
+      assert.deepEqual(
+        refused.map((p) => p.status),
+        [401],
+        'a refusal is not retried',
+      );
       assert.equal(run.outputs.policyResult, 'passed', 'the scan itself passed');
     });
 
@@ -340,36 +388,60 @@ describe('ScanAndRelease@1 against the lab', function () {
 
     it('trivy prints something that is not a trivy report', async () => {
       const garbage = pushImage('garbage', { 'lab.trivy.behaviour': 'garbage' });
-      await failsWith(scan({ image: `${contoso}/${repository}@${garbage}` }), /without writing its report .*; it printed instead: \{"lab":"garbage"/);
+      await failsWith(
+        scan({ image: `${contoso}/${repository}@${garbage}` }),
+        /without writing its report .*; it printed instead: \{"lab":"garbage"/,
+      );
       assert.equal(await state(garbage), 'Quarantined');
     });
 
     it('a report whose RepoDigests name another digest', async () => {
       const wrong = pushImage('wrong', { 'lab.trivy.behaviour': 'wrong-digest' });
-      await failsWith(scan({ image: `${contoso}/${repository}@${wrong}` }), /Metadata\.RepoDigests .* does not confirm the requested digest/);
+      await failsWith(
+        scan({ image: `${contoso}/${repository}@${wrong}` }),
+        /Metadata\.RepoDigests .* does not confirm the requested digest/,
+      );
       assert.equal(await state(wrong), 'Quarantined');
     });
 
     it('a checksum mismatch on download: refused, nothing cached', async () => {
       const freshTools = mkdtempSync(path.join(metadataDir, 'tools-tampered-'));
       await failsWith(
-        scan({ image: `${contoso}/${repository}@${digest}`, trivyDownloadBaseUrl: lab.trivy.tamperedDownloadBaseUrl }, { variables: { 'Agent.ToolsDirectory': freshTools } }),
+        scan(
+          { image: `${contoso}/${repository}@${digest}`, trivyDownloadBaseUrl: lab.trivy.tamperedDownloadBaseUrl },
+          { variables: { 'Agent.ToolsDirectory': freshTools } },
+        ),
         /has sha256 [0-9a-f]{64}, but trivy_0\.74\.0_checksums\.txt says [0-9a-f]{64}\. The download was refused and nothing was cached/,
       );
-      assert.deepEqual(readdirSync(freshTools).filter((f) => f.startsWith('trivy') && f !== 'trivy-cache'), []);
+      assert.deepEqual(
+        readdirSync(freshTools).filter((f) => f.startsWith('trivy') && f !== 'trivy-cache'),
+        [],
+      );
     });
   });
 
   describe('multi-platform, throttling and a moving tag', () => {
     it('a multi-platform index: each platform scanned by digest, index, children and attestations released (workload identity federation)', async () => {
       const digest = pushImage('multi', {}, 'linux/amd64,linux/arm64');
-      const run = await scan({ image: `${contoso}/${repository}@${digest}` }, { connection: labServiceConnection(lab, 'scanner', 'WorkloadIdentityFederation') });
+      const run = await scan(
+        { image: `${contoso}/${repository}@${digest}` },
+        { connection: labServiceConnection(lab, 'scanner', 'WorkloadIdentityFederation') },
+      );
       assert.match(run.stdout, /Signed in to contoso\.azurecr\.io: Entra ID \(workload identity federation\)/);
       assert.equal(run.result, 'Succeeded', explain(run));
-      assert.match(run.stdout, /multi-platform index: scanning 2 platform image\(s\) \(linux\/amd64 sha256:[0-9a-f]{64}, linux\/arm64 sha256:[0-9a-f]{64}\)/);
-      const index = await acrCall(lab, contoso, await identityRefreshToken(lab, contoso, 'puller'), `/v2/${repository}/manifests/${digest}`, {
-        headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
-      });
+      assert.match(
+        run.stdout,
+        /multi-platform index: scanning 2 platform image\(s\) \(linux\/amd64 sha256:[0-9a-f]{64}, linux\/arm64 sha256:[0-9a-f]{64}\)/,
+      );
+      const index = await acrCall(
+        lab,
+        contoso,
+        await identityRefreshToken(lab, contoso, 'puller'),
+        `/v2/${repository}/manifests/${digest}`,
+        {
+          headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+        },
+      );
       assert.equal(index.status, 200, 'AcrPull can pull the index');
       const children = index.json<{ manifests: { digest: string }[] }>().manifests.map((m) => m.digest);
       assert.ok(children.length >= 2);
@@ -389,7 +461,10 @@ describe('ScanAndRelease@1 against the lab', function () {
         const mark = await control.auditMark();
         const run = await scan({ image: `${contoso}/${repository}@${digest}` });
         assert.equal(run.result, 'Succeeded', explain(run));
-        assert.deepEqual((await patchesOf(mark, digest)).map((p) => p.status), [429, 200]);
+        assert.deepEqual(
+          (await patchesOf(mark, digest)).map((p) => p.status),
+          [429, 200],
+        );
         assert.equal(await state(digest), 'Passed');
       } finally {
         await control.removeFault(fault).catch(() => undefined);
@@ -401,8 +476,25 @@ describe('ScanAndRelease@1 against the lab', function () {
       // trivyPath: a wrapper that pushes another image over the tag right before the scan, then runs trivy.
       const realTrivy = path.join(metadataDir, 'trivy-bin');
       mkdirSync(realTrivy, { recursive: true });
-      execFileSync('tar', ['xzf', path.join(lab.releasesDir, 'aquasecurity', 'trivy', 'releases', 'download', `v${lab.trivy.version}`, `trivy_${lab.trivy.version}_Linux-64bit.tar.gz`), '-C', realTrivy]);
-      const mover = makeBuildContext({ lab, dockerfile: `${busyboxDockerfile}COPY stamp.txt /stamp.txt\n`, files: { 'stamp.txt': randomBytes(16).toString('hex') } });
+      execFileSync('tar', [
+        'xzf',
+        path.join(
+          lab.releasesDir,
+          'aquasecurity',
+          'trivy',
+          'releases',
+          'download',
+          `v${lab.trivy.version}`,
+          `trivy_${lab.trivy.version}_Linux-64bit.tar.gz`,
+        ),
+        '-C',
+        realTrivy,
+      ]);
+      const mover = makeBuildContext({
+        lab,
+        dockerfile: `${busyboxDockerfile}COPY stamp.txt /stamp.txt\n`,
+        files: { 'stamp.txt': randomBytes(16).toString('hex') },
+      });
       contexts.push(mover.remove);
       const moved = path.join(metadataDir, 'moved.txt');
       const wrapper = path.join(metadataDir, 'trivy-moving-tag');

@@ -42,8 +42,16 @@ function toConnection(data: ConnectionData): AzureConnection {
 async function signIn(input: SignInInput) {
   const connection = toConnection(input.connection);
   const registryConnection: RegistryConnection =
-    input.kind === 'dockerRegistry' ? { kind: 'dockerRegistry', docker: connection, oidc: input.oidc } : { kind: 'azure', azure: connection, oidc: input.oidc };
-  return signInToRegistry({ registry: input.registry, connection: registryConnection, logger, checkAccess: input.checkAccess, retry: input.retry });
+    input.kind === 'dockerRegistry'
+      ? { kind: 'dockerRegistry', docker: connection, oidc: input.oidc }
+      : { kind: 'azure', azure: connection, oidc: input.oidc };
+  return signInToRegistry({
+    registry: input.registry,
+    connection: registryConnection,
+    logger,
+    checkAccess: input.checkAccess,
+    retry: input.retry,
+  });
 }
 
 const scenarios: Record<string, (input: never) => Promise<unknown>> = {
@@ -59,7 +67,10 @@ const scenarios: Record<string, (input: never) => Promise<unknown>> = {
       async (env) => {
         configDir = env.DOCKER_CONFIG;
         loggedInTo = Object.keys((JSON.parse(readFileSync(`${configDir}/config.json`, 'utf8')) as { auths?: object }).auths ?? {});
-        const inspected = await runChecked(run, 'docker', ['buildx', 'imagetools', 'inspect', '--raw', reference], { env: { ...process.env, ...env }, timeoutMs: 120_000 });
+        const inspected = await runChecked(run, 'docker', ['buildx', 'imagetools', 'inspect', '--raw', reference], {
+          env: { ...process.env, ...env },
+          timeoutMs: 120_000,
+        });
         return inspected.stdout;
       },
       { parentDir: input.parentDir, logger },
@@ -79,17 +90,24 @@ const scenarios: Record<string, (input: never) => Promise<unknown>> = {
   },
 
   /** Sign in, build and push a multi-platform image with buildx through the job-local config, read it back. */
-  async 'registry-buildx'(input: SignInInput & { repository: string; tag: string; contextDir: string; platforms: string; parentDir: string }) {
+  async 'registry-buildx'(
+    input: SignInInput & { repository: string; tag: string; contextDir: string; platforms: string; parentDir: string },
+  ) {
     const signedIn = await signIn(input);
     const reference = `${input.registry}/${input.repository}:${input.tag}`;
     await withDockerConfig(
       [signedIn.credentials],
       async (env) => {
-        await runChecked(run, 'docker', ['buildx', 'build', '--platform', input.platforms, '--provenance=mode=min', '--push', '-t', reference, input.contextDir], {
-          env: { ...process.env, ...env },
-          timeoutMs: 240_000,
-          onLine: (line) => logger.debug(line),
-        });
+        await runChecked(
+          run,
+          'docker',
+          ['buildx', 'build', '--platform', input.platforms, '--provenance=mode=min', '--push', '-t', reference, input.contextDir],
+          {
+            env: { ...process.env, ...env },
+            timeoutMs: 240_000,
+            onLine: (line) => logger.debug(line),
+          },
+        );
       },
       { parentDir: input.parentDir, logger },
     );
@@ -103,7 +121,10 @@ const scenarios: Record<string, (input: never) => Promise<unknown>> = {
     for (const entry of imageManifests(index.json)) {
       const manifest = await client.getManifest(input.repository, entry.digest);
       const json = manifest.json as Manifest;
-      const config = JSON.parse((await client.getBlob(input.repository, json.config.digest)).toString('utf8')) as { architecture: string; os: string };
+      const config = JSON.parse((await client.getBlob(input.repository, json.config.digest)).toString('utf8')) as {
+        architecture: string;
+        os: string;
+      };
       const layer = await readAll(await client.openBlob(input.repository, json.layers[0].digest));
       platforms.push({
         platform: `${entry.platform?.os}/${entry.platform?.architecture}`,
@@ -160,7 +181,10 @@ const scenarios: Record<string, (input: never) => Promise<unknown>> = {
 };
 
 async function main(): Promise<void> {
-  const { scenario, input } = JSON.parse(await readAll(process.stdin).then((b) => b.toString('utf8'))) as { scenario: string; input: never };
+  const { scenario, input } = JSON.parse(await readAll(process.stdin).then((b) => b.toString('utf8'))) as {
+    scenario: string;
+    input: never;
+  };
   const body = scenarios[scenario];
   if (!body) throw new Error(`unknown scenario ${scenario}`);
   try {

@@ -18,7 +18,12 @@ export interface ConnectionData {
 }
 
 /** The AzureRM service connection of lab.json for an identity and scheme, as plain data (test/lab/agent.ts builds it). */
-export function labConnection(lab: Lab, identity: IdentityName, scheme: ServiceConnection['scheme'], authenticationType?: 'spnKey' | 'spnCertificate'): ConnectionData {
+export function labConnection(
+  lab: Lab,
+  identity: IdentityName,
+  scheme: ServiceConnection['scheme'],
+  authenticationType?: 'spnKey' | 'spnCertificate',
+): ConnectionData {
   const { id, endpoint } = labServiceConnection(lab, identity, scheme, authenticationType);
   // The core reads parameters with lower-case keys, as src/pipeline hands them over.
   const parameters = Object.fromEntries(Object.entries(endpoint.parameters).map(([key, value]) => [key.toLowerCase(), value]));
@@ -27,7 +32,14 @@ export function labConnection(lab: Lab, identity: IdentityName, scheme: ServiceC
 
 export function labOidc(lab: Lab): OidcContext {
   const ado = lab.azureDevOps;
-  return { collectionUri: ado.collectionUri, projectId: ado.projectId, hostType: ado.hostType, planId: ado.planId, jobId: ado.jobId, accessToken: ado.accessToken };
+  return {
+    collectionUri: ado.collectionUri,
+    projectId: ado.projectId,
+    hostType: ado.hostType,
+    planId: ado.planId,
+    jobId: ado.jobId,
+    accessToken: ado.accessToken,
+  };
 }
 
 export { labSecrets };

@@ -42,7 +42,9 @@ describe('sign-in to ACR from service connections (lab)', function () {
     parentDir = mkdtempSync(path.join(os.tmpdir(), 'signin-it-'));
     for (const registry of [contoso, fabrikam]) {
       const repository = `it-signin/app-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-      const token = await acrAccessToken(lab, registry, await identityRefreshToken(lab, registry, 'builder'), [`repository:${repository}:pull,push`]);
+      const token = await acrAccessToken(lab, registry, await identityRefreshToken(lab, registry, 'builder'), [
+        `repository:${repository}:pull,push`,
+      ]);
       images[registry] = { repository, digest: (await pushTestImage(lab, registry, token, repository, '1')).digest };
     }
   });
@@ -54,7 +56,10 @@ describe('sign-in to ACR from service connections (lab)', function () {
     assert.deepEqual(logged, [], 'no secret in the log');
     const argv = run.commandLines.filter((line) => secrets.some((secret) => secret.length >= 6 && line.includes(secret)));
     assert.deepEqual(argv, [], 'no secret in a process argument');
-    assert.ok(run.commandLines.some((line) => line.includes('login --username')), 'docker login ran while argv was watched');
+    assert.ok(
+      run.commandLines.some((line) => line.includes('login --username')),
+      'docker login ran while argv was watched',
+    );
     const userConfig = path.join(userDockerConfigDir(), 'config.json');
     if (existsSync(userConfig)) {
       const text = readFileSync(userConfig, 'utf8');
@@ -64,7 +69,14 @@ describe('sign-in to ACR from service connections (lab)', function () {
 
   async function signInAndRead(registry: string, connection: ConnectionData, kind: 'azure' | 'dockerRegistry' = 'azure') {
     const image = images[registry];
-    const run = await runDriver<SignInDocker>(lab, 'signin-docker', { registry, connection, kind, oidc: labOidc(lab), parentDir, ...image });
+    const run = await runDriver<SignInDocker>(lab, 'signin-docker', {
+      registry,
+      connection,
+      kind,
+      oidc: labOidc(lab),
+      parentDir,
+      ...image,
+    });
     assert.equal(run.result.dockerDigest, image.digest, 'docker read the manifest with the stored login');
     assert.equal(run.result.clientDigest, image.digest, 'RegistryClient read the manifest');
     assert.deepEqual(run.result.loggedInTo, [registry]);
@@ -96,7 +108,10 @@ describe('sign-in to ACR from service connections (lab)', function () {
     assert.equal(oidc[0].status, 200);
     assert.equal(oidc[0].identity, 'serviceConnection:builder-wif');
     const exchange = audit.filter((entry) => entry.host === fabrikam && entry.path === '/oauth2/exchange');
-    assert.deepEqual(exchange.map((e) => [e.status, e.identity, e.form?.grant_type, e.form?.tenant]), [[200, 'builder', 'access_token', lab.entra.tenantId]]);
+    assert.deepEqual(
+      exchange.map((e) => [e.status, e.identity, e.form?.grant_type, e.form?.tenant]),
+      [[200, 'builder', 'access_token', lab.entra.tenantId]],
+    );
   });
 
   it('workload identity federation with a late-bound idToken asks Azure DevOps for nothing', async () => {
@@ -106,7 +121,10 @@ describe('sign-in to ACR from service connections (lab)', function () {
     const api = new TaskApi(ado.collectionUri, [new BearerCredentialHandler(ado.accessToken, false)], { cert: { caFile: lab.caFile } });
     const idToken = (await api.createOidcToken({}, ado.projectId, ado.hostType, ado.planId, ado.jobId, connection.id)).oidcToken!;
     const mark = await control.auditMark();
-    const run = await runDriver<{ method: string; secrets: string[] }>(lab, 'signin', { registry: fabrikam, connection: { ...connection, parameters: { ...connection.parameters, idtoken: idToken } } });
+    const run = await runDriver<{ method: string; secrets: string[] }>(lab, 'signin', {
+      registry: fabrikam,
+      connection: { ...connection, parameters: { ...connection.parameters, idtoken: idToken } },
+    });
     assert.ok(run.result.secrets.includes(idToken), 'the idToken is reported as a secret');
     assert.equal((await control.audit(mark)).filter((e) => e.path.endsWith('/oidctoken')).length, 0);
     assert.ok(!run.log.includes(idToken));
@@ -117,7 +135,10 @@ describe('sign-in to ACR from service connections (lab)', function () {
     const result = await signInAndRead(contoso, labConnection(lab, 'managed', 'ManagedServiceIdentity'));
     assert.match(result.method, /managed identity/);
     const audit = await control.audit(mark);
-    assert.ok(audit.some((e) => e.host === contoso && e.path === '/oauth2/exchange' && e.status === 200 && e.identity === 'managed'), 'exchanged as the managed identity');
+    assert.ok(
+      audit.some((e) => e.host === contoso && e.path === '/oauth2/exchange' && e.status === 200 && e.identity === 'managed'),
+      'exchanged as the managed identity',
+    );
   });
 
   it('Docker registry connection with the admin user', async () => {
@@ -135,11 +156,19 @@ describe('sign-in to ACR from service connections (lab)', function () {
 
   it('an identity without a role on the registry fails at sign-in, naming the role', async () => {
     await assert.rejects(
-      runDriver(lab, 'signin', { registry: contoso, connection: labConnection(lab, 'nobody', 'ServicePrincipal', 'spnKey'), checkAccess: { repository: 'anything', actions: ['pull'] } }),
+      runDriver(lab, 'signin', {
+        registry: contoso,
+        connection: labConnection(lab, 'nobody', 'ServicePrincipal', 'spnKey'),
+        checkAccess: { repository: 'anything', actions: ['pull'] },
+      }),
       /may not pull on contoso\.azurecr\.io\/anything \(granted: nothing\)\. Assign it the AcrPull role/,
     );
     await assert.rejects(
-      runDriver(lab, 'signin', { registry: contoso, connection: labConnection(lab, 'puller', 'ServicePrincipal', 'spnKey'), checkAccess: { repository: 'anything', actions: ['pull', 'push'] } }),
+      runDriver(lab, 'signin', {
+        registry: contoso,
+        connection: labConnection(lab, 'puller', 'ServicePrincipal', 'spnKey'),
+        checkAccess: { repository: 'anything', actions: ['pull', 'push'] },
+      }),
       /may not push .*granted: pull\)\. Assign it the AcrPush role/,
     );
   });
@@ -149,7 +178,10 @@ describe('sign-in to ACR from service connections (lab)', function () {
     connection.parameters.serviceprincipalkey = 'not-the-secret-value';
     const error = await runDriver(lab, 'signin', { registry: fabrikam, connection }).catch((e: Error & { log?: string }) => e);
     assert.ok(error instanceof Error);
-    assert.match(error.message, /could not get an Entra ID token from https:\/\/login\.lab\.test \(service principal with a client secret\): the client secret is wrong or expired/);
+    assert.match(
+      error.message,
+      /could not get an Entra ID token from https:\/\/login\.lab\.test \(service principal with a client secret\): the client secret is wrong or expired/,
+    );
     assert.ok(!error.message.includes('not-the-secret-value') && !String((error as { log?: string }).log).includes('not-the-secret-value'));
   });
 
@@ -160,7 +192,11 @@ describe('sign-in to ACR from service connections (lab)', function () {
       /Service connection '.*' \(WorkloadIdentityFederation\): Azure DevOps refused to issue an OIDC token \(401\): .*authorize the connection for this pipeline/,
     );
     await assert.rejects(
-      runDriver(lab, 'signin', { registry: fabrikam, connection: { ...connection, id: '00000000-1111-2222-3333-444444444444' }, oidc: labOidc(lab) }),
+      runDriver(lab, 'signin', {
+        registry: fabrikam,
+        connection: { ...connection, id: '00000000-1111-2222-3333-444444444444' },
+        oidc: labOidc(lab),
+      }),
       /Service connection '00000000-1111-2222-3333-444444444444' \(WorkloadIdentityFederation\): Azure DevOps issued no OIDC token \(answered 404 or without a token\): the service connection may not exist in this project/,
     );
   });

@@ -31,18 +31,27 @@ function hostDockerCli(): string {
     const file = path.join(dir, 'docker');
     if (dir && existsSync(file)) return file;
   }
-  throw new Error('no docker CLI on PATH, not even the lab engine\'s: run `npm run lab:up`');
+  throw new Error("no docker CLI on PATH, not even the lab engine's: run `npm run lab:up`");
 }
 
 export type AgentImageKind = 'base' | 'engine';
 
 export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE[kind]}`;
 
-async function sh(file: string, args: string[], options: { timeoutMs?: number; say?: (l: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  const result = await run(file, args, { timeoutMs: options.timeoutMs ?? 30 * 60_000, env: options.env, onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined });
+async function sh(
+  file: string,
+  args: string[],
+  options: { timeoutMs?: number; say?: (l: string) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  const result = await run(file, args, {
+    timeoutMs: options.timeoutMs ?? 30 * 60_000,
+    env: options.env,
+    onLine: options.say ? (l) => options.say!(`  ${l}`) : undefined,
+  });
   // debootstrap says why it failed on stdout
   const said = result.stderr.trim() || result.stdout.trim();
-  if (result.exitCode !== 0) throw new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${result.exitCode}): ${said.split('\n').slice(-5).join(' | ')}`);
+  if (result.exitCode !== 0)
+    throw new Error(`${file} ${args.slice(0, 3).join(' ')} failed (${result.exitCode}): ${said.split('\n').slice(-5).join(' | ')}`);
   return result;
 }
 
@@ -54,7 +63,9 @@ async function imageExists(tag: string): Promise<boolean> {
 function importRootfs(dir: string, tag: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const imp = spawn('docker', ['import', '--change', 'CMD ["/bin/bash"]', '--change', 'ENV LANG=C.UTF-8', '-', tag], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const imp = spawn('docker', ['import', '--change', 'CMD ["/bin/bash"]', '--change', 'ENV LANG=C.UTF-8', '-', tag], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     tar.stdout.pipe(imp.stdin);
     let err = '';
     tar.stderr.on('data', (c) => (err += c));
@@ -109,7 +120,10 @@ async function buildEngine(tag: string, say: (l: string) => void): Promise<void>
 }
 
 /** The agent image of that kind, built when it is not in the image store yet. */
-export async function ensureAgentImage(kind: AgentImageKind, say: (line: string) => void = (l) => console.log(`agent-image: ${l}`)): Promise<string> {
+export async function ensureAgentImage(
+  kind: AgentImageKind,
+  say: (line: string) => void = (l) => console.log(`agent-image: ${l}`),
+): Promise<string> {
   const tag = agentImageTag(kind);
   if (await imageExists(tag)) return tag;
   mkdirSync(labRoot, { recursive: true });
@@ -195,7 +209,10 @@ export class AgentContainer {
   async runTask(options: RunTaskOptions & { user?: string }): Promise<TaskRun> {
     const temp = mkdtempSync(path.join(this.root, 'temp-'));
     chmodSync(temp, 0o1777);
-    const env = agentEnvironment({ ...options, variables: { 'Agent.ToolsDirectory': path.join(this.root, 'tools'), ...options.variables } }, temp);
+    const env = agentEnvironment(
+      { ...options, variables: { 'Agent.ToolsDirectory': path.join(this.root, 'tools'), ...options.variables } },
+      temp,
+    );
     if (options.user && options.user !== 'root' && options.user !== '0') env.HOME = path.join(this.root, 'home');
     if (env.NODE_EXTRA_CA_CERTS === path.join(labRoot, 'ca', 'ca.crt')) env.NODE_EXTRA_CA_CERTS = path.join(this.root, 'lab-ca.crt');
     // The values travel as arguments of `docker exec` (these scenarios carry no secrets); docker's own
@@ -214,4 +231,3 @@ export class AgentContainer {
     rmSync(this.root, { recursive: true, force: true });
   }
 }
-

@@ -95,7 +95,12 @@ export function labSecrets(lab: Lab): string[] {
     if (name === 'managed' || !('secret' in app)) continue;
     secrets.push(app.secret);
     const key = /-----BEGIN [A-Z ]*PRIVATE KEY-----([\s\S]*?)-----END/.exec(readFileSync(app.certificatePath, 'utf8'))?.[1] ?? '';
-    secrets.push(...key.split('\n').map((line) => line.trim()).filter((line) => line.length >= 16));
+    secrets.push(
+      ...key
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line.length >= 16),
+    );
   }
   return [...new Set(secrets.filter(Boolean))];
 }

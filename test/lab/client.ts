@@ -110,7 +110,11 @@ export class LabControl {
     return new Promise<T>((resolve, reject) => {
       const outgoing = request(
         `${this.baseUrl}${route}`,
-        { method, agent: false, headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } },
+        {
+          method,
+          agent: false,
+          headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));

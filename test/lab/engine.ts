@@ -48,7 +48,9 @@ export const enginePackages: EnginePackage[] = [
     members: [
       ...qemuEmulators.map((emulator) => `./usr/bin/qemu-${emulator}-static`),
       // no rules for the host's own families (i386, x86_64): the kernel runs those natively
-      ...qemuEmulators.filter((emulator) => !['i386', 'x86_64'].includes(emulator)).map((emulator) => `./usr/lib/binfmt.d/qemu-${emulator}.conf`),
+      ...qemuEmulators
+        .filter((emulator) => !['i386', 'x86_64'].includes(emulator))
+        .map((emulator) => `./usr/lib/binfmt.d/qemu-${emulator}.conf`),
     ],
   },
 ];

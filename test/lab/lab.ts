@@ -163,6 +163,9 @@ const ANY_MANIFEST = [
 
 /** What the backing registry (behind every ACR emulator, no quarantine there) holds under a tag or digest. */
 export async function backingDigest(lab: Lab, repository: string, reference: string): Promise<string | undefined> {
-  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${reference}`, { method: 'HEAD', headers: { Accept: ANY_MANIFEST } });
+  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/${reference}`, {
+    method: 'HEAD',
+    headers: { Accept: ANY_MANIFEST },
+  });
   return response.status === 200 ? (response.headers.get('docker-content-digest') ?? undefined) : undefined;
 }

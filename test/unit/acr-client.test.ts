@@ -14,7 +14,14 @@ const attributes = (state?: string, details?: string): ManifestAttributes => ({
   manifest: {
     digest,
     tags: ['1'],
-    changeableAttributes: { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true, ...(state ? { quarantineState: state } : {}), ...(details ? { quarantineDetails: details } : {}) },
+    changeableAttributes: {
+      deleteEnabled: true,
+      writeEnabled: true,
+      readEnabled: true,
+      listEnabled: true,
+      ...(state ? { quarantineState: state } : {}),
+      ...(details ? { quarantineDetails: details } : {}),
+    },
   },
 });
 
@@ -24,9 +31,13 @@ function acr(answer: (request: HttpRequest) => ReturnType<typeof reply> | undefi
     if (request.url.endsWith('/oauth2/token')) return reply(200, { access_token: `token-for ${form(request).getAll('scope').join(' ')}` });
     const scope = request.method === 'PATCH' ? 'repository:team/app:metadata_write' : 'repository:team/app:metadata_read';
     if (request.headers?.Authorization !== `Bearer token-for ${scope}`) {
-      return reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, {
-        'www-authenticate': `Bearer realm="https://${registry}/oauth2/token",service="${registry}",scope="${scope}"`,
-      });
+      return reply(
+        401,
+        { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+        {
+          'www-authenticate': `Bearer realm="https://${registry}/oauth2/token",service="${registry}",scope="${scope}"`,
+        },
+      );
     }
     return answer(request) ?? reply(500);
   });
@@ -49,7 +60,12 @@ describe('ACR client (/acr/v1)', () => {
       return reply(200, attributes(String(sent.quarantineState), String(sent.quarantineDetails)));
     });
     const c = new AcrClient({ registry, credentials, http });
-    const details = { scanner: 'trivy', state: 'scan passed', link: 'https://dev.azure.com/x', result: { version: '0.74.0', summary: [{ severity: 'Critical' as const, count: 0 }] } };
+    const details = {
+      scanner: 'trivy',
+      state: 'scan passed',
+      link: 'https://dev.azure.com/x',
+      result: { version: '0.74.0', summary: [{ severity: 'Critical' as const, count: 0 }] },
+    };
     const updated = await c.updateManifestAttributes('team/app', digest, { quarantineState: 'Passed', quarantineDetails: details });
     assert.deepEqual(sent, { quarantineState: 'Passed', quarantineDetails: JSON.stringify(details) });
     assert.equal(typeof sent?.quarantineDetails, 'string');
@@ -68,15 +84,23 @@ describe('ACR client (/acr/v1)', () => {
       return reply(204);
     });
     const c = new AcrClient({ registry, credentials, http });
-    assert.equal(await c.updateManifestAttributes('team/app', digest, { quarantineState: 'Failed', quarantineDetails: '{"state":"x"}' }), undefined);
+    assert.equal(
+      await c.updateManifestAttributes('team/app', digest, { quarantineState: 'Failed', quarantineDetails: '{"state":"x"}' }),
+      undefined,
+    );
     assert.deepEqual(JSON.parse(body), { quarantineState: 'Failed', quarantineDetails: '{"state":"x"}' });
     await assert.rejects(c.updateManifestAttributes('team/app', digest, {}), /nothing to change/);
   });
 
   it('does not retry a PATCH refused with 403, and carries the code', async () => {
-    const { http, requests } = acr(() => reply(403, { errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] }));
+    const { http, requests } = acr(() =>
+      reply(403, { errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] }),
+    );
     const c = new AcrClient({ registry, credentials, http, retry: fastRetry, sleep: noSleep });
-    await assert.rejects(c.updateManifestAttributes('team/app', digest, { quarantineState: 'Passed' }), (e: RegistryError) => e instanceof RegistryError && e.status === 403 && e.code === 'DENIED');
+    await assert.rejects(
+      c.updateManifestAttributes('team/app', digest, { quarantineState: 'Passed' }),
+      (e: RegistryError) => e instanceof RegistryError && e.status === 403 && e.code === 'DENIED',
+    );
     assert.equal(requests.filter((r) => r.method === 'PATCH').length, 2, 'the unauthenticated try and one authorized try');
   });
 
@@ -95,7 +119,10 @@ describe('ACR client (/acr/v1)', () => {
       return reply(500, { errors: [{ code: 'UNKNOWN', message: 'internal error' }] });
     });
     const c2 = new AcrClient({ registry, credentials, http: broken, retry: fastRetry, sleep: noSleep });
-    await assert.rejects(c2.updateManifestAttributes('team/app', digest, { quarantineState: 'Passed' }), /PATCH https:\/\/contoso\.azurecr\.io\/acr\/v1\/team\/app\/_manifests\/sha256:a+ answered 500: UNKNOWN: internal error/);
+    await assert.rejects(
+      c2.updateManifestAttributes('team/app', digest, { quarantineState: 'Passed' }),
+      /PATCH https:\/\/contoso\.azurecr\.io\/acr\/v1\/team\/app\/_manifests\/sha256:a+ answered 500: UNKNOWN: internal error/,
+    );
     assert.equal(tries, fastRetry.attempts);
   });
 

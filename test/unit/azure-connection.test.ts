@@ -1,7 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
 import { createHttpHeaders, type HttpClient as AzureHttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
-import { type AzureConnection, ConnectionError, credentialPlan, describeCredentialKind, requiredParameter } from '../../src/azure/connection';
+import {
+  type AzureConnection,
+  ConnectionError,
+  credentialPlan,
+  describeCredentialKind,
+  requiredParameter,
+} from '../../src/azure/connection';
 import { ConnectionCredential, azureCredential } from '../../src/azure/credential';
 import { requestOidcToken } from '../../src/azure/oidc';
 import { RecordingLogger } from '../../src/log';
@@ -76,7 +82,12 @@ function fakeEntra(host = 'https://login.lab.test') {
     async sendRequest(request: PipelineRequest) {
       urls.push(`${request.method} ${request.url}`);
       const url = new URL(request.url);
-      const json = (status: number, body: object) => ({ request, status, headers: createHttpHeaders({ 'content-type': 'application/json' }), bodyAsText: JSON.stringify(body) });
+      const json = (status: number, body: object) => ({
+        request,
+        status,
+        headers: createHttpHeaders({ 'content-type': 'application/json' }),
+        bodyAsText: JSON.stringify(body),
+      });
       if (url.pathname.endsWith('/.well-known/openid-configuration')) {
         const base = `${host}/${tenant}`;
         return json(200, {
@@ -91,12 +102,25 @@ function fakeEntra(host = 'https://login.lab.test') {
         const body = new URLSearchParams(String(request.body));
         tokenForms.push(body);
         if (body.get('scope') === 'https://unknown.example/.default') {
-          return json(400, { error: 'invalid_resource', error_description: 'AADSTS500011: The resource principal named https://unknown.example was not found in the tenant.', error_codes: [500011] });
+          return json(400, {
+            error: 'invalid_resource',
+            error_description: 'AADSTS500011: The resource principal named https://unknown.example was not found in the tenant.',
+            error_codes: [500011],
+          });
         }
         if (body.get('client_secret') === 'wrong') {
-          return json(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.', error_codes: [7000215] });
+          return json(401, {
+            error: 'invalid_client',
+            error_description: 'AADSTS7000215: Invalid client secret provided.',
+            error_codes: [7000215],
+          });
         }
-        return json(200, { token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600, access_token: unsignedJwt({ aud: 'https://containerregistry.azure.net', tid: tenant }) });
+        return json(200, {
+          token_type: 'Bearer',
+          expires_in: 3600,
+          ext_expires_in: 3600,
+          access_token: unsignedJwt({ aud: 'https://containerregistry.azure.net', tid: tenant }),
+        });
       }
       return json(404, { error: 'not_found' });
     },
@@ -107,20 +131,36 @@ function fakeEntra(host = 'https://login.lab.test') {
 describe('Azure credentials from service connections', () => {
   it('plans each scheme users have', () => {
     assert.deepEqual(credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnKey', serviceprincipalkey: 's' }), lab)), {
-      kind: 'secret', scheme: 'ServicePrincipal', tenantId: tenant, clientId, authorityHost: 'https://login.lab.test', disableInstanceDiscovery: true,
+      kind: 'secret',
+      scheme: 'ServicePrincipal',
+      tenantId: tenant,
+      clientId,
+      authorityHost: 'https://login.lab.test',
+      disableInstanceDiscovery: true,
     });
     assert.equal(credentialPlan(connection('ServicePrincipal', sp({ serviceprincipalkey: 's' }))).kind, 'secret', 'spnKey is the default');
-    assert.equal(credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate', serviceprincipalcertificate: 'pem' }))).kind, 'certificate');
+    assert.equal(
+      credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate', serviceprincipalcertificate: 'pem' }))).kind,
+      'certificate',
+    );
     assert.equal(credentialPlan(connection('WorkloadIdentityFederation', sp())).kind, 'federated');
     assert.deepEqual(credentialPlan(connection('ManagedServiceIdentity', {}, { msiclientId: clientId })), {
-      kind: 'managedIdentity', scheme: 'ManagedServiceIdentity', tenantId: undefined, clientId, authorityHost: 'https://login.microsoftonline.com', disableInstanceDiscovery: false,
+      kind: 'managedIdentity',
+      scheme: 'ManagedServiceIdentity',
+      tenantId: undefined,
+      clientId,
+      authorityHost: 'https://login.microsoftonline.com',
+      disableInstanceDiscovery: false,
     });
     assert.equal(credentialPlan(connection('ManagedServiceIdentity', {})).clientId, undefined, 'system-assigned identity');
   });
 
   it('takes the authority from environmentAuthorityUrl, then activeDirectoryAuthority, then the public cloud', () => {
     const plan = (data: Record<string, string>) => credentialPlan(connection('WorkloadIdentityFederation', sp(), data));
-    assert.equal(plan({ environmentAuthorityUrl: 'https://login.chinacloudapi.cn/', activeDirectoryAuthority: 'https://x.test/' }).authorityHost, 'https://login.chinacloudapi.cn');
+    assert.equal(
+      plan({ environmentAuthorityUrl: 'https://login.chinacloudapi.cn/', activeDirectoryAuthority: 'https://x.test/' }).authorityHost,
+      'https://login.chinacloudapi.cn',
+    );
     assert.equal(plan({ environmentAuthorityUrl: 'https://login.chinacloudapi.cn/' }).disableInstanceDiscovery, false);
     assert.equal(plan({ activeDirectoryAuthority: 'https://login.microsoftonline.us/' }).authorityHost, 'https://login.microsoftonline.us');
     assert.equal(plan({}).authorityHost, 'https://login.microsoftonline.com');
@@ -130,26 +170,50 @@ describe('Azure credentials from service connections', () => {
   });
 
   it('names the connection and what is missing', () => {
-    assert.throws(() => credentialPlan(connection('ServicePrincipal', { serviceprincipalid: clientId, serviceprincipalkey: 's' })), /Service connection 'conn-1' \(ServicePrincipal\): the authorization parameter 'tenantid' \(the directory \(tenant\) id\) is missing/);
+    assert.throws(
+      () => credentialPlan(connection('ServicePrincipal', { serviceprincipalid: clientId, serviceprincipalkey: 's' })),
+      /Service connection 'conn-1' \(ServicePrincipal\): the authorization parameter 'tenantid' \(the directory \(tenant\) id\) is missing/,
+    );
     assert.throws(() => credentialPlan(connection('ServicePrincipal', sp())), /'serviceprincipalkey' \(the client secret\) is missing/);
-    assert.throws(() => credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate' }))), /'servicePrincipalCertificate' \(the PEM certificate with its private key\) is missing/);
-    assert.throws(() => credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnPassword' }))), /authenticationType 'spnPassword' is not supported/);
+    assert.throws(
+      () => credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate' }))),
+      /'servicePrincipalCertificate' \(the PEM certificate with its private key\) is missing/,
+    );
+    assert.throws(
+      () => credentialPlan(connection('ServicePrincipal', sp({ authenticationtype: 'spnPassword' }))),
+      /authenticationType 'spnPassword' is not supported/,
+    );
     assert.throws(() => credentialPlan(connection('WorkloadIdentityFederation', { tenantid: tenant })), /'serviceprincipalid'/);
-    assert.throws(() => credentialPlan(connection('PublishProfile', {})), /the scheme 'PublishProfile' is not supported; use an Azure Resource Manager connection/);
-    assert.throws(() => azureCredential(connection('WorkloadIdentityFederation', sp())), /needs the job's OIDC token: System\.AccessToken is not available/);
+    assert.throws(
+      () => credentialPlan(connection('PublishProfile', {})),
+      /the scheme 'PublishProfile' is not supported; use an Azure Resource Manager connection/,
+    );
+    assert.throws(
+      () => azureCredential(connection('WorkloadIdentityFederation', sp())),
+      /needs the job's OIDC token: System\.AccessToken is not available/,
+    );
   });
 
   it('builds the @azure/identity credential each scheme needs', () => {
-    const inner = (c: AzureConnection) => azureCredential(c, { oidc: { collectionUri: 'https://dev.azure.com/x/', projectId: 'p', hostType: 'build', planId: 'pl', jobId: 'j', accessToken: 't' } }).inner;
+    const inner = (c: AzureConnection) =>
+      azureCredential(c, {
+        oidc: { collectionUri: 'https://dev.azure.com/x/', projectId: 'p', hostType: 'build', planId: 'pl', jobId: 'j', accessToken: 't' },
+      }).inner;
     assert.ok(inner(connection('ServicePrincipal', sp({ serviceprincipalkey: 's' }))) instanceof ClientSecretCredential);
-    assert.ok(inner(connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate', serviceprincipalcertificate: TEST_CERTIFICATE_PEM }))) instanceof ClientCertificateCredential);
+    assert.ok(
+      inner(
+        connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate', serviceprincipalcertificate: TEST_CERTIFICATE_PEM })),
+      ) instanceof ClientCertificateCredential,
+    );
     assert.ok(inner(connection('WorkloadIdentityFederation', sp())) instanceof ClientAssertionCredential);
     assert.ok(inner(connection('ManagedServiceIdentity', {}, { msiclientId: clientId })) instanceof ManagedIdentityCredential);
   });
 
-  it('service principal with a secret: client_credentials at the connection\'s authority, no instance discovery', async () => {
+  it("service principal with a secret: client_credentials at the connection's authority, no instance discovery", async () => {
     const entra = fakeEntra();
-    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 'the-secret' }), lab), { identityHttpClient: entra.client });
+    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 'the-secret' }), lab), {
+      identityHttpClient: entra.client,
+    });
     const token = await credential.getToken('https://containerregistry.azure.net/.default');
     assert.ok(token.token);
     assert.equal(entra.tokenForms.length, 1);
@@ -158,12 +222,19 @@ describe('Azure credentials from service connections', () => {
     assert.equal(sent.get('client_id'), clientId);
     assert.equal(sent.get('client_secret'), 'the-secret');
     assert.equal(sent.get('scope'), 'https://containerregistry.azure.net/.default');
-    assert.ok(entra.urls.every((u) => u.includes('https://login.lab.test/')), entra.urls.join('\n'));
+    assert.ok(
+      entra.urls.every((u) => u.includes('https://login.lab.test/')),
+      entra.urls.join('\n'),
+    );
   });
 
   it('service principal with a certificate: a signed client assertion', async () => {
     const entra = fakeEntra();
-    const c = connection('ServicePrincipal', sp({ authenticationtype: 'spnCertificate', serviceprincipalcertificate: TEST_CERTIFICATE_PEM }), lab);
+    const c = connection(
+      'ServicePrincipal',
+      sp({ authenticationtype: 'spnCertificate', serviceprincipalcertificate: TEST_CERTIFICATE_PEM }),
+      lab,
+    );
     await azureCredential(c, { identityHttpClient: entra.client }).getToken('https://containerregistry.azure.net/.default');
     const sent = entra.tokenForms[0];
     assert.equal(sent.get('client_assertion_type'), 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
@@ -175,7 +246,9 @@ describe('Azure credentials from service connections', () => {
     const entra = fakeEntra();
     const secrets: string[] = [];
     const c = connection('WorkloadIdentityFederation', sp({ idtoken: 'the-oidc-token' }), lab);
-    await azureCredential(c, { identityHttpClient: entra.client, onSecret: (s) => secrets.push(s) }).getToken('https://containerregistry.azure.net/.default');
+    await azureCredential(c, { identityHttpClient: entra.client, onSecret: (s) => secrets.push(s) }).getToken(
+      'https://containerregistry.azure.net/.default',
+    );
     assert.equal(entra.tokenForms[0].get('client_assertion'), 'the-oidc-token');
     assert.deepEqual([...new Set(secrets)], ['the-oidc-token']);
   });
@@ -183,16 +256,24 @@ describe('Azure credentials from service connections', () => {
   it('wraps an Entra refusal with the connection and the fix, without the secret', async () => {
     const entra = fakeEntra();
     const logger = new RecordingLogger();
-    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 'wrong' }), lab), { identityHttpClient: entra.client, logger });
+    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 'wrong' }), lab), {
+      identityHttpClient: entra.client,
+      logger,
+    });
     const error = await credential.getToken('https://containerregistry.azure.net/.default').catch((e: Error) => e);
     assert.ok(error instanceof Error);
-    assert.match(error.message, /Service connection 'conn-1' \(ServicePrincipal\): could not get an Entra ID token from https:\/\/login\.lab\.test \(service principal with a client secret\): the client secret is wrong or expired/);
+    assert.match(
+      error.message,
+      /Service connection 'conn-1' \(ServicePrincipal\): could not get an Entra ID token from https:\/\/login\.lab\.test \(service principal with a client secret\): the client secret is wrong or expired/,
+    );
     assert.ok(!error.message.includes('wrong"') && !logger.text().includes('wrong'));
   });
 
   it('marks a refused resource as an audience problem (so sign-in can try another audience)', async () => {
     const entra = fakeEntra();
-    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 's' }), lab), { identityHttpClient: entra.client });
+    const credential = azureCredential(connection('ServicePrincipal', sp({ serviceprincipalkey: 's' }), lab), {
+      identityHttpClient: entra.client,
+    });
     const error = await credential.getToken('https://unknown.example/.default').catch((e: Error) => e);
     assert.ok(error instanceof ConnectionError);
     assert.equal(error.reason, 'audience');
@@ -200,12 +281,19 @@ describe('Azure credentials from service connections', () => {
   });
 
   it('ConnectionCredential keeps a plain failure message', async () => {
-    const failing = new ConnectionCredential({ id: 'c', scheme: 'ManagedServiceIdentity' }, credentialPlan(connection('ManagedServiceIdentity', {})), {
-      getToken: async () => {
-        throw new Error('ManagedIdentityCredential: no managed identity endpoint found.\nmore');
+    const failing = new ConnectionCredential(
+      { id: 'c', scheme: 'ManagedServiceIdentity' },
+      credentialPlan(connection('ManagedServiceIdentity', {})),
+      {
+        getToken: async () => {
+          throw new Error('ManagedIdentityCredential: no managed identity endpoint found.\nmore');
+        },
       },
-    });
-    await assert.rejects(failing.getToken('x'), /Service connection 'c' \(ManagedServiceIdentity\): could not get an Entra ID token from https:\/\/login\.microsoftonline\.com \(managed identity\): ManagedIdentityCredential: no managed identity endpoint found\.$/);
+    );
+    await assert.rejects(
+      failing.getToken('x'),
+      /Service connection 'c' \(ManagedServiceIdentity\): could not get an Entra ID token from https:\/\/login\.microsoftonline\.com \(managed identity\): ManagedIdentityCredential: no managed identity endpoint found\.$/,
+    );
   });
 
   it('a failed OIDC token request surfaces as itself, not wrapped by @azure/identity', async () => {
@@ -214,30 +302,47 @@ describe('Azure credentials from service connections', () => {
     const credential = azureCredential(connection('WorkloadIdentityFederation', sp(), lab), { oidc, identityHttpClient: entra.client });
     const error = await credential.getToken('https://containerregistry.azure.net/.default').catch((e: Error) => e);
     assert.ok(error instanceof Error);
-    assert.equal(error.message, "Service connection 'conn-1' (WorkloadIdentityFederation): workload identity federation needs projectId of the job to request an OIDC token, and it is empty.");
+    assert.equal(
+      error.message,
+      "Service connection 'conn-1' (WorkloadIdentityFederation): workload identity federation needs projectId of the job to request an OIDC token, and it is empty.",
+    );
     assert.equal(entra.tokenForms.length, 0);
   });
 
   it('checks the OIDC context before asking Azure DevOps', async () => {
     await assert.rejects(
-      requestOidcToken({ id: 'c', scheme: 'WorkloadIdentityFederation' }, { collectionUri: 'https://dev.azure.com/x/', projectId: '', hostType: 'build', planId: 'p', jobId: 'j', accessToken: 't' }),
+      requestOidcToken(
+        { id: 'c', scheme: 'WorkloadIdentityFederation' },
+        { collectionUri: 'https://dev.azure.com/x/', projectId: '', hostType: 'build', planId: 'p', jobId: 'j', accessToken: 't' },
+      ),
       /needs projectId of the job/,
     );
   });
 });
 
 describe('requiredParameter', () => {
-  const connection = (parameters: Record<string, string>): AzureConnection => ({ id: 'c1', scheme: 'UsernamePassword', parameters, data: () => undefined });
+  const connection = (parameters: Record<string, string>): AzureConnection => ({
+    id: 'c1',
+    scheme: 'UsernamePassword',
+    parameters,
+    data: () => undefined,
+  });
 
   it('reads a parameter in whatever case the key is given, as the connection holds it', () => {
-    assert.equal(requiredParameter(connection({ serviceprincipalcertificate: ' pem ' }), 'servicePrincipalCertificate', 'the certificate'), ' pem ');
+    assert.equal(
+      requiredParameter(connection({ serviceprincipalcertificate: ' pem ' }), 'servicePrincipalCertificate', 'the certificate'),
+      ' pem ',
+    );
   });
 
   it('fails on a missing or blank parameter, naming the parameter, what it is and the connection', () => {
     for (const parameters of [{}, { password: '  ' }] as Record<string, string>[]) {
       assert.throws(
         () => requiredParameter(connection(parameters), 'password', 'the password'),
-        (e: Error) => e instanceof ConnectionError && e.message === "Service connection 'c1' (UsernamePassword): the authorization parameter 'password' (the password) is missing; edit the service connection and set it.",
+        (e: Error) =>
+          e instanceof ConnectionError &&
+          e.message ===
+            "Service connection 'c1' (UsernamePassword): the authorization parameter 'password' (the password) is missing; edit the service connection and set it.",
       );
     }
   });

@@ -30,7 +30,14 @@ describe('bench budgets (issue 13)', () => {
 
   it('needs both time and memory under budget for the scan, on the full report', () => {
     const scan = (ms: number, mb: number) =>
-      budgets({ 'scan-overhead': result('scan-overhead', { cases: [{ name: 'compact', phases: { total: summary(1) }, memory: { maxRssMb: 1 } }, { name: 'full', phases: { total: summary(ms) }, memory: { maxRssMb: mb } }] }) }).find((b) => b.name.startsWith('ScanAndRelease work'));
+      budgets({
+        'scan-overhead': result('scan-overhead', {
+          cases: [
+            { name: 'compact', phases: { total: summary(1) }, memory: { maxRssMb: 1 } },
+            { name: 'full', phases: { total: summary(ms) }, memory: { maxRssMb: mb } },
+          ],
+        }),
+      }).find((b) => b.name.startsWith('ScanAndRelease work'));
     assert.equal(scan(299, 149)?.met, true);
     assert.equal(scan(299, 150)?.met, false);
     assert.equal(scan(300, 100)?.met, false);
@@ -41,7 +48,13 @@ describe('bench budgets (issue 13)', () => {
     const list = budgets({ 'ensure-docker': result('ensure-docker', { ratio: 0.51 }) });
     assert.equal(list.find((b) => b.name.startsWith('EnsureDocker with'))?.met, false);
     const lines = formatBudgets(list);
-    assert.ok(lines.some((l) => /EnsureDocker with everything present \/ its floor\s+0\.51x {3}target <= 0\.5x: NOT met$/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /\.vsix size\s+not measured in this run$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /EnsureDocker with everything present \/ its floor\s+0\.51x {3}target <= 0\.5x: NOT met$/.test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /\.vsix size\s+not measured in this run$/.test(l)),
+      lines.join('\n'),
+    );
   });
 });

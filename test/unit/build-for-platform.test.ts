@@ -19,7 +19,17 @@ const REPO = 'team/app';
 const good = { registry: REGISTRY, repository: REPO, tags: '4711' };
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
-const INSPECT = ['Name:   ci', 'Driver: docker-container', '', 'Nodes:', 'Name:      ci0', 'Endpoint:  unix:///var/run/docker.sock', 'Status:    running', 'Platforms: linux/amd64*, linux/arm64', ''].join('\n');
+const INSPECT = [
+  'Name:   ci',
+  'Driver: docker-container',
+  '',
+  'Nodes:',
+  'Name:      ci0',
+  'Endpoint:  unix:///var/run/docker.sock',
+  'Status:    running',
+  'Platforms: linux/amd64*, linux/arm64',
+  '',
+].join('\n');
 
 /** A 64-bit little-endian ELF header for a machine (62 x86-64, 183 AArch64): all the platform proof reads. */
 function elf(machine: number): Buffer {
@@ -57,7 +67,9 @@ function tarWith(name: string, content: Buffer): Buffer {
 /** A registry holding one image manifest whose config says `architecture` and whose /app is an ELF for `machine`. */
 function registryWithImage(architecture: string, machine: number) {
   const layer = tarWith('app', elf(machine));
-  const config = Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Entrypoint: ['/app'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture, os: 'linux', config: { Entrypoint: ['/app'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] } }),
+  );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -72,7 +84,8 @@ function registryWithImage(architecture: string, machine: number) {
   ]);
   const digest = sha256(manifest);
   const served = (request: HttpRequest) => {
-    if (request.url.endsWith(`/manifests/${digest}`)) return reply(200, manifest, { 'content-type': MediaType.ociManifest, 'docker-content-digest': digest });
+    if (request.url.endsWith(`/manifests/${digest}`))
+      return reply(200, manifest, { 'content-type': MediaType.ociManifest, 'docker-content-digest': digest });
     const blob = blobs.get(request.url.slice(request.url.lastIndexOf('/') + 1));
     return blob ? reply(200, blob) : reply(404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
   };
@@ -86,7 +99,8 @@ function fakeDocker(options: { digest?: string; buildFails?: boolean } = {}) {
     if (first === 'buildx' && second === 'version') return { stdout: 'github.com/docker/buildx v0.17.1 abc123\n' };
     if (first === 'buildx' && second === 'inspect') return { stdout: INSPECT };
     if (first === 'buildx' && second === 'build') {
-      if (options.buildFails) return { exitCode: 1, stderr: 'ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n' };
+      if (options.buildFails)
+        return { exitCode: 1, stderr: 'ERROR: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3\n' };
       const metadataFile = call.args[call.args.indexOf('--metadata-file') + 1];
       writeFileSync(metadataFile, JSON.stringify({ 'containerimage.digest': options.digest ?? `sha256:${'d'.repeat(64)}` }));
       return {};
@@ -96,7 +110,13 @@ function fakeDocker(options: { digest?: string; buildFails?: boolean } = {}) {
 }
 
 const dockerRegistryConnection = (registry = REGISTRY): RegistryConnection => {
-  const docker: ServiceConnection = { id: 'c1', url: `https://${registry}`, scheme: 'UsernamePassword', parameters: { username: 'builder', password: 'p4ssw0rd-secret' }, data: () => undefined };
+  const docker: ServiceConnection = {
+    id: 'c1',
+    url: `https://${registry}`,
+    scheme: 'UsernamePassword',
+    parameters: { username: 'builder', password: 'p4ssw0rd-secret' },
+    data: () => undefined,
+  };
   return { kind: 'dockerRegistry', docker };
 };
 
@@ -120,7 +140,11 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
       ['an architecture without os', { platforms: 'amd64' }, /^Input 'platforms': 'amd64' is not a platform\. Write os\/architecture/],
       ['an empty platform entry', { platforms: 'linux/amd64,,linux/arm64' }, /^Input 'platforms': an empty platform was given/],
       ['a repository with capitals', { repository: 'Team/App' }, /^Input 'repository': .*write it in lower case: 'team\/app'/],
-      ['a repository with a registry in it', { repository: 'contoso.azurecr.io/team/app' }, /^Input 'repository': .*put the registry into 'registry'/],
+      [
+        'a repository with a registry in it',
+        { repository: 'contoso.azurecr.io/team/app' },
+        /^Input 'repository': .*put the registry into 'registry'/,
+      ],
       ['a tag the spec forbids', { tags: 'release 1' }, /^Input 'tags': The tag 'release 1' is not valid/],
       ['a tag starting with a dot', { tags: '4711\n.hidden' }, /^Input 'tags': The tag '\.hidden' is not valid/],
       ['a missing Dockerfile', { dockerfile: 'Missing.Dockerfile' }, /^Input 'dockerfile': 'Missing\.Dockerfile' was not found/],
@@ -128,22 +152,45 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
       ['a build arg without =', { buildArgs: 'VERSION=1\nDEBUG' }, /^Input 'buildArgs': 'DEBUG' has no '='/],
       ['an unknown cache', { cache: 'gha' }, /^Input 'cache': 'gha' is not one of registry, inline, none/],
       ['unknown attestations', { attestations: 'sbom' }, /^Input 'attestations': 'sbom' is not one of none, provenance, provenance\+sbom/],
-      ['a registry URL', { registry: 'https://contoso.azurecr.io' }, /^Input 'registry': .*not a registry login server.*it has a scheme; write 'contoso\.azurecr\.io'/],
+      [
+        'a registry URL',
+        { registry: 'https://contoso.azurecr.io' },
+        /^Input 'registry': .*not a registry login server.*it has a scheme; write 'contoso\.azurecr\.io'/,
+      ],
       ['a registry with a path', { registry: 'contoso.azurecr.io/team' }, /^Input 'registry': .*it has a path/],
       ['no registry', { registry: '' }, /^Input 'registry': a login server is required/],
-      ['a secret from an unset variable', { secrets: 'npm=env:NPM_TOKEN' }, /^Input 'secrets': the secret 'npm' reads the environment variable NPM_TOKEN, which is not set/],
+      [
+        'a secret from an unset variable',
+        { secrets: 'npm=env:NPM_TOKEN' },
+        /^Input 'secrets': the secret 'npm' reads the environment variable NPM_TOKEN, which is not set/,
+      ],
       ['a secret given as a value', { secrets: 'npm=s3cret' }, /^Input 'secrets': 'npm=s3cret' is not a secret/],
-      ['arguments overriding the task', { arguments: '--push --platform linux/arm64' }, /^Input 'arguments': --push is set by the 'push' input; --platform is set by the 'platforms' input/],
-      ['arguments with an open quote', { arguments: '--label "a=b' }, /^Input 'arguments': a double quote opened at character 9 is never closed/],
+      [
+        'arguments overriding the task',
+        { arguments: '--push --platform linux/arm64' },
+        /^Input 'arguments': --push is set by the 'push' input; --platform is set by the 'platforms' input/,
+      ],
+      [
+        'arguments with an open quote',
+        { arguments: '--label "a=b' },
+        /^Input 'arguments': a double quote opened at character 9 is never closed/,
+      ],
       ['a bad push value', { push: 'yes' }, /^Input 'push': 'yes' is not a boolean/],
       ['a bad verifyPlatforms value', { verifyPlatforms: 'maybe' }, /^Input 'verifyPlatforms': 'maybe' is not a boolean/],
       ['a label without =', { labels: 'team' }, /^Input 'labels': 'team' is not a label/],
-      ['a bad builder endpoint', { builder: 'http://buildkit:1234' }, /^Input 'builder': 'http:\/\/buildkit:1234' is not a BuildKit endpoint/],
+      [
+        'a bad builder endpoint',
+        { builder: 'http://buildkit:1234' },
+        /^Input 'builder': 'http:\/\/buildkit:1234' is not a BuildKit endpoint/,
+      ],
     ];
     for (const [name, values, message] of rows) {
       it(`refuses ${name}`, () => {
         setUp();
-        assert.throws(() => read(values), (error: unknown) => error instanceof InputError && message.test(error.message));
+        assert.throws(
+          () => read(values),
+          (error: unknown) => error instanceof InputError && message.test(error.message),
+        );
         assert.deepEqual(docker.calls, [], 'nothing runs before the inputs are checked');
       });
     }
@@ -151,7 +198,17 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
     it('takes good values, masks an env secret and takes the registry from a docker-registry connection', () => {
       setUp(fakeDocker(), { env: { PATH: '/bin', NPM_TOKEN: 'x-secret-value' } });
       context.agent.variables.set('System.JobId', 'job-1');
-      const parsed = read({ registry: '', platforms: 'linux/amd64,linux/arm64', tags: '4711\nlatest', buildArgs: 'A=1', secrets: 'npm=env:NPM_TOKEN', labels: 'team=shop' }, dockerRegistryConnection());
+      const parsed = read(
+        {
+          registry: '',
+          platforms: 'linux/amd64,linux/arm64',
+          tags: '4711\nlatest',
+          buildArgs: 'A=1',
+          secrets: 'npm=env:NPM_TOKEN',
+          labels: 'team=shop',
+        },
+        dockerRegistryConnection(),
+      );
       assert.equal(parsed.request.registry, REGISTRY);
       assert.deepEqual(parsed.request.tags, ['4711', 'latest']);
       assert.deepEqual(context.agent.secrets, ['x-secret-value']);
@@ -161,7 +218,7 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
     });
   });
 
-  it('without a connection: builds and pushes with the builder\'s own access, proves amd64 and hands the digest on', async () => {
+  it("without a connection: builds and pushes with the builder's own access, proves amd64 and hands the digest on", async () => {
     const registry = registryWithImage('amd64', 62);
     setUp(fakeDocker({ digest: registry.digest }), { http: registry.http, stream: registry.stream });
     const outcome = await buildForPlatform(read({}), context);
@@ -180,7 +237,10 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
     assert.equal(context.agent.summaries.length, 1);
     assert.match(context.agent.summaries[0].markdown, /Platform proof \| passed/);
     assert.ok(!docker.calls.some((c) => c.args[0] === 'login'), 'no docker login without a connection');
-    assert.ok(docker.calls.every((c) => c.options?.env?.DOCKER_CONFIG), 'docker runs with the job\'s own DOCKER_CONFIG');
+    assert.ok(
+      docker.calls.every((c) => c.options?.env?.DOCKER_CONFIG),
+      "docker runs with the job's own DOCKER_CONFIG",
+    );
   });
 
   it('refuses an image whose program is built for another machine: failed, no reference handed on, the summary says why', async () => {
@@ -188,7 +248,10 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
     setUp(fakeDocker({ digest: registry.digest }), { http: registry.http, stream: registry.stream });
     const outcome = await buildForPlatform(read({}), context);
     assert.equal(outcome.result, 'failed');
-    assert.match(outcome.result === 'failed' ? outcome.message : '', /^The pushed image contoso\.azurecr\.io\/team\/app@sha256:[0-9a-f]{64} does not run on the platforms asked for: linux\/amd64: .*arm64/);
+    assert.match(
+      outcome.result === 'failed' ? outcome.message : '',
+      /^The pushed image contoso\.azurecr\.io\/team\/app@sha256:[0-9a-f]{64} does not run on the platforms asked for: linux\/amd64: .*arm64/,
+    );
     assert.equal(context.agent.outputs.get('imageReference'), undefined);
     assert.equal(context.agent.outputs.get('imageDigest'), undefined);
     assert.match(context.agent.summaries[0].markdown, /Platform proof \| \*\*failed\*\*/);
@@ -197,7 +260,10 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
   it('a registry that hides what was just pushed: the error names the quarantine role and the way out', async () => {
     const denied = fakeHttp(() => reply(403, { errors: [{ code: 'DENIED', message: 'quarantined' }] }));
     setUp(fakeDocker(), { http: denied.http, stream: fakeStream(() => reply(403, '')).stream });
-    await assert.rejects(buildForPlatform(read({}), context), /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/team\/app@sha256:d{64}, which this job just pushed, .*AcrQuarantineReader.*verifyPlatforms: false/);
+    await assert.rejects(
+      buildForPlatform(read({}), context),
+      /contoso\.azurecr\.io does not show contoso\.azurecr\.io\/team\/app@sha256:d{64}, which this job just pushed, .*AcrQuarantineReader.*verifyPlatforms: false/,
+    );
     assert.equal(context.agent.outputs.get('imageReference'), undefined);
   });
 
@@ -224,7 +290,7 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
     assert.ok(context.agent.outputs.get('metadataFile'));
   });
 
-  it('a failed build: the task fails with buildx\'s reason, nothing is pushed and no output is set', async () => {
+  it("a failed build: the task fails with buildx's reason, nothing is pushed and no output is set", async () => {
     setUp(fakeDocker({ buildFails: true }));
     await assert.rejects(buildForPlatform(read({}), context), /docker buildx build failed with exit code 1: ERROR: .*exit code: 3/);
     assert.ok(!docker.calls.some((c) => c.args[0] === 'push' || c.args.includes('imagetools')));
@@ -235,7 +301,10 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
   it('a platform no node can run, with RUN instructions: refused before building, with the fix', async () => {
     setUp();
     writeFileSync(path.join(context.root, 'Dockerfile'), 'FROM alpine\nRUN apk add curl\n');
-    await assert.rejects(buildForPlatform(read({ platforms: 'linux/s390x' }), context), /cannot build linux\/s390x: it runs linux\/amd64, linux\/arm64\. Fix: run EnsureDocker first with emulatePlatforms: linux\/s390x/);
+    await assert.rejects(
+      buildForPlatform(read({ platforms: 'linux/s390x' }), context),
+      /cannot build linux\/s390x: it runs linux\/amd64, linux\/arm64\. Fix: run EnsureDocker first with emulatePlatforms: linux\/s390x/,
+    );
     assert.ok(!docker.calls.some((c) => c.args[1] === 'build'), 'nothing was built');
   });
 
@@ -263,6 +332,9 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
     const create = docker.calls.find((c) => c.args[1] === 'create');
     const name = create?.args[create.args.indexOf('--name') + 1];
     assert.deepEqual(create?.args.slice(-3), ['--driver', 'remote', 'tcp://buildkit.internal:1234']);
-    assert.ok(docker.calls.some((c) => c.args.join(' ') === `buildx rm ${name}`), 'the builder was removed');
+    assert.ok(
+      docker.calls.some((c) => c.args.join(' ') === `buildx rm ${name}`),
+      'the builder was removed',
+    );
   });
 });

@@ -51,7 +51,11 @@ describe('what extra arguments may not do', () => {
     ['--load', ['--load'], /--load is set by the task/],
     ['--builder', ['--builder', 'x'], /--builder is set by the 'builder' input/],
     ['--provenance', ['--provenance=true'], /--provenance is set by the 'attestations' input/],
-    ['--cache-to while the cache input owns it', ['--cache-to', 'type=local,dest=/c'], /--cache-to is set by the 'cache' input; set cache to none/],
+    [
+      '--cache-to while the cache input owns it',
+      ['--cache-to', 'type=local,dest=/c'],
+      /--cache-to is set by the 'cache' input; set cache to none/,
+    ],
     ['a positional context', ['--no-cache', '.'], /'\.' is not an option; the build context comes from the 'buildContext' input/],
   ];
   for (const [name, words, reason] of refused) {
@@ -63,6 +67,9 @@ describe('what extra arguments may not do', () => {
   });
 
   it('names every problem at once', () => {
-    assert.throws(() => checkExtraArguments(['--push', '--platform', 'linux/arm64', 'ctx'], { cache: 'none' }), /--push .*; --platform .*; 'ctx' is not an option/);
+    assert.throws(
+      () => checkExtraArguments(['--push', '--platform', 'linux/arm64', 'ctx'], { cache: 'none' }),
+      /--push .*; --platform .*; 'ctx' is not an option/,
+    );
   });
 });

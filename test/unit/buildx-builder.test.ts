@@ -16,17 +16,34 @@ describe('buildx builder inspection', () => {
     assert.equal(info.nodes.length, 1);
     assert.equal(info.nodes[0].status, 'running');
     assert.equal(info.nodes[0].buildkitVersion, 'v0.0.0+unknown');
-    assert.deepEqual(names(fixture('docker-driver-26.txt')), ['linux/amd64', 'linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4', 'linux/arm64']);
+    assert.deepEqual(names(fixture('docker-driver-26.txt')), [
+      'linux/amd64',
+      'linux/amd64/v2',
+      'linux/amd64/v3',
+      'linux/amd64/v4',
+      'linux/arm64',
+    ]);
   });
 
   it('joins the platforms of running nodes, drops the user marker and skips inactive nodes, labels and GC policies', () => {
     const info = parseBuildxInspect(fixture('docker-container-multinode.txt'));
     assert.equal(info.driver, 'docker-container');
-    assert.deepEqual(info.nodes.map((n) => n.name), ['multiarch0', 'graviton', 'offline']);
+    assert.deepEqual(
+      info.nodes.map((n) => n.name),
+      ['multiarch0', 'graviton', 'offline'],
+    );
     assert.deepEqual(info.nodes[0].platformNames.slice(0, 1), ['linux/amd64*']);
     assert.equal(info.nodes[1].endpoint, 'tcp://arm-builder.internal:1234');
     assert.match(info.nodes[2].error ?? '', /no such host/);
-    assert.deepEqual(names(fixture('docker-container-multinode.txt')), ['linux/amd64', 'linux/amd64/v2', 'linux/amd64/v3', 'linux/386', 'linux/arm64', 'linux/arm/v7', 'linux/arm/v6']);
+    assert.deepEqual(names(fixture('docker-container-multinode.txt')), [
+      'linux/amd64',
+      'linux/amd64/v2',
+      'linux/amd64/v3',
+      'linux/386',
+      'linux/arm64',
+      'linux/arm/v7',
+      'linux/arm/v6',
+    ]);
   });
 
   it('reads older buildx output (Buildkit:, Flags:) and skips platforms it does not know', () => {
@@ -48,7 +65,14 @@ describe('buildx builder inspection', () => {
     assert.deepEqual(inspectArgs(), ['buildx', 'inspect']);
     assert.deepEqual(inspectArgs({ builder: 'multiarch', bootstrap: true }), ['buildx', 'inspect', '--bootstrap', 'multiarch']);
     const calls: string[][] = [];
-    const answer = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({ exitCode, stdout, stderr, signal: null, timedOut: false, durationMs: 1 });
+    const answer = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({
+      exitCode,
+      stdout,
+      stderr,
+      signal: null,
+      timedOut: false,
+      durationMs: 1,
+    });
     const runner: Runner = async (file, args) => {
       calls.push([file, ...args]);
       return args.includes('nope') ? answer('', 1, 'ERROR: no builder "nope" found\n') : answer(fixture('docker-container-multinode.txt'));

@@ -1,6 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { parseBuildxInspect as parseBuilderInspect } from '../../src/buildx/builder';
-import { capabilitiesOf, hasAttestationFlags, readBuildxVersion, unsupportedPlatformMessage, unsupportedPlatforms, usesContainerdImageStore } from '../../src/buildx/capabilities';
+import {
+  capabilitiesOf,
+  hasAttestationFlags,
+  readBuildxVersion,
+  unsupportedPlatformMessage,
+  unsupportedPlatforms,
+  usesContainerdImageStore,
+} from '../../src/buildx/capabilities';
 import { runsOnTargetPlatform } from '../../src/buildx/dockerfile';
 import { builtImageDigest, cacheUse, pushedIndexDigest } from '../../src/buildx/metadata';
 import { formatPlatform, parsePlatformList } from '../../src/platform/platform';
@@ -42,7 +49,13 @@ describe('builder capabilities', () => {
     assert.equal(info.driver, 'docker');
     assert.equal(info.nodes.length, 1);
     assert.equal(info.nodes[0].status, 'running');
-    assert.deepEqual(info.nodes[0].platforms.map(formatPlatform), ['linux/amd64', 'linux/amd64/v2', 'linux/amd64/v3', 'linux/amd64/v4', 'linux/386']);
+    assert.deepEqual(info.nodes[0].platforms.map(formatPlatform), [
+      'linux/amd64',
+      'linux/amd64/v2',
+      'linux/amd64/v3',
+      'linux/amd64/v4',
+      'linux/386',
+    ]);
   });
 
   it('reads several nodes, configured platforms (*) and platforms it does not know', () => {
@@ -90,7 +103,13 @@ describe('builder capabilities', () => {
 
   it('limits only the docker driver on the classic image store', () => {
     const docker = parseBuilderInspect(dockerDriver);
-    assert.deepEqual(capabilitiesOf(docker, '0.13.1', false), { buildxVersion: '0.13.1', pushFromDaemon: true, multiPlatform: false, cacheExport: false, attestations: false });
+    assert.deepEqual(capabilitiesOf(docker, '0.13.1', false), {
+      buildxVersion: '0.13.1',
+      pushFromDaemon: true,
+      multiPlatform: false,
+      cacheExport: false,
+      attestations: false,
+    });
     assert.equal(capabilitiesOf(parseBuilderInspect(twoNodes), '0.13.1', false).pushFromDaemon, false);
     assert.equal(capabilitiesOf(docker, '0.13.1', true).multiPlatform, true);
     assert.equal(capabilitiesOf(parseBuilderInspect(twoNodes), '0.13.1', false).multiPlatform, true);
@@ -101,11 +120,27 @@ describe('does a Dockerfile run anything on the target platform', () => {
   const cases: [string, string, boolean][] = [
     ['a RUN in a plain stage', 'FROM alpine\nRUN apk add curl\n', true],
     ['no RUN at all', 'FROM scratch\nCOPY app /app\n', false],
-    ['RUN only in a $BUILDPLATFORM stage', 'FROM --platform=$BUILDPLATFORM golang AS build\nRUN go build\nFROM scratch\nCOPY --from=build /app /app\n', false],
-    ['RUN in a stage built FROM a $BUILDPLATFORM stage', 'FROM --platform=${BUILDPLATFORM} golang AS build\nFROM build AS test\nRUN go test\n', false],
-    ['RUN in the final stage after cross-compiling', 'FROM --platform=$BUILDPLATFORM golang AS build\nRUN go build\nFROM alpine\nRUN adduser app\n', true],
+    [
+      'RUN only in a $BUILDPLATFORM stage',
+      'FROM --platform=$BUILDPLATFORM golang AS build\nRUN go build\nFROM scratch\nCOPY --from=build /app /app\n',
+      false,
+    ],
+    [
+      'RUN in a stage built FROM a $BUILDPLATFORM stage',
+      'FROM --platform=${BUILDPLATFORM} golang AS build\nFROM build AS test\nRUN go test\n',
+      false,
+    ],
+    [
+      'RUN in the final stage after cross-compiling',
+      'FROM --platform=$BUILDPLATFORM golang AS build\nRUN go build\nFROM alpine\nRUN adduser app\n',
+      true,
+    ],
     ['RUN in a $TARGETPLATFORM stage', 'FROM --platform=$TARGETPLATFORM alpine\nRUN true\n', true],
-    ['continued lines and comments', '# syntax=docker/dockerfile:1\nFROM \\\n  --platform=$BUILDPLATFORM golang AS b\n# RUN not this\nRUN \\\n  go build\n', false],
+    [
+      'continued lines and comments',
+      '# syntax=docker/dockerfile:1\nFROM \\\n  --platform=$BUILDPLATFORM golang AS b\n# RUN not this\nRUN \\\n  go build\n',
+      false,
+    ],
     ['an empty file', '', true],
   ];
   for (const [name, text, expected] of cases) {
@@ -116,7 +151,10 @@ describe('does a Dockerfile run anything on the target platform', () => {
 describe('buildx metadata and progress', () => {
   it('takes the digest from the metadata file', () => {
     assert.equal(builtImageDigest({ 'containerimage.digest': `sha256:${'a'.repeat(64)}` }), `sha256:${'a'.repeat(64)}`);
-    assert.equal(builtImageDigest({ 'containerimage.descriptor': { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 1 } }), `sha256:${'b'.repeat(64)}`);
+    assert.equal(
+      builtImageDigest({ 'containerimage.descriptor': { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 1 } }),
+      `sha256:${'b'.repeat(64)}`,
+    );
     assert.throws(() => builtImageDigest({}), /no image digest/);
   });
 

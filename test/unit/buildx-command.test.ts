@@ -2,7 +2,14 @@
 // exact argv, environment and warnings expected. Modelled on build-push-action's context.test.ts.
 import { strict as assert } from 'node:assert';
 import { planBuild, pushedDigest } from '../../src/buildx/build';
-import { buildCommand, imagetoolsCreateArgs, platformTag, type BuilderCapabilities, type BuildRequest, type BuildStep } from '../../src/buildx/command';
+import {
+  buildCommand,
+  imagetoolsCreateArgs,
+  platformTag,
+  type BuilderCapabilities,
+  type BuildRequest,
+  type BuildStep,
+} from '../../src/buildx/command';
 import { versionAtLeast } from '../../src/docker/version';
 import { createRemoteBuilderArgs } from '../../src/buildx/remote-builder';
 import { parsePlatform, parsePlatformList } from '../../src/platform/platform';
@@ -23,13 +30,31 @@ const base: BuildRequest = {
   attestations: 'none',
   extraArguments: [],
 };
-const step: BuildStep = { platforms: base.platforms, tags: ['contoso.azurecr.io/team/app:4711'], push: true, exportCache: true, metadataFile: '/tmp/m.json' };
+const step: BuildStep = {
+  platforms: base.platforms,
+  tags: ['contoso.azurecr.io/team/app:4711'],
+  push: true,
+  exportCache: true,
+  metadataFile: '/tmp/m.json',
+};
 /** A builder with its own BuildKit (docker-container, remote): it pushes itself. */
-const full: BuilderCapabilities = { buildxVersion: '0.13.1', pushFromDaemon: false, multiPlatform: true, cacheExport: true, attestations: true };
+const full: BuilderCapabilities = {
+  buildxVersion: '0.13.1',
+  pushFromDaemon: false,
+  multiPlatform: true,
+  cacheExport: true,
+  attestations: true,
+};
 /** The docker driver on the containerd image store. */
 const dockerDriver: BuilderCapabilities = { ...full, pushFromDaemon: true };
 /** The docker driver on the classic image store. */
-const classic: BuilderCapabilities = { buildxVersion: '0.13.1', pushFromDaemon: true, multiPlatform: false, cacheExport: false, attestations: false };
+const classic: BuilderCapabilities = {
+  buildxVersion: '0.13.1',
+  pushFromDaemon: true,
+  multiPlatform: false,
+  cacheExport: false,
+  attestations: false,
+};
 
 const HEAD = ['buildx', 'build', '--progress', 'plain', '--file', '/src/Dockerfile'];
 const NO_ATTEST = ['--provenance=false', '--sbom=false'];
@@ -39,17 +64,42 @@ const NO_ATTEST_ENV = { BUILDX_NO_DEFAULT_ATTESTATIONS: '1' };
 type Row = [string, Partial<BuildRequest>, Partial<BuildStep>, BuilderCapabilities, string[], Record<string, string>, RegExp[]];
 
 const rows: Row[] = [
-  ['the defaults', {}, {}, full, [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...NO_ATTEST, ...TAIL], NO_ATTEST_ENV, []],
+  [
+    'the defaults',
+    {},
+    {},
+    full,
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...NO_ATTEST, ...TAIL],
+    NO_ATTEST_ENV,
+    [],
+  ],
   [
     'several platforms and tags, a builder and a target',
     { platforms: parsePlatformList('linux/amd64,linux/arm64,linux/arm/v7'), builder: 'multi', target: 'runtime' },
-    { platforms: parsePlatformList('linux/amd64,linux/arm64,linux/arm/v7'), tags: ['contoso.azurecr.io/team/app:1', 'contoso.azurecr.io/team/app:latest'] },
+    {
+      platforms: parsePlatformList('linux/amd64,linux/arm64,linux/arm/v7'),
+      tags: ['contoso.azurecr.io/team/app:1', 'contoso.azurecr.io/team/app:latest'],
+    },
     full,
     [
-      'buildx', 'build', '--builder', 'multi', '--progress', 'plain', '--file', '/src/Dockerfile',
-      '--platform', 'linux/amd64,linux/arm64,linux/arm/v7',
-      '--tag', 'contoso.azurecr.io/team/app:1', '--tag', 'contoso.azurecr.io/team/app:latest',
-      '--target', 'runtime', ...NO_ATTEST, ...TAIL,
+      'buildx',
+      'build',
+      '--builder',
+      'multi',
+      '--progress',
+      'plain',
+      '--file',
+      '/src/Dockerfile',
+      '--platform',
+      'linux/amd64,linux/arm64,linux/arm/v7',
+      '--tag',
+      'contoso.azurecr.io/team/app:1',
+      '--tag',
+      'contoso.azurecr.io/team/app:latest',
+      '--target',
+      'runtime',
+      ...NO_ATTEST,
+      ...TAIL,
     ],
     NO_ATTEST_ENV,
     [],
@@ -57,18 +107,41 @@ const rows: Row[] = [
   [
     'build args, secrets from env and file, labels in order',
     {
-      buildArgs: [{ name: 'VERSION', value: '1.2 beta' }, { name: 'EMPTY', value: '' }],
-      secrets: [{ id: 'npm', kind: 'env', variable: 'NPM_TOKEN' }, { id: 'pip', kind: 'file', path: '/agent/_temp/pip.conf' }],
-      labels: new Map([['org.opencontainers.image.source', 'https://example/repo'], ['team', 'shop=core']]),
+      buildArgs: [
+        { name: 'VERSION', value: '1.2 beta' },
+        { name: 'EMPTY', value: '' },
+      ],
+      secrets: [
+        { id: 'npm', kind: 'env', variable: 'NPM_TOKEN' },
+        { id: 'pip', kind: 'file', path: '/agent/_temp/pip.conf' },
+      ],
+      labels: new Map([
+        ['org.opencontainers.image.source', 'https://example/repo'],
+        ['team', 'shop=core'],
+      ]),
     },
     {},
     full,
     [
-      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
-      '--build-arg', 'VERSION=1.2 beta', '--build-arg', 'EMPTY=',
-      '--secret', 'id=npm,env=NPM_TOKEN', '--secret', 'id=pip,src=/agent/_temp/pip.conf',
-      '--label', 'org.opencontainers.image.source=https://example/repo', '--label', 'team=shop=core',
-      ...NO_ATTEST, ...TAIL,
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      '--build-arg',
+      'VERSION=1.2 beta',
+      '--build-arg',
+      'EMPTY=',
+      '--secret',
+      'id=npm,env=NPM_TOKEN',
+      '--secret',
+      'id=pip,src=/agent/_temp/pip.conf',
+      '--label',
+      'org.opencontainers.image.source=https://example/repo',
+      '--label',
+      'team=shop=core',
+      ...NO_ATTEST,
+      ...TAIL,
     ],
     NO_ATTEST_ENV,
     [],
@@ -79,10 +152,17 @@ const rows: Row[] = [
     {},
     full,
     [
-      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
-      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
-      '--cache-to', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache,mode=max',
-      ...NO_ATTEST, ...TAIL,
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      '--cache-from',
+      'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
+      '--cache-to',
+      'type=registry,ref=contoso.azurecr.io/team/app:buildcache,mode=max',
+      ...NO_ATTEST,
+      ...TAIL,
     ],
     NO_ATTEST_ENV,
     [],
@@ -93,9 +173,17 @@ const rows: Row[] = [
     { push: false, exportCache: false },
     full,
     [
-      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
-      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
-      ...NO_ATTEST, '--metadata-file', '/tmp/m.json', '/src',
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      '--cache-from',
+      'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
+      ...NO_ATTEST,
+      '--metadata-file',
+      '/tmp/m.json',
+      '/src',
     ],
     NO_ATTEST_ENV,
     [],
@@ -106,9 +194,17 @@ const rows: Row[] = [
     {},
     classic,
     [
-      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
-      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:buildcache', '--cache-to', 'type=inline',
-      ...NO_ATTEST, ...TAIL,
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      '--cache-from',
+      'type=registry,ref=contoso.azurecr.io/team/app:buildcache',
+      '--cache-to',
+      'type=inline',
+      ...NO_ATTEST,
+      ...TAIL,
     ],
     NO_ATTEST_ENV,
     [/cannot export a registry cache/],
@@ -119,20 +215,49 @@ const rows: Row[] = [
     {},
     full,
     [
-      ...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711',
-      '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:4711', '--cache-from', 'type=registry,ref=contoso.azurecr.io/team/app:latest',
-      '--cache-to', 'type=inline', ...NO_ATTEST, ...TAIL,
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      '--cache-from',
+      'type=registry,ref=contoso.azurecr.io/team/app:4711',
+      '--cache-from',
+      'type=registry,ref=contoso.azurecr.io/team/app:latest',
+      '--cache-to',
+      'type=inline',
+      ...NO_ATTEST,
+      ...TAIL,
     ],
     NO_ATTEST_ENV,
     [],
   ],
-  ['provenance', { attestations: 'provenance' }, {}, full, [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', '--attest', 'type=provenance,mode=min', ...TAIL], {}, []],
+  [
+    'provenance',
+    { attestations: 'provenance' },
+    {},
+    full,
+    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', '--attest', 'type=provenance,mode=min', ...TAIL],
+    {},
+    [],
+  ],
   [
     'provenance and SBOM',
     { attestations: 'provenance+sbom' },
     {},
     full,
-    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', '--attest', 'type=provenance,mode=min', '--attest', 'type=sbom', ...TAIL],
+    [
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      '--attest',
+      'type=provenance,mode=min',
+      '--attest',
+      'type=sbom',
+      ...TAIL,
+    ],
     {},
     [],
   ],
@@ -164,11 +289,25 @@ const rows: Row[] = [
     [],
   ],
   [
-    'extra arguments go after the task\'s own, the context last',
+    "extra arguments go after the task's own, the context last",
     { extraArguments: ['--network', 'none', '--no-cache'] },
     {},
     full,
-    [...HEAD, '--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711', ...NO_ATTEST, '--metadata-file', '/tmp/m.json', '--push', '--network', 'none', '--no-cache', '/src'],
+    [
+      ...HEAD,
+      '--platform',
+      'linux/amd64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      ...NO_ATTEST,
+      '--metadata-file',
+      '/tmp/m.json',
+      '--push',
+      '--network',
+      'none',
+      '--no-cache',
+      '/src',
+    ],
     NO_ATTEST_ENV,
     [],
   ],
@@ -200,14 +339,18 @@ describe('build plans', () => {
   it('lets a builder with its own BuildKit build and push all platforms in one step', () => {
     const plan = planBuild(two, full, '/w');
     assert.equal(plan.mode, 'single');
-    assert.deepEqual(plan.build, [{ platforms: two.platforms, tags: refs, push: true, exportCache: true, metadataFile: '/w/metadata-build.json' }]);
+    assert.deepEqual(plan.build, [
+      { platforms: two.platforms, tags: refs, push: true, exportCache: true, metadataFile: '/w/metadata-build.json' },
+    ]);
     assert.deepEqual(plan.dockerPush, []);
   });
 
   it('builds all platforms into the daemon on the docker driver, then pushes every tag with docker push', () => {
     const plan = planBuild(two, dockerDriver, '/w');
     assert.equal(plan.mode, 'single');
-    assert.deepEqual(plan.build, [{ platforms: two.platforms, tags: refs, push: false, exportCache: true, metadataFile: '/w/metadata-build.json' }]);
+    assert.deepEqual(plan.build, [
+      { platforms: two.platforms, tags: refs, push: false, exportCache: true, metadataFile: '/w/metadata-build.json' },
+    ]);
     assert.deepEqual(plan.dockerPush, refs);
     assert.deepEqual(plan.indexTags, []);
   });
@@ -242,7 +385,10 @@ describe('build plans', () => {
   });
 
   it('reads the digest docker push reports', () => {
-    assert.equal(pushedDigest(`ea7cf67cd328: Mounted from bfp/smoke\n1: digest: sha256:${'d'.repeat(64)} size: 683\n`), `sha256:${'d'.repeat(64)}`);
+    assert.equal(
+      pushedDigest(`ea7cf67cd328: Mounted from bfp/smoke\n1: digest: sha256:${'d'.repeat(64)} size: 683\n`),
+      `sha256:${'d'.repeat(64)}`,
+    );
     assert.equal(pushedDigest('denied: requested access to the resource is denied'), undefined);
   });
 
@@ -255,7 +401,19 @@ describe('build plans', () => {
 
   it('joins per-platform images with imagetools create under every tag', () => {
     assert.deepEqual(imagetoolsCreateArgs({ builder: 'b', tags: ['r/a:1', 'r/a:latest'], sources: ['r/a@sha256:1', 'r/a@sha256:2'] }), [
-      'buildx', 'imagetools', 'create', '--builder', 'b', '--progress', 'plain', '--tag', 'r/a:1', '--tag', 'r/a:latest', 'r/a@sha256:1', 'r/a@sha256:2',
+      'buildx',
+      'imagetools',
+      'create',
+      '--builder',
+      'b',
+      '--progress',
+      'plain',
+      '--tag',
+      'r/a:1',
+      '--tag',
+      'r/a:latest',
+      'r/a@sha256:1',
+      'r/a@sha256:2',
     ]);
   });
 
@@ -269,6 +427,14 @@ describe('build plans', () => {
 
 describe('a BuildKit endpoint as the builder', () => {
   it('becomes a temporary remote builder', () => {
-    assert.deepEqual(createRemoteBuilderArgs('buildforplatform-1a2b', 'tcp://buildkitd:1234'), ['buildx', 'create', '--name', 'buildforplatform-1a2b', '--driver', 'remote', 'tcp://buildkitd:1234']);
+    assert.deepEqual(createRemoteBuilderArgs('buildforplatform-1a2b', 'tcp://buildkitd:1234'), [
+      'buildx',
+      'create',
+      '--name',
+      'buildforplatform-1a2b',
+      '--driver',
+      'remote',
+      'tcp://buildkitd:1234',
+    ]);
   });
 });

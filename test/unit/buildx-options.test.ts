@@ -63,10 +63,13 @@ describe('build inputs', () => {
   }
 
   it('reads labels, a later key winning', () => {
-    assert.deepEqual([...parseLabels(['a=1', 'org.opencontainers.image.title=My App', 'a=2'])], [
-      ['a', '2'],
-      ['org.opencontainers.image.title', 'My App'],
-    ]);
+    assert.deepEqual(
+      [...parseLabels(['a=1', 'org.opencontainers.image.title=My App', 'a=2'])],
+      [
+        ['a', '2'],
+        ['org.opencontainers.image.title', 'My App'],
+      ],
+    );
     assert.throws(() => parseLabels(['novalue']), /'novalue' is not a label/);
   });
 
@@ -83,7 +86,10 @@ describe('build inputs', () => {
     assert.equal(parseRepository('team/app'), 'team/app');
     assert.throws(() => parseRepository('Team/App'), /lower case: 'team\/app'/);
     assert.throws(() => parseRepository('team//app'), /empty path component/);
-    assert.throws(() => parseRepository('contoso.azurecr.io/team/app'), /put the registry into 'registry' and only the path \(team\/app\) here/);
+    assert.throws(
+      () => parseRepository('contoso.azurecr.io/team/app'),
+      /put the registry into 'registry' and only the path \(team\/app\) here/,
+    );
     assert.throws(() => parseRepository('team/app:1'), /holds a tag or digest/);
     assert.throws(() => parseRepository('app_'), /is not valid/);
   });
@@ -116,13 +122,21 @@ describe('build inputs', () => {
   });
 
   it('labels the image from the pipeline run, without user names in URLs', () => {
-    const labels = pipelineLabels({ repositoryUri: publicRepositoryUri('https://contoso@dev.azure.com/contoso/shop/_git/shop'), sourceVersion: 'abc', version: '4711', created: new Date('2026-01-02T03:04:05Z') });
-    assert.deepEqual([...labels], [
-      ['org.opencontainers.image.source', 'https://dev.azure.com/contoso/shop/_git/shop'],
-      ['org.opencontainers.image.revision', 'abc'],
-      ['org.opencontainers.image.created', '2026-01-02T03:04:05.000Z'],
-      ['org.opencontainers.image.version', '4711'],
-    ]);
+    const labels = pipelineLabels({
+      repositoryUri: publicRepositoryUri('https://contoso@dev.azure.com/contoso/shop/_git/shop'),
+      sourceVersion: 'abc',
+      version: '4711',
+      created: new Date('2026-01-02T03:04:05Z'),
+    });
+    assert.deepEqual(
+      [...labels],
+      [
+        ['org.opencontainers.image.source', 'https://dev.azure.com/contoso/shop/_git/shop'],
+        ['org.opencontainers.image.revision', 'abc'],
+        ['org.opencontainers.image.created', '2026-01-02T03:04:05.000Z'],
+        ['org.opencontainers.image.version', '4711'],
+      ],
+    );
     assert.deepEqual([...pipelineLabels({ created: new Date(0) }).keys()], ['org.opencontainers.image.created']);
   });
 });

@@ -21,7 +21,15 @@ const verification: Verification = {
       layers: 3,
       program: {
         argv: ['/bin/sh', '-c', 'cat /built.txt'],
-        files: [{ path: '/bin/busybox', links: ['/bin/sh -> /bin/busybox'], kind: 'elf', elf: parseElfHeader(busybox.amd64().subarray(0, 1024)), role: 'command' }],
+        files: [
+          {
+            path: '/bin/busybox',
+            links: ['/bin/sh -> /bin/busybox'],
+            kind: 'elf',
+            elf: parseElfHeader(busybox.amd64().subarray(0, 1024)),
+            role: 'command',
+          },
+        ],
         notes: [],
       },
     },
@@ -48,7 +56,10 @@ describe('the build summary', () => {
     assert.match(markdown, /\| Cache \| registry \(`contoso\.azurecr\.io\/team\/app:buildcache`\): 3 of 4 steps from the cache \|/);
     assert.match(markdown, /\| Platform proof \| passed: the registry holds exactly linux\/amd64 \|/);
     assert.match(markdown, /\| Duration \| 1 min 23 s build, 2 s push, 1 s verification \|/);
-    assert.match(markdown, new RegExp(`\\| linux/amd64 \\| \`${digest('b')}\` \\| 1\\.0 MiB \\| \`/bin/busybox\` \\(ELF amd64, static\\) \\|`));
+    assert.match(
+      markdown,
+      new RegExp(`\\| linux/amd64 \\| \`${digest('b')}\` \\| 1\\.0 MiB \\| \`/bin/busybox\` \\(ELF amd64, static\\) \\|`),
+    );
   });
 
   it('puts a failed proof in bold and escapes table characters', () => {
@@ -69,7 +80,15 @@ describe('the build summary', () => {
   });
 
   it('says when nothing was pushed or the proof was off', () => {
-    const markdown = buildSummary({ imageName: 'r/a', tags: ['1'], platforms: parsePlatformList('linux/arm64'), mode: 'single', cache: { mode: 'inline', use: { steps: 1, cached: 1 } }, verifySkipped: 'off (verifyPlatforms: false)', buildMs: 500 });
+    const markdown = buildSummary({
+      imageName: 'r/a',
+      tags: ['1'],
+      platforms: parsePlatformList('linux/arm64'),
+      mode: 'single',
+      cache: { mode: 'inline', use: { steps: 1, cached: 1 } },
+      verifySkipped: 'off (verifyPlatforms: false)',
+      buildMs: 500,
+    });
     assert.match(markdown, /\| Image \| not pushed \|/);
     assert.match(markdown, /\| Platform proof \| off \(verifyPlatforms: false\) \|/);
     assert.doesNotMatch(markdown, /\| Platform \| Manifest/);

@@ -13,7 +13,12 @@ describe('code carried as a deferred string (scripts/deferred-modules.mjs)', fun
     const { build } = await import('esbuild');
     const { deferredModulesPlugin, ESBUILD_NODE } = await import(path.join(root, 'scripts', 'deferred-modules.mjs'));
     const outfile = path.join(mkdtempSync(path.join(os.tmpdir(), 'deferred-')), 'index.js');
-    await build({ ...ESBUILD_NODE, entryPoints: [path.join(__dirname, 'fixtures', fixture)], outfile, plugins: [deferredModulesPlugin(root)] });
+    await build({
+      ...ESBUILD_NODE,
+      entryPoints: [path.join(__dirname, 'fixtures', fixture)],
+      outfile,
+      plugins: [deferredModulesPlugin(root)],
+    });
     return outfile;
   }
 
@@ -27,7 +32,11 @@ describe('code carried as a deferred string (scripts/deferred-modules.mjs)', fun
   it('gives tool-lib the one task-lib instance of the task, not a copy that would start again without the secrets', async () => {
     const outfile = await bundle('deferred-tool-lib-entry.ts');
     const tools = mkdtempSync(path.join(os.tmpdir(), 'tools-'));
-    const output = execFileSync(process.execPath, [outfile], { encoding: 'utf8', cwd: tools, env: { PATH: process.env.PATH, AGENT_TOOLSDIRECTORY: tools, AGENT_TEMPDIRECTORY: tools } });
+    const output = execFileSync(process.execPath, [outfile], {
+      encoding: 'utf8',
+      cwd: tools,
+      env: { PATH: process.env.PATH, AGENT_TOOLSDIRECTORY: tools, AGENT_TEMPDIRECTORY: tools },
+    });
     assert.equal(output.match(/SkipDebugLogsWhenDebugModeOff/g)?.length, 1, output);
     assert.match(output, /##vso\[task\.debug\]checking cache: /, 'tool-lib ran');
     assert.match(output, /^found: nothing$/m);
@@ -35,6 +44,9 @@ describe('code carried as a deferred string (scripts/deferred-modules.mjs)', fun
 
   it('asks Azure DevOps for the OIDC token through azure-devops-node-api from the deferred string', async () => {
     const outfile = await bundle('deferred-oidc-entry.ts');
-    assert.equal(execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim(), 'token for POST /org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j?serviceConnectionId=conn-1');
+    assert.equal(
+      execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim(),
+      'token for POST /org/p/_apis/distributedtask/hubs/build/plans/pl/jobs/j?serviceConnectionId=conn-1',
+    );
   });
 });

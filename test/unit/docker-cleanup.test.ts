@@ -2,7 +2,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BUILT_BY_JOB_LABEL, buildLabelArgs, builtImagesFile, readBuiltImageRecords, recordBuiltImage } from '../../src/docker/built-images';
+import {
+  BUILT_BY_JOB_LABEL,
+  buildLabelArgs,
+  builtImagesFile,
+  readBuiltImageRecords,
+  recordBuiltImage,
+} from '../../src/docker/built-images';
 import { type ImageStore, type LocalImage, parseSize, pruneArgs, removeBuiltImages } from '../../src/docker/cleanup';
 import { RecordingLogger } from '../../src/log';
 
@@ -15,7 +21,8 @@ function store(images: (LocalImage & { labels: Record<string, string> })[], fail
       return images.filter((i) => i.labels[key] === value).map(({ id, tags }) => ({ id, tags }));
     },
     remove: async (reference, force) => {
-      if (failing.includes(reference)) throw new Error('conflict: unable to remove repository reference (must force) - container 1234 is using its referenced image');
+      if (failing.includes(reference))
+        throw new Error('conflict: unable to remove repository reference (must force) - container 1234 is using its referenced image');
       const image = images.find((i) => i.id === reference || i.tags.includes(reference));
       if (!image) return 'missing';
       if (image.id === reference) {
@@ -38,14 +45,21 @@ describe('post-job cleanup', () => {
 
   it('removes exactly the images labelled with this job, with all their tags, and leaves other jobs and base images', async () => {
     const { s, images } = store([
-      { id: 'sha256:a', tags: ['contoso.azurecr.io/shop/api:1.2.3', 'contoso.azurecr.io/shop/api:latest'], labels: { [BUILT_BY_JOB_LABEL]: job } },
+      {
+        id: 'sha256:a',
+        tags: ['contoso.azurecr.io/shop/api:1.2.3', 'contoso.azurecr.io/shop/api:latest'],
+        labels: { [BUILT_BY_JOB_LABEL]: job },
+      },
       { id: 'sha256:b', tags: [], labels: { [BUILT_BY_JOB_LABEL]: job } },
       { id: 'sha256:c', tags: ['contoso.azurecr.io/shop/web:9'], labels: { [BUILT_BY_JOB_LABEL]: other } },
       { id: 'sha256:d', tags: ['debian:bookworm'], labels: {} },
     ]);
     const report = await removeBuiltImages(s, job, [], new RecordingLogger());
     assert.deepEqual(report.removed, ['contoso.azurecr.io/shop/api:1.2.3, contoso.azurecr.io/shop/api:latest', 'sha256:b']);
-    assert.deepEqual(images.map((i) => i.id), ['sha256:c', 'sha256:d']);
+    assert.deepEqual(
+      images.map((i) => i.id),
+      ['sha256:c', 'sha256:d'],
+    );
   });
 
   it('untags recorded references (deleting an image with its last tag), and skips ones already gone', async () => {
@@ -61,7 +75,13 @@ describe('post-job cleanup', () => {
   });
 
   it('warns about an image it cannot remove and goes on', async () => {
-    const { s } = store([{ id: 'sha256:g', tags: ['a:1'], labels: { [BUILT_BY_JOB_LABEL]: job } }, { id: 'sha256:h', tags: ['b:1'], labels: { [BUILT_BY_JOB_LABEL]: job } }], ['sha256:g']);
+    const { s } = store(
+      [
+        { id: 'sha256:g', tags: ['a:1'], labels: { [BUILT_BY_JOB_LABEL]: job } },
+        { id: 'sha256:h', tags: ['b:1'], labels: { [BUILT_BY_JOB_LABEL]: job } },
+      ],
+      ['sha256:g'],
+    );
     const log = new RecordingLogger();
     const report = await removeBuiltImages(s, job, [], log);
     assert.deepEqual(report, { removed: ['b:1'], failed: ['a:1'] });

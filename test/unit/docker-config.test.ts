@@ -15,7 +15,14 @@ interface Call {
   config: string;
 }
 
-const result = (exitCode: number, stderr = ''): RunResult => ({ exitCode, signal: null, stdout: '', stderr, timedOut: false, durationMs: 1 });
+const result = (exitCode: number, stderr = ''): RunResult => ({
+  exitCode,
+  signal: null,
+  stdout: '',
+  stderr,
+  timedOut: false,
+  durationMs: 1,
+});
 
 /** Captures every docker call; `docker login` writes an auth entry (and a credsStore if asked) like docker does. */
 function fakeDocker(options: { failLogin?: boolean; credsStore?: string } = {}): { runner: Runner; calls: Call[] } {
@@ -23,7 +30,13 @@ function fakeDocker(options: { failLogin?: boolean; credsStore?: string } = {}):
   const runner: Runner = async (file, args, runOptions: RunOptions = {}) => {
     const env = runOptions.env ?? {};
     const configFile = path.join(env.DOCKER_CONFIG ?? '/nonexistent', 'config.json');
-    calls.push({ file, args, stdin: String(runOptions.stdin ?? ''), env, config: existsSync(configFile) ? readFileSync(configFile, 'utf8') : '' });
+    calls.push({
+      file,
+      args,
+      stdin: String(runOptions.stdin ?? ''),
+      env,
+      config: existsSync(configFile) ? readFileSync(configFile, 'utf8') : '',
+    });
     if (args[0] === 'login') {
       if (options.failLogin) return result(1, 'Error response from daemon: Get "https://x/v2/": unauthorized: authentication required');
       const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
@@ -49,7 +62,12 @@ describe('job-local DOCKER_CONFIG', () => {
     writeFileSync(path.join(userDir, 'buildx', 'instances', 'mybuilder'), '{"Name":"mybuilder"}');
     writeFileSync(
       path.join(userDir, 'config.json'),
-      JSON.stringify({ auths: { 'contoso.azurecr.io': { auth: 'USER-SECRET' } }, credsStore: 'desktop', currentContext: 'remote', proxies: { default: { httpProxy: 'http://proxy:3128' } } }),
+      JSON.stringify({
+        auths: { 'contoso.azurecr.io': { auth: 'USER-SECRET' } },
+        credsStore: 'desktop',
+        currentContext: 'remote',
+        proxies: { default: { httpProxy: 'http://proxy:3128' } },
+      }),
     );
   });
   afterEach(() => {
@@ -75,26 +93,37 @@ describe('job-local DOCKER_CONFIG', () => {
         const config = JSON.parse(readFileSync(path.join(DOCKER_CONFIG, 'config.json'), 'utf8')) as Record<string, unknown>;
         assert.equal(config.currentContext, 'remote');
         assert.deepEqual(config.proxies, { default: { httpProxy: 'http://proxy:3128' } });
-        assert.equal(config.credsStore, undefined, 'the user\'s credential store is not carried');
-        assert.deepEqual(Object.keys(config.auths as object), ['contoso.azurecr.io', 'https://index.docker.io/v1/'], 'only this job\'s logins');
-        for (const entry of ['buildx', 'contexts', 'cli-plugins']) assert.equal(readlinkSync(path.join(DOCKER_CONFIG, entry)), path.join(userDir, entry));
-        assert.ok(existsSync(path.join(DOCKER_CONFIG, 'buildx', 'instances', 'mybuilder')), 'the user\'s builders are visible');
+        assert.equal(config.credsStore, undefined, "the user's credential store is not carried");
+        assert.deepEqual(
+          Object.keys(config.auths as object),
+          ['contoso.azurecr.io', 'https://index.docker.io/v1/'],
+          "only this job's logins",
+        );
+        for (const entry of ['buildx', 'contexts', 'cli-plugins'])
+          assert.equal(readlinkSync(path.join(DOCKER_CONFIG, entry)), path.join(userDir, entry));
+        assert.ok(existsSync(path.join(DOCKER_CONFIG, 'buildx', 'instances', 'mybuilder')), "the user's builders are visible");
         return 42;
       },
       { runner, parentDir: parent, env: { HOME: home, PATH: '/usr/bin' } },
     );
     assert.equal(answer, 42);
-    assert.deepEqual(calls.map((c) => [c.file, ...c.args]), [
-      ['docker', 'login', '--username', ACR_TOKEN_USERNAME, '--password-stdin', 'contoso.azurecr.io'],
-      ['docker', 'login', '--username', 'me', '--password-stdin'],
-    ]);
-    assert.deepEqual(calls.map((c) => c.stdin), ['REFRESH-TOKEN-SECRET', 'HUB-SECRET']);
+    assert.deepEqual(
+      calls.map((c) => [c.file, ...c.args]),
+      [
+        ['docker', 'login', '--username', ACR_TOKEN_USERNAME, '--password-stdin', 'contoso.azurecr.io'],
+        ['docker', 'login', '--username', 'me', '--password-stdin'],
+      ],
+    );
+    assert.deepEqual(
+      calls.map((c) => c.stdin),
+      ['REFRESH-TOKEN-SECRET', 'HUB-SECRET'],
+    );
     for (const call of calls) {
       assert.equal(call.env.DOCKER_CONFIG, seen);
       for (const secret of ['REFRESH-TOKEN-SECRET', 'HUB-SECRET']) assert.ok(!call.args.join(' ').includes(secret), 'no secret in argv');
     }
     assert.ok(!existsSync(seen), 'removed');
-    assert.equal(readFileSync(path.join(userDir, 'config.json'), 'utf8'), userConfigBefore, 'the user\'s config is untouched');
+    assert.equal(readFileSync(path.join(userDir, 'config.json'), 'utf8'), userConfigBefore, "the user's config is untouched");
     assert.ok(existsSync(path.join(userDir, 'buildx', 'instances', 'mybuilder')), 'removing the links kept what they point to');
   });
 
@@ -102,10 +131,14 @@ describe('job-local DOCKER_CONFIG', () => {
     const { runner } = fakeDocker();
     let dir = '';
     await assert.rejects(
-      withDockerConfig(logins, async ({ DOCKER_CONFIG }) => {
-        dir = DOCKER_CONFIG;
-        throw new Error('build failed');
-      }, { runner, parentDir: parent, env: { HOME: home } }),
+      withDockerConfig(
+        logins,
+        async ({ DOCKER_CONFIG }) => {
+          dir = DOCKER_CONFIG;
+          throw new Error('build failed');
+        },
+        { runner, parentDir: parent, env: { HOME: home } },
+      ),
       /build failed/,
     );
     assert.ok(dir && !existsSync(dir));
@@ -125,19 +158,26 @@ describe('job-local DOCKER_CONFIG', () => {
   it('logs out again when docker put the logins in a credential store', async () => {
     const { runner, calls } = fakeDocker({ credsStore: 'secretservice' });
     await withDockerConfig(logins, async () => undefined, { runner, parentDir: parent, env: { HOME: home } });
-    assert.deepEqual(calls.map((c) => c.args.join(' ')).filter((a) => a.startsWith('logout')), ['logout contoso.azurecr.io', 'logout']);
+    assert.deepEqual(
+      calls.map((c) => c.args.join(' ')).filter((a) => a.startsWith('logout')),
+      ['logout contoso.azurecr.io', 'logout'],
+    );
   });
 
-  it('follows $DOCKER_CONFIG to find the user\'s builders, and works with none', async () => {
+  it("follows $DOCKER_CONFIG to find the user's builders, and works with none", async () => {
     assert.equal(userDockerConfigDir({ DOCKER_CONFIG: '/x/y', HOME: home }), '/x/y');
     assert.equal(userDockerConfigDir({ HOME: home }), userDir);
     const { runner } = fakeDocker();
     const empty = mkdtempSync(path.join(os.tmpdir(), 'emptyhome-'));
     try {
-      await withDockerConfig([], async ({ DOCKER_CONFIG }) => {
-        assert.deepEqual(readdir(DOCKER_CONFIG), ['config.json']);
-        assert.equal(readFileSync(path.join(DOCKER_CONFIG, 'config.json'), 'utf8').trim(), '{}');
-      }, { runner, parentDir: parent, env: { DOCKER_CONFIG: path.join(empty, 'nothing') } });
+      await withDockerConfig(
+        [],
+        async ({ DOCKER_CONFIG }) => {
+          assert.deepEqual(readdir(DOCKER_CONFIG), ['config.json']);
+          assert.equal(readFileSync(path.join(DOCKER_CONFIG, 'config.json'), 'utf8').trim(), '{}');
+        },
+        { runner, parentDir: parent, env: { DOCKER_CONFIG: path.join(empty, 'nothing') } },
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

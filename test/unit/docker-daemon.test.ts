@@ -5,7 +5,13 @@ import type { DaemonInfo } from '../../src/docker/probe';
 
 const local: DockerEndpoint = { kind: 'unix', host: 'unix:///var/run/docker.sock', socketPath: '/var/run/docker.sock', source: 'default' };
 const remote: DockerEndpoint = { kind: 'tcp', host: 'tcp://10.1.2.3:2376', hostname: '10.1.2.3', port: 2376, source: 'DOCKER_HOST' };
-const ctx = (over: Partial<StartFacts>): StartFacts => ({ privilege: 'root', inContainer: false, capSysAdmin: true, systemd: false, ...over });
+const ctx = (over: Partial<StartFacts>): StartFacts => ({
+  privilege: 'root',
+  inContainer: false,
+  capSysAdmin: true,
+  systemd: false,
+  ...over,
+});
 const info: DaemonInfo = { version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64' };
 
 describe('starting a daemon', () => {
@@ -13,7 +19,8 @@ describe('starting a daemon', () => {
   it('starts the systemd service where systemd runs (root or sudo)', () => {
     assert.deepEqual(howToStart(ctx({ systemd: true, privilege: 'sudo' }), local), { how: 'systemd' });
   });
-  it('in a privileged container as root: background', () => assert.deepEqual(howToStart(ctx({ inContainer: true }), local), { how: 'background' }));
+  it('in a privileged container as root: background', () =>
+    assert.deepEqual(howToStart(ctx({ inContainer: true }), local), { how: 'background' }));
   it('refuses an unprivileged container and says to use --privileged or the host socket', () => {
     const d = howToStart(ctx({ inContainer: true, capSysAdmin: false }), local);
     assert.ok('refused' in d && /not privileged.*--privileged.*\/var\/run\/docker\.sock/.test(d.refused));
@@ -34,19 +41,35 @@ describe('starting a daemon', () => {
   });
 
   it('runs dockerd on the endpoint socket with its own pid file', () => {
-    assert.deepEqual(dockerdArgv('/usr/sbin/dockerd', '/var/run/docker.sock', '/tmp/step/dockerd.pid'), ['/usr/sbin/dockerd', '--host', 'unix:///var/run/docker.sock', '--pidfile', '/tmp/step/dockerd.pid']);
+    assert.deepEqual(dockerdArgv('/usr/sbin/dockerd', '/var/run/docker.sock', '/tmp/step/dockerd.pid'), [
+      '/usr/sbin/dockerd',
+      '--host',
+      'unix:///var/run/docker.sock',
+      '--pidfile',
+      '/tmp/step/dockerd.pid',
+    ]);
   });
 
   it('waits until the daemon answers', async () => {
     let asked = 0;
-    const got = await waitForDaemon(async () => (++asked < 3 ? Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) : info), local, { pollMs: 1 });
+    const got = await waitForDaemon(
+      async () => (++asked < 3 ? Promise.reject(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' })) : info),
+      local,
+      { pollMs: 1 },
+    );
     assert.equal(got, info);
     assert.equal(asked, 3);
   });
 
   it('stops waiting when the process exited, and when the time is up', async () => {
     const never = async () => Promise.reject(new Error('connect ENOENT'));
-    await assert.rejects(waitForDaemon(never, local, { pollMs: 1, exited: () => 'exited with code 1' }), /dockerd exited with code 1 before it answered/);
-    await assert.rejects(waitForDaemon(never, local, { pollMs: 1, timeoutMs: 20 }), /did not answer on unix:\/\/\/var\/run\/docker\.sock within 0\.02 s \(last: connect ENOENT\)/);
+    await assert.rejects(
+      waitForDaemon(never, local, { pollMs: 1, exited: () => 'exited with code 1' }),
+      /dockerd exited with code 1 before it answered/,
+    );
+    await assert.rejects(
+      waitForDaemon(never, local, { pollMs: 1, timeoutMs: 20 }),
+      /did not answer on unix:\/\/\/var\/run\/docker\.sock within 0\.02 s \(last: connect ENOENT\)/,
+    );
   });
 });

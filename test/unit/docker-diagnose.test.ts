@@ -46,13 +46,17 @@ describe('daemon diagnosis', () => {
   });
 
   it('a stale socket with an engine installed is a stopped daemon', () => {
-    const d = diagnoseDaemon(facts({ code: 'ECONNREFUSED', message: 'x' }, { engine: '/usr/sbin/dockerd', socket: { exists: true, isSocket: true } }));
+    const d = diagnoseDaemon(
+      facts({ code: 'ECONNREFUSED', message: 'x' }, { engine: '/usr/sbin/dockerd', socket: { exists: true, isSocket: true } }),
+    );
     assert.equal(d.problem, 'not-running');
     assert.match(d.summary, /exists but nothing listens/);
   });
 
   it('permission denied: who owns the socket, who we are, the docker group fix and its risk', () => {
-    const d = diagnoseDaemon(facts({ code: 'EACCES', message: 'connect EACCES' }, { socket: { exists: true, isSocket: true, uid: 0, gid: 998, mode: 0o140660 } }));
+    const d = diagnoseDaemon(
+      facts({ code: 'EACCES', message: 'connect EACCES' }, { socket: { exists: true, isSocket: true, uid: 0, gid: 998, mode: 0o140660 } }),
+    );
     assert.equal(d.problem, 'permission-denied');
     assert.match(d.summary, /owned by uid 0 and group docker \(gid 998\), mode 660\) for azdo \(uid 1000, groups 1000\)/);
     const text = formatDiagnosis(d);
@@ -62,7 +66,12 @@ describe('daemon diagnosis', () => {
   });
 
   it('permission denied in a container: the host gid and --group-add', () => {
-    const d = diagnoseDaemon(facts({ code: 'EACCES', message: 'x' }, { inContainer: true, groupNames: {}, socket: { exists: true, isSocket: true, uid: 0, gid: 995, mode: 0o140660 } }));
+    const d = diagnoseDaemon(
+      facts(
+        { code: 'EACCES', message: 'x' },
+        { inContainer: true, groupNames: {}, socket: { exists: true, isSocket: true, uid: 0, gid: 995, mode: 0o140660 } },
+      ),
+    );
     assert.equal(d.problem, 'permission-denied');
     assert.match(formatDiagnosis(d), /host's group id 995.*--group-add 995/);
   });
@@ -80,34 +89,62 @@ describe('daemon diagnosis', () => {
   });
 
   it('DOCKER_HOST to a closed TCP port: refused, names DOCKER_HOST', () => {
-    const d = diagnoseDaemon(facts({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' }, { endpoint: fromEnv('tcp://127.0.0.1:1') }));
+    const d = diagnoseDaemon(
+      facts({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:1' }, { endpoint: fromEnv('tcp://127.0.0.1:1') }),
+    );
     assert.equal(d.problem, 'refused');
     assert.match(d.summary, /Nothing accepts connections at 127\.0\.0\.1:1, the address set by DOCKER_HOST/);
     assert.match(formatDiagnosis(d), /Unset DOCKER_HOST/);
   });
 
   it('an unknown host name is unreachable', () => {
-    assert.equal(diagnoseDaemon(facts({ code: 'ENOTFOUND', message: 'getaddrinfo ENOTFOUND dind' }, { endpoint: fromEnv('tcp://dind:2375') })).problem, 'unreachable');
+    assert.equal(
+      diagnoseDaemon(facts({ code: 'ENOTFOUND', message: 'getaddrinfo ENOTFOUND dind' }, { endpoint: fromEnv('tcp://dind:2375') })).problem,
+      'unreachable',
+    );
   });
 
-  for (const code of ['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_SSL_WRONG_VERSION_NUMBER']) {
+  for (const code of [
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
+    'SELF_SIGNED_CERT_IN_CHAIN',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'CERT_HAS_EXPIRED',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+  ]) {
     it(`a TLS failure (${code}) says which certificates were used and what they must be`, () => {
-      const endpoint = resolveEndpoint({ env: { DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' }, homeDir: '/h', readFile: (f) => (f === '/certs/ca.pem' ? 'CA' : undefined) });
+      const endpoint = resolveEndpoint({
+        env: { DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' },
+        homeDir: '/h',
+        readFile: (f) => (f === '/certs/ca.pem' ? 'CA' : undefined),
+      });
       const d = diagnoseDaemon(facts({ code, message: 'handshake failed' }, { endpoint }));
       assert.equal(d.problem, 'tls');
-      assert.match(d.summary, /TLS handshake with the daemon at 127\.0\.0\.1:2376 set by DOCKER_HOST failed \(TLS with verification, certificates from \/certs \(missing: cert\.pem, key\.pem\)\)/);
+      assert.match(
+        d.summary,
+        /TLS handshake with the daemon at 127\.0\.0\.1:2376 set by DOCKER_HOST failed \(TLS with verification, certificates from \/certs \(missing: cert\.pem, key\.pem\)\)/,
+      );
       assert.match(formatDiagnosis(d), /ca\.pem must be the CA that signed the daemon's certificate/);
     });
   }
 
   it('plain HTTP to a TLS daemon: set DOCKER_TLS_VERIFY', () => {
-    const d = diagnoseDaemon(facts({ statusCode: 400, message: '(HTTP code 400) unexpected - Client sent an HTTP request to an HTTPS server.' }, { endpoint: fromEnv('tcp://127.0.0.1:2376') }));
+    const d = diagnoseDaemon(
+      facts(
+        { statusCode: 400, message: '(HTTP code 400) unexpected - Client sent an HTTP request to an HTTPS server.' },
+        { endpoint: fromEnv('tcp://127.0.0.1:2376') },
+      ),
+    );
     assert.equal(d.problem, 'tls');
     assert.match(formatDiagnosis(d), /DOCKER_TLS_VERIFY=1/);
   });
 
   it('something else answering on the port is not a docker daemon', () => {
-    assert.equal(diagnoseDaemon(facts({ statusCode: 404, message: '(HTTP code 404) unexpected' }, { endpoint: fromEnv('tcp://127.0.0.1:8080') })).problem, 'not-docker');
+    assert.equal(
+      diagnoseDaemon(facts({ statusCode: 404, message: '(HTTP code 404) unexpected' }, { endpoint: fromEnv('tcp://127.0.0.1:8080') }))
+        .problem,
+      'not-docker',
+    );
   });
 
   it('reads group names from /etc/group', () => {

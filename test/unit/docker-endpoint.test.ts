@@ -6,9 +6,11 @@ function environment(env: NodeJS.ProcessEnv, files: Record<string, string> = {})
   return { env, homeDir: '/home/agent', readFile: (file) => files[file] };
 }
 
-const meta = (name: string, host: string, skipTls = false) => JSON.stringify({ Name: name, Metadata: {}, Endpoints: { docker: { Host: host, SkipTLSVerify: skipTls } } });
+const meta = (name: string, host: string, skipTls = false) =>
+  JSON.stringify({ Name: name, Metadata: {}, Endpoints: { docker: { Host: host, SkipTLSVerify: skipTls } } });
 const metaPath = (configDir: string, name: string) => path.join(configDir, 'contexts', 'meta', contextStoreId(name), 'meta.json');
-const tlsPath = (configDir: string, name: string, file: string) => path.join(configDir, 'contexts', 'tls', contextStoreId(name), 'docker', file);
+const tlsPath = (configDir: string, name: string, file: string) =>
+  path.join(configDir, 'contexts', 'tls', contextStoreId(name), 'docker', file);
 
 describe('docker endpoint', () => {
   describe('parseDockerHost', () => {
@@ -40,14 +42,19 @@ describe('docker endpoint', () => {
     });
 
     it('takes the dockerHost input over DOCKER_HOST and DOCKER_CONTEXT', () => {
-      const e = resolveEndpoint(environment({ DOCKER_HOST: 'tcp://other:2375', DOCKER_CONTEXT: 'ctx' }), 'unix:///run/user/1000/docker.sock');
+      const e = resolveEndpoint(
+        environment({ DOCKER_HOST: 'tcp://other:2375', DOCKER_CONTEXT: 'ctx' }),
+        'unix:///run/user/1000/docker.sock',
+      );
       assert.equal(e.source, 'input');
       assert.equal(e.kind === 'unix' && e.socketPath, '/run/user/1000/docker.sock');
     });
 
     it('takes DOCKER_HOST over DOCKER_CONTEXT, with TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH and port 2376 by default', () => {
       const files = { '/certs/ca.pem': 'CA', '/certs/cert.pem': 'CERT', '/certs/key.pem': 'KEY' };
-      const e = resolveEndpoint(environment({ DOCKER_HOST: 'tcp://dind', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs', DOCKER_CONTEXT: 'ctx' }, files));
+      const e = resolveEndpoint(
+        environment({ DOCKER_HOST: 'tcp://dind', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs', DOCKER_CONTEXT: 'ctx' }, files),
+      );
       assert.equal(e.source, 'DOCKER_HOST');
       assert.ok(e.kind === 'tcp');
       assert.equal(e.port, 2376);
@@ -55,7 +62,9 @@ describe('docker endpoint', () => {
     });
 
     it('treats any non-empty DOCKER_TLS_VERIFY as on (as the CLI does) and reads certificates from the config dir by default', () => {
-      const e = resolveEndpoint(environment({ DOCKER_HOST: 'tcp://dind:2376', DOCKER_TLS_VERIFY: '0' }, { '/home/agent/.docker/ca.pem': 'CA' }));
+      const e = resolveEndpoint(
+        environment({ DOCKER_HOST: 'tcp://dind:2376', DOCKER_TLS_VERIFY: '0' }, { '/home/agent/.docker/ca.pem': 'CA' }),
+      );
       assert.ok(e.kind === 'tcp' && e.tls?.verify && e.tls.ca === 'CA' && e.tls.dir === '/home/agent/.docker');
     });
 
@@ -68,7 +77,10 @@ describe('docker endpoint', () => {
 
     it("reads DOCKER_CONTEXT's endpoint and TLS files from the config dir's context store", () => {
       const configDir = '/cfg';
-      const files = { [metaPath(configDir, 'remote')]: meta('remote', 'tcp://build-host:2376'), [tlsPath(configDir, 'remote', 'ca.pem')]: 'CTXCA' };
+      const files = {
+        [metaPath(configDir, 'remote')]: meta('remote', 'tcp://build-host:2376'),
+        [tlsPath(configDir, 'remote', 'ca.pem')]: 'CTXCA',
+      };
       const e = resolveEndpoint(environment({ DOCKER_CONFIG: configDir, DOCKER_CONTEXT: 'remote' }, files));
       assert.equal(e.source, 'DOCKER_CONTEXT');
       assert.equal(e.context, 'remote');
@@ -76,7 +88,10 @@ describe('docker endpoint', () => {
     });
 
     it("falls back to config.json's currentContext, and treats 'default' as the local socket", () => {
-      const files = { '/home/agent/.docker/config.json': JSON.stringify({ currentContext: 'rootless' }), [metaPath('/home/agent/.docker', 'rootless')]: meta('rootless', 'unix:///run/user/1000/docker.sock') };
+      const files = {
+        '/home/agent/.docker/config.json': JSON.stringify({ currentContext: 'rootless' }),
+        [metaPath('/home/agent/.docker', 'rootless')]: meta('rootless', 'unix:///run/user/1000/docker.sock'),
+      };
       const e = resolveEndpoint(environment({}, files));
       assert.equal(e.source, 'currentContext');
       assert.ok(e.kind === 'unix' && e.socketPath === '/run/user/1000/docker.sock');
@@ -84,7 +99,10 @@ describe('docker endpoint', () => {
     });
 
     it('says which context is missing and where it was looked for', () => {
-      assert.throws(() => resolveEndpoint(environment({ DOCKER_CONTEXT: 'gone' })), /docker context 'gone' \(from DOCKER_CONTEXT\) does not exist: .*meta\.json was not found/);
+      assert.throws(
+        () => resolveEndpoint(environment({ DOCKER_CONTEXT: 'gone' })),
+        /docker context 'gone' \(from DOCKER_CONTEXT\) does not exist: .*meta\.json was not found/,
+      );
     });
 
     it('names DOCKER_HOST when its value is malformed', () => {

@@ -7,7 +7,9 @@ import { pingAndVersion } from '../../src/docker/engine-ping';
 import type { DockerEndpoint } from '../../src/docker/endpoint';
 
 /** An Engine API stand-in on a unix socket in a temp dir; `answers` maps a path to status and body. */
-async function daemon(answers: Record<string, [number, string]>): Promise<{ endpoint: Extract<DockerEndpoint, { kind: 'unix' }>; paths: string[]; close(): void }> {
+async function daemon(
+  answers: Record<string, [number, string]>,
+): Promise<{ endpoint: Extract<DockerEndpoint, { kind: 'unix' }>; paths: string[]; close(): void }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
   const socketPath = path.join(dir, 'docker.sock');
   const paths: string[] = [];
@@ -29,7 +31,10 @@ async function daemon(answers: Record<string, [number, string]>): Promise<{ endp
 
 describe('Engine API ping', () => {
   it('pings, then reads the version, OS and architecture', async () => {
-    const d = await daemon({ '/_ping': [200, 'OK'], '/version': [200, JSON.stringify({ Version: '26.1.5+dfsg1', ApiVersion: '1.45', Os: 'linux', Arch: 'amd64' })] });
+    const d = await daemon({
+      '/_ping': [200, 'OK'],
+      '/version': [200, JSON.stringify({ Version: '26.1.5+dfsg1', ApiVersion: '1.45', Os: 'linux', Arch: 'amd64' })],
+    });
     try {
       assert.deepEqual(await pingAndVersion(d.endpoint, 5000), { version: '26.1.5+dfsg1', apiVersion: '1.45', os: 'linux', arch: 'amd64' });
       assert.deepEqual(d.paths, ['/_ping', '/version']);
@@ -39,7 +44,11 @@ describe('Engine API ping', () => {
   });
 
   it('asks /info for the variant of a 32-bit arm server', async () => {
-    const d = await daemon({ '/_ping': [200, 'OK'], '/version': [200, JSON.stringify({ Version: '27.3.1', Os: 'linux', Arch: 'arm' })], '/info': [200, JSON.stringify({ Architecture: 'armv7l' })] });
+    const d = await daemon({
+      '/_ping': [200, 'OK'],
+      '/version': [200, JSON.stringify({ Version: '27.3.1', Os: 'linux', Arch: 'arm' })],
+      '/info': [200, JSON.stringify({ Architecture: 'armv7l' })],
+    });
     try {
       assert.equal((await pingAndVersion(d.endpoint, 5000)).machine, 'armv7l');
     } finally {
@@ -47,10 +56,13 @@ describe('Engine API ping', () => {
     }
   });
 
-  it('keeps the HTTP status of an answer that is not the daemon\'s, and refuses a server that is not docker', async () => {
+  it("keeps the HTTP status of an answer that is not the daemon's, and refuses a server that is not docker", async () => {
     const d = await daemon({});
     try {
-      await assert.rejects(pingAndVersion(d.endpoint, 5000), (e: Error & { statusCode?: number }) => e.statusCode === 404 && /\(HTTP code 404\) GET \/_ping/.test(e.message));
+      await assert.rejects(
+        pingAndVersion(d.endpoint, 5000),
+        (e: Error & { statusCode?: number }) => e.statusCode === 404 && /\(HTTP code 404\) GET \/_ping/.test(e.message),
+      );
     } finally {
       d.close();
     }
@@ -63,7 +75,13 @@ describe('Engine API ping', () => {
   });
 
   it("keeps Node's error code when there is no socket", async () => {
-    await assert.rejects(pingAndVersion({ kind: 'unix', host: 'unix:///nonexistent/docker.sock', socketPath: '/nonexistent/docker.sock', source: 'input' }, 5000), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    await assert.rejects(
+      pingAndVersion(
+        { kind: 'unix', host: 'unix:///nonexistent/docker.sock', socketPath: '/nonexistent/docker.sock', source: 'input' },
+        5000,
+      ),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOENT',
+    );
   });
 
   it('gives up after the timeout with ETIMEDOUT', async () => {
@@ -72,7 +90,10 @@ describe('Engine API ping', () => {
     const server = http.createServer(() => undefined);
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     try {
-      await assert.rejects(pingAndVersion({ kind: 'unix', host: `unix://${socketPath}`, socketPath, source: 'input' }, 50), (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT');
+      await assert.rejects(
+        pingAndVersion({ kind: 'unix', host: `unix://${socketPath}`, socketPath, source: 'input' }, 50),
+        (e: NodeJS.ErrnoException) => e.code === 'ETIMEDOUT',
+      );
     } finally {
       server.closeAllConnections();
       server.close();

@@ -28,7 +28,10 @@ describe('install lock', () => {
 
   it('releases the lock when the work fails', async () => {
     const lock = file();
-    await assert.rejects(withLock(lock, async () => Promise.reject(new Error('apt failed'))), /apt failed/);
+    await assert.rejects(
+      withLock(lock, async () => Promise.reject(new Error('apt failed'))),
+      /apt failed/,
+    );
     assert.ok(!existsSync(lock));
   });
 
@@ -45,6 +48,9 @@ describe('install lock', () => {
     const lock = file();
     await withLock(lock, async () => undefined);
     writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), since: Date.now() }));
-    await assert.rejects(withLock(lock, async () => undefined, { timeoutMs: 30, pollMs: 5 }), new RegExp(`held the install lock .* \\(pid ${process.pid} on ${os.hostname()}\\)`));
+    await assert.rejects(
+      withLock(lock, async () => undefined, { timeoutMs: 30, pollMs: 5 }),
+      new RegExp(`held the install lock .* \\(pid ${process.pid} on ${os.hostname()}\\)`),
+    );
   });
 });

@@ -4,11 +4,27 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliAsker, dockerCliEnv, serverPlatform } from '../../src/docker/api';
 import type { DockerEndpoint, EndpointEnvironment } from '../../src/docker/endpoint';
-import { cliPluginDirs, daemonFailure, findBuildxPlugin, findOnPath, probeAll, probeBuildx, probeCli, SYSTEM_PLUGIN_DIRS } from '../../src/docker/probe';
+import {
+  cliPluginDirs,
+  daemonFailure,
+  findBuildxPlugin,
+  findOnPath,
+  probeAll,
+  probeBuildx,
+  probeCli,
+  SYSTEM_PLUGIN_DIRS,
+} from '../../src/docker/probe';
 import { formatPlatform } from '../../src/platform/platform';
 import type { RunResult, Runner } from '../../src/process/exec';
 
-const ok = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({ exitCode, stdout, stderr, signal: null, timedOut: false, durationMs: 1 });
+const ok = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({
+  exitCode,
+  stdout,
+  stderr,
+  signal: null,
+  timedOut: false,
+  durationMs: 1,
+});
 
 function executable(dir: string, name: string): string {
   mkdirSync(dir, { recursive: true });
@@ -22,7 +38,11 @@ describe('probes', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'probe-'));
   const bin = path.join(root, 'bin');
   const config = path.join(root, 'config');
-  const environment = (env: NodeJS.ProcessEnv, files: Record<string, string> = {}): EndpointEnvironment => ({ env, homeDir: root, readFile: (f) => files[f] });
+  const environment = (env: NodeJS.ProcessEnv, files: Record<string, string> = {}): EndpointEnvironment => ({
+    env,
+    homeDir: root,
+    readFile: (f) => files[f],
+  });
 
   it('finds executables on PATH in order and ignores non-executables', () => {
     const first = path.join(root, 'a');
@@ -34,11 +54,20 @@ describe('probes', () => {
   });
 
   it('looks for buildx where the CLI does: cliPluginsExtraDirs, <config>/cli-plugins, then the system directories', () => {
-    const env = environment({ DOCKER_CONFIG: config }, { [path.join(config, 'config.json')]: JSON.stringify({ cliPluginsExtraDirs: ['/opt/plugins'] }) });
+    const env = environment(
+      { DOCKER_CONFIG: config },
+      { [path.join(config, 'config.json')]: JSON.stringify({ cliPluginsExtraDirs: ['/opt/plugins'] }) },
+    );
     assert.deepEqual(cliPluginDirs(env), ['/opt/plugins', path.join(config, 'cli-plugins'), ...SYSTEM_PLUGIN_DIRS]);
     const plugin = executable(path.join(config, 'cli-plugins'), 'docker-buildx');
     assert.equal(findBuildxPlugin(env), plugin);
-    assert.equal(findBuildxPlugin(environment({ DOCKER_CONFIG: config }), (f) => f === '/usr/libexec/docker/cli-plugins/docker-buildx' || f === plugin), plugin);
+    assert.equal(
+      findBuildxPlugin(
+        environment({ DOCKER_CONFIG: config }),
+        (f) => f === '/usr/libexec/docker/cli-plugins/docker-buildx' || f === plugin,
+      ),
+      plugin,
+    );
   });
 
   it('reads the CLI and plugin versions, running the plugin directly', async () => {
@@ -70,9 +99,15 @@ describe('probes', () => {
   it('runs the three probes at once and keeps a daemon failure as data', async () => {
     const runner: Runner = async () => ok('');
     const endpoint: DockerEndpoint = { kind: 'unix', host: 'unix:///x.sock', socketPath: '/x.sock', source: 'default' };
-    const result = await probeAll(runner, environment({ PATH: '/nonexistent' }), endpoint, async () => Promise.reject(Object.assign(new Error('connect ENOENT /x.sock'), { code: 'ENOENT' })));
+    const result = await probeAll(runner, environment({ PATH: '/nonexistent' }), endpoint, async () =>
+      Promise.reject(Object.assign(new Error('connect ENOENT /x.sock'), { code: 'ENOENT' })),
+    );
     assert.deepEqual(result.daemon, { ok: false, failure: { code: 'ENOENT', statusCode: undefined, message: 'connect ENOENT /x.sock' } });
-    assert.deepEqual(daemonFailure({ statusCode: 400, message: '(HTTP code 400) unexpected' }), { code: undefined, statusCode: 400, message: '(HTTP code 400) unexpected' });
+    assert.deepEqual(daemonFailure({ statusCode: 400, message: '(HTTP code 400) unexpected' }), {
+      code: undefined,
+      statusCode: 400,
+      message: '(HTTP code 400) unexpected',
+    });
   });
 
   it('asks an ssh daemon through the CLI, with the dockerHost input as DOCKER_HOST', async () => {
@@ -93,6 +128,9 @@ describe('probes', () => {
 
   it("names the server's platform, with the arm variant from uname -m", () => {
     assert.equal(formatPlatform(serverPlatform({ version: '', apiVersion: '', os: 'linux', arch: 'amd64' })), 'linux/amd64');
-    assert.equal(formatPlatform(serverPlatform({ version: '', apiVersion: '', os: 'linux', arch: 'arm', machine: 'armv7l' })), 'linux/arm/v7');
+    assert.equal(
+      formatPlatform(serverPlatform({ version: '', apiVersion: '', os: 'linux', arch: 'arm', machine: 'armv7l' })),
+      'linux/arm/v7',
+    );
   });
 });

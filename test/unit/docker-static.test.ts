@@ -69,7 +69,10 @@ describe('static binaries', () => {
       relativePath: 'x86_64/docker-27.3.1.tgz',
       fileName: 'docker-27.3.1.tgz',
     });
-    assert.equal(dockerStaticAsset(sources([], 'arm64'), '27.3.1').url, 'https://mirror.contoso.com/docker/static/stable/aarch64/docker-27.3.1.tgz');
+    assert.equal(
+      dockerStaticAsset(sources([], 'arm64'), '27.3.1').url,
+      'https://mirror.contoso.com/docker/static/stable/aarch64/docker-27.3.1.tgz',
+    );
     const bx = buildxAsset(sources([], 'arm64'), '0.21.2');
     assert.equal(bx.url, 'https://mirror.contoso.com/buildx/releases/download/v0.21.2/buildx-v0.21.2.linux-arm64');
     assert.equal(bx.checksumsUrl, 'https://mirror.contoso.com/buildx/releases/download/v0.21.2/checksums.txt');
@@ -83,7 +86,10 @@ describe('static binaries', () => {
 
   it('refuses a docker archive without a trusted checksum and downloads nothing', async () => {
     const { cache, downloads } = fakeCache({});
-    await assert.rejects(cacheStaticDocker('27.3.1', sources(), cache, new RecordingLogger()), /publishes no checksum for https:\/\/mirror\.contoso\.com\/docker\/static\/stable\/x86_64\/docker-27\.3\.1\.tgz.*`<sha256> {2}x86_64\/docker-27\.3\.1\.tgz`/s);
+    await assert.rejects(
+      cacheStaticDocker('27.3.1', sources(), cache, new RecordingLogger()),
+      /publishes no checksum for https:\/\/mirror\.contoso\.com\/docker\/static\/stable\/x86_64\/docker-27\.3\.1\.tgz.*`<sha256> {2}x86_64\/docker-27\.3\.1\.tgz`/s,
+    );
     assert.deepEqual(downloads, []);
   });
 
@@ -102,7 +108,9 @@ describe('static binaries', () => {
   it('refuses a tampered archive, deletes it and installs nothing', async () => {
     const url = 'https://mirror.contoso.com/docker/static/stable/x86_64/docker-27.3.1.tgz';
     const { cache } = fakeCache({ [url]: 'tampered' });
-    const error = await cacheStaticDocker('27.3.1', sources([`${sha('genuine')}  docker-27.3.1.tgz`]), cache, new RecordingLogger()).catch((e) => e);
+    const error = await cacheStaticDocker('27.3.1', sources([`${sha('genuine')}  docker-27.3.1.tgz`]), cache, new RecordingLogger()).catch(
+      (e) => e,
+    );
     assert.ok(error instanceof ChecksumError);
     assert.match(error.message, new RegExp(`its sha256 is ${sha('tampered')}, but the staticChecksums input says ${sha('genuine')}`));
     assert.equal(cache.find('docker-static', '27.3.1', 'x64'), undefined);
@@ -110,7 +118,10 @@ describe('static binaries', () => {
 
   it("verifies buildx against its release's checksums.txt", async () => {
     const base = 'https://mirror.contoso.com/buildx/releases/download/v0.21.2';
-    const { cache, downloads } = fakeCache({ [`${base}/checksums.txt`]: `${sha('bx')} *buildx-v0.21.2.linux-amd64\n${sha('other')} *buildx-v0.21.2.linux-arm64\n`, [`${base}/buildx-v0.21.2.linux-amd64`]: 'bx' });
+    const { cache, downloads } = fakeCache({
+      [`${base}/checksums.txt`]: `${sha('bx')} *buildx-v0.21.2.linux-amd64\n${sha('other')} *buildx-v0.21.2.linux-arm64\n`,
+      [`${base}/buildx-v0.21.2.linux-amd64`]: 'bx',
+    });
     const { file, fromCache } = await cacheBuildx('0.21.2', sources(), cache, new RecordingLogger());
     assert.equal(fromCache, false);
     assert.equal(readFileSync(file, 'utf8'), 'bx');
@@ -119,8 +130,14 @@ describe('static binaries', () => {
 
   it('refuses a tampered buildx binary served beside a genuine checksums.txt', async () => {
     const base = 'https://mirror.contoso.com/buildx/releases/download/v0.21.2';
-    const { cache } = fakeCache({ [`${base}/checksums.txt`]: `${sha('bx')} *buildx-v0.21.2.linux-amd64\n`, [`${base}/buildx-v0.21.2.linux-amd64`]: 'bx+malware' });
-    await assert.rejects(cacheBuildx('0.21.2', sources(), cache, new RecordingLogger()), (e: Error) => e instanceof ChecksumError && /checksums\.txt says/.test(e.message));
+    const { cache } = fakeCache({
+      [`${base}/checksums.txt`]: `${sha('bx')} *buildx-v0.21.2.linux-amd64\n`,
+      [`${base}/buildx-v0.21.2.linux-amd64`]: 'bx+malware',
+    });
+    await assert.rejects(
+      cacheBuildx('0.21.2', sources(), cache, new RecordingLogger()),
+      (e: Error) => e instanceof ChecksumError && /checksums\.txt says/.test(e.message),
+    );
   });
 
   it('lets a staticChecksums line for buildx win over checksums.txt (which is then not fetched)', async () => {
@@ -132,6 +149,9 @@ describe('static binaries', () => {
 
   it('says which version was not found on the server', async () => {
     const { cache } = fakeCache({});
-    await assert.rejects(cacheBuildx('0.99.0', sources(), cache, new RecordingLogger()), /could not download .*v0\.99\.0\/checksums\.txt.*404/);
+    await assert.rejects(
+      cacheBuildx('0.99.0', sources(), cache, new RecordingLogger()),
+      /could not download .*v0\.99\.0\/checksums\.txt.*404/,
+    );
   });
 });

@@ -1,5 +1,12 @@
 import { strict as assert } from 'node:assert';
-import { compareVersions, coreVersion, parseBuildxVersion, parseDockerCliVersion, parseVersionPin, satisfiesPin } from '../../src/docker/version';
+import {
+  compareVersions,
+  coreVersion,
+  parseBuildxVersion,
+  parseDockerCliVersion,
+  parseVersionPin,
+  satisfiesPin,
+} from '../../src/docker/version';
 
 describe('docker and buildx versions', () => {
   const cli: [string, string | undefined][] = [

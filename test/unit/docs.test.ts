@@ -19,17 +19,22 @@ describe('overview.md (the Marketplace page)', () => {
       const taskJson = JSON.parse(readFileSync(path.join(root, 'tasks', task, 'task.json'), 'utf8'));
       assert.ok(overview.includes(`<!-- task-table:${task} -->`), `overview.md has no generated table for ${task}`);
       for (const input of taskJson.inputs ?? []) assert.ok(overview.includes(`| \`${input.name}\` |`), `input ${input.name} is missing`);
-      for (const output of taskJson.outputVariables ?? []) assert.ok(overview.includes(`| \`${output.name}\` |`), `output ${output.name} is missing`);
+      for (const output of taskJson.outputVariables ?? [])
+        assert.ok(overview.includes(`| \`${output.name}\` |`), `output ${output.name} is missing`);
     });
   }
 
   it('notices a task.json change that the page does not carry', () => {
     const tasks = mkdtempSync(path.join(os.tmpdir(), 'docs-'));
     mkdirSync(path.join(tasks, 'Sample'));
-    const taskJson = { name: 'Sample', version: { Major: 1 }, inputs: [{ name: 'first', label: 'First', type: 'string', helpMarkDown: 'One.' }] };
+    const taskJson = {
+      name: 'Sample',
+      version: { Major: 1 },
+      inputs: [{ name: 'first', label: 'First', type: 'string', helpMarkDown: 'One.' }],
+    };
     writeFileSync(path.join(tasks, 'Sample', 'task.json'), JSON.stringify(taskJson));
     const page = renderOverview('intro\n<!-- task-table:Sample -->\nold\n<!-- /task-table:Sample -->\nend', tasks);
-    assert.ok(page.includes("| `first` | string |  | One. |"), page);
+    assert.ok(page.includes('| `first` | string |  | One. |'), page);
     taskJson.inputs.push({ name: 'second', label: 'Second', type: 'string', helpMarkDown: 'Two.' });
     writeFileSync(path.join(tasks, 'Sample', 'task.json'), JSON.stringify(taskJson));
     assert.notEqual(renderOverview(page, tasks), page);

@@ -56,7 +56,10 @@ describe('ELF headers', () => {
   }
 
   it('finds PT_INTERP in crafted 32-bit big-endian and 64-bit little-endian files', () => {
-    assert.equal(parseElfHeader(craftedElf({ bits: 32, endianness: 'big', machine: 8, interpreter: '/lib/ld.so.1' })).interpreter, '/lib/ld.so.1');
+    assert.equal(
+      parseElfHeader(craftedElf({ bits: 32, endianness: 'big', machine: 8, interpreter: '/lib/ld.so.1' })).interpreter,
+      '/lib/ld.so.1',
+    );
     assert.equal(
       parseElfHeader(craftedElf({ bits: 64, endianness: 'little', machine: 183, interpreter: '/lib/ld-linux-aarch64.so.1' })).interpreter,
       '/lib/ld-linux-aarch64.so.1',

@@ -12,7 +12,14 @@ import type { ToolCache } from '../../src/tools/cache';
 import { RecordingLogger } from '../../src/log';
 import type { RunResult, Runner } from '../../src/process/exec';
 
-const ok = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({ exitCode, stdout, stderr, signal: null, timedOut: false, durationMs: 1 });
+const ok = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({
+  exitCode,
+  stdout,
+  stderr,
+  signal: null,
+  timedOut: false,
+  durationMs: 1,
+});
 const server: DaemonInfo = { version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
@@ -55,7 +62,10 @@ function agent() {
     download: async (url) => {
       downloads.push(url);
       const f = path.join(root, `dl-${downloads.length}`);
-      writeFileSync(f, url.endsWith('checksums.txt') ? `${sha('buildx')} *buildx-v0.21.2.linux-amd64\n` : url.endsWith('.tgz') ? 'tgz' : 'buildx');
+      writeFileSync(
+        f,
+        url.endsWith('checksums.txt') ? `${sha('buildx')} *buildx-v0.21.2.linux-amd64\n` : url.endsWith('.tgz') ? 'tgz' : 'buildx',
+      );
       return f;
     },
     extract: async () => {
@@ -79,7 +89,17 @@ function agent() {
   const env: NodeJS.ProcessEnv = { PATH: bin, DOCKER_CONFIG: path.join(root, 'config'), HOME: root };
   const log = new RecordingLogger();
   // as root, whoever runs the tests: the system-wide install path is what these cases check
-  const deps = (ask: () => Promise<DaemonInfo>): EnsureContext => ({ runner, logger: log, env, toolsDir: tools, tempDir: temp, toolCache: async () => toolCache, ask, arch: 'x64', uid: 0 });
+  const deps = (ask: () => Promise<DaemonInfo>): EnsureContext => ({
+    runner,
+    logger: log,
+    env,
+    toolsDir: tools,
+    tempDir: temp,
+    toolCache: async () => toolCache,
+    ask,
+    arch: 'x64',
+    uid: 0,
+  });
   return { root, calls, downloads, prepended, state, deps, log, env };
 }
 
@@ -97,7 +117,10 @@ describe('EnsureDocker core', () => {
   it('with everything present: probes once, installs nothing, reports versions and the server platform', async () => {
     const a = agent();
     a.state.buildxInstalled = true;
-    const result = await ensureDocker(options(), a.deps(async () => server));
+    const result = await ensureDocker(
+      options(),
+      a.deps(async () => server),
+    );
     assert.deepEqual(result.installed, []);
     assert.equal(result.dockerVersion, '27.3.1');
     assert.equal(result.buildxVersion, '0.21.2');
@@ -109,17 +132,33 @@ describe('EnsureDocker core', () => {
 
   it('installs a missing buildx from static binaries, verified, into the system plugin directory, and re-probes', async () => {
     const a = agent();
-    const result = await ensureDocker(options(), a.deps(async () => server));
+    const result = await ensureDocker(
+      options(),
+      a.deps(async () => server),
+    );
     assert.deepEqual(result.installed, ['buildx']);
     assert.equal(result.buildxVersion, '0.21.2');
-    assert.deepEqual(a.downloads, ['https://mirror.test/buildx/v0.21.2/checksums.txt', 'https://mirror.test/buildx/v0.21.2/buildx-v0.21.2.linux-amd64']);
-    assert.ok(a.calls.includes(`install -D -m 0755 ${path.join(a.root, 'cache', 'buildx', 'docker-buildx')} /usr/local/lib/docker/cli-plugins/docker-buildx`));
+    assert.deepEqual(a.downloads, [
+      'https://mirror.test/buildx/v0.21.2/checksums.txt',
+      'https://mirror.test/buildx/v0.21.2/buildx-v0.21.2.linux-amd64',
+    ]);
+    assert.ok(
+      a.calls.includes(
+        `install -D -m 0755 ${path.join(a.root, 'cache', 'buildx', 'docker-buildx')} /usr/local/lib/docker/cli-plugins/docker-buildx`,
+      ),
+    );
   });
 
   it('counts a docker CLI of another version than dockerVersion as missing and puts the pinned one first on PATH', async () => {
     const a = agent();
     a.state.buildxInstalled = true;
-    const result = await ensureDocker(options({ dockerVersion: '28.3.3', staticSources: { ...options().staticSources, checksumLines: [`${sha('tgz')}  x86_64/docker-28.3.3.tgz`] } }), a.deps(async () => server));
+    const result = await ensureDocker(
+      options({
+        dockerVersion: '28.3.3',
+        staticSources: { ...options().staticSources, checksumLines: [`${sha('tgz')}  x86_64/docker-28.3.3.tgz`] },
+      }),
+      a.deps(async () => server),
+    );
     assert.deepEqual(result.installed, ['docker-cli']);
     assert.equal(result.dockerVersion, '28.3.3');
     assert.deepEqual(a.downloads, ['https://mirror.test/static/stable/x86_64/docker-28.3.3.tgz']);
@@ -130,7 +169,10 @@ describe('EnsureDocker core', () => {
   it('fails with the diagnosis when the daemon does not answer and startDaemon is never, before installing anything', async () => {
     const a = agent();
     const socket = path.join(a.root, 'docker.sock');
-    const error = await ensureDocker(options({ dockerHost: `unix://${socket}` }), a.deps(async () => Promise.reject(Object.assign(new Error(`connect ENOENT ${socket}`), { code: 'ENOENT' })))).catch((e) => e);
+    const error = await ensureDocker(
+      options({ dockerHost: `unix://${socket}` }),
+      a.deps(async () => Promise.reject(Object.assign(new Error(`connect ENOENT ${socket}`), { code: 'ENOENT' }))),
+    ).catch((e) => e);
     assert.match(error.message, new RegExp(`no Docker socket at ${socket}, the address set by the dockerHost input`));
     assert.match(error.message, /Also missing: buildx/);
     assert.deepEqual(a.downloads, []);
@@ -139,14 +181,20 @@ describe('EnsureDocker core', () => {
   it('refuses a TCP daemon that does not answer even with startDaemon: auto', async () => {
     const a = agent();
     a.state.buildxInstalled = true;
-    const error = await ensureDocker(options({ dockerHost: 'tcp://127.0.0.1:1', startDaemon: 'auto' }), a.deps(async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })))).catch((e) => e);
+    const error = await ensureDocker(
+      options({ dockerHost: 'tcp://127.0.0.1:1', startDaemon: 'auto' }),
+      a.deps(async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))),
+    ).catch((e) => e);
     assert.match(error.message, /^Nothing accepts connections at 127\.0\.0\.1:1, the address set by the dockerHost input/);
   });
 
   it('logs the probe of each tool and the daemon, in that order, and nothing else when everything is present', async () => {
     const a = agent();
     a.state.buildxInstalled = true;
-    await ensureDocker(options({ dockerHost: 'unix:///run/test-docker.sock' }), a.deps(async () => server));
+    await ensureDocker(
+      options({ dockerHost: 'unix:///run/test-docker.sock' }),
+      a.deps(async () => server),
+    );
     assert.deepEqual(
       a.log.lines.map((l) => l.message),
       [
@@ -159,17 +207,26 @@ describe('EnsureDocker core', () => {
 
   it('installs inside one group and says what it installed, with the versions found afterwards', async () => {
     const a = agent();
-    await ensureDocker(options(), a.deps(async () => server));
+    await ensureDocker(
+      options(),
+      a.deps(async () => server),
+    );
     const lines = a.log.lines.map((l) => `${l.level}: ${l.message}`);
     assert.ok(lines.includes('group: Install buildx'), lines.join('\n'));
-    assert.ok(lines.some((l) => /^info: Installing buildx from static \(/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /^info: Installing buildx from static \(/.test(l)),
+      lines.join('\n'),
+    );
     assert.equal(lines.at(-1), 'info: Installed buildx: docker 27.3.1, buildx 0.21.2');
   });
 
   it('installs nothing when another job installed the tools while this one waited for the lock', async () => {
     const a = agent();
     a.state.installedByAnotherJob = true;
-    const result = await ensureDocker(options(), a.deps(async () => server));
+    const result = await ensureDocker(
+      options(),
+      a.deps(async () => server),
+    );
     assert.deepEqual(result.installed, []);
     assert.deepEqual(a.downloads, []);
     assert.ok(a.log.text().includes('Another job installed them meanwhile; nothing to do.'));
@@ -179,14 +236,20 @@ describe('EnsureDocker core', () => {
   it('fails naming both tools when the install left one of them unusable', async () => {
     const a = agent();
     a.state.installWorks = false;
-    const error = await ensureDocker(options(), a.deps(async () => server)).catch((e) => e);
+    const error = await ensureDocker(
+      options(),
+      a.deps(async () => server),
+    ).catch((e) => e);
     assert.match(error.message, /^After installing, still missing: docker 27\.3\.1 \(.*\); buildx unusable: /);
   });
 
   it('reports a platform the daemon runs natively as native, without installing or registering anything', async () => {
     const a = agent();
     a.state.buildxInstalled = true;
-    const result = await ensureDocker(options({ emulatePlatforms: parsePlatformList('linux/amd64') }), a.deps(async () => server));
+    const result = await ensureDocker(
+      options({ emulatePlatforms: parsePlatformList('linux/amd64') }),
+      a.deps(async () => server),
+    );
     assert.deepEqual(result.emulation, [{ platform: 'linux/amd64', how: 'native' }]);
     assert.deepEqual(result.installed, []);
     assert.ok(a.log.lines.some((l) => l.level === 'group' && l.message === 'Emulation for linux/amd64'));
@@ -218,7 +281,9 @@ describe('daemonStartRefusal', () => {
 
   it('says startDaemon is never when it could have started the daemon, and names what is missing too', () => {
     const refusal = daemonStartRefusal(diagnosis('no-socket'), unix, false, 'never', ['docker-cli', 'buildx']);
-    assert.match(refusal ?? '', /\n {2}\(startDaemon is never, so the task does not start one\.\)\n\(Also missing: docker-cli, buildx\.\)$/);
+    assert.match(
+      refusal ?? '',
+      /\n {2}\(startDaemon is never, so the task does not start one\.\)\n\(Also missing: docker-cli, buildx\.\)$/,
+    );
   });
 });
-

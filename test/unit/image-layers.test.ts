@@ -54,7 +54,13 @@ describe('tar reader', () => {
   const longPath = `app/${'very-long-directory-name/'.repeat(6)}bin/python3`;
   for (const how of ['prefix', 'gnu', 'pax'] as const) {
     it(`reads a path longer than 100 bytes carried by ${how === 'prefix' ? 'the ustar prefix' : how === 'gnu' ? 'a GNU L record' : 'a PAX record'}`, async () => {
-      const seen = await entriesOf(tar([{ path: longPath, content: 'x', longName: how }, { path: 'after', content: 'y' }]), 1);
+      const seen = await entriesOf(
+        tar([
+          { path: longPath, content: 'x', longName: how },
+          { path: 'after', content: 'y' },
+        ]),
+        1,
+      );
       assert.deepEqual(
         seen.map((s) => [s.entry.path, s.head]),
         [
@@ -73,7 +79,13 @@ describe('tar reader', () => {
 
   it('skips the data of files it was not asked about, across chunk boundaries', async () => {
     const big = Buffer.alloc(5000, 0x61);
-    const seen = await entriesOf(tar([{ path: 'big', content: big }, { path: 'small', content: 'ok' }]), 0);
+    const seen = await entriesOf(
+      tar([
+        { path: 'big', content: big },
+        { path: 'small', content: 'ok' },
+      ]),
+      0,
+    );
     assert.deepEqual(
       seen.map((s) => [s.entry.path, s.entry.size]),
       [
@@ -150,7 +162,11 @@ describe('image filesystem across layers', () => {
   });
 
   it('re-adding a whited-out path in a later layer brings it back', async () => {
-    const fs = await filesystem([{ path: 'bin/sh', content: 'a', mode: 0o755 }], [{ path: 'bin/.wh.sh', content: '' }], [{ path: 'bin/sh', content: 'b', mode: 0o755 }]);
+    const fs = await filesystem(
+      [{ path: 'bin/sh', content: 'a', mode: 0o755 }],
+      [{ path: 'bin/.wh.sh', content: '' }],
+      [{ path: 'bin/sh', content: 'b', mode: 0o755 }],
+    );
     const sh = fs.node('/bin/sh');
     assert.equal(sh?.kind === 'file' && sh.head?.toString(), 'b');
   });

@@ -48,7 +48,10 @@ describe('the program an image starts', () => {
   it('refuses the seed: /app/.venv/bin/python links to an arm64 binary in a linux/amd64 image', async () => {
     const fs = await image(...seedLayers('arm64'));
     const check = checkProgram(fs, { Entrypoint: ['/app/.venv/bin/python'], Cmd: ['main.py'] }, amd64);
-    assert.match(check.problem ?? '', /entrypoint \/app\/\.venv\/bin\/python .*\/usr\/local\/bin\/python3\.12\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64/);
+    assert.match(
+      check.problem ?? '',
+      /entrypoint \/app\/\.venv\/bin\/python .*\/usr\/local\/bin\/python3\.12\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64/,
+    );
     assert.match(check.problem ?? '', /exec format error/);
   });
 
@@ -56,7 +59,10 @@ describe('the program an image starts', () => {
     const fs = await image(...seedLayers('arm64'));
     const config: RunConfig = { Env: ['PATH=/app/.venv/bin:/usr/local/bin:/usr/bin:/bin'], Cmd: ['uvicorn', 'main:app'] };
     const check = checkProgram(fs, config, amd64);
-    assert.match(check.problem ?? '', /interpreter of \/app\/\.venv\/bin\/uvicorn \/app\/\.venv\/bin\/python .* is an ELF 64-bit arm64 binary/);
+    assert.match(
+      check.problem ?? '',
+      /interpreter of \/app\/\.venv\/bin\/uvicorn \/app\/\.venv\/bin\/python .* is an ELF 64-bit arm64 binary/,
+    );
     assert.deepEqual(
       check.files.map((f) => [f.path, f.kind]),
       [
@@ -111,7 +117,10 @@ describe('the program an image starts', () => {
   it('refuses the arm64 busybox in an amd64 image, naming both architectures', async () => {
     const fs = await image(busyboxLayer('arm64'));
     const check = checkProgram(fs, { Cmd: ['/bin/sh', '-c', 'true'] }, amd64);
-    assert.match(check.problem ?? '', /the command \/bin\/sh \(\/bin\/sh -> \/bin\/busybox, \/bin\/busybox\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64 \(it needs amd64\)/);
+    assert.match(
+      check.problem ?? '',
+      /the command \/bin\/sh \(\/bin\/sh -> \/bin\/busybox, \/bin\/busybox\) is an ELF 64-bit arm64 binary, but the image is linux\/amd64 \(it needs amd64\)/,
+    );
   });
 
   it('refuses a script without #! (exec format error) and a file that is not executable', async () => {
@@ -125,16 +134,25 @@ describe('the program an image starts', () => {
 
   it('refuses a program that is missing, with the places it looked', async () => {
     const fs = await image(busyboxLayer('amd64'));
-    assert.match(checkProgram(fs, { Cmd: ['gunicorn'], Env: ['PATH=/usr/local/bin:/bin'] }, amd64).problem ?? '', /'gunicorn' is not an executable file on the image's PATH \(looked in \/usr\/local\/bin\/gunicorn, \/bin\/gunicorn\)/);
-    assert.match(checkProgram(fs, { Entrypoint: ['/app/.venv/bin/python'] }, amd64).problem ?? '', /\/app\/\.venv\/bin\/python does not exist in the image: \/app is missing/);
+    assert.match(
+      checkProgram(fs, { Cmd: ['gunicorn'], Env: ['PATH=/usr/local/bin:/bin'] }, amd64).problem ?? '',
+      /'gunicorn' is not an executable file on the image's PATH \(looked in \/usr\/local\/bin\/gunicorn, \/bin\/gunicorn\)/,
+    );
+    assert.match(
+      checkProgram(fs, { Entrypoint: ['/app/.venv/bin/python'] }, amd64).problem ?? '',
+      /\/app\/\.venv\/bin\/python does not exist in the image: \/app is missing/,
+    );
   });
 
   it('refuses a dynamically linked program whose loader the image lacks', async () => {
     const fs = await image(busyboxLayer('amd64'), [{ path: 'app/server', content: dynamicAmd64, mode: 0o755 }]);
-    assert.match(checkProgram(fs, { Entrypoint: ['/app/server'] }, amd64).problem ?? '', /loader \/lib64\/ld-linux-x86-64\.so\.2, which the image does not have/);
+    assert.match(
+      checkProgram(fs, { Entrypoint: ['/app/server'] }, amd64).problem ?? '',
+      /loader \/lib64\/ld-linux-x86-64\.so\.2, which the image does not have/,
+    );
   });
 
-  it('uses docker\'s default PATH when the image sets none', async () => {
+  it("uses docker's default PATH when the image sets none", async () => {
     const fs = await image(busyboxLayer('amd64'));
     assert.equal(checkProgram(fs, { Cmd: ['cat', '/etc/hostname'] }, amd64).problem, undefined);
   });

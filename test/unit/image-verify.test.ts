@@ -41,7 +41,14 @@ class MemorySource implements ImageSource {
   }
 
   /** Pushes one image manifest; returns its descriptor for an index. */
-  image(options: { os?: string; architecture: string; variant?: string; layers: FixtureEntry[][]; config?: ImageConfig['config']; gzip?: boolean }): Descriptor {
+  image(options: {
+    os?: string;
+    architecture: string;
+    variant?: string;
+    layers: FixtureEntry[][];
+    config?: ImageConfig['config'];
+    gzip?: boolean;
+  }): Descriptor {
     const layerDescriptors = options.layers.map((entries) => {
       const data = options.gzip === false ? tar(entries) : gzipTar(entries);
       const { digest, size } = this.put(data);
@@ -95,7 +102,13 @@ describe('verifying a pushed image', () => {
     const amd = source.image({ architecture: 'amd64', layers: [busyboxRoot('amd64')] });
     const arm = source.image({ architecture: 'arm64', variant: 'v8', layers: [busyboxRoot('arm64')] });
     const digest = source.index([amd, arm, attestation(amd.digest), attestation(arm.digest)]);
-    const result = await verifyImage({ source, digest, requested: parsePlatformList('linux/amd64,linux/arm64'), checkPrograms: true, logger });
+    const result = await verifyImage({
+      source,
+      digest,
+      requested: parsePlatformList('linux/amd64,linux/arm64'),
+      checkPrograms: true,
+      logger,
+    });
     assert.deepEqual(result.problems, []);
     assert.equal(result.kind, 'index');
     assert.equal(result.attestations, 2);
@@ -114,7 +127,13 @@ describe('verifying a pushed image', () => {
     const amd = source.image({ architecture: 'amd64', layers: [busyboxRoot('amd64')] });
     const s390 = source.image({ architecture: 's390x', layers: [] });
     const digest = source.index([amd, s390]);
-    const result = await verifyImage({ source, digest, requested: parsePlatformList('linux/amd64,linux/arm64'), checkPrograms: false, logger });
+    const result = await verifyImage({
+      source,
+      digest,
+      requested: parsePlatformList('linux/amd64,linux/arm64'),
+      checkPrograms: false,
+      logger,
+    });
     assert.deepEqual(result.problems, ['the index lacks linux/arm64', 'the index holds linux/s390x, which was not asked for']);
   });
 
@@ -129,18 +148,41 @@ describe('verifying a pushed image', () => {
 
   it('refuses a single-platform manifest whose program is built for another machine (the seed case)', async () => {
     const source = new MemorySource();
-    const image = source.image({ architecture: 'amd64', layers: [busyboxRoot('amd64'), [{ path: 'app/server', content: busybox.arm64().subarray(0, 4096), mode: 0o755 }]], config: { Entrypoint: ['/app/server'] } });
-    const result = await verifyImage({ source, digest: image.digest, requested: parsePlatformList('linux/amd64'), checkPrograms: true, logger });
+    const image = source.image({
+      architecture: 'amd64',
+      layers: [busyboxRoot('amd64'), [{ path: 'app/server', content: busybox.arm64().subarray(0, 4096), mode: 0o755 }]],
+      config: { Entrypoint: ['/app/server'] },
+    });
+    const result = await verifyImage({
+      source,
+      digest: image.digest,
+      requested: parsePlatformList('linux/amd64'),
+      checkPrograms: true,
+      logger,
+    });
     assert.equal(result.kind, 'manifest');
     assert.equal(result.problems.length, 1);
-    assert.match(result.problems[0], /^linux\/amd64: the entrypoint \/app\/server is an ELF 64-bit arm64 binary, but the image is linux\/amd64/);
+    assert.match(
+      result.problems[0],
+      /^linux\/amd64: the entrypoint \/app\/server is an ELF 64-bit arm64 binary, but the image is linux\/amd64/,
+    );
     assert.equal(source.layerReads.length, 2);
   });
 
   it('passes that image when the program check is off, reading no layer', async () => {
     const source = new MemorySource();
-    const image = source.image({ architecture: 'amd64', layers: [[{ path: 'app/server', content: busybox.arm64().subarray(0, 4096), mode: 0o755 }]], config: { Entrypoint: ['/app/server'] } });
-    const result = await verifyImage({ source, digest: image.digest, requested: parsePlatformList('linux/amd64'), checkPrograms: false, logger });
+    const image = source.image({
+      architecture: 'amd64',
+      layers: [[{ path: 'app/server', content: busybox.arm64().subarray(0, 4096), mode: 0o755 }]],
+      config: { Entrypoint: ['/app/server'] },
+    });
+    const result = await verifyImage({
+      source,
+      digest: image.digest,
+      requested: parsePlatformList('linux/amd64'),
+      checkPrograms: false,
+      logger,
+    });
     assert.deepEqual(result.problems, []);
     assert.equal(source.layerReads.length, 0);
   });
@@ -148,9 +190,21 @@ describe('verifying a pushed image', () => {
   it('refuses a single manifest when several platforms were asked for, or another one', async () => {
     const source = new MemorySource();
     const image = source.image({ architecture: 'arm64', layers: [busyboxRoot('arm64')], gzip: false });
-    const two = await verifyImage({ source, digest: image.digest, requested: parsePlatformList('linux/amd64,linux/arm64'), checkPrograms: false, logger });
+    const two = await verifyImage({
+      source,
+      digest: image.digest,
+      requested: parsePlatformList('linux/amd64,linux/arm64'),
+      checkPrograms: false,
+      logger,
+    });
     assert.match(two.problems.join('\n'), /single-platform image manifest, but 2 platforms were asked for/);
-    const other = await verifyImage({ source, digest: image.digest, requested: parsePlatformList('linux/amd64'), checkPrograms: true, logger });
+    const other = await verifyImage({
+      source,
+      digest: image.digest,
+      requested: parsePlatformList('linux/amd64'),
+      checkPrograms: true,
+      logger,
+    });
     assert.match(other.problems.join('\n'), /the image is linux\/arm64, but linux\/amd64 was asked for/);
   });
 

@@ -130,13 +130,19 @@ describe('lab emulators: ACR scopes, grants and challenge', () => {
   });
 
   it('formats the Bearer challenge as ACR does (realm, service, scope, error)', () => {
-    assert.equal(bearerChallenge('contoso.azurecr.io'), 'Bearer realm="https://contoso.azurecr.io/oauth2/token",service="contoso.azurecr.io"');
+    assert.equal(
+      bearerChallenge('contoso.azurecr.io'),
+      'Bearer realm="https://contoso.azurecr.io/oauth2/token",service="contoso.azurecr.io"',
+    );
     assert.equal(
       bearerChallenge('contoso.azurecr.io', { type: 'repository', name: 'hello-world', actions: ['pull'] }),
       'Bearer realm="https://contoso.azurecr.io/oauth2/token",service="contoso.azurecr.io",scope="repository:hello-world:pull"',
     );
     const withError = bearerChallenge('c.azurecr.io', { type: 'repository', name: 'a', actions: ['pull', 'push'] }, 'insufficient_scope');
-    assert.equal(withError, 'Bearer realm="https://c.azurecr.io/oauth2/token",service="c.azurecr.io",scope="repository:a:pull,push",error="insufficient_scope"');
+    assert.equal(
+      withError,
+      'Bearer realm="https://c.azurecr.io/oauth2/token",service="c.azurecr.io",scope="repository:a:pull,push",error="insufficient_scope"',
+    );
     // the JS SDK's challenge parser must find service and scope
     const parsed = Object.fromEntries([...withError.matchAll(/(\w+?)="(.*?)"/g)].map((match) => [match[1], match[2]]));
     assert.equal(parsed.service, 'c.azurecr.io');
@@ -230,7 +236,11 @@ describe('lab emulators: routes', () => {
     assert.deepEqual(parseAcrApiRoute('/acr/v1/team/app/_tags'), { kind: 'tags', repository: 'team/app' });
     assert.deepEqual(parseAcrApiRoute('/acr/v1/app/_tags/1.0'), { kind: 'tag', repository: 'app', tag: '1.0' });
     assert.deepEqual(parseAcrApiRoute('/acr/v1/app/_manifests'), { kind: 'manifests', repository: 'app' });
-    assert.deepEqual(parseAcrApiRoute(`/acr/v1/app/_manifests/${digest.replace(':', '%3A')}`), { kind: 'manifest', repository: 'app', digest });
+    assert.deepEqual(parseAcrApiRoute(`/acr/v1/app/_manifests/${digest.replace(':', '%3A')}`), {
+      kind: 'manifest',
+      repository: 'app',
+      digest,
+    });
     assert.deepEqual(parseAcrApiRoute(`/acr/v1/app/_manifests/${digest}`), { kind: 'manifest', repository: 'app', digest });
     assert.equal(parseAcrApiRoute('/acr/v1/app'), undefined);
   });
@@ -243,8 +253,14 @@ describe('lab emulators: routes', () => {
 
   it('points upload Locations of the backing registry at the emulated name', () => {
     const backing = { host: '127.0.0.1', port: 5000 };
-    assert.equal(rewriteLocation('http://127.0.0.1:5000/v2/app/blobs/uploads/u?_state=s', backing, 'contoso.azurecr.io'), 'https://contoso.azurecr.io/v2/app/blobs/uploads/u?_state=s');
-    assert.equal(rewriteLocation('http://contoso.azurecr.io/v2/app/blobs/uploads/u', backing, 'contoso.azurecr.io'), 'https://contoso.azurecr.io/v2/app/blobs/uploads/u');
+    assert.equal(
+      rewriteLocation('http://127.0.0.1:5000/v2/app/blobs/uploads/u?_state=s', backing, 'contoso.azurecr.io'),
+      'https://contoso.azurecr.io/v2/app/blobs/uploads/u?_state=s',
+    );
+    assert.equal(
+      rewriteLocation('http://contoso.azurecr.io/v2/app/blobs/uploads/u', backing, 'contoso.azurecr.io'),
+      'https://contoso.azurecr.io/v2/app/blobs/uploads/u',
+    );
     assert.equal(rewriteLocation('/v2/app/blobs/uploads/u', backing, 'contoso.azurecr.io'), '/v2/app/blobs/uploads/u');
   });
 });
@@ -346,13 +362,20 @@ describe('lab emulators: faults and audit', () => {
     const base = { time: 't', host: 'h', method: 'GET', path: '/', query: {}, status: 200 };
     audit.add(base);
     audit.add(base);
-    assert.deepEqual(audit.since(1).map((entry) => entry.seq), [2]);
+    assert.deepEqual(
+      audit.since(1).map((entry) => entry.seq),
+      [2],
+    );
     audit.clear();
     assert.equal(audit.add(base).seq, 3);
     audit.add(base);
     audit.add(base);
     audit.add(base);
-    assert.deepEqual(audit.since(0).map((entry) => entry.seq), [4, 5, 6], 'capacity keeps the newest');
+    assert.deepEqual(
+      audit.since(0).map((entry) => entry.seq),
+      [4, 5, 6],
+      'capacity keeps the newest',
+    );
   });
 
   it('never keeps secret query values', () => {

@@ -35,16 +35,25 @@ describe('lab setup', () => {
 
     it('reads one-line sources, skips disabled files and entries without main', () => {
       const files = [
-        { name: '/etc/apt/sources.list.d/nodesource.sources.disabled-by-farm', text: bookworm.replace('mirror.example', 'disabled.example') },
+        {
+          name: '/etc/apt/sources.list.d/nodesource.sources.disabled-by-farm',
+          text: bookworm.replace('mirror.example', 'disabled.example'),
+        },
         { name: '/etc/apt/sources.list.d/vendor.list', text: 'deb [arch=amd64] https://vendor.example/apt stable contrib\n' },
-        { name: '/etc/apt/sources.list', text: '# deb http://old.example/debian bookworm main\ndeb [signed-by=/etc/apt/keyrings/d.gpg] http://mirror.example/debian/ trixie main contrib\n' },
+        {
+          name: '/etc/apt/sources.list',
+          text: '# deb http://old.example/debian bookworm main\ndeb [signed-by=/etc/apt/keyrings/d.gpg] http://mirror.example/debian/ trixie main contrib\n',
+        },
       ];
       assert.deepEqual(debianArchiveFrom(files), { uri: 'http://mirror.example/debian', signedBy: '/etc/apt/keyrings/d.gpg' });
     });
 
     it('finds none where no source has a Debian release suite with main', () => {
       assert.equal(debianArchiveFrom([{ name: '/etc/apt/sources.list', text: 'deb http://mirror.example/debian sid main\n' }]), undefined);
-      assert.equal(debianArchiveFrom([{ name: 'x.sources', text: bookworm.replace(/^Types: deb$/gm, 'Types: deb\nEnabled: no') }]), undefined);
+      assert.equal(
+        debianArchiveFrom([{ name: 'x.sources', text: bookworm.replace(/^Types: deb$/gm, 'Types: deb\nEnabled: no') }]),
+        undefined,
+      );
     });
   });
 
@@ -74,7 +83,11 @@ describe('lab setup', () => {
     });
 
     it('sees nothing to change in an install that only adds', () => {
-      assert.deepEqual(parseAptSimulation('Inst iproute2 (6.1.0-3 Debian:12.12/stable [amd64])\nConf iproute2 (6.1.0-3 Debian:12.12/stable [amd64])\n').changed, []);
+      assert.deepEqual(
+        parseAptSimulation('Inst iproute2 (6.1.0-3 Debian:12.12/stable [amd64])\nConf iproute2 (6.1.0-3 Debian:12.12/stable [amd64])\n')
+          .changed,
+        [],
+      );
     });
   });
 
@@ -92,7 +105,11 @@ describe('lab setup', () => {
 
     it("points a rule at the lab's emulator and makes the kernel open it at once (F)", () => {
       const lab = withInterpreter(rule, '/srv/checkout/.lab/engine/root/usr/bin/qemu-aarch64-static');
-      assert.deepEqual(parseBinfmtRule(lab)?.rule, { name: 'qemu-aarch64', interpreter: '/srv/checkout/.lab/engine/root/usr/bin/qemu-aarch64-static', flags: 'OCPF' });
+      assert.deepEqual(parseBinfmtRule(lab)?.rule, {
+        name: 'qemu-aarch64',
+        interpreter: '/srv/checkout/.lab/engine/root/usr/bin/qemu-aarch64-static',
+        flags: 'OCPF',
+      });
       assert.equal(parseBinfmtRule(withInterpreter(lab, '/x'))?.rule.flags, 'OCPF', 'F is not added twice');
     });
 
@@ -106,9 +123,18 @@ describe('lab setup', () => {
 
   describe('whose lab a process is', () => {
     it('knows the daemons by their link in .lab/engine/bin and the emulators by their main.ts', () => {
-      assert.deepEqual(checkoutOfLabProcess(['/srv/other/.lab/engine/bin/dockerd', '--containerd', '/run/containerd/containerd.sock']), { checkout: '/srv/other', name: 'dockerd' });
-      assert.deepEqual(checkoutOfLabProcess(['/usr/bin/node', '--require', 'tsx/cjs', '/srv/other/test/lab/emulators/main.ts']), { checkout: '/srv/other', name: 'emulators' });
-      assert.deepEqual(checkoutOfLabProcess(['/srv/other/.lab/engine/bin/docker-registry', 'serve', 'x.yml']), { checkout: '/srv/other', name: 'docker-registry' });
+      assert.deepEqual(checkoutOfLabProcess(['/srv/other/.lab/engine/bin/dockerd', '--containerd', '/run/containerd/containerd.sock']), {
+        checkout: '/srv/other',
+        name: 'dockerd',
+      });
+      assert.deepEqual(checkoutOfLabProcess(['/usr/bin/node', '--require', 'tsx/cjs', '/srv/other/test/lab/emulators/main.ts']), {
+        checkout: '/srv/other',
+        name: 'emulators',
+      });
+      assert.deepEqual(checkoutOfLabProcess(['/srv/other/.lab/engine/bin/docker-registry', 'serve', 'x.yml']), {
+        checkout: '/srv/other',
+        name: 'docker-registry',
+      });
     });
 
     it('claims no other process', () => {

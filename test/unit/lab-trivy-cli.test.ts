@@ -7,7 +7,16 @@ import { RecordingLogger } from '../../src/log';
 import { run } from '../../src/process/exec';
 import { type ScanSettings, scanImage, trivyImageArgs, trivyVersion, writeSarif } from '../../src/trivy/scan';
 import type { Report } from '../lab/trivy/src/types';
-import { FakeRegistry, type RunResult, isolatedEnv, runTrivy, seedDb, serveDbArtifact, standInExecutable, tempDir } from '../lab/trivy/testkit';
+import {
+  FakeRegistry,
+  type RunResult,
+  isolatedEnv,
+  runTrivy,
+  seedDb,
+  serveDbArtifact,
+  standInExecutable,
+  tempDir,
+} from '../lab/trivy/testkit';
 
 const user = { username: 'scanner', password: 'pa55-word' };
 
@@ -86,29 +95,57 @@ describe('lab trivy stand-in: the packaged executable', function () {
       ...extra,
     });
 
-    it('scanImage: the JSON report of exactly the digest, exit 10 for findings, credentials through the scan\'s docker config', async () => {
+    it("scanImage: the JSON report of exactly the digest, exit 10 for findings, credentials through the scan's docker config", async () => {
       const trivy = await standInExecutable();
       const dir = tempDir('lab-trivy-task-');
-      const request = { registry: registry.host, repository: 'team/app', digest: debian.manifestDigest, outputFile: path.join(dir, 'report.json') };
+      const request = {
+        registry: registry.host,
+        repository: 'team/app',
+        digest: debian.manifestDigest,
+        outputFile: path.join(dir, 'report.json'),
+      };
       const logger = new RecordingLogger();
-      const context = { runner: run, logger, env: { ...env, TRIVY_USERNAME: undefined, TRIVY_PASSWORD: undefined }, credentials: { registry: registry.host, ...user } };
+      const context = {
+        runner: run,
+        logger,
+        env: { ...env, TRIVY_USERNAME: undefined, TRIVY_PASSWORD: undefined },
+        credentials: { registry: registry.host, ...user },
+      };
       const result = await scanImage(settings({ trivy }), request, context);
       assert.equal(result.exitCode, 10);
-      assert.deepEqual(result.report.Results?.[0].Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18276', 'CVE-2019-18224']);
-      assert.ok(registry.requests.some((r) => r.path.startsWith('/token') && r.authorization), 'the registry was asked with the credentials');
+      assert.deepEqual(
+        result.report.Results?.[0].Vulnerabilities?.map((v) => v.VulnerabilityID),
+        ['CVE-2019-18276', 'CVE-2019-18224'],
+      );
+      assert.ok(
+        registry.requests.some((r) => r.path.startsWith('/token') && r.authorization),
+        'the registry was asked with the credentials',
+      );
 
       const ignoreFile = path.join(dir, '.trivyignore.yaml');
       writeFileSync(ignoreFile, 'vulnerabilities:\n  - id: CVE-2019-18224\n    statement: accepted\n');
-      const filtered = await scanImage(settings({ trivy, ignoreFile, ignoreUnfixed: true, scanners: ['vuln', 'secret', 'misconfig', 'license'] }), request, context);
+      const filtered = await scanImage(
+        settings({ trivy, ignoreFile, ignoreUnfixed: true, scanners: ['vuln', 'secret', 'misconfig', 'license'] }),
+        request,
+        context,
+      );
       assert.equal(filtered.exitCode, 0);
       assert.equal(filtered.report.Results?.[0].Vulnerabilities, undefined);
-      assert.deepEqual(filtered.report.Results?.[0].ExperimentalModifiedFindings?.map((f) => f.Statement), ['accepted']);
+      assert.deepEqual(
+        filtered.report.Results?.[0].ExperimentalModifiedFindings?.map((f) => f.Statement),
+        ['accepted'],
+      );
     });
 
-    it('writeSarif: `trivy convert --format sarif` of the task\'s JSON report; the rescan argv of older trivy works too', async () => {
+    it("writeSarif: `trivy convert --format sarif` of the task's JSON report; the rescan argv of older trivy works too", async () => {
       const trivy = await standInExecutable();
       const dir = tempDir('lab-trivy-task-');
-      const request = { registry: registry.host, repository: 'team/alpine', digest: alpine.manifestDigest, outputFile: path.join(dir, 'report.json') };
+      const request = {
+        registry: registry.host,
+        repository: 'team/alpine',
+        digest: alpine.manifestDigest,
+        outputFile: path.join(dir, 'report.json'),
+      };
       const context = { runner: run, logger: new RecordingLogger(), env, credentials: { registry: registry.host, ...user } };
       await scanImage(settings({ trivy }), request, context);
       const sarifFile = path.join(dir, 'report.sarif');
@@ -128,7 +165,18 @@ describe('lab trivy stand-in: the packaged executable', function () {
       try {
         const fresh = isolatedEnv(env);
         const dir = path.join(fresh.HOME as string, 'cache');
-        const args = ['image', '--cache-dir', dir, '--image-src', 'remote', '--db-repository', served.repository, `${registry.host}/team/app:1.0`, '-f', 'json'];
+        const args = [
+          'image',
+          '--cache-dir',
+          dir,
+          '--image-src',
+          'remote',
+          '--db-repository',
+          served.repository,
+          `${registry.host}/team/app:1.0`,
+          '-f',
+          'json',
+        ];
         const first = await runTrivy(args, { env: fresh });
         assert.equal(first.code, 0, first.stderr);
         assert.match(first.stderr, /\tINFO\t\[vulndb\] Need to update DB\n/);
@@ -137,7 +185,10 @@ describe('lab trivy stand-in: the packaged executable', function () {
         const meta = JSON.parse(readFileSync(path.join(dir, 'db', 'metadata.json'), 'utf8')) as { Version: number; DownloadedAt: string };
         assert.equal(meta.Version, 2);
         assert.notEqual(meta.DownloadedAt, '0001-01-01T00:00:00Z');
-        assert.deepEqual(served.requests.map((r) => r.path.replace(/sha256:[a-f0-9]+/, 'sha256:*')), ['/v2/aquasec/trivy-db/manifests/2', '/v2/aquasec/trivy-db/blobs/sha256:*']);
+        assert.deepEqual(
+          served.requests.map((r) => r.path.replace(/sha256:[a-f0-9]+/, 'sha256:*')),
+          ['/v2/aquasec/trivy-db/manifests/2', '/v2/aquasec/trivy-db/blobs/sha256:*'],
+        );
         const second = await runTrivy(args, { env: fresh });
         assert.equal(second.code, 0, second.stderr);
         assert.doesNotMatch(second.stderr, /Need to update DB/);
@@ -149,31 +200,47 @@ describe('lab trivy stand-in: the packaged executable', function () {
 
     it('--skip-db-update without a DB fails before touching the registry', async () => {
       const fresh = isolatedEnv(env);
-      const result = await runTrivy(['image', '--skip-db-update', '--image-src', 'remote', `${registry.host}/team/app:1.0`], { env: fresh });
+      const result = await runTrivy(['image', '--skip-db-update', '--image-src', 'remote', `${registry.host}/team/app:1.0`], {
+        env: fresh,
+      });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /\tERROR\t\[vulndb\] The first run cannot skip downloading DB\n/);
-      assert.match(fatalLine(result.stderr), /Fatal error\trun error: init error: DB error: --skip-db-update cannot be specified on the first run/);
+      assert.match(
+        fatalLine(result.stderr),
+        /Fatal error\trun error: init error: DB error: --skip-db-update cannot be specified on the first run/,
+      );
       assert.equal(registry.requests.length, 0);
     });
 
-    it('fails like trivy when no repository serves the DB (after go-containerregistry\'s retries)', async () => {
+    it("fails like trivy when no repository serves the DB (after go-containerregistry's retries)", async () => {
       const fresh = isolatedEnv(env);
-      const result = await runTrivy(['image', '--db-repository', '127.0.0.1:9/none/trivy-db:2', '--image-src', 'remote', `${registry.host}/team/app:1.0`], { env: fresh });
+      const result = await runTrivy(
+        ['image', '--db-repository', '127.0.0.1:9/none/trivy-db:2', '--image-src', 'remote', `${registry.host}/team/app:1.0`],
+        { env: fresh },
+      );
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /\tERROR\t\[vulndb\] Failed to download artifact\trepo="127\.0\.0\.1:9\/none\/trivy-db:2" err=".*connection refused/);
-      assert.match(fatalLine(result.stderr), /init error: DB error: failed to download vulnerability DB: OCI artifact error: failed to download vulnerability DB: failed to download artifact from any source/);
+      assert.match(
+        result.stderr,
+        /\tERROR\t\[vulndb\] Failed to download artifact\trepo="127\.0\.0\.1:9\/none\/trivy-db:2" err=".*connection refused/,
+      );
+      assert.match(
+        fatalLine(result.stderr),
+        /init error: DB error: failed to download vulnerability DB: OCI artifact error: failed to download vulnerability DB: failed to download artifact from any source/,
+      );
     });
 
     it('never connects outside loopback, even when told to', async () => {
       const fresh = isolatedEnv(env);
-      const result = await runTrivy(['image', '--db-repository', '10.9.8.7:5000/aquasec/trivy-db:2', '--image-src', 'remote', 'x/y:1'], { env: fresh });
+      const result = await runTrivy(['image', '--db-repository', '10.9.8.7:5000/aquasec/trivy-db:2', '--image-src', 'remote', 'x/y:1'], {
+        env: fresh,
+      });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /dial tcp 10\.9\.8\.7:5000: connect: network is unreachable/);
     });
   });
 
   describe('reports', () => {
-    it('reports the fixture named by the image label, with the image\'s own identity', async () => {
+    it("reports the fixture named by the image label, with the image's own identity", async () => {
       const ref = `${registry.host}/team/app@${debian.manifestDigest}`;
       const out = report(await scan(['-f', 'json', ref]));
       assert.equal(out.SchemaVersion, 2);
@@ -188,10 +255,16 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.deepEqual(out.Metadata?.OS, { Family: 'debian', Name: '10.1' });
       const result = out.Results?.[0];
       assert.equal(result?.Target, `${ref} (debian 10.1)`);
-      assert.deepEqual(result?.Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18276', 'CVE-2019-18224']);
+      assert.deepEqual(
+        result?.Vulnerabilities?.map((v) => v.VulnerabilityID),
+        ['CVE-2019-18276', 'CVE-2019-18224'],
+      );
       assert.equal(result?.Vulnerabilities?.[0].Layer?.Digest, debian.layerDigest);
       // it really went to the registry: ping, token, manifest by digest, config blob
-      assert.deepEqual(registry.requests.map((r) => r.path.split('?')[0]), ['/v2/', '/token', `/v2/team/app/manifests/${debian.manifestDigest}`, `/v2/team/app/blobs/${debian.configDigest}`]);
+      assert.deepEqual(
+        registry.requests.map((r) => r.path.split('?')[0]),
+        ['/v2/', '/token', `/v2/team/app/manifests/${debian.manifestDigest}`, `/v2/team/app/blobs/${debian.configDigest}`],
+      );
       assert.equal(registry.requests[1].authorization, `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`);
     });
 
@@ -209,16 +282,29 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal((await scan(['-f', 'json', ref])).code, 0, 'exit 0 by default even with findings');
       const unfixed = await scan(['-f', 'json', '--exit-code', '3', '--ignore-unfixed', ref]);
       assert.equal(unfixed.code, 3, unfixed.stderr);
-      assert.deepEqual((JSON.parse(unfixed.stdout) as Report).Results?.[0].Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18224']);
+      assert.deepEqual(
+        (JSON.parse(unfixed.stdout) as Report).Results?.[0].Vulnerabilities?.map((v) => v.VulnerabilityID),
+        ['CVE-2019-18224'],
+      );
       const dir = tempDir('lab-trivy-cwd-');
       writeFileSync(path.join(dir, '.trivyignore'), 'CVE-2019-18224\nCVE-2019-18276 exp:2999-12-31\n');
-      assert.equal((await scan(['-f', 'json', '--exit-code', '3', ref], {}, dir)).code, 0, 'the default .trivyignore in the working directory');
+      assert.equal(
+        (await scan(['-f', 'json', '--exit-code', '3', ref], {}, dir)).code,
+        0,
+        'the default .trivyignore in the working directory',
+      );
       writeFileSync(path.join(dir, 'expired'), 'CVE-2019-18224\nCVE-2019-18276 exp:2000-01-01\n');
       const expired = await scan(['-f', 'json', '--exit-code', '3', '--ignorefile', path.join(dir, 'expired'), '--show-suppressed', ref]);
       assert.equal(expired.code, 3);
       const result = (JSON.parse(expired.stdout) as Report).Results?.[0];
-      assert.deepEqual(result?.Vulnerabilities?.map((v) => v.VulnerabilityID), ['CVE-2019-18276']);
-      assert.deepEqual(result?.ExperimentalModifiedFindings?.map((f) => [f.Type, f.Status]), [['vulnerability', 'ignored']]);
+      assert.deepEqual(
+        result?.Vulnerabilities?.map((v) => v.VulnerabilityID),
+        ['CVE-2019-18276'],
+      );
+      assert.deepEqual(
+        result?.ExperimentalModifiedFindings?.map((f) => [f.Type, f.Status]),
+        [['vulnerability', 'ignored']],
+      );
     });
 
     it('writes SARIF to --output and nothing to stdout', async () => {
@@ -226,7 +312,13 @@ describe('lab trivy stand-in: the packaged executable', function () {
       const result = await scan(['--format', 'sarif', '--output', file, `${registry.host}/team/alpine@${alpine.manifestDigest}`]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, '');
-      const sarif = JSON.parse(readFileSync(file, 'utf8')) as { version: string; runs: Array<{ results: Array<{ level: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }>; properties: Record<string, unknown> }> };
+      const sarif = JSON.parse(readFileSync(file, 'utf8')) as {
+        version: string;
+        runs: Array<{
+          results: Array<{ level: string; locations: Array<{ physicalLocation: { artifactLocation: { uri: string } } }> }>;
+          properties: Record<string, unknown>;
+        }>;
+      };
       assert.equal(sarif.version, '2.1.0');
       assert.equal(sarif.runs[0].results.length, 4);
       assert.deepEqual(new Set(sarif.runs[0].results.map((r) => r.level)), new Set(['warning']));
@@ -244,12 +336,21 @@ describe('lab trivy stand-in: the packaged executable', function () {
       const both = registry.addImage({ repository: 'team/both', tag: '1', labels: { 'lab.trivy.report': 'debian-buster,secrets' } });
       const ref = `${registry.host}/team/both@${both.manifestDigest}`;
       const all = report(await scan(['-f', 'json', ref]));
-      assert.deepEqual(all.Results?.map((r) => r.Class), ['os-pkgs', 'secret']);
+      assert.deepEqual(
+        all.Results?.map((r) => r.Class),
+        ['os-pkgs', 'secret'],
+      );
       const vulnOnly = report(await scan(['-f', 'json', '--scanners', 'vuln', ref]));
-      assert.deepEqual(vulnOnly.Results?.map((r) => r.Class), ['os-pkgs']);
+      assert.deepEqual(
+        vulnOnly.Results?.map((r) => r.Class),
+        ['os-pkgs'],
+      );
       const secretOnly = await scan(['-f', 'json', '--scanners', 'secret', '--exit-code', '4', ref]);
       assert.equal(secretOnly.code, 4);
-      assert.deepEqual((JSON.parse(secretOnly.stdout) as Report).Results?.map((r) => r.Class), ['secret']);
+      assert.deepEqual(
+        (JSON.parse(secretOnly.stdout) as Report).Results?.map((r) => r.Class),
+        ['secret'],
+      );
       assert.doesNotMatch(secretOnly.stderr, /vulndb|Vulnerability scanning/, 'no DB work without the vuln scanner');
     });
 
@@ -259,10 +360,15 @@ describe('lab trivy stand-in: the packaged executable', function () {
       const scanned = await scan(['-f', 'json', '-o', json, `${registry.host}/team/app:1.0`]);
       assert.equal(scanned.code, 0, scanned.stderr);
       const sarif = path.join(dir, 'result.sarif');
-      const converted = await runTrivy(['convert', '--format', 'sarif', '--ignore-unfixed', '--exit-code', '6', '--output', sarif, json], { env });
+      const converted = await runTrivy(['convert', '--format', 'sarif', '--ignore-unfixed', '--exit-code', '6', '--output', sarif, json], {
+        env,
+      });
       assert.equal(converted.code, 6, converted.stderr);
       const runs = (JSON.parse(readFileSync(sarif, 'utf8')) as { runs: Array<{ results: Array<{ ruleId: string }> }> }).runs;
-      assert.deepEqual(runs[0].results.map((r) => r.ruleId), ['CVE-2019-18224']);
+      assert.deepEqual(
+        runs[0].results.map((r) => r.ruleId),
+        ['CVE-2019-18224'],
+      );
       const notReport = path.join(dir, 'other.json');
       writeFileSync(notReport, '{"hello":1}');
       const refused = await runTrivy(['convert', '--format', 'json', notReport], { env });
@@ -286,7 +392,10 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal(result.stdout, '');
       const fatal = fatalLine(result.stderr);
       assert.ok(fatal.includes(`unable to find the specified image "${ref}" in ["remote"]: 2 errors occurred:\n`), fatal);
-      assert.match(fatal, /\t\* remote error: GET http:\/\/127\.0\.0\.1:\d+\/token\?scope=repository%3Ateam%2Fapp%3Apull&service=fake-registry: UNAUTHORIZED: authentication required; \[map\[Action:pull Name:x Type:repository\]\]\n/);
+      assert.match(
+        fatal,
+        /\t\* remote error: GET http:\/\/127\.0\.0\.1:\d+\/token\?scope=repository%3Ateam%2Fapp%3Apull&service=fake-registry: UNAUTHORIZED: authentication required; \[map\[Action:pull Name:x Type:repository\]\]\n/,
+      );
     });
 
     it('a denied digest (a quarantined image without rights) fails at once, without trying other credentials', async () => {
@@ -295,7 +404,12 @@ describe('lab trivy stand-in: the packaged executable', function () {
       const ref = `${registry.host}/team/quarantined@${image.manifestDigest}`;
       const result = await scan(['-f', 'json', ref]);
       assert.equal(result.code, 1);
-      assert.match(fatalLine(result.stderr), new RegExp(`in \\["remote"\\]: 1 error occurred:\\n\\t\\* remote error: GET http://${registry.host}/v2/team/quarantined/manifests/${image.manifestDigest}: DENIED: The operation is disallowed\\.`));
+      assert.match(
+        fatalLine(result.stderr),
+        new RegExp(
+          `in \\["remote"\\]: 1 error occurred:\\n\\t\\* remote error: GET http://${registry.host}/v2/team/quarantined/manifests/${image.manifestDigest}: DENIED: The operation is disallowed\\.`,
+        ),
+      );
     });
 
     it('a digest the registry does not have fails with MANIFEST_UNKNOWN', async () => {
@@ -329,7 +443,7 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal((await scan(['-q', '-f', 'json', ref], noEnvCreds)).code, 1, 'anonymous is refused');
       const auth = Buffer.from(`${user.username}:${user.password}`).toString('base64');
       writeFileSync(path.join(dockerConfig, 'config.json'), JSON.stringify({ auths: { 'other.example': { auth } } }));
-      assert.equal((await scan(['-q', '-f', 'json', ref], noEnvCreds)).code, 1, 'another registry\'s credentials are not used');
+      assert.equal((await scan(['-q', '-f', 'json', ref], noEnvCreds)).code, 1, "another registry's credentials are not used");
       writeFileSync(path.join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
       const result = await scan(['-f', 'json', ref], noEnvCreds);
       assert.equal(result.code, 0, result.stderr);
@@ -337,11 +451,18 @@ describe('lab trivy stand-in: the packaged executable', function () {
 
     it('with the default image sources, reports every source that failed', async () => {
       const ref = `${registry.host}/team/app@sha256:${'1'.repeat(64)}`;
-      const result = await runTrivy(['image', '--cache-dir', cache, ref], { env: { ...env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+      const result = await runTrivy(['image', '--cache-dir', cache, ref], {
+        env: { ...env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+      });
       assert.equal(result.code, 1);
       const fatal = fatalLine(result.stderr);
       assert.ok(fatal.includes(`unable to find the specified image "${ref}" in ["docker" "containerd" "podman" "remote"]`), fatal);
-      assert.ok(fatal.includes(`* docker error: unable to inspect the image (${ref}): Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?`), fatal);
+      assert.ok(
+        fatal.includes(
+          `* docker error: unable to inspect the image (${ref}): Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?`,
+        ),
+        fatal,
+      );
       assert.match(fatal, /\* containerd error: .*not found/);
       assert.match(fatal, /\* podman error: .*not found/);
       assert.match(fatal, /\* remote error: GET .*MANIFEST_UNKNOWN/);
@@ -350,7 +471,11 @@ describe('lab trivy stand-in: the packaged executable', function () {
 
   describe('lab.trivy.behaviour', () => {
     const withBehaviour = (behaviour: string): string => {
-      const image = registry.addImage({ repository: `team/${behaviour.replace(/[^a-z]/g, '')}`, tag: '1', labels: { 'lab.trivy.report': 'debian-buster', 'lab.trivy.behaviour': behaviour } });
+      const image = registry.addImage({
+        repository: `team/${behaviour.replace(/[^a-z]/g, '')}`,
+        tag: '1',
+        labels: { 'lab.trivy.report': 'debian-buster', 'lab.trivy.behaviour': behaviour },
+      });
       return `${registry.host}/team/${behaviour.replace(/[^a-z]/g, '')}@${image.manifestDigest}`;
     };
 
@@ -362,15 +487,24 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.match(result.stderr, /\ngoroutine 1 \[running\]:\n/);
     });
 
-    it('hang: --timeout ends it with trivy\'s deadline error, exit 1', async () => {
+    it("hang: --timeout ends it with trivy's deadline error, exit 1", async () => {
       const result = await scan(['-f', 'json', '--timeout', '1s', withBehaviour('hang')]);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /\tWARN\tProvide a higher timeout value, see https:\/\/trivy\.dev\/docs\/v0\.74\/guide\/references\/troubleshooting#timeout\n/);
-      assert.match(fatalLine(result.stderr), /Fatal error\trun error: image scan error: scan error: scan failed: failed analysis: analyze error: pipeline error: context deadline exceeded\n/);
+      assert.match(
+        result.stderr,
+        /\tWARN\tProvide a higher timeout value, see https:\/\/trivy\.dev\/docs\/v0\.74\/guide\/references\/troubleshooting#timeout\n/,
+      );
+      assert.match(
+        fatalLine(result.stderr),
+        /Fatal error\trun error: image scan error: scan error: scan failed: failed analysis: analyze error: pipeline error: context deadline exceeded\n/,
+      );
     });
 
     it('hang: without a short --timeout it runs until killed', async () => {
-      const result = await runTrivy(['image', '--cache-dir', cache, '--image-src', 'remote', withBehaviour('hang')], { env, killAfterMs: 2_000 });
+      const result = await runTrivy(['image', '--cache-dir', cache, '--image-src', 'remote', withBehaviour('hang')], {
+        env,
+        killAfterMs: 2_000,
+      });
       assert.equal(result.code, null);
       assert.equal(result.signal, 'SIGKILL');
     });
@@ -382,7 +516,7 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.equal(parsed.SchemaVersion, undefined);
     });
 
-    it('wrong-digest: RepoDigests name a digest other than the image\'s', async () => {
+    it("wrong-digest: RepoDigests name a digest other than the image's", async () => {
       const ref = withBehaviour('wrong-digest');
       const out = report(await scan(['-f', 'json', ref]));
       const [repo, digest] = (out.Metadata?.RepoDigests?.[0] ?? '').split('@');

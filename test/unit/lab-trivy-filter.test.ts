@@ -91,15 +91,24 @@ describe('lab trivy stand-in: result filters', () => {
     assert.deepEqual(vulnIds(alpine), ['libcrypto1.1:CVE-2019-1551', 'libssl1.1:CVE-2019-1551']);
     const suppressed = alpine.Results?.[0].ExperimentalModifiedFindings ?? [];
     assert.equal(suppressed.length, 2);
-    assert.deepEqual([suppressed[0].Type, suppressed[0].Status, suppressed[0].Statement, suppressed[0].Source], ['vulnerability', 'ignored', 'not reachable', file]);
+    assert.deepEqual(
+      [suppressed[0].Type, suppressed[0].Status, suppressed[0].Statement, suppressed[0].Source],
+      ['vulnerability', 'ignored', 'not reachable', file],
+    );
     const secrets = loadFixture('secrets');
     filterReport(secrets, options({ ignore }));
-    assert.deepEqual(secrets.Results?.[0].Secrets?.map((s) => s.RuleID), ['mysecret']);
+    assert.deepEqual(
+      secrets.Results?.[0].Secrets?.map((s) => s.RuleID),
+      ['mysecret'],
+    );
   });
 
   it('a broken .trivyignore.yaml is an error naming the file', () => {
     const file = ignoreFile('bad.yaml', 'vulnerabilities: [\n');
-    assert.throws(() => loadIgnoreFile(file, quiet), (e: Error) => e.message.startsWith(`${file} parse error: yaml decode error`));
+    assert.throws(
+      () => loadIgnoreFile(file, quiet),
+      (e: Error) => e.message.startsWith(`${file} parse error: yaml decode error`),
+    );
   });
 
   it('drops results of scanners that were not asked for (--scanners); no result left means no Results key', () => {
@@ -130,9 +139,20 @@ describe('lab trivy stand-in: result filters', () => {
   it('deduplicates and sorts like trivy (package, version, higher severity first, id)', () => {
     const report = loadFixture('alpine-310');
     const vulns = report.Results?.[0].Vulnerabilities ?? [];
-    report.Results![0].Vulnerabilities = [vulns[3], { ...vulns[0] }, vulns[1], vulns[0], { ...vulns[2], Severity: 'CRITICAL', VulnerabilityID: 'CVE-2000-0001' }];
+    report.Results![0].Vulnerabilities = [
+      vulns[3],
+      { ...vulns[0] },
+      vulns[1],
+      vulns[0],
+      { ...vulns[2], Severity: 'CRITICAL', VulnerabilityID: 'CVE-2000-0001' },
+    ];
     filterReport(report, options());
-    assert.deepEqual(vulnIds(report), ['libcrypto1.1:CVE-2019-1549', 'libcrypto1.1:CVE-2019-1551', 'libssl1.1:CVE-2000-0001', 'libssl1.1:CVE-2019-1551']);
+    assert.deepEqual(vulnIds(report), [
+      'libcrypto1.1:CVE-2019-1549',
+      'libcrypto1.1:CVE-2019-1551',
+      'libssl1.1:CVE-2000-0001',
+      'libssl1.1:CVE-2019-1551',
+    ]);
   });
 
   it('matches ignore paths with doublestar globs', () => {

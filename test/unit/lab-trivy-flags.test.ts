@@ -11,8 +11,25 @@ const specs = [...globalFlagSpecs('/home/x/.cache/trivy'), ...imageFlagSpecs('re
 
 describe('lab trivy stand-in: flags', () => {
   it('reads the argv the tasks build (src/trivy/scan.ts): long, short and "=" forms, positionals interspersed', () => {
-    const argv = ['--format', 'json', '--output', 'r.json', '--exit-code', '10', '--list-all-pkgs=false', '-q', '--image-src', 'remote', '--scanners', 'vuln,secret'];
-    const flags = parseFlags([...argv, '--timeout', '90s', '--show-suppressed', 'ref@sha256:1', '--skip-version-check', '--disable-telemetry', '--ignore-unfixed'], specs, {});
+    const argv = [
+      '--format',
+      'json',
+      '--output',
+      'r.json',
+      '--exit-code',
+      '10',
+      '--list-all-pkgs=false',
+      '-q',
+      '--image-src',
+      'remote',
+      '--scanners',
+      'vuln,secret',
+    ];
+    const flags = parseFlags(
+      [...argv, '--timeout', '90s', '--show-suppressed', 'ref@sha256:1', '--skip-version-check', '--disable-telemetry', '--ignore-unfixed'],
+      specs,
+      {},
+    );
     assert.equal(flags.string('format'), 'json');
     assert.equal(flags.string('output'), 'r.json');
     assert.equal(flags.number('exit-code'), 10);
@@ -28,7 +45,13 @@ describe('lab trivy stand-in: flags', () => {
   });
 
   it('falls back to TRIVY_<NAME> and then to trivy defaults; the command line wins over the environment', () => {
-    const env = { TRIVY_USERNAME: 'a,b', TRIVY_TIMEOUT: '30s', TRIVY_SKIP_DB_UPDATE: 'true', TRIVY_FORMAT: 'sarif', TRIVY_EXIT_CODE: 'two' };
+    const env = {
+      TRIVY_USERNAME: 'a,b',
+      TRIVY_TIMEOUT: '30s',
+      TRIVY_SKIP_DB_UPDATE: 'true',
+      TRIVY_FORMAT: 'sarif',
+      TRIVY_EXIT_CODE: 'two',
+    };
     const flags = parseFlags(['--format', 'json'], specs, env);
     assert.deepEqual(flags.strings('username'), ['a', 'b']);
     assert.equal(flags.number('timeout'), 30_000);
@@ -45,17 +68,30 @@ describe('lab trivy stand-in: flags', () => {
   });
 
   it('accumulates repeated list flags', () => {
-    assert.deepEqual(parseFlags(['--scanners', 'vuln', '--scanners', 'misconfig,license'], specs, {}).strings('scanners'), ['vuln', 'misconfig', 'license']);
+    assert.deepEqual(parseFlags(['--scanners', 'vuln', '--scanners', 'misconfig,license'], specs, {}).strings('scanners'), [
+      'vuln',
+      'misconfig',
+      'license',
+    ]);
   });
 
   it('rejects unknown flags (every flag the tasks do not pass), missing values and values outside the allowed set like pflag', () => {
-    assert.throws(() => parseFlags(['--severity', 'HIGH'], specs, {}), (e: Error) => e instanceof FlagError && e.message === 'unknown flag: --severity');
+    assert.throws(
+      () => parseFlags(['--severity', 'HIGH'], specs, {}),
+      (e: Error) => e instanceof FlagError && e.message === 'unknown flag: --severity',
+    );
     assert.throws(() => parseFlags(['-X'], specs, {}), /unknown shorthand flag: 'X' in -X/);
     assert.throws(() => parseFlags(['--format'], specs, {}), /flag needs an argument: --format/);
-    assert.throws(() => parseFlags(['--scanners', 'viruses'], specs, {}), /invalid argument "viruses" for "--scanners" flag: must be one of \[vuln misconfig secret license\]/);
+    assert.throws(
+      () => parseFlags(['--scanners', 'viruses'], specs, {}),
+      /invalid argument "viruses" for "--scanners" flag: must be one of \[vuln misconfig secret license\]/,
+    );
     assert.throws(() => parseFlags(['--exit-code', 'two'], specs, {}), /invalid argument "two" for "--exit-code" flag: strconv.ParseInt/);
     assert.throws(() => parseFlags(['--timeout', '5'], specs, {}), /time: missing unit in duration "5"/);
-    assert.throws(() => parseFlags(['-f', 'template'], specs, {}), /invalid argument "template" for "-f, --format" flag: must be one of \[table json sarif\]/);
+    assert.throws(
+      () => parseFlags(['-f', 'template'], specs, {}),
+      /invalid argument "template" for "-f, --format" flag: must be one of \[table json sarif\]/,
+    );
   });
 
   it('parses Go durations', () => {
@@ -76,7 +112,10 @@ describe('lab trivy stand-in: image references', () => {
   it('parses references like go-containerregistry', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const byDigest = parseReference(`contoso.azurecr.io/team/app@${digest}`);
-    assert.deepEqual([byDigest.registry, byDigest.repository, byDigest.digest, byDigest.tag], ['contoso.azurecr.io', 'team/app', digest, undefined]);
+    assert.deepEqual(
+      [byDigest.registry, byDigest.repository, byDigest.digest, byDigest.tag],
+      ['contoso.azurecr.io', 'team/app', digest, undefined],
+    );
     assert.equal(referenceName(parseReference('127.0.0.1:5000/app')), '127.0.0.1:5000/app:latest');
     assert.equal(referenceName(parseReference('alpine:3.20')), 'index.docker.io/library/alpine:3.20');
     assert.equal(parseReference('testdata/fixtures/images/alpine-310.tar.gz').repository, 'testdata/fixtures/images/alpine-310.tar.gz');
@@ -85,7 +124,12 @@ describe('lab trivy stand-in: image references', () => {
   });
 
   it('allows plain HTTP for loopback registries only, as go-containerregistry does', () => {
-    assert.deepEqual(['127.0.0.1:5000', 'localhost:5000', '[::1]:5000', 'contoso.azurecr.io'].map(registryAllowsHttp), [true, true, true, false]);
+    assert.deepEqual(['127.0.0.1:5000', 'localhost:5000', '[::1]:5000', 'contoso.azurecr.io'].map(registryAllowsHttp), [
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 });
 
@@ -104,6 +148,13 @@ describe('lab trivy stand-in: network trust', () => {
   });
 
   it('only loopback addresses count as reachable', () => {
-    assert.deepEqual(['127.0.0.1', '127.1.2.3', '::1', '10.0.0.1', '192.168.1.1', '8.8.8.8'].map(isLoopback), [true, true, true, false, false, false]);
+    assert.deepEqual(['127.0.0.1', '127.1.2.3', '::1', '10.0.0.1', '192.168.1.1', '8.8.8.8'].map(isLoopback), [
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 });

@@ -32,7 +32,9 @@ const sha256 = (file: string): string => createHash('sha256').update(readFileSyn
 
 function checksums(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const line of readFileSync(path.join(dir, `trivy_${version}_checksums.txt`), 'utf8').trim().split('\n')) {
+  for (const line of readFileSync(path.join(dir, `trivy_${version}_checksums.txt`), 'utf8')
+    .trim()
+    .split('\n')) {
     const match = /^([a-f0-9]{64}) {2}(\S+)$/.exec(line);
     assert.ok(match, `goreleaser checksum line: ${line}`);
     out[match[2]] = match[1];
@@ -67,7 +69,10 @@ describe('lab trivy stand-in: release assets (releases/trivy.ts prepare)', funct
   it('packs trivy, README.md and LICENSE; the executable runs without node_modules', () => {
     const listing = spawnSync('tar', ['-tvzf', tarball], { encoding: 'utf8' }).stdout;
     assert.deepEqual(
-      listing.trim().split('\n').map((line) => line.split(/\s+/).pop()),
+      listing
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s+/).pop()),
       ['LICENSE', 'README.md', 'trivy'],
     );
     assert.match(listing, /^-rwxr-xr-x root\/root .* trivy$/m);
@@ -78,12 +83,16 @@ describe('lab trivy stand-in: release assets (releases/trivy.ts prepare)', funct
     assert.equal(run.stdout, `Version: ${version}\n`);
   });
 
-  it('bakes the lab\'s DB repository in as the default --db-repository', () => {
+  it("bakes the lab's DB repository in as the default --db-repository", () => {
     const dir = extract(tarball);
-    const run = spawnSync(path.join(dir, 'trivy'), ['image', '--download-db-only', '--no-progress', '--timeout', '2s', '--cache-dir', path.join(dir, 'cache')], {
-      encoding: 'utf8',
-      env: isolatedEnv(),
-    });
+    const run = spawnSync(
+      path.join(dir, 'trivy'),
+      ['image', '--download-db-only', '--no-progress', '--timeout', '2s', '--cache-dir', path.join(dir, 'cache')],
+      {
+        encoding: 'utf8',
+        env: isolatedEnv(),
+      },
+    );
     assert.match(run.stderr, /\[vulndb\] Downloading artifact\.\.\.\trepo="releases\.lab\.test\/aquasec\/trivy-db:2"/);
   });
 
@@ -115,7 +124,14 @@ describe('lab trivy stand-in: release assets (releases/trivy.ts prepare)', funct
       const dir = extract(tarball);
       // Asynchronous on purpose: spawnSync would block the event loop this server answers on.
       const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const args = ['image', '--download-db-only', '--db-repository', `127.0.0.1:${port}/aquasec/trivy-db:2`, '--cache-dir', path.join(dir, 'cache')];
+        const args = [
+          'image',
+          '--download-db-only',
+          '--db-repository',
+          `127.0.0.1:${port}/aquasec/trivy-db:2`,
+          '--cache-dir',
+          path.join(dir, 'cache'),
+        ];
         const child = spawn(path.join(dir, 'trivy'), args, { env: isolatedEnv() });
         let stderr = '';
         child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -42,7 +42,12 @@ const table: Record<string, Expected> = {
     unfixed: 0,
   },
   'reporting-md-alpine-latest.json': { vulnerabilities: { LOW: 2 }, violations: [], unfixed: 0 },
-  'secrets.json.golden': { vulnerabilities: {}, secrets: { CRITICAL: 1, HIGH: 1 }, violations: ['aws-access-key-id ', 'mysecret '], unfixed: 0 },
+  'secrets.json.golden': {
+    vulnerabilities: {},
+    secrets: { CRITICAL: 1, HIGH: 1 },
+    violations: ['aws-access-key-id ', 'mysecret '],
+    unfixed: 0,
+  },
   'sl-micro-rancher5.4.json.golden': { vulnerabilities: {}, violations: [], unfixed: 0 },
   'ubuntu-1804.json.golden': { vulnerabilities: { MEDIUM: 4, LOW: 1 }, violations: [], unfixed: 1 },
 };
@@ -101,7 +106,10 @@ describe('policy over every trivy fixture report', () => {
   });
 
   it('a wider threshold makes the MEDIUM findings of alpine-310 violations', () => {
-    const evaluation = evaluatePolicy(load('alpine-310.json.golden'), { threshold: parseSeverityList(['critical', 'high', 'medium']), ignoreUnfixed: false });
+    const evaluation = evaluatePolicy(load('alpine-310.json.golden'), {
+      threshold: parseSeverityList(['critical', 'high', 'medium']),
+      ignoreUnfixed: false,
+    });
     assert.equal(evaluation.violations.length, 4);
     assert.equal(evaluation.passed, false);
   });
@@ -157,7 +165,10 @@ describe('policy over every trivy fixture report', () => {
 
   it('the log line of a violation has ID, package, installed, fixed, severity and title', () => {
     const [first] = evaluatePolicy(load('debian-buster.json.golden'), DEFAULT).violations;
-    assert.equal(describeFinding(first), 'CRITICAL CVE-2019-18224  libidn2-0 2.0.5-1 -> 2.0.5-1+deb10u1  libidn2: heap-based buffer overflow in idn2_to_ascii_4i in lib/lookup.c');
+    assert.equal(
+      describeFinding(first),
+      'CRITICAL CVE-2019-18224  libidn2-0 2.0.5-1 -> 2.0.5-1+deb10u1  libidn2: heap-based buffer overflow in idn2_to_ascii_4i in lib/lookup.c',
+    );
   });
 
   it('combines platform evaluations of an index: same finding once, any failure fails', () => {
@@ -176,7 +187,10 @@ describe('severity threshold input', () => {
     assert.deepEqual(parseSeverityList(['high', 'CRITICAL', 'High']), ['HIGH', 'CRITICAL']);
   });
   it('refuses an unknown severity, naming it and the valid ones', () => {
-    assert.throws(() => parseSeverityList(['CRITICAL', 'SEVERE']), /'SEVERE' is not a trivy severity\. Use a comma-separated list of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN/);
+    assert.throws(
+      () => parseSeverityList(['CRITICAL', 'SEVERE']),
+      /'SEVERE' is not a trivy severity\. Use a comma-separated list of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN/,
+    );
   });
   it('refuses an empty list', () => {
     assert.throws(() => parseSeverityList([]), /at least one severity/);

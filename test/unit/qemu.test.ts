@@ -1,5 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { binfmtEntryName, type BinfmtState, EmulationError, type EmulationContext, ensureEmulation, exitZeroProgram, parseBinfmtEntry, runsNatively } from '../../src/buildx/qemu';
+import {
+  binfmtEntryName,
+  type BinfmtState,
+  EmulationError,
+  type EmulationContext,
+  ensureEmulation,
+  exitZeroProgram,
+  parseBinfmtEntry,
+  runsNatively,
+} from '../../src/buildx/qemu';
 import { RecordingLogger } from '../../src/log';
 import { parsePlatform, parsePlatformList, type Platform } from '../../src/platform/platform';
 
@@ -10,7 +19,12 @@ function machine(entries: Record<string, BinfmtState['state']>, over: Partial<Em
   const did: string[] = [];
   const log = new RecordingLogger();
   let mounted = !Object.values(entries).includes('unmounted');
-  const state = (entry: string): BinfmtState => (!mounted ? { state: 'unmounted' } : entries[entry] && entries[entry] !== 'unmounted' ? { state: entries[entry] as 'enabled' | 'disabled' } : { state: 'unregistered' });
+  const state = (entry: string): BinfmtState =>
+    !mounted
+      ? { state: 'unmounted' }
+      : entries[entry] && entries[entry] !== 'unmounted'
+        ? { state: entries[entry] as 'enabled' | 'disabled' }
+        : { state: 'unregistered' };
   const deps: EmulationContext = {
     logger: log,
     server: p('linux/amd64'),
@@ -64,7 +78,13 @@ describe('QEMU emulation', () => {
 
   it('installs qemu-user-static and registers a missing entry', async () => {
     const { deps, did } = machine({});
-    assert.deepEqual(await ensureEmulation([p('linux/riscv64')], { ...deps, builderPlatforms: async () => parsePlatformList('linux/amd64,linux/riscv64') }), [{ platform: 'linux/riscv64', how: 'installed' }]);
+    assert.deepEqual(
+      await ensureEmulation([p('linux/riscv64')], {
+        ...deps,
+        builderPlatforms: async () => parsePlatformList('linux/amd64,linux/riscv64'),
+      }),
+      [{ platform: 'linux/riscv64', how: 'installed' }],
+    );
     assert.deepEqual(did, ['apt install qemu-user-static binfmt-support', 'update-binfmts --enable qemu-riscv64']);
   });
 
@@ -81,10 +101,16 @@ describe('QEMU emulation', () => {
   });
 
   it('fails clearly where binfmt_misc cannot be mounted (an unprivileged container)', async () => {
-    const { deps } = machine({ 'qemu-riscv64': 'unmounted' }, { mountBinfmt: async () => Promise.reject(new Error('mount: permission denied')) });
+    const { deps } = machine(
+      { 'qemu-riscv64': 'unmounted' },
+      { mountBinfmt: async () => Promise.reject(new Error('mount: permission denied')) },
+    );
     const error = await ensureEmulation([p('linux/riscv64')], deps).catch((e) => e);
     assert.ok(error instanceof EmulationError);
-    assert.match(error.message, /QEMU emulation of linux\/riscv64 cannot be set up from this agent: \/proc\/sys\/fs\/binfmt_misc is not mounted here and mounting it failed \(mount: permission denied\)\. This is what an unprivileged container looks like/);
+    assert.match(
+      error.message,
+      /QEMU emulation of linux\/riscv64 cannot be set up from this agent: \/proc\/sys\/fs\/binfmt_misc is not mounted here and mounting it failed \(mount: permission denied\)\. This is what an unprivileged container looks like/,
+    );
     assert.match(error.message, /apt-get install qemu-user-static binfmt-support.*--privileged/s);
   });
 
@@ -96,19 +122,31 @@ describe('QEMU emulation', () => {
   it('warns (not fails) when the kernel runs the platform but the builder does not list it yet', async () => {
     const { deps, log } = machine({ 'qemu-aarch64': 'disabled' }, { builderPlatforms: async () => [p('linux/amd64')] });
     await ensureEmulation([p('linux/arm64')], deps);
-    assert.ok(log.lines.some((l) => l.level === 'warn' && /builder does not list it yet: BuildKit in dockerd detects emulators when the daemon starts/.test(l.message)));
+    assert.ok(
+      log.lines.some(
+        (l) =>
+          l.level === 'warn' &&
+          /builder does not list it yet: BuildKit in dockerd detects emulators when the daemon starts/.test(l.message),
+      ),
+    );
   });
 
   it('for a remote daemon, trusts only its builder and says to register there', async () => {
     const { deps, did } = machine({}, { daemonIsLocal: false, daemonAddress: 'tcp://arm-box:2376' });
     assert.deepEqual(await ensureEmulation([p('linux/arm64')], deps), [{ platform: 'linux/arm64', how: 'builder' }]);
-    await assert.rejects(ensureEmulation([p('linux/ppc64le')], deps), /builder of the daemon at tcp:\/\/arm-box:2376 cannot build for linux\/ppc64le, and that daemon runs on another machine/);
+    await assert.rejects(
+      ensureEmulation([p('linux/ppc64le')], deps),
+      /builder of the daemon at tcp:\/\/arm-box:2376 cannot build for linux\/ppc64le, and that daemon runs on another machine/,
+    );
     assert.deepEqual(did, []);
   });
 
   it('refuses a platform QEMU cannot emulate before changing anything', async () => {
     const { deps, did } = machine({});
-    await assert.rejects(ensureEmulation([p('linux/amd64'), p('linux/wasm')], { ...deps, server: p('linux/arm64') }), /QEMU cannot emulate linux\/wasm/);
+    await assert.rejects(
+      ensureEmulation([p('linux/amd64'), p('linux/wasm')], { ...deps, server: p('linux/arm64') }),
+      /QEMU cannot emulate linux\/wasm/,
+    );
     await assert.rejects(ensureEmulation([p('windows/amd64')], deps), /QEMU cannot emulate windows\/amd64/);
     assert.deepEqual(did, []);
   });
@@ -120,7 +158,11 @@ describe('QEMU emulation', () => {
   });
 
   it('reads binfmt_misc entries', () => {
-    assert.deepEqual(parseBinfmtEntry('enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n'), { state: 'enabled', interpreter: '/usr/libexec/qemu-binfmt/aarch64-binfmt-P', flags: 'PF' });
+    assert.deepEqual(parseBinfmtEntry('enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n'), {
+      state: 'enabled',
+      interpreter: '/usr/libexec/qemu-binfmt/aarch64-binfmt-P',
+      flags: 'PF',
+    });
     assert.equal(parseBinfmtEntry('disabled\n').state, 'disabled');
   });
 
@@ -143,7 +185,8 @@ describe('QEMU emulation', () => {
         const u16 = (o: number) => (endian === 'LE' ? elf.readUInt16LE(o) : elf.readUInt16BE(o));
         assert.equal(u16(16), 2, 'ET_EXEC');
         assert.equal(u16(18), machineId);
-        const entryPoint = elfClass === 2 ? Number(endian === 'LE' ? elf.readBigUInt64LE(24) : elf.readBigUInt64BE(24)) : elf.readUInt32LE(24);
+        const entryPoint =
+          elfClass === 2 ? Number(endian === 'LE' ? elf.readBigUInt64LE(24) : elf.readBigUInt64BE(24)) : elf.readUInt32LE(24);
         assert.equal(entryPoint, entry);
       });
     }

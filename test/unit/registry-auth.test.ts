@@ -6,28 +6,41 @@ import { fakeHttp, fastRetry, form, networkError, noSleep, reply, unsignedJwt } 
 
 const registry = 'contoso.azurecr.io';
 const realm = `https://${registry}/oauth2/token`;
-const challenge = (scope: string, extra = '') => ({ 'www-authenticate': `Bearer realm="${realm}",service="${registry}",scope="${scope}"${extra}` });
+const challenge = (scope: string, extra = '') => ({
+  'www-authenticate': `Bearer realm="${realm}",service="${registry}",scope="${scope}"${extra}`,
+});
 const refresh = { registry, username: ACR_TOKEN_USERNAME, password: 'acr-refresh-token' };
 const basicOf = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
 describe('registry auth: challenges', () => {
-  it('parses ACR\'s Bearer challenge with quoted values', () => {
+  it("parses ACR's Bearer challenge with quoted values", () => {
     assert.deepEqual(parseChallenges(`Bearer realm="${realm}",service="${registry}",scope="repository:hello-world:pull"`), [
       { scheme: 'bearer', params: { realm, service: registry, scope: 'repository:hello-world:pull' } },
     ]);
   });
   it('parses several challenges, spaces, commas inside quotes, escapes and unquoted values', () => {
-    const parsed = parseChallenges('Basic realm="Registry Realm", Bearer realm="https://r/t?a=1,b=2" , service=reg, scope="repository:a:pull repository:b:pull",error="insufficient_scope", x="a\\"b"');
+    const parsed = parseChallenges(
+      'Basic realm="Registry Realm", Bearer realm="https://r/t?a=1,b=2" , service=reg, scope="repository:a:pull repository:b:pull",error="insufficient_scope", x="a\\"b"',
+    );
     assert.deepEqual(parsed, [
       { scheme: 'basic', params: { realm: 'Registry Realm' } },
-      { scheme: 'bearer', params: { realm: 'https://r/t?a=1,b=2', service: 'reg', scope: 'repository:a:pull repository:b:pull', error: 'insufficient_scope', x: 'a"b' } },
+      {
+        scheme: 'bearer',
+        params: {
+          realm: 'https://r/t?a=1,b=2',
+          service: 'reg',
+          scope: 'repository:a:pull repository:b:pull',
+          error: 'insufficient_scope',
+          x: 'a"b',
+        },
+      },
     ]);
   });
   it('returns nothing for an empty header', () => assert.deepEqual(parseChallenges(''), []));
 });
 
 describe('registry auth: token flow', () => {
-  it('trades an ACR refresh token with ACR\'s POST form, then retries the request once with the token', async () => {
+  it("trades an ACR refresh token with ACR's POST form, then retries the request once with the token", async () => {
     const token = unsignedJwt({ exp: Math.floor(Date.now() / 1000) + 3600 });
     const { http, requests } = fakeHttp((request) => {
       if (request.url === realm) return reply(200, { access_token: token });
@@ -57,15 +70,27 @@ describe('registry auth: token flow', () => {
 
   it('sends every scope of a multi-scope challenge as its own scope parameter', async () => {
     const { http, requests } = fakeHttp((request) =>
-      request.url === realm ? reply(200, { access_token: 'opaque' }) : request.headers?.Authorization ? reply(200) : reply(401, '', challenge('repository:a:pull repository:b:pull,push')),
+      request.url === realm
+        ? reply(200, { access_token: 'opaque' })
+        : request.headers?.Authorization
+          ? reply(200)
+          : reply(401, '', challenge('repository:a:pull repository:b:pull,push')),
     );
-    await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/a/blobs/x` }, new TokenAuthenticator({ credentials: refresh, http }));
+    await authorizedRequest(
+      http,
+      { method: 'GET', url: `https://${registry}/v2/a/blobs/x` },
+      new TokenAuthenticator({ credentials: refresh, http }),
+    );
     assert.deepEqual(form(requests[1]).getAll('scope'), ['repository:a:pull', 'repository:b:pull,push']);
   });
 
   it('uses GET with Basic for other users (admin user, service principal id), as docker does', async () => {
     const { http, requests } = fakeHttp((request) =>
-      request.url.startsWith(realm) ? reply(200, { token: 'docker-style' }) : request.headers?.Authorization ? reply(200) : reply(401, '', challenge('repository:app:pull,push')),
+      request.url.startsWith(realm)
+        ? reply(200, { token: 'docker-style' })
+        : request.headers?.Authorization
+          ? reply(200)
+          : reply(401, '', challenge('repository:app:pull,push')),
     );
     const auth = new TokenAuthenticator({ credentials: { registry, username: 'contoso', password: 'admin-pass' }, http });
     await authorizedRequest(http, { method: 'PUT', url: `https://${registry}/v2/app/manifests/1` }, auth);
@@ -81,19 +106,32 @@ describe('registry auth: token flow', () => {
 
   it('asks anonymously without credentials', async () => {
     const { http, requests } = fakeHttp((request) =>
-      request.url.startsWith(realm) ? reply(200, { token: 'anon' }) : request.headers?.Authorization ? reply(200) : reply(401, '', challenge('repository:library/busybox:pull')),
+      request.url.startsWith(realm)
+        ? reply(200, { token: 'anon' })
+        : request.headers?.Authorization
+          ? reply(200)
+          : reply(401, '', challenge('repository:library/busybox:pull')),
     );
-    await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/library/busybox/manifests/1` }, new TokenAuthenticator({ http }));
+    await authorizedRequest(
+      http,
+      { method: 'GET', url: `https://${registry}/v2/library/busybox/manifests/1` },
+      new TokenAuthenticator({ http }),
+    );
     assert.equal(requests[1].headers?.Authorization, undefined);
     assert.equal(requests[2].headers?.Authorization, 'Bearer anon');
   });
 
   it('answers a Basic challenge with Basic and remembers it', async () => {
-    const { http, requests } = fakeHttp((request) => (request.headers?.Authorization ? reply(200) : reply(401, '', { 'www-authenticate': 'Basic realm="Registry"' })));
+    const { http, requests } = fakeHttp((request) =>
+      request.headers?.Authorization ? reply(200) : reply(401, '', { 'www-authenticate': 'Basic realm="Registry"' }),
+    );
     const auth = new TokenAuthenticator({ credentials: { registry, username: 'u', password: 'p' }, http });
     await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/` }, auth);
     await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/` }, auth);
-    assert.deepEqual(requests.map((r) => r.headers?.Authorization), [undefined, basicOf('u', 'p'), basicOf('u', 'p')]);
+    assert.deepEqual(
+      requests.map((r) => r.headers?.Authorization),
+      [undefined, basicOf('u', 'p'), basicOf('u', 'p')],
+    );
   });
 
   it('returns a 401 it cannot answer (Basic without credentials, unknown scheme) to the caller', async () => {
@@ -106,14 +144,25 @@ describe('registry auth: token flow', () => {
   });
 
   it('retries once only: a second 401 with a fresh token is the answer, and its error names the missing right', async () => {
-    const { http, requests } = fakeHttp((request) => (request.url === realm ? reply(200, { access_token: 't' }) : reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, challenge('repository:app:metadata_write', ',error="insufficient_scope"'))));
+    const { http, requests } = fakeHttp((request) =>
+      request.url === realm
+        ? reply(200, { access_token: 't' })
+        : reply(
+            401,
+            { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] },
+            challenge('repository:app:metadata_write', ',error="insufficient_scope"'),
+          ),
+    );
     const request = { method: 'PATCH', url: `https://${registry}/acr/v1/app/_manifests/x` };
     const response = await authorizedRequest(http, request, new TokenAuthenticator({ credentials: refresh, http }));
     assert.equal(response.status, 401);
     assert.equal(requests.length, 3);
     const error = new RegistryError(request, response);
     assert.equal(error.code, 'UNAUTHORIZED');
-    assert.match(error.message, /answered 401: UNAUTHORIZED: authentication required \(the registry granted this identity no repository:app:metadata_write: insufficient_scope\)$/);
+    assert.match(
+      error.message,
+      /answered 401: UNAUTHORIZED: authentication required \(the registry granted this identity no repository:app:metadata_write: insufficient_scope\)$/,
+    );
   });
 
   it('renews a cached token when its JWT is about to expire, and keeps it while it is not', async () => {
@@ -135,7 +184,11 @@ describe('registry auth: token flow', () => {
     now += 6 * 60_000; // 4 minutes left: renewed before sending
     await get();
     assert.equal(issued, 2);
-    assert.equal(requests.filter((r) => r.url !== realm && !r.headers?.Authorization).length, 1, 'only the first request went without a token');
+    assert.equal(
+      requests.filter((r) => r.url !== realm && !r.headers?.Authorization).length,
+      1,
+      'only the first request went without a token',
+    );
   });
 
   it('reads expires_in when the token is not a JWT (60 s by default)', async () => {
@@ -157,7 +210,12 @@ describe('registry auth: token flow', () => {
   });
 
   it('retries the token request on 429 (with Retry-After), 500 and resets, within the bound', async () => {
-    const script: (ReturnType<typeof reply> | 'reset')[] = [reply(429, '', { 'retry-after': '2' }), reply(500), 'reset', reply(200, { access_token: 'ok' })];
+    const script: (ReturnType<typeof reply> | 'reset')[] = [
+      reply(429, '', { 'retry-after': '2' }),
+      reply(500),
+      'reset',
+      reply(200, { access_token: 'ok' }),
+    ];
     const waits: number[] = [];
     const { http } = fakeHttp((request) => {
       if (request.url !== realm) return request.headers?.Authorization ? reply(200) : reply(401, '', challenge('repository:app:pull'));
@@ -165,57 +223,114 @@ describe('registry auth: token flow', () => {
       if (next === 'reset') throw networkError('ECONNRESET');
       return next;
     });
-    const auth = new TokenAuthenticator({ credentials: refresh, http, retry: { attempts: 5, baseDelayMs: 10, maxDelayMs: 10_000 }, sleep: async (ms) => void waits.push(ms) });
+    const auth = new TokenAuthenticator({
+      credentials: refresh,
+      http,
+      retry: { attempts: 5, baseDelayMs: 10, maxDelayMs: 10_000 },
+      sleep: async (ms) => void waits.push(ms),
+    });
     const response = await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, auth);
     assert.equal(response.status, 200);
     assert.equal(waits.length, 3);
     assert.equal(waits[0], 2000, 'Retry-After is honoured');
   });
 
-  it('gives up after the bound with the token service\'s reason, and does not retry a refusal', async () => {
-    const { http: failing, requests } = fakeHttp((request) => (request.url === realm ? reply(503, { errors: [{ code: 'UNAVAILABLE', message: 'busy' }] }) : reply(401, '', challenge('repository:app:pull'))));
+  it("gives up after the bound with the token service's reason, and does not retry a refusal", async () => {
+    const { http: failing, requests } = fakeHttp((request) =>
+      request.url === realm
+        ? reply(503, { errors: [{ code: 'UNAVAILABLE', message: 'busy' }] })
+        : reply(401, '', challenge('repository:app:pull')),
+    );
     await assert.rejects(
-      authorizedRequest(failing, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, new TokenAuthenticator({ credentials: refresh, http: failing, retry: fastRetry, sleep: noSleep })),
-      (error: RegistryError) => error instanceof RegistryError && error.status === 503 && /answered 503 to the ACR refresh token: busy/.test(error.message),
+      authorizedRequest(
+        failing,
+        { method: 'GET', url: `https://${registry}/v2/app/manifests/1` },
+        new TokenAuthenticator({ credentials: refresh, http: failing, retry: fastRetry, sleep: noSleep }),
+      ),
+      (error: RegistryError) =>
+        error instanceof RegistryError && error.status === 503 && /answered 503 to the ACR refresh token: busy/.test(error.message),
     );
     assert.equal(requests.filter((r) => r.url === realm).length, fastRetry.attempts);
 
     const { http: refusing, requests: refused } = fakeHttp((request) =>
-      request.url === realm ? reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid refresh token' }] }) : reply(401, '', challenge('repository:app:pull')),
+      request.url === realm
+        ? reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'invalid refresh token' }] })
+        : reply(401, '', challenge('repository:app:pull')),
     );
     await assert.rejects(
-      authorizedRequest(refusing, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, new TokenAuthenticator({ credentials: refresh, http: refusing, retry: fastRetry, sleep: noSleep })),
+      authorizedRequest(
+        refusing,
+        { method: 'GET', url: `https://${registry}/v2/app/manifests/1` },
+        new TokenAuthenticator({ credentials: refresh, http: refusing, retry: fastRetry, sleep: noSleep }),
+      ),
       /token service at https:\/\/contoso\.azurecr\.io\/oauth2\/token refused the ACR refresh token: invalid refresh token/,
     );
     assert.equal(refused.filter((r) => r.url === realm).length, 1);
   });
 
   it('never puts the secret in an error message', async () => {
-    const { http } = fakeHttp((request) => (request.url.startsWith(realm) ? reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'nope' }] }) : reply(401, '', challenge('repository:app:pull'))));
-    const error = await authorizedRequest(http, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, new TokenAuthenticator({ credentials: { registry, username: 'sp', password: 'SECRET-VALUE' }, http })).catch((e: Error) => e);
+    const { http } = fakeHttp((request) =>
+      request.url.startsWith(realm)
+        ? reply(401, { errors: [{ code: 'UNAUTHORIZED', message: 'nope' }] })
+        : reply(401, '', challenge('repository:app:pull')),
+    );
+    const error = await authorizedRequest(
+      http,
+      { method: 'GET', url: `https://${registry}/v2/app/manifests/1` },
+      new TokenAuthenticator({ credentials: { registry, username: 'sp', password: 'SECRET-VALUE' }, http }),
+    ).catch((e: Error) => e);
     assert.ok(error instanceof Error);
     assert.ok(!String(error.message).includes('SECRET-VALUE'));
     assert.match(error.message, /refused the user 'sp'/);
   });
 
-  it('sends an ACR refresh token only to the registry\'s own token service, and no credentials over plain http', async () => {
-    const elsewhere = fakeHttp((request) => (request.url.includes('evil') ? reply(200, { access_token: 'x' }) : reply(401, '', { 'www-authenticate': 'Bearer realm="https://evil.example/token",service="x",scope="repository:app:pull"' })));
+  it("sends an ACR refresh token only to the registry's own token service, and no credentials over plain http", async () => {
+    const elsewhere = fakeHttp((request) =>
+      request.url.includes('evil')
+        ? reply(200, { access_token: 'x' })
+        : reply(401, '', { 'www-authenticate': 'Bearer realm="https://evil.example/token",service="x",scope="repository:app:pull"' }),
+    );
     await assert.rejects(
-      authorizedRequest(elsewhere.http, { method: 'GET', url: `https://${registry}/v2/app/manifests/1` }, new TokenAuthenticator({ credentials: refresh, http: elsewhere.http })),
+      authorizedRequest(
+        elsewhere.http,
+        { method: 'GET', url: `https://${registry}/v2/app/manifests/1` },
+        new TokenAuthenticator({ credentials: refresh, http: elsewhere.http }),
+      ),
       /sends its token requests to another host \(evil\.example\); refusing to send an ACR refresh token there/,
     );
     assert.equal(elsewhere.requests.filter((r) => r.url.includes('evil')).length, 0);
 
-    const plain = fakeHttp((request) => (request.url.startsWith('http://auth') ? reply(200, { token: 'x' }) : reply(401, '', { 'www-authenticate': 'Bearer realm="http://auth.example/token",service="x"' })));
+    const plain = fakeHttp((request) =>
+      request.url.startsWith('http://auth')
+        ? reply(200, { token: 'x' })
+        : reply(401, '', { 'www-authenticate': 'Bearer realm="http://auth.example/token",service="x"' }),
+    );
     await assert.rejects(
-      authorizedRequest(plain.http, { method: 'GET', url: `https://${registry}/v2/` }, new TokenAuthenticator({ credentials: { registry, username: 'u', password: 'p' }, http: plain.http })),
+      authorizedRequest(
+        plain.http,
+        { method: 'GET', url: `https://${registry}/v2/` },
+        new TokenAuthenticator({ credentials: { registry, username: 'u', password: 'p' }, http: plain.http }),
+      ),
       /asks for credentials over plain http/,
     );
     assert.equal(plain.requests.length, 1);
 
     // Docker Hub style: another https host for user/password is fine, as is a loopback http realm.
-    const hub = fakeHttp((request) => (request.url.startsWith('https://auth.docker.io') ? reply(200, { token: 'hub' }) : request.headers?.Authorization ? reply(200) : reply(401, '', { 'www-authenticate': 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"' })));
-    const answer = await authorizedRequest(hub.http, { method: 'GET', url: 'https://registry-1.docker.io/v2/library/busybox/manifests/1' }, new TokenAuthenticator({ credentials: { registry: 'docker.io', username: 'u', password: 'p' }, http: hub.http }));
+    const hub = fakeHttp((request) =>
+      request.url.startsWith('https://auth.docker.io')
+        ? reply(200, { token: 'hub' })
+        : request.headers?.Authorization
+          ? reply(200)
+          : reply(401, '', {
+              'www-authenticate':
+                'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+            }),
+    );
+    const answer = await authorizedRequest(
+      hub.http,
+      { method: 'GET', url: 'https://registry-1.docker.io/v2/library/busybox/manifests/1' },
+      new TokenAuthenticator({ credentials: { registry: 'docker.io', username: 'u', password: 'p' }, http: hub.http }),
+    );
     assert.equal(answer.status, 200);
   });
 

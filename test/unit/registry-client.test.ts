@@ -10,9 +10,16 @@ import { fakeHttp, fakeStream, fastRetry, networkError, noSleep, reply } from '.
 
 const registry = 'contoso.azurecr.io';
 const sha = (bytes: Buffer | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const challenge = (scope: string) => ({ 'www-authenticate': `Bearer realm="https://${registry}/oauth2/token",service="${registry}",scope="${scope}"` });
+const challenge = (scope: string) => ({
+  'www-authenticate': `Bearer realm="https://${registry}/oauth2/token",service="${registry}",scope="${scope}"`,
+});
 
-const platformEntry = (arch: string, digest: string): Descriptor => ({ mediaType: MediaType.ociManifest, digest, size: 500, platform: { os: 'linux', architecture: arch } });
+const platformEntry = (arch: string, digest: string): Descriptor => ({
+  mediaType: MediaType.ociManifest,
+  digest,
+  size: 500,
+  platform: { os: 'linux', architecture: arch },
+});
 const attestationEntry = (digest: string): Descriptor => ({
   mediaType: MediaType.ociManifest,
   digest: `sha256:${'c'.repeat(64)}`,
@@ -23,7 +30,11 @@ const attestationEntry = (digest: string): Descriptor => ({
 const index: Index = {
   schemaVersion: 2,
   mediaType: MediaType.ociIndex,
-  manifests: [platformEntry('amd64', `sha256:${'a'.repeat(64)}`), platformEntry('arm64', `sha256:${'b'.repeat(64)}`), attestationEntry(`sha256:${'a'.repeat(64)}`)],
+  manifests: [
+    platformEntry('amd64', `sha256:${'a'.repeat(64)}`),
+    platformEntry('arm64', `sha256:${'b'.repeat(64)}`),
+    attestationEntry(`sha256:${'a'.repeat(64)}`),
+  ],
 };
 const indexBytes = Buffer.from(JSON.stringify(index));
 const indexDigest = sha(indexBytes);
@@ -44,14 +55,19 @@ function client(handler: Parameters<typeof fakeHttp>[0], extra: Partial<Construc
 
 describe('registry client: manifests', () => {
   it('asks for all four manifest media types and returns the index with its digest, verified', async () => {
-    const { client: c, requests } = client(() => reply(200, indexBytes, { 'content-type': MediaType.ociIndex, 'docker-content-digest': indexDigest }));
+    const { client: c, requests } = client(() =>
+      reply(200, indexBytes, { 'content-type': MediaType.ociIndex, 'docker-content-digest': indexDigest }),
+    );
     const fetched = await c.getManifest('team/app', '1');
     assert.equal(fetched.digest, indexDigest);
     assert.equal(fetched.mediaType, MediaType.ociIndex);
     assert.ok(isIndex(fetched.json));
     assert.equal(requests[0].url, `https://${registry}/v2/team/app/manifests/1`);
     const accept = requests[0].headers?.Accept?.split(', ') ?? [];
-    assert.deepEqual(accept.sort(), [MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociIndex, MediaType.ociManifest].sort());
+    assert.deepEqual(
+      accept.sort(),
+      [MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociIndex, MediaType.ociManifest].sort(),
+    );
   });
 
   it('computes the digest from the bytes when the registry sends no Docker-Content-Digest', async () => {
@@ -62,12 +78,15 @@ describe('registry client: manifests', () => {
   it('refuses bytes that do not match the digest asked for, or the digest the registry claims', async () => {
     const other = `sha256:${'d'.repeat(64)}`;
     const { client: byDigest } = client(() => reply(200, indexBytes, { 'docker-content-digest': other }));
-    await assert.rejects(byDigest.getManifest('app', other), (e: Error) => e instanceof DigestMismatchError && e.expected === other && e.actual === indexDigest);
+    await assert.rejects(
+      byDigest.getManifest('app', other),
+      (e: Error) => e instanceof DigestMismatchError && e.expected === other && e.actual === indexDigest,
+    );
     const { client: byTag } = client(() => reply(200, indexBytes, { 'docker-content-digest': other }));
     await assert.rejects(byTag.getManifest('app', '1'), DigestMismatchError);
   });
 
-  it('carries the registry\'s error code in a typed RegistryError', async () => {
+  it("carries the registry's error code in a typed RegistryError", async () => {
     const cases: [number, string, string][] = [
       [404, 'MANIFEST_UNKNOWN', 'manifest unknown'],
       [403, 'DENIED', 'requested access to the resource is denied'],
@@ -103,7 +122,10 @@ describe('registry client: manifests', () => {
 
   it('gives up after the bound on 500 forever and says so', async () => {
     const { client: c, requests } = client(() => reply(500, { errors: [{ code: 'UNKNOWN', message: 'internal' }] }));
-    await assert.rejects(c.getManifest('app', '1'), (e: RegistryError) => e.status === 500 && /answered 500: UNKNOWN: internal/.test(e.message));
+    await assert.rejects(
+      c.getManifest('app', '1'),
+      (e: RegistryError) => e.status === 500 && /answered 500: UNKNOWN: internal/.test(e.message),
+    );
     assert.equal(requests.length, 4);
   });
 
@@ -119,15 +141,20 @@ describe('registry client: manifests', () => {
     assert.equal(requests.length, 3);
 
     const { client: bounded, requests: all } = client(unknown);
-    await assert.rejects(bounded.getManifest('app', indexDigest, { retryUnknown: true }), (e: RegistryError) => e.code === 'MANIFEST_UNKNOWN');
+    await assert.rejects(
+      bounded.getManifest('app', indexDigest, { retryUnknown: true }),
+      (e: RegistryError) => e.code === 'MANIFEST_UNKNOWN',
+    );
     assert.equal(all.length, 4);
 
-    const { client: denied, requests: deniedRequests } = client(() => reply(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known' }] }));
+    const { client: denied, requests: deniedRequests } = client(() =>
+      reply(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known' }] }),
+    );
     await assert.rejects(denied.getManifest('app', indexDigest, { retryUnknown: true }), (e: RegistryError) => e.code === 'NAME_UNKNOWN');
     assert.equal(deniedRequests.length, 1);
   });
 
-  it('goes through the token flow with the repository\'s pull scope', async () => {
+  it("goes through the token flow with the repository's pull scope", async () => {
     const { client: c, requests } = client((request: HttpRequest) => {
       if (request.url.endsWith('/oauth2/token')) return reply(200, { access_token: 'acc' });
       if (request.headers?.Authorization === 'Bearer acc') return reply(200, indexBytes);
@@ -135,30 +162,46 @@ describe('registry client: manifests', () => {
     });
     await c.getManifest('team/app', '1');
     await c.getManifest('team/app', '2');
-    assert.deepEqual(requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.headers?.Authorization ?? '-'}`), [
-      'GET /v2/team/app/manifests/1 -',
-      'POST /oauth2/token -',
-      'GET /v2/team/app/manifests/1 Bearer acc',
-      'GET /v2/team/app/manifests/2 Bearer acc',
-    ]);
+    assert.deepEqual(
+      requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.headers?.Authorization ?? '-'}`),
+      [
+        'GET /v2/team/app/manifests/1 -',
+        'POST /oauth2/token -',
+        'GET /v2/team/app/manifests/1 Bearer acc',
+        'GET /v2/team/app/manifests/2 Bearer acc',
+      ],
+    );
   });
 
   it('HEAD: digest, media type and size; undefined on 404; resolveDigest explains a missing tag', async () => {
     const { client: c } = client((request) =>
       request.url.endsWith('/1')
-        ? reply(200, '', { 'docker-content-digest': indexDigest, 'content-type': MediaType.ociIndex, 'content-length': String(indexBytes.length) })
-        : reply(404, request.method === 'HEAD' ? '' : { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest tagged by "2" is not found' }] }),
+        ? reply(200, '', {
+            'docker-content-digest': indexDigest,
+            'content-type': MediaType.ociIndex,
+            'content-length': String(indexBytes.length),
+          })
+        : reply(
+            404,
+            request.method === 'HEAD' ? '' : { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest tagged by "2" is not found' }] },
+          ),
     );
     assert.deepEqual(await c.headManifest('app', '1'), { digest: indexDigest, mediaType: MediaType.ociIndex, size: indexBytes.length });
     assert.equal(await c.headManifest('app', '2'), undefined);
     assert.equal(await c.resolveDigest('app', '1'), indexDigest);
-    await assert.rejects(c.resolveDigest('app', '2'), (e: RegistryError) => e.code === 'MANIFEST_UNKNOWN' && /"2" is not found/.test(e.message));
+    await assert.rejects(
+      c.resolveDigest('app', '2'),
+      (e: RegistryError) => e.code === 'MANIFEST_UNKNOWN' && /"2" is not found/.test(e.message),
+    );
   });
 
   it('HEAD without Docker-Content-Digest falls back to GET', async () => {
     const { client: c, requests } = client((request) => (request.method === 'HEAD' ? reply(200) : reply(200, indexBytes)));
     assert.equal(await c.resolveDigest('app', '1'), indexDigest);
-    assert.deepEqual(requests.map((r) => r.method), ['HEAD', 'GET']);
+    assert.deepEqual(
+      requests.map((r) => r.method),
+      ['HEAD', 'GET'],
+    );
   });
 
   it('refuses bad names before sending anything', async () => {
@@ -196,25 +239,30 @@ describe('registry client: blobs', () => {
     await assert.rejects(readAll(opened), DigestMismatchError);
   });
 
-  it('follows a redirect to storage without sending the registry\'s Authorization there, but keeps it on the same host', async () => {
+  it("follows a redirect to storage without sending the registry's Authorization there, but keeps it on the same host", async () => {
     const { stream, requests } = fakeStream((request) => {
       const url = new URL(request.url);
       if (url.pathname.endsWith('/oauth2/token')) return reply(200, { access_token: 'acc' });
-      if (url.host === registry && url.pathname.startsWith('/v2/') && !request.headers?.Authorization) return reply(401, '', challenge('repository:app:pull'));
+      if (url.host === registry && url.pathname.startsWith('/v2/') && !request.headers?.Authorization)
+        return reply(401, '', challenge('repository:app:pull'));
       if (url.host === registry && url.pathname.startsWith('/v2/')) return reply(307, '', { location: `/moved/${configDigest}` });
-      if (url.host === registry && url.pathname.startsWith('/moved/')) return reply(302, '', { location: `https://storage.blob.example/x?sig=secret` });
+      if (url.host === registry && url.pathname.startsWith('/moved/'))
+        return reply(302, '', { location: `https://storage.blob.example/x?sig=secret` });
       return reply(200, config);
     });
     const http = fakeHttp(() => reply(200, { access_token: 'acc' })).http;
     const c = new RegistryClient({ registry, credentials: { registry, username: ACR_TOKEN_USERNAME, password: 'r' }, http, stream });
     const stream2 = await c.openBlob('app', configDigest);
     assert.deepEqual(await readAll(stream2), config);
-    assert.deepEqual(requests.map((r) => `${new URL(r.url).host}${new URL(r.url).pathname} ${r.headers?.Authorization ?? '-'}`), [
-      `${registry}/v2/app/blobs/${configDigest} -`,
-      `${registry}/v2/app/blobs/${configDigest} Bearer acc`,
-      `${registry}/moved/${configDigest} Bearer acc`,
-      'storage.blob.example/x -',
-    ]);
+    assert.deepEqual(
+      requests.map((r) => `${new URL(r.url).host}${new URL(r.url).pathname} ${r.headers?.Authorization ?? '-'}`),
+      [
+        `${registry}/v2/app/blobs/${configDigest} -`,
+        `${registry}/v2/app/blobs/${configDigest} Bearer acc`,
+        `${registry}/moved/${configDigest} Bearer acc`,
+        'storage.blob.example/x -',
+      ],
+    );
   });
 
   it('retries a blob on 503 and a reset, and reports the final error code', async () => {
@@ -237,12 +285,29 @@ describe('registry client: blobs', () => {
 });
 
 describe('OCI types: attestation manifests', () => {
-  it('sets BuildKit\'s attestation manifests aside and keeps the images', () => {
-    assert.deepEqual(imageManifests(index).map((d) => d.platform?.architecture), ['amd64', 'arm64']);
+  it("sets BuildKit's attestation manifests aside and keeps the images", () => {
+    assert.deepEqual(
+      imageManifests(index).map((d) => d.platform?.architecture),
+      ['amd64', 'arm64'],
+    );
     assert.ok(isAttestationManifest(attestationEntry('x')));
-    assert.ok(isAttestationManifest({ mediaType: MediaType.ociManifest, digest: 'x', size: 1, platform: { os: 'unknown', architecture: 'unknown' } }));
+    assert.ok(
+      isAttestationManifest({
+        mediaType: MediaType.ociManifest,
+        digest: 'x',
+        size: 1,
+        platform: { os: 'unknown', architecture: 'unknown' },
+      }),
+    );
     assert.ok(!isAttestationManifest(platformEntry('amd64', 'x')));
-    assert.ok(!isAttestationManifest({ mediaType: MediaType.ociManifest, digest: 'x', size: 1, annotations: { 'vnd.docker.reference.type': 'something-else' } }));
+    assert.ok(
+      !isAttestationManifest({
+        mediaType: MediaType.ociManifest,
+        digest: 'x',
+        size: 1,
+        annotations: { 'vnd.docker.reference.type': 'something-else' },
+      }),
+    );
   });
   it('tells an index from an image manifest by media type or shape', () => {
     assert.ok(isIndex(index));

@@ -7,7 +7,8 @@ import type { StreamHttpClient } from '../../src/registry/transport';
 export function reply(status: number, body: string | Buffer | object = '', headers: Record<string, string> = {}): HttpResponse {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   const allHeaders = new Headers(headers);
-  if (typeof body === 'object' && !Buffer.isBuffer(body) && !allHeaders.has('content-type')) allHeaders.set('content-type', 'application/json');
+  if (typeof body === 'object' && !Buffer.isBuffer(body) && !allHeaders.has('content-type'))
+    allHeaders.set('content-type', 'application/json');
   return {
     status,
     url: '',

@@ -55,8 +55,15 @@ describe('image references (OCI distribution grammar)', () => {
   }
 
   it('applies a default registry the way docker does', () => {
-    assert.deepEqual(parseImageReference('busybox:1', { defaultRegistry: 'docker.io' }), { registry: 'docker.io', repository: 'library/busybox', tag: '1' });
-    assert.deepEqual(parseImageReference('team/app', { defaultRegistry: 'contoso.azurecr.io' }), { registry: 'contoso.azurecr.io', repository: 'team/app' });
+    assert.deepEqual(parseImageReference('busybox:1', { defaultRegistry: 'docker.io' }), {
+      registry: 'docker.io',
+      repository: 'library/busybox',
+      tag: '1',
+    });
+    assert.deepEqual(parseImageReference('team/app', { defaultRegistry: 'contoso.azurecr.io' }), {
+      registry: 'contoso.azurecr.io',
+      repository: 'team/app',
+    });
   });
 
   it('formats what it parses back to the same text', () => {
@@ -74,8 +81,10 @@ describe('image references (OCI distribution grammar)', () => {
   });
 
   it('tells a login server from a URL or a reference', () => {
-    for (const name of ['contoso.azurecr.io', '127.0.0.1:5000', 'localhost', 'registry-1.docker.io', '[::1]:5000']) assert.ok(isLoginServer(name), name);
-    for (const name of ['https://contoso.azurecr.io', 'contoso.azurecr.io/app', '', 'contoso.azurecr.io:port', 'bad_host.io']) assert.ok(!isLoginServer(name), name);
+    for (const name of ['contoso.azurecr.io', '127.0.0.1:5000', 'localhost', 'registry-1.docker.io', '[::1]:5000'])
+      assert.ok(isLoginServer(name), name);
+    for (const name of ['https://contoso.azurecr.io', 'contoso.azurecr.io/app', '', 'contoso.azurecr.io:port', 'bad_host.io'])
+      assert.ok(!isLoginServer(name), name);
     assert.throws(() => validateLoginServer('https://contoso.azurecr.io/'), /has a scheme; write 'contoso\.azurecr\.io'/);
     assert.throws(() => validateLoginServer('contoso.azurecr.io/team'), /has a path; the login server is only 'contoso\.azurecr\.io'/);
   });

@@ -8,7 +8,10 @@ const packaged: PackagedState = {
   extensionVersion: '1.2.0',
   tasks: { EnsureDocker: { version: '1.0.3', contentHash: 'a' }, ScanAndRelease: { version: '1.1.0', contentHash: 'b' } },
 };
-const now = (patch: Partial<PackagedState> & { tasks?: PackagedState['tasks'] }): PackagedState => ({ ...structuredClone(packaged), ...patch });
+const now = (patch: Partial<PackagedState> & { tasks?: PackagedState['tasks'] }): PackagedState => ({
+  ...structuredClone(packaged),
+  ...patch,
+});
 
 describe('the versioning rule of npm run package', () => {
   it('accepts a first package and an unchanged one', () => {

@@ -10,7 +10,14 @@ import { acrQuarantineApi } from '../../src/release/acr-quarantine';
 import { buildQuarantineDetails, serializeDetails } from '../../src/release/details';
 import { explainRegistryError } from '../../src/release/diagnose';
 import { evaluatePolicy } from '../../src/release/policy';
-import { type Decision, type QuarantineApi, ReleaseError, type ReleaseTarget, applyDecision, releaseOrder } from '../../src/release/release';
+import {
+  type Decision,
+  type QuarantineApi,
+  ReleaseError,
+  type ReleaseTarget,
+  applyDecision,
+  releaseOrder,
+} from '../../src/release/release';
 import { parseTrivyReport } from '../../src/trivy/report';
 
 const REGISTRY = 'contoso.azurecr.io';
@@ -18,7 +25,10 @@ const REPO = 'team/app';
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const fixtures = path.resolve(__dirname, '..', 'lab', 'trivy', 'fixtures');
 const evaluationOf = (file: string) =>
-  evaluatePolicy(parseTrivyReport(readFileSync(path.join(fixtures, file), 'utf8')), { threshold: ['CRITICAL', 'HIGH'], ignoreUnfixed: false });
+  evaluatePolicy(parseTrivyReport(readFileSync(path.join(fixtures, file), 'utf8')), {
+    threshold: ['CRITICAL', 'HIGH'],
+    ignoreUnfixed: false,
+  });
 
 /** An in-memory quarantine: one record per digest, every call written down. */
 class FakeQuarantine implements QuarantineApi {
@@ -45,7 +55,14 @@ class FakeQuarantine implements QuarantineApi {
 
 function httpResponse(status: number, body: unknown = {}, headers: Record<string, string> = {}): HttpResponse {
   const buffer = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-  return { status, url: '', headers: new Headers(headers), body: buffer, text: () => buffer.toString(), json: <T>() => JSON.parse(buffer.toString()) as T };
+  return {
+    status,
+    url: '',
+    headers: new Headers(headers),
+    body: buffer,
+    text: () => buffer.toString(),
+    json: <T>() => JSON.parse(buffer.toString()) as T,
+  };
 }
 
 const release = (api: QuarantineApi, targets: ReleaseTarget[], decision: Decision, logger = new RecordingLogger()) =>
@@ -57,7 +74,8 @@ const release = (api: QuarantineApi, targets: ReleaseTarget[], decision: Decisio
     decision,
     details: '{}',
     logger,
-    explain: (error, action, target) => explainRegistryError(error, REGISTRY, action === 'write' ? 'write-state' : 'read-state', `${REGISTRY}/${REPO}@${target.digest}`),
+    explain: (error, action, target) =>
+      explainRegistryError(error, REGISTRY, action === 'write' ? 'write-state' : 'read-state', `${REGISTRY}/${REPO}@${target.digest}`),
   });
 
 describe('release: writing the decision into quarantine', () => {
@@ -104,15 +122,24 @@ describe('release: writing the decision into quarantine', () => {
       { digest: d(3), kind: 'image', label: 'linux/arm64' },
       { digest: d(4), kind: 'attestation', label: 'attestation' },
     ];
-    assert.deepEqual(releaseOrder(targets, 'Passed').map((t) => t.digest), [d(2), d(3), d(4), d(1)]);
-    assert.deepEqual(releaseOrder(targets, 'Failed').map((t) => t.digest), [d(1), d(2), d(3), d(4)]);
+    assert.deepEqual(
+      releaseOrder(targets, 'Passed').map((t) => t.digest),
+      [d(2), d(3), d(4), d(1)],
+    );
+    assert.deepEqual(
+      releaseOrder(targets, 'Failed').map((t) => t.digest),
+      [d(1), d(2), d(3), d(4)],
+    );
   });
 
   it('fails when the state does not read back as written', async () => {
     const api = new FakeQuarantine();
     api.states.set(d(1), 'Quarantined');
     api.ignoreWrites = true;
-    await assert.rejects(release(api, [{ digest: d(1), kind: 'image', label: 'image' }], 'Passed'), /reads back quarantineState Quarantined; the state did not take/);
+    await assert.rejects(
+      release(api, [{ digest: d(1), kind: 'image', label: 'image' }], 'Passed'),
+      /reads back quarantineState Quarantined; the state did not take/,
+    );
   });
 
   it('a refused PATCH names the missing role and leaves the image quarantined', async () => {
@@ -120,10 +147,20 @@ describe('release: writing the decision into quarantine', () => {
     api.states.set(d(1), 'Quarantined');
     const request: HttpRequest = { method: 'PATCH', url: `https://${REGISTRY}/acr/v1/${REPO}/_manifests/${d(1)}` };
     api.failWrite = () =>
-      new RegistryError(request, httpResponse(403, { errors: [{ code: 'DENIED', message: 'The operation is disallowed: changing the quarantine state needs the AcrQuarantineWriter role.' }] }));
+      new RegistryError(
+        request,
+        httpResponse(403, {
+          errors: [
+            { code: 'DENIED', message: 'The operation is disallowed: changing the quarantine state needs the AcrQuarantineWriter role.' },
+          ],
+        }),
+      );
     await assert.rejects(
       release(api, [{ digest: d(1), kind: 'image', label: 'image' }], 'Passed'),
-      (e: Error) => e instanceof ReleaseError && /give it the AcrQuarantineWriter role on contoso\.azurecr\.io/.test(e.message) && /now shows quarantineState Quarantined\. It stays quarantined\./.test(e.message),
+      (e: Error) =>
+        e instanceof ReleaseError &&
+        /give it the AcrQuarantineWriter role on contoso\.azurecr\.io/.test(e.message) &&
+        /now shows quarantineState Quarantined\. It stays quarantined\./.test(e.message),
     );
     assert.equal(api.states.get(d(1)), 'Quarantined');
   });
@@ -156,7 +193,12 @@ describe('release through AcrClient against a scripted registry', () => {
     const seen: string[] = [];
     const http: HttpClient = async (request) => {
       seen.push(`${request.method} ${request.url}`);
-      if (request.method === 'GET') return httpResponse(200, { registry: REGISTRY, imageName: REPO, manifest: { digest: d(7), changeableAttributes: { quarantineState: state } } });
+      if (request.method === 'GET')
+        return httpResponse(200, {
+          registry: REGISTRY,
+          imageName: REPO,
+          manifest: { digest: d(7), changeableAttributes: { quarantineState: state } },
+        });
       const next = patchAnswers.length > 1 ? patchAnswers.shift()! : patchAnswers[0];
       const answer = next();
       if (answer.status === 200) state = (JSON.parse(String(request.body)) as { quarantineState: string }).quarantineState;
@@ -174,7 +216,10 @@ describe('release through AcrClient against a scripted registry', () => {
   const target: ReleaseTarget[] = [{ digest: d(7), kind: 'image', label: 'image' }];
 
   it('429 then 200: retried, released, read back', async () => {
-    const registry = scriptedRegistry([() => httpResponse(429, { errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }, { 'Retry-After': '0' }), () => httpResponse(200)]);
+    const registry = scriptedRegistry([
+      () => httpResponse(429, { errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }, { 'Retry-After': '0' }),
+      () => httpResponse(200),
+    ]);
     const outcome = await release(registry.api, target, 'Passed');
     assert.equal(outcome.state, 'Passed');
     assert.equal(registry.seen.filter((s) => s === `PATCH ${PATCH_URL}`).length, 2);
@@ -182,25 +227,42 @@ describe('release through AcrClient against a scripted registry', () => {
 
   it('500 forever: bounded retries, then a failure that leaves the image quarantined', async () => {
     const registry = scriptedRegistry([() => httpResponse(500, { errors: [{ code: 'INTERNAL', message: 'boom' }] })]);
-    await assert.rejects(release(registry.api, target, 'Passed'), /answered 500.*now shows quarantineState Quarantined\. It stays quarantined\./);
-    assert.equal(registry.seen.filter((s) => s === `PATCH ${PATCH_URL}`).length, 4, 'exactly the policy\'s attempts');
+    await assert.rejects(
+      release(registry.api, target, 'Passed'),
+      /answered 500.*now shows quarantineState Quarantined\. It stays quarantined\./,
+    );
+    assert.equal(registry.seen.filter((s) => s === `PATCH ${PATCH_URL}`).length, 4, "exactly the policy's attempts");
     assert.equal(registry.state(), 'Quarantined');
   });
 
   it('403 is final: one PATCH, the role named', async () => {
-    const registry = scriptedRegistry([() => httpResponse(403, { errors: [{ code: 'DENIED', message: 'The operation is disallowed: changing the quarantine state needs the AcrQuarantineWriter role.' }] })]);
+    const registry = scriptedRegistry([
+      () =>
+        httpResponse(403, {
+          errors: [
+            { code: 'DENIED', message: 'The operation is disallowed: changing the quarantine state needs the AcrQuarantineWriter role.' },
+          ],
+        }),
+    ]);
     await assert.rejects(release(registry.api, target, 'Passed'), /AcrQuarantineWriter role on contoso\.azurecr\.io/);
     assert.equal(registry.seen.filter((s) => s.startsWith('PATCH')).length, 1);
   });
 });
 
 describe('quarantineDetails', () => {
-  const schema = JSON.parse(readFileSync(path.resolve(__dirname, '..', 'lab', 'emulators', 'acr', 'quarantine-details.schema.json'), 'utf8'));
+  const schema = JSON.parse(
+    readFileSync(path.resolve(__dirname, '..', 'lab', 'emulators', 'acr', 'quarantine-details.schema.json'), 'utf8'),
+  );
   delete schema.$schema; // draft-04; the keywords it uses mean the same in ajv's default draft
   const validate = new Ajv({ allErrors: true }).compile(schema);
 
   it('matches the schema for a failed scan, with Title-case severities and UNKNOWN left out', () => {
-    const details = buildQuarantineDetails({ trivyVersion: '0.74.0', decision: 'Failed', evaluation: evaluationOf('photon-30.json.golden'), link: 'https://dev.azure.com/x/_build/results?buildId=1' });
+    const details = buildQuarantineDetails({
+      trivyVersion: '0.74.0',
+      decision: 'Failed',
+      evaluation: evaluationOf('photon-30.json.golden'),
+      link: 'https://dev.azure.com/x/_build/results?buildId=1',
+    });
     assert.ok(validate(details), JSON.stringify(validate.errors));
     assert.equal(details.scanner, 'trivy 0.74.0');
     assert.equal(details.state, 'scan failed');
@@ -238,13 +300,22 @@ describe('registry errors explained', () => {
   const request: HttpRequest = { method: 'GET', url: `https://${REGISTRY}/v2/${REPO}/manifests/${d(1)}` };
   it('a disallowed pull by digest names AcrQuarantineReader', () => {
     for (const status of [403, 405]) {
-      const error = new RegistryError(request, httpResponse(status, { errors: [{ code: 'UNKNOWN', message: 'The operation is disallowed.' }] }));
-      assert.match(explainRegistryError(error, REGISTRY, 'pull', 'x'), /may not read quarantined images .* give it the AcrQuarantineReader role/);
+      const error = new RegistryError(
+        request,
+        httpResponse(status, { errors: [{ code: 'UNKNOWN', message: 'The operation is disallowed.' }] }),
+      );
+      assert.match(
+        explainRegistryError(error, REGISTRY, 'pull', 'x'),
+        /may not read quarantined images .* give it the AcrQuarantineReader role/,
+      );
     }
   });
   it('MANIFEST_UNKNOWN on a digest says it does not exist', () => {
     const error = new RegistryError(request, httpResponse(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
-    assert.match(explainRegistryError(error, REGISTRY, 'pull', `${REGISTRY}/${REPO}@${d(1)}`), /@sha256:1+ does not exist in contoso\.azurecr\.io \(404 MANIFEST_UNKNOWN/);
+    assert.match(
+      explainRegistryError(error, REGISTRY, 'pull', `${REGISTRY}/${REPO}@${d(1)}`),
+      /@sha256:1+ does not exist in contoso\.azurecr\.io \(404 MANIFEST_UNKNOWN/,
+    );
   });
   it('an identity without any right is told to get AcrPull and a quarantine role', () => {
     const error = new RegistryError(request, httpResponse(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));

@@ -21,28 +21,47 @@ const fixtures = path.resolve(__dirname, '..', 'lab', 'trivy', 'fixtures');
 const CLEAN = 'sl-micro-rancher5.4.json.golden';
 const CRITICAL = 'debian-buster.json.golden';
 
-const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: `sha256:${'c'.repeat(64)}`, size: 1 }, layers: [] }));
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: `sha256:${'c'.repeat(64)}`, size: 1 },
+    layers: [],
+  }),
+);
 const DIGEST = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
 const IMAGE = `${REGISTRY}/${REPO}@${DIGEST}`;
 
 const connection: RegistryConnection = {
   kind: 'dockerRegistry',
-  docker: { id: 'c1', url: `https://${REGISTRY}`, scheme: 'UsernamePassword', parameters: { username: 'scanner', password: 'sc4nner-secret' }, data: () => undefined } satisfies ServiceConnection,
+  docker: {
+    id: 'c1',
+    url: `https://${REGISTRY}`,
+    scheme: 'UsernamePassword',
+    parameters: { username: 'scanner', password: 'sc4nner-secret' },
+    data: () => undefined,
+  } satisfies ServiceConnection,
 };
 
 /** ACR: the image's manifest under /v2/, its quarantine state under /acr/v1/ (PATCHes written down; a status to refuse them). */
 function fakeAcr(state: string, options: { refusePatch?: number } = {}) {
   const acr = { state, patches: [] as { quarantineState: string; quarantineDetails: string }[] };
   const { http, requests } = fakeHttp((request: HttpRequest) => {
-    if (request.url.endsWith(`/v2/${REPO}/manifests/${DIGEST}`)) return reply(200, manifest, { 'content-type': MediaType.ociManifest, 'docker-content-digest': DIGEST });
+    if (request.url.endsWith(`/v2/${REPO}/manifests/${DIGEST}`))
+      return reply(200, manifest, { 'content-type': MediaType.ociManifest, 'docker-content-digest': DIGEST });
     if (request.url.endsWith(`/acr/v1/${REPO}/_manifests/${DIGEST}`)) {
       if (request.method === 'PATCH') {
-        if (options.refusePatch) return reply(options.refusePatch, { errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] });
+        if (options.refusePatch)
+          return reply(options.refusePatch, { errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] });
         const body = JSON.parse(String(request.body));
         acr.patches.push(body);
         acr.state = body.quarantineState;
       }
-      return reply(200, { registry: REGISTRY, imageName: REPO, manifest: { digest: DIGEST, changeableAttributes: { quarantineState: acr.state } } });
+      return reply(200, {
+        registry: REGISTRY,
+        imageName: REPO,
+        manifest: { digest: DIGEST, changeableAttributes: { quarantineState: acr.state } },
+      });
     }
     return reply(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'not found' }] });
   });
@@ -91,12 +110,28 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
 
   describe('input checks: the error names the input and the fix, and nothing runs', () => {
     const rows: [string, Record<string, string>, RegExp][] = [
-      ['a malformed image reference', { image: `${REGISTRY}/Team App@sha256:123` }, /^Input 'image': The image reference .* contains white space/],
-      ['a tag without allowTag', { image: `${REGISTRY}/${REPO}:1.0` }, /^Input 'image': 'contoso\.azurecr\.io\/team\/app:1\.0' is a tag, and a tag can move between scan and release\. Give the digest .*set allowTag: true/],
+      [
+        'a malformed image reference',
+        { image: `${REGISTRY}/Team App@sha256:123` },
+        /^Input 'image': The image reference .* contains white space/,
+      ],
+      [
+        'a tag without allowTag',
+        { image: `${REGISTRY}/${REPO}:1.0` },
+        /^Input 'image': 'contoso\.azurecr\.io\/team\/app:1\.0' is a tag, and a tag can move between scan and release\. Give the digest .*set allowTag: true/,
+      ],
       ['an unknown severity', { severityThreshold: 'CRITICAL,SEVERE' }, /^Input 'severityThreshold': 'SEVERE' is not a trivy severity/],
-      ['an unknown scanner', { scanners: 'vuln,virus' }, /^Input 'scanners': 'virus' is not a trivy scanner\. Use a comma-separated list of vuln, secret, misconfig, license\./],
+      [
+        'an unknown scanner',
+        { scanners: 'vuln,virus' },
+        /^Input 'scanners': 'virus' is not a trivy scanner\. Use a comma-separated list of vuln, secret, misconfig, license\./,
+      ],
       ['no scanner', { scanners: ' , ' }, /^Input 'scanners': name at least one scanner/],
-      ['an ignore file that does not exist', { ignoreFile: 'no/such/.trivyignore' }, /^Input 'ignoreFile': file 'no\/such\/.trivyignore' was not found/],
+      [
+        'an ignore file that does not exist',
+        { ignoreFile: 'no/such/.trivyignore' },
+        /^Input 'ignoreFile': file 'no\/such\/.trivyignore' was not found/,
+      ],
       ['a trivy version range', { trivyVersion: 'latest' }, /^Input 'trivyVersion': 'latest' is not a trivy release version/],
       ['an unknown release mode', { release: 'always' }, /^Input 'release': 'always' is not one of quarantine, gateOnly/],
       ['a bad ignoreUnfixed value', { ignoreUnfixed: 'sometimes' }, /^Input 'ignoreUnfixed': 'sometimes' is not a boolean/],
@@ -104,7 +139,10 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     for (const [name, values, message] of rows) {
       it(`refuses ${name}`, () => {
         setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
-        assert.throws(() => read(values), (error: unknown) => error instanceof InputError && message.test(error.message));
+        assert.throws(
+          () => read(values),
+          (error: unknown) => error instanceof InputError && message.test(error.message),
+        );
         assert.deepEqual(trivy.calls, []);
         assert.deepEqual(acr.requests, []);
       });
@@ -118,8 +156,15 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
 
     it('refuses to run without a connection: there is no anonymous quarantine', async () => {
       setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
-      const inputs = readScanAndReleaseInputs(taskInputs('ScanAndRelease', { image: IMAGE, trivyPath }, context.root), () => undefined, context);
-      await assert.rejects(scanAndReleaseTask(inputs, context), /^InputError: Input 'azureSubscription': Give a service connection: azureSubscription .* or dockerRegistryServiceConnection\.$/);
+      const inputs = readScanAndReleaseInputs(
+        taskInputs('ScanAndRelease', { image: IMAGE, trivyPath }, context.root),
+        () => undefined,
+        context,
+      );
+      await assert.rejects(
+        scanAndReleaseTask(inputs, context),
+        /^InputError: Input 'azureSubscription': Give a service connection: azureSubscription .* or dockerRegistryServiceConnection\.$/,
+      );
       assert.deepEqual(trivy.calls, []);
       assert.deepEqual(acr.requests, []);
     });
@@ -129,7 +174,10 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
     const outcome = await run();
     assert.deepEqual(outcome, { result: 'succeeded' });
-    assert.deepEqual(acr.patches.map((p) => p.quarantineState), ['Passed']);
+    assert.deepEqual(
+      acr.patches.map((p) => p.quarantineState),
+      ['Passed'],
+    );
     assert.equal(JSON.parse(acr.patches[0].quarantineDetails).link, 'https://dev.azure.com/contoso/shop/_build/results?buildId=7');
     const { outputs, attachments, testResults, summaries, secrets } = context.agent;
     assert.equal(outputs.get('quarantineState'), 'Passed');
@@ -138,16 +186,28 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     assert.equal(JSON.parse(readFileSync(outputs.get('reportPath')!, 'utf8')).ArtifactName, IMAGE);
     assert.match(readFileSync(outputs.get('junitPath')!, 'utf8'), /<testsuites name="trivy"/);
     assert.equal(JSON.parse(readFileSync(outputs.get('sarifPath')!, 'utf8')).version, '2.1.0');
-    assert.deepEqual(attachments.map((a) => a.type), ['trivy-json', 'trivy-sarif']);
-    assert.deepEqual(testResults.map((t) => t.runTitle), [`trivy ${IMAGE}`]);
+    assert.deepEqual(
+      attachments.map((a) => a.type),
+      ['trivy-json', 'trivy-sarif'],
+    );
+    assert.deepEqual(
+      testResults.map((t) => t.runTitle),
+      [`trivy ${IMAGE}`],
+    );
     assert.equal(summaries.length, 1);
     assert.match(summaries[0].markdown, /Policy passed/);
     assert.ok(secrets.includes('sc4nner-secret'));
     const log = context.logger.text();
     assert.match(log, /Signed in to contoso\.azurecr\.io: Docker registry connection \(user name and password\)\./);
     assert.match(log, /Using trivy at .*\(trivyPath\); nothing is downloaded\./);
-    assert.match(log, new RegExp(`Policy passed: ${IMAGE.replace(/[.]/g, '\\.')} is released from quarantine \\(quarantineState Passed, read back\\)\\.`));
-    assert.ok(trivy.calls.every((c) => !c.args.join(' ').includes('sc4nner-secret')), 'the password is never in argv');
+    assert.match(
+      log,
+      new RegExp(`Policy passed: ${IMAGE.replace(/[.]/g, '\\.')} is released from quarantine \\(quarantineState Passed, read back\\)\\.`),
+    );
+    assert.ok(
+      trivy.calls.every((c) => !c.args.join(' ').includes('sc4nner-secret')),
+      'the password is never in argv',
+    );
   });
 
   it('an image already released: nothing is written', async () => {
@@ -161,8 +221,14 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     setUp(fakeTrivy(CRITICAL), fakeAcr('Quarantined'));
     const outcome = await run();
     assert.equal(outcome.result, 'failed');
-    assert.match(outcome.result === 'failed' ? outcome.message : '', /^Policy violated by \d+ finding\(s\): .* is set to Failed and stays quarantined\.$/);
-    assert.deepEqual(acr.patches.map((p) => p.quarantineState), ['Failed']);
+    assert.match(
+      outcome.result === 'failed' ? outcome.message : '',
+      /^Policy violated by \d+ finding\(s\): .* is set to Failed and stays quarantined\.$/,
+    );
+    assert.deepEqual(
+      acr.patches.map((p) => p.quarantineState),
+      ['Failed'],
+    );
     assert.equal(context.agent.outputs.get('quarantineState'), 'Failed');
     assert.equal(context.agent.outputs.get('policyResult'), 'failed');
   });
@@ -171,7 +237,10 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     setUp(fakeTrivy(CRITICAL), fakeAcr('Quarantined'));
     const outcome = await run({ failTaskOnPolicyViolation: 'false' });
     assert.equal(outcome.result, 'succeededWithIssues');
-    assert.deepEqual(acr.patches.map((p) => p.quarantineState), ['Failed']);
+    assert.deepEqual(
+      acr.patches.map((p) => p.quarantineState),
+      ['Failed'],
+    );
   });
 
   it('gateOnly: the policy decides the task, the registry is not written', async () => {
@@ -190,7 +259,7 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     assert.match(context.logger.text(), /Policy passed for .* \(gateOnly: the quarantine state was not changed\)\./);
   });
 
-  it('trivy crashes: the task fails with trivy\'s reason, nothing is written or published', async () => {
+  it("trivy crashes: the task fails with trivy's reason, nothing is written or published", async () => {
     setUp(fakeTrivy({ crash: 'init error: DB error' }), fakeAcr('Quarantined'));
     await assert.rejects(run(), /DB error/);
     assert.deepEqual(acr.patches, []);
@@ -212,10 +281,13 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     assert.deepEqual(await run(), { result: 'succeeded' });
     assert.equal(context.agent.outputs.get('sarifPath'), '');
     assert.ok(context.logger.lines.some((l) => l.level === 'warn' && l.message.startsWith('No SARIF report: ')));
-    assert.deepEqual(acr.patches.map((p) => p.quarantineState), ['Passed']);
+    assert.deepEqual(
+      acr.patches.map((p) => p.quarantineState),
+      ['Passed'],
+    );
   });
 
-  it('without trivyPath: the pinned trivy from the agent\'s tool cache, scanned with the job\'s cache directory', async () => {
+  it("without trivyPath: the pinned trivy from the agent's tool cache, scanned with the job's cache directory", async () => {
     setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
     const cached = path.join(context.root, 'tools', 'trivy', '0.74.0', process.arch);
     mkdirSync(cached, { recursive: true });
@@ -225,6 +297,9 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     assert.deepEqual(await run({ trivyPath: '' }), { result: 'succeeded' });
     assert.match(context.logger.text(), /trivy 0\.74\.0 found in the tool cache/);
     assert.equal(scans()[0].file, path.join(cached, 'trivy'));
-    assert.ok(scans()[0].args.includes(path.join(context.root, 'tools', 'trivy-cache')), 'the default cache directory is under Agent.ToolsDirectory');
+    assert.ok(
+      scans()[0].args.includes(path.join(context.root, 'tools', 'trivy-cache')),
+      'the default cache directory is under Agent.ToolsDirectory',
+    );
   });
 });

@@ -23,7 +23,14 @@ const credentials = { registry: REGISTRY, username: '00000000-0000-0000-0000-000
 
 function response(status: number, body: unknown): HttpResponse {
   const buffer = Buffer.from(JSON.stringify(body));
-  return { status, url: '', headers: new Headers(), body: buffer, text: () => buffer.toString(), json: <T>() => JSON.parse(buffer.toString()) as T };
+  return {
+    status,
+    url: '',
+    headers: new Headers(),
+    body: buffer,
+    text: () => buffer.toString(),
+    json: <T>() => JSON.parse(buffer.toString()) as T,
+  };
 }
 
 /** A registry of manifests by digest and tags; every call written down. */
@@ -36,7 +43,12 @@ class FakeRegistry implements ManifestSource {
   refuse?: (digest: string) => RegistryError | undefined;
 
   addImage(digest: string): void {
-    const json = { schemaVersion: 2 as const, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: d('c'), size: 1 }, layers: [] };
+    const json = {
+      schemaVersion: 2 as const,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: d('c'), size: 1 },
+      layers: [],
+    };
     this.manifests.set(digest, { digest, mediaType: MediaType.ociManifest, raw: Buffer.from(JSON.stringify(json)), json });
   }
   addIndex(digest: string, children: { digest: string; platform?: string; attestation?: boolean }[]): void {
@@ -47,8 +59,12 @@ class FakeRegistry implements ManifestSource {
         mediaType: MediaType.ociManifest,
         digest: c.digest,
         size: 1,
-        platform: c.attestation ? { os: 'unknown', architecture: 'unknown' } : { os: c.platform!.split('/')[0], architecture: c.platform!.split('/')[1] },
-        ...(c.attestation ? { annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': children[0].digest } } : {}),
+        platform: c.attestation
+          ? { os: 'unknown', architecture: 'unknown' }
+          : { os: c.platform!.split('/')[0], architecture: c.platform!.split('/')[1] },
+        ...(c.attestation
+          ? { annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': children[0].digest } }
+          : {}),
       })),
     };
     this.manifests.set(digest, { digest, mediaType: MediaType.ociIndex, raw: Buffer.from(JSON.stringify(json)), json });
@@ -59,7 +75,10 @@ class FakeRegistry implements ManifestSource {
     if (refused) throw refused;
     const manifest = this.manifests.get(reference);
     if (!manifest) {
-      throw new RegistryError({ method: 'GET', url: `https://${REGISTRY}/v2/${repository}/manifests/${reference}` }, response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+      throw new RegistryError(
+        { method: 'GET', url: `https://${REGISTRY}/v2/${repository}/manifests/${reference}` },
+        response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }),
+      );
     }
     return manifest;
   }
@@ -96,12 +115,21 @@ function fakeTrivy(reportOf: (digest: string) => string | { crash: string }) {
     const digest = reference.slice(reference.indexOf('@') + 1);
     scanned.push(digest);
     const chosen = reportOf(digest);
-    const result = (exitCode: number, stderr = ''): RunResult => ({ exitCode, signal: null, stdout: '', stderr, timedOut: false, durationMs: 1 });
+    const result = (exitCode: number, stderr = ''): RunResult => ({
+      exitCode,
+      signal: null,
+      stdout: '',
+      stderr,
+      timedOut: false,
+      durationMs: 1,
+    });
     if (typeof chosen !== 'string') return result(1, `2026-11-29T10:00:00Z\tFATAL\tFatal error\t${chosen.crash}`);
     const report = JSON.parse(readFileSync(path.join(fixtures, chosen), 'utf8'));
     report.ArtifactName = reference;
     report.Metadata = { ...report.Metadata, RepoDigests: [reference] };
-    const findings = (report.Results ?? []).some((r: { Vulnerabilities?: unknown[]; Secrets?: unknown[] }) => r.Vulnerabilities?.length || r.Secrets?.length);
+    const findings = (report.Results ?? []).some(
+      (r: { Vulnerabilities?: unknown[]; Secrets?: unknown[] }) => r.Vulnerabilities?.length || r.Secrets?.length,
+    );
     writeFileSync(args[args.indexOf('--output') + 1], JSON.stringify(report));
     return result(findings ? 10 : 0);
   };
@@ -166,7 +194,10 @@ describe('scan and release (core flow with fakes)', () => {
 
   it('refuses a tag without allowTag before touching the registry', async () => {
     const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
-    await assert.rejects(scanAndRelease(input(`${REGISTRY}/${REPO}:1.0`), deps(trivy.runner)), /'contoso\.azurecr\.io\/team\/app:1\.0' is a tag.*set allowTag: true/);
+    await assert.rejects(
+      scanAndRelease(input(`${REGISTRY}/${REPO}:1.0`), deps(trivy.runner)),
+      /'contoso\.azurecr\.io\/team\/app:1\.0' is a tag.*set allowTag: true/,
+    );
     assert.deepEqual(registry.calls, []);
     assert.deepEqual(trivy.scanned, []);
   });
@@ -188,7 +219,7 @@ describe('scan and release (core flow with fakes)', () => {
     assert.equal(result.scan.reference, `${REGISTRY}/${REPO}@${d('a')}`);
   });
 
-  it('resolves a tag hidden from /v2/ (quarantined image) through ACR\'s tag API', async () => {
+  it("resolves a tag hidden from /v2/ (quarantined image) through ACR's tag API", async () => {
     registry.addImage(d('a'));
     quarantine.states.set(d('a'), 'Quarantined');
     const asked: string[] = [];
@@ -197,7 +228,10 @@ describe('scan and release (core flow with fakes)', () => {
       ...deps(trivy.runner),
       registry: Object.assign(registry, {
         resolveDigest: async () => {
-          throw new RegistryError({ method: 'HEAD', url: 'x' }, response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest tagged by "2.0" is not found' }] }));
+          throw new RegistryError(
+            { method: 'HEAD', url: 'x' },
+            response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest tagged by "2.0" is not found' }] }),
+          );
         },
       }),
       quarantinedTagDigest: async (_repository: string, tag: string) => {
@@ -213,10 +247,16 @@ describe('scan and release (core flow with fakes)', () => {
   it('a tag found nowhere reports the /v2/ answer', async () => {
     const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
     registry.resolveDigest = async () => {
-      throw new RegistryError({ method: 'HEAD', url: 'x' }, response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+      throw new RegistryError(
+        { method: 'HEAD', url: 'x' },
+        response(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }),
+      );
     };
     await assert.rejects(
-      scanAndRelease(input(`${REGISTRY}/${REPO}:nope`, { allowTag: true }), { ...deps(trivy.runner), quarantinedTagDigest: async () => Promise.reject(new Error('404 from _tags')) }),
+      scanAndRelease(input(`${REGISTRY}/${REPO}:nope`, { allowTag: true }), {
+        ...deps(trivy.runner),
+        quarantinedTagDigest: async () => Promise.reject(new Error('404 from _tags')),
+      }),
       /The tag contoso\.azurecr\.io\/team\/app:nope was not found \(404 MANIFEST_UNKNOWN/,
     );
   });
@@ -237,7 +277,10 @@ describe('scan and release (core flow with fakes)', () => {
       assert.deepEqual(trivy.scanned, [d('4'), d('5')], 'the attestation is not scanned');
       assert.deepEqual(quarantine.patches, [`${d('4')} Passed`, `${d('5')} Passed`, `${d('6')} Passed`, `${d('0')} Passed`]);
       assert.equal(result.quarantineState, 'Passed');
-      assert.match(logger.text(), /multi-platform index: scanning 2 platform image\(s\) \(linux\/amd64 sha256:4+, linux\/arm64 sha256:5+\); 1 attestation manifest/);
+      assert.match(
+        logger.text(),
+        /multi-platform index: scanning 2 platform image\(s\) \(linux\/amd64 sha256:4+, linux\/arm64 sha256:5+\); 1 attestation manifest/,
+      );
       assert.deepEqual(result.scan.evaluation.counts.vulnerabilities.MEDIUM, 4, 'the same findings on two platforms count once');
     });
 
@@ -257,14 +300,20 @@ describe('scan and release (core flow with fakes)', () => {
 
     it('releases nothing when one platform cannot be scanned', async () => {
       const trivy = fakeTrivy((digest) => (digest === d('5') ? { crash: 'unable to initialize a scanner' } : 'alpine-310.json.golden'));
-      await assert.rejects(scanAndRelease(input(`${REGISTRY}/${REPO}@${d('0')}`), deps(trivy.runner)), /trivy failed with exit code 1: .*unable to initialize a scanner/);
+      await assert.rejects(
+        scanAndRelease(input(`${REGISTRY}/${REPO}@${d('0')}`), deps(trivy.runner)),
+        /trivy failed with exit code 1: .*unable to initialize a scanner/,
+      );
       assert.deepEqual(quarantine.patches, []);
     });
   });
 
   it('a digest that does not exist fails with MANIFEST_UNKNOWN explained, nothing scanned or written', async () => {
     const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
-    await assert.rejects(scanAndRelease(input(`${REGISTRY}/${REPO}@${d('9')}`), deps(trivy.runner)), /@sha256:9+ does not exist in contoso\.azurecr\.io \(404 MANIFEST_UNKNOWN/);
+    await assert.rejects(
+      scanAndRelease(input(`${REGISTRY}/${REPO}@${d('9')}`), deps(trivy.runner)),
+      /@sha256:9+ does not exist in contoso\.azurecr\.io \(404 MANIFEST_UNKNOWN/,
+    );
     assert.deepEqual(trivy.scanned, []);
     assert.deepEqual(quarantine.patches, []);
   });
@@ -272,9 +321,15 @@ describe('scan and release (core flow with fakes)', () => {
   it('an identity without quarantine read is told to get AcrQuarantineReader', async () => {
     registry.addImage(d('3'));
     registry.refuse = () =>
-      new RegistryError({ method: 'GET', url: `https://${REGISTRY}/v2/${REPO}/manifests/${d('3')}` }, response(403, { errors: [{ code: 'UNKNOWN', message: 'The operation is disallowed.' }] }));
+      new RegistryError(
+        { method: 'GET', url: `https://${REGISTRY}/v2/${REPO}/manifests/${d('3')}` },
+        response(403, { errors: [{ code: 'UNKNOWN', message: 'The operation is disallowed.' }] }),
+      );
     const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
-    await assert.rejects(scanAndRelease(input(`${REGISTRY}/${REPO}@${d('3')}`), deps(trivy.runner)), /give it the AcrQuarantineReader role/);
+    await assert.rejects(
+      scanAndRelease(input(`${REGISTRY}/${REPO}@${d('3')}`), deps(trivy.runner)),
+      /give it the AcrQuarantineReader role/,
+    );
     assert.deepEqual(quarantine.patches, []);
   });
 
@@ -339,9 +394,26 @@ describe('scan and release (core flow with fakes)', () => {
 
 describe('summary links', () => {
   it('links only http(s) URLs and keeps them inside the cell', () => {
-    const evaluation = evaluatePolicy(parseTrivyReport(readFileSync(path.join(fixtures, 'debian-buster.json.golden'), 'utf8')), { threshold: ['CRITICAL'], ignoreUnfixed: false });
-    const image = { digest: d('1'), label: 'image', report: { SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image' }, reportFile: '', evaluation };
-    const note = { reference: 'r', images: [image], evaluation, threshold: ['CRITICAL' as const], decision: 'Failed' as const, releaseNote: 'n', trivyVersion: '0.74.0' };
+    const evaluation = evaluatePolicy(parseTrivyReport(readFileSync(path.join(fixtures, 'debian-buster.json.golden'), 'utf8')), {
+      threshold: ['CRITICAL'],
+      ignoreUnfixed: false,
+    });
+    const image = {
+      digest: d('1'),
+      label: 'image',
+      report: { SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image' },
+      reportFile: '',
+      evaluation,
+    };
+    const note = {
+      reference: 'r',
+      images: [image],
+      evaluation,
+      threshold: ['CRITICAL' as const],
+      decision: 'Failed' as const,
+      releaseNote: 'n',
+      trivyVersion: '0.74.0',
+    };
     evaluation.violations[0].primaryUrl = 'https://example.test/a (b)|c';
     assert.match(summaryMarkdown(note), /\[CVE-2019-18224\]\(https:\/\/example\.test\/a%20%28b%29%7Cc\)/);
     evaluation.violations[0].primaryUrl = 'javascript:alert(1)';

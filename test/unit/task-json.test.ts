@@ -27,7 +27,10 @@ const good: TaskJson = {
 
 describe('task.json rules', () => {
   it('accept a task that meets them', () => {
-    assert.deepEqual(taskJsonProblems(good, () => true), []);
+    assert.deepEqual(
+      taskJsonProblems(good, () => true),
+      [],
+    );
   });
 
   const broken: [string, (t: TaskJson) => void, RegExp][] = [
@@ -50,7 +53,10 @@ describe('task.json rules', () => {
       const task = structuredClone(good);
       breakIt(task);
       const problems = taskJsonProblems(task, () => true);
-      assert.ok(problems.some((p) => expected.test(p)), `expected ${expected} in ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected ${expected} in ${JSON.stringify(problems)}`,
+      );
     });
   }
 
@@ -88,7 +94,10 @@ describe('the tasks of this extension', () => {
       assert.deepEqual(contribution.targets, ['ms.vss-distributed-task.tasks']);
       const folder: string = contribution.properties.name;
       assert.ok(existsSync(path.join(repoRoot, folder, 'task.json')), `${folder} has no task.json`);
-      assert.ok(manifest.files.some((f: { path: string }) => f.path === folder), `${folder} is not in files`);
+      assert.ok(
+        manifest.files.some((f: { path: string }) => f.path === folder),
+        `${folder} is not in files`,
+      );
     }
     for (const file of manifest.files) assert.ok(!/node_modules|\.ts$|^src/.test(file.path), `${file.path} must not ship`);
   });

@@ -82,7 +82,10 @@ describe('task runner: agent environment', () => {
   });
 
   it('expands macros case-insensitively and leaves unknown ones', () => {
-    assert.equal(expandMacros('$(Build.BuildId)-$(build.sourceversion)-$(Nope)', { 'Build.BuildId': '7', 'Build.SourceVersion': 'abc' }), '7-abc-$(Nope)');
+    assert.equal(
+      expandMacros('$(Build.BuildId)-$(build.sourceversion)-$(Nope)', { 'Build.BuildId': '7', 'Build.SourceVersion': 'abc' }),
+      '7-abc-$(Nope)',
+    );
   });
 
   it('reports secrets that leaked into the log', () => {

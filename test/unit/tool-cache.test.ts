@@ -11,7 +11,11 @@ const B = 'B'.repeat(64);
 describe('tool cache: checksums and verified downloads (docker static, buildx, trivy)', () => {
   const rows: [string, string | string[], { sha256: string; name: string }[]][] = [
     ['sha256sum text mode', `${a}  x86_64/docker-27.3.1.tgz`, [{ sha256: a, name: 'x86_64/docker-27.3.1.tgz' }]],
-    ['sha256sum binary mode, upper case hex', `${B} *buildx-v0.21.2.linux-amd64`, [{ sha256: B.toLowerCase(), name: 'buildx-v0.21.2.linux-amd64' }]],
+    [
+      'sha256sum binary mode, upper case hex',
+      `${B} *buildx-v0.21.2.linux-amd64`,
+      [{ sha256: B.toLowerCase(), name: 'buildx-v0.21.2.linux-amd64' }],
+    ],
     ['a ./ prefix', `${a}  ./trivy_0.74.0_Linux-64bit.tar.gz`, [{ sha256: a, name: 'trivy_0.74.0_Linux-64bit.tar.gz' }]],
     [
       "goreleaser's checksums.txt with garbage and comments",
@@ -54,7 +58,7 @@ describe('tool cache: checksums and verified downloads (docker static, buildx, t
       assert.equal(await sha256File(verified.file), sha('tool'));
     });
 
-    it('deletes a download whose sha256 differs and throws the caller\'s error with the actual sha256', async () => {
+    it("deletes a download whose sha256 differs and throws the caller's error with the actual sha256", async () => {
       await assert.rejects(
         downloadVerified(cache('tampered'), 'https://mirror.test/tool', sha('tool'), (actual) => new Error(`refused: ${actual}`)),
         new RegExp(`^Error: refused: ${sha('tampered')}$`),

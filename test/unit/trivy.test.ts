@@ -6,12 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordingLogger } from '../../src/log';
 import type { RunOptions, RunResult, Runner } from '../../src/process/exec';
-import {
-  ChecksumMismatchError,
-  installTrivy,
-  normalizeTrivyVersion,
-  trivyAsset,
-} from '../../src/trivy/install';
+import { ChecksumMismatchError, installTrivy, normalizeTrivyVersion, trivyAsset } from '../../src/trivy/install';
 import type { ToolCache } from '../../src/tools/cache';
 import { TrivyReportError, assertReportIsFor, parseTrivyReport } from '../../src/trivy/report';
 import {
@@ -34,7 +29,11 @@ const OTHER = `sha256:${'2'.repeat(64)}`;
 const expected = { registry: 'contoso.azurecr.io', repository: 'team/app', digest: DIGEST };
 
 /** A fixture report made to look like trivy's output for contoso.azurecr.io/team/app@<digest>. */
-function reportFor(fixture: string, digest = DIGEST, repoDigests: string[] | undefined = [`contoso.azurecr.io/team/app@${digest}`]): string {
+function reportFor(
+  fixture: string,
+  digest = DIGEST,
+  repoDigests: string[] | undefined = [`contoso.azurecr.io/team/app@${digest}`],
+): string {
   const report = JSON.parse(readFileSync(path.join(fixtures, fixture), 'utf8'));
   report.ArtifactName = `contoso.azurecr.io/team/app@${digest}`;
   report.Metadata = { ...report.Metadata, RepoDigests: repoDigests };
@@ -53,23 +52,45 @@ describe('trivy report parsing', () => {
     ['text that is not JSON', 'Segmentation fault (core dumped)', /not JSON.*starts with: Segmentation fault/],
     ['empty output', '', /not JSON.*\(empty\)/],
     ['a JSON array', '[]', /not an object/],
-    ['another schema version', JSON.stringify({ SchemaVersion: 1, ArtifactName: 'x', ArtifactType: 'container_image' }), /SchemaVersion is 1/],
+    [
+      'another schema version',
+      JSON.stringify({ SchemaVersion: 1, ArtifactName: 'x', ArtifactType: 'container_image' }),
+      /SchemaVersion is 1/,
+    ],
     ['a SARIF log', readFileSync(path.join(fixtures, 'alpine-310.sarif.golden'), 'utf8'), /SchemaVersion is undefined/],
     ['no ArtifactName', JSON.stringify({ SchemaVersion: 2, ArtifactType: 'container_image' }), /no ArtifactName/],
-    ['Results not a list', JSON.stringify({ SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image', Results: {} }), /Results is not an array/],
+    [
+      'Results not a list',
+      JSON.stringify({ SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image', Results: {} }),
+      /Results is not an array/,
+    ],
     [
       'a vulnerability without severity',
-      JSON.stringify({ SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image', Results: [{ Target: 't', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p' }] }] }),
+      JSON.stringify({
+        SchemaVersion: 2,
+        ArtifactName: 'x',
+        ArtifactType: 'container_image',
+        Results: [{ Target: 't', Vulnerabilities: [{ VulnerabilityID: 'CVE-1', PkgName: 'p' }] }],
+      }),
       /Vulnerabilities\[0\] has no Severity/,
     ],
     [
       'a secret without rule',
-      JSON.stringify({ SchemaVersion: 2, ArtifactName: 'x', ArtifactType: 'container_image', Results: [{ Target: 't', Secrets: [{ Severity: 'HIGH' }] }] }),
+      JSON.stringify({
+        SchemaVersion: 2,
+        ArtifactName: 'x',
+        ArtifactType: 'container_image',
+        Results: [{ Target: 't', Secrets: [{ Severity: 'HIGH' }] }],
+      }),
       /Secrets\[0\] has no RuleID/,
     ],
   ];
   for (const [what, text, message] of refused) {
-    it(`refuses ${what}`, () => assert.throws(() => parseTrivyReport(text), (e: Error) => e instanceof TrivyReportError && message.test(e.message)));
+    it(`refuses ${what}`, () =>
+      assert.throws(
+        () => parseTrivyReport(text),
+        (e: Error) => e instanceof TrivyReportError && message.test(e.message),
+      ));
   }
 
   it('accepts a report about exactly the requested digest', () => {
@@ -78,7 +99,10 @@ describe('trivy report parsing', () => {
   });
 
   it('refuses a report about another digest (ArtifactName)', () => {
-    assert.throws(() => assertReportIsFor(parseTrivyReport(reportFor('photon-30.json.golden', OTHER)), expected), /not the requested .*@sha256:1111/);
+    assert.throws(
+      () => assertReportIsFor(parseTrivyReport(reportFor('photon-30.json.golden', OTHER)), expected),
+      /not the requested .*@sha256:1111/,
+    );
   });
 
   it('refuses a report whose RepoDigests name another digest of the repository', () => {
@@ -90,11 +114,17 @@ describe('trivy report parsing', () => {
     const other = JSON.parse(reportFor('photon-30.json.golden'));
     other.ArtifactName = `contoso.azurecr.io/team/other@${DIGEST}`;
     assert.throws(() => assertReportIsFor(other, expected), /another repository/);
-    assert.throws(() => assertReportIsFor(parseTrivyReport(readFileSync(path.join(fixtures, 'secrets.json.golden'), 'utf8')), expected), /repository, not a container image/);
+    assert.throws(
+      () => assertReportIsFor(parseTrivyReport(readFileSync(path.join(fixtures, 'secrets.json.golden'), 'utf8')), expected),
+      /repository, not a container image/,
+    );
   });
 
   it('refuses the fixture goldens as they are (a tar path, no digest)', () => {
-    assert.throws(() => assertReportIsFor(parseTrivyReport(readFileSync(path.join(fixtures, 'debian-buster.json.golden'), 'utf8')), expected), TrivyReportError);
+    assert.throws(
+      () => assertReportIsFor(parseTrivyReport(readFileSync(path.join(fixtures, 'debian-buster.json.golden'), 'utf8')), expected),
+      TrivyReportError,
+    );
   });
 });
 
@@ -138,7 +168,13 @@ describe('trivy argv and environment', () => {
 
   it('adds the optional filters and the database mirror', () => {
     const args = trivyImageArgs(
-      { ...settings, ignoreUnfixed: true, ignoreFile: '/src/.trivyignore', dbRepository: 'mirror.contoso.com/trivy-db:2', scanners: ['vuln'] },
+      {
+        ...settings,
+        ignoreUnfixed: true,
+        ignoreFile: '/src/.trivyignore',
+        dbRepository: 'mirror.contoso.com/trivy-db:2',
+        scanners: ['vuln'],
+      },
       { ...expected, outputFile: '/tmp/r.json' },
     );
     const after = (flag: string) => args[args.indexOf(flag) + 1];
@@ -176,7 +212,10 @@ describe('trivy argv and environment', () => {
     const file = path.join(dir, 'config.json');
     const config = JSON.parse(readFileSync(file, 'utf8'));
     assert.deepEqual(Object.keys(config.auths), ['contoso.azurecr.io']);
-    assert.equal(Buffer.from(config.auths['contoso.azurecr.io'].auth, 'base64').toString(), '00000000-0000-0000-0000-000000000000:refresh-token');
+    assert.equal(
+      Buffer.from(config.auths['contoso.azurecr.io'].auth, 'base64').toString(),
+      '00000000-0000-0000-0000-000000000000:refresh-token',
+    );
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(statSync(dir).mode & 0o777, 0o700);
   });
@@ -209,7 +248,10 @@ function authsOf(dockerConfig: string | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(config.auths).map(([host, { auth }]) => [host, Buffer.from(auth, 'base64').toString()]));
 }
 
-function fakeTrivy(behaviour: FakeRun): { runner: Runner; calls: { file: string; args: readonly string[]; options?: RunOptions; auths: Record<string, string> }[] } {
+function fakeTrivy(behaviour: FakeRun): {
+  runner: Runner;
+  calls: { file: string; args: readonly string[]; options?: RunOptions; auths: Record<string, string> }[];
+} {
   const calls: { file: string; args: readonly string[]; options?: RunOptions; auths: Record<string, string> }[] = [];
   const runner: Runner = async (file, args, options) => {
     calls.push({ file, args, options, auths: authsOf(options?.env?.DOCKER_CONFIG) });
@@ -231,12 +273,21 @@ describe('scanImage with a fake trivy', () => {
   let dir: string;
   beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'scan-test-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const credentials = { registry: 'contoso.azurecr.io', username: '00000000-0000-0000-0000-000000000000', password: 's3cr3t-refresh-token' };
+  const credentials = {
+    registry: 'contoso.azurecr.io',
+    username: '00000000-0000-0000-0000-000000000000',
+    password: 's3cr3t-refresh-token',
+  };
   const request = () => ({ ...expected, outputFile: path.join(dir, 'report.json') });
 
   it('returns the checked report when trivy finds issues (exit 10), with credentials only in its own docker config', async () => {
     const fake = fakeTrivy({ exitCode: 10, writes: reportFor('photon-30.json.golden') });
-    const result = await scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger(), credentials, env: { PATH: '/bin' } });
+    const result = await scanImage(settings, request(), {
+      runner: fake.runner,
+      logger: new RecordingLogger(),
+      credentials,
+      env: { PATH: '/bin' },
+    });
     assert.equal(result.report.Results?.[0].Vulnerabilities?.length, 3);
     const call = fake.calls[0];
     assert.ok(!call.args.some((a) => a.includes('s3cr3t')), 'the secret must not be in argv');
@@ -254,29 +305,63 @@ describe('scanImage with a fake trivy', () => {
   });
 
   const failures: [string, FakeRun, RegExp][] = [
-    ['a crash (exit 1)', { exitCode: 1, stderr: '2026-11-29T10:00:00Z\tFATAL\tFatal error\tinit error: DB error: failed to download vulnerability DB\n' }, /trivy failed with exit code 1: .*failed to download vulnerability DB/],
-    ['a Go panic (exit 2)', { exitCode: 2, stderr: 'panic: runtime error: invalid memory address\ngoroutine 1 [running]:\nmain.main()\n' }, /exit code 2/],
+    [
+      'a crash (exit 1)',
+      { exitCode: 1, stderr: '2026-11-29T10:00:00Z\tFATAL\tFatal error\tinit error: DB error: failed to download vulnerability DB\n' },
+      /trivy failed with exit code 1: .*failed to download vulnerability DB/,
+    ],
+    [
+      'a Go panic (exit 2)',
+      { exitCode: 2, stderr: 'panic: runtime error: invalid memory address\ngoroutine 1 [running]:\nmain.main()\n' },
+      /exit code 2/,
+    ],
     ['a kill by a signal', { exitCode: null, signal: 'SIGKILL' }, /killed by SIGKILL/],
-    ['a hang past the timeout', { exitCode: null, signal: 'SIGTERM', timedOut: true }, /did not finish within the timeout of 600s and was stopped/],
-    ['its own --timeout expiring', { exitCode: 1, stderr: '2026-11-29T10:00:00Z\tFATAL\tFatal error\trun error: image scan error: context deadline exceeded\n' }, /did not finish within the timeout of 600s; its last words: .*context deadline exceeded\. Raise 'timeout'/],
+    [
+      'a hang past the timeout',
+      { exitCode: null, signal: 'SIGTERM', timedOut: true },
+      /did not finish within the timeout of 600s and was stopped/,
+    ],
+    [
+      'its own --timeout expiring',
+      { exitCode: 1, stderr: '2026-11-29T10:00:00Z\tFATAL\tFatal error\trun error: image scan error: context deadline exceeded\n' },
+      /did not finish within the timeout of 600s; its last words: .*context deadline exceeded\. Raise 'timeout'/,
+    ],
     ['garbage output', { exitCode: 0, writes: 'this is not json' }, /output was refused: the output is not JSON/],
     ['no report file', { exitCode: 0 }, /exited 0 without writing its report to .*report\.json\. That is not a trivy report/],
-    ['something else printed instead of a report (lab garbage)', { exitCode: 0, stdout: '{"lab":"garbage","message":"this is not a trivy report","Results":"none"}\n' }, /without writing its report .*; it printed instead: \{"lab":"garbage"/],
+    [
+      'something else printed instead of a report (lab garbage)',
+      { exitCode: 0, stdout: '{"lab":"garbage","message":"this is not a trivy report","Results":"none"}\n' },
+      /without writing its report .*; it printed instead: \{"lab":"garbage"/,
+    ],
     ['a report file that is not a report', { exitCode: 0, writes: '{"lab":"garbage"}' }, /output was refused: SchemaVersion is undefined/],
-    ['a report about another digest', { exitCode: 10, writes: reportFor('photon-30.json.golden', OTHER) }, /output was refused: the report is about/],
-    ['exit 10 with a report listing nothing', { exitCode: 10, writes: reportFor('sl-micro-rancher5.4.json.golden') }, /exited 10 \(findings\) but its report lists none/],
+    [
+      'a report about another digest',
+      { exitCode: 10, writes: reportFor('photon-30.json.golden', OTHER) },
+      /output was refused: the report is about/,
+    ],
+    [
+      'exit 10 with a report listing nothing',
+      { exitCode: 10, writes: reportFor('sl-micro-rancher5.4.json.golden') },
+      /exited 10 \(findings\) but its report lists none/,
+    ],
   ];
   for (const [what, behaviour, message] of failures) {
     it(`fails on ${what}`, async () => {
       const fake = fakeTrivy(behaviour);
-      await assert.rejects(scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }), (e: Error) => e instanceof TrivyFailedError && message.test(e.message));
+      await assert.rejects(
+        scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }),
+        (e: Error) => e instanceof TrivyFailedError && message.test(e.message),
+      );
     });
   }
 
   it('never takes a report file left from an earlier run', async () => {
     writeFileSync(path.join(dir, 'report.json'), reportFor('sl-micro-rancher5.4.json.golden'));
     const fake = fakeTrivy({ exitCode: 0 });
-    await assert.rejects(scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }), /without writing its report/);
+    await assert.rejects(
+      scanImage(settings, request(), { runner: fake.runner, logger: new RecordingLogger() }),
+      /without writing its report/,
+    );
   });
 
   describe('SARIF', () => {
@@ -300,7 +385,10 @@ describe('scanImage with a fake trivy', () => {
         writeFileSync(args[args.indexOf('--output') + 1], '{"version":"2.1.0","runs":[]}');
         return ok();
       };
-      assert.equal(await writeSarif(settings, request(), path.join(dir, 'r.sarif'), { runner, logger: new RecordingLogger(), credentials }), 'rescan');
+      assert.equal(
+        await writeSarif(settings, request(), path.join(dir, 'r.sarif'), { runner, logger: new RecordingLogger(), credentials }),
+        'rescan',
+      );
       const rescan = calls[1];
       assert.deepEqual(rescan.args.slice(0, 6), ['image', '--format', 'sarif', '--output', path.join(dir, 'r.sarif'), '--skip-db-update']);
       assert.ok(!rescan.args.includes('--exit-code'));
@@ -310,13 +398,23 @@ describe('scanImage with a fake trivy', () => {
     it('reports another convert failure without scanning again', async () => {
       let n = 0;
       const runner: Runner = async () => (n++, { ...ok(), exitCode: 1, stderr: 'FATAL\tconvert error: broken\n' });
-      await assert.rejects(writeSarif(settings, request(), path.join(dir, 'r.sarif'), { runner, logger: new RecordingLogger() }), /trivy convert --format sarif failed: FATAL\tconvert error: broken/);
+      await assert.rejects(
+        writeSarif(settings, request(), path.join(dir, 'r.sarif'), { runner, logger: new RecordingLogger() }),
+        /trivy convert --format sarif failed: FATAL\tconvert error: broken/,
+      );
       assert.equal(n, 1);
     });
   });
 
   it('reads the version trivy reports about itself', async () => {
-    const runner: Runner = async () => ({ exitCode: 0, signal: null, stdout: '{"Version":"0.74.0","VulnerabilityDB":{"Version":2}}', stderr: '', timedOut: false, durationMs: 1 });
+    const runner: Runner = async () => ({
+      exitCode: 0,
+      signal: null,
+      stdout: '{"Version":"0.74.0","VulnerabilityDB":{"Version":2}}',
+      stderr: '',
+      timedOut: false,
+      durationMs: 1,
+    });
     assert.equal(await trivyVersion('/x/trivy', runner), '0.74.0');
     const notTrivy: Runner = async () => ({ exitCode: 0, signal: null, stdout: 'hello', stderr: '', timedOut: false, durationMs: 1 });
     await assert.rejects(trivyVersion('/bin/echo', notTrivy), /printed no version; is \/bin\/echo trivy\?/);
@@ -328,7 +426,11 @@ describe('trivy release assets and installation', () => {
     assert.equal(trivyAsset('0.74.0', 'linux', 'x64').archive, 'trivy_0.74.0_Linux-64bit.tar.gz');
     assert.equal(trivyAsset('0.74.0', 'linux', 'arm64').archive, 'trivy_0.74.0_Linux-ARM64.tar.gz');
     assert.equal(trivyAsset('0.74.0', 'darwin', 'arm64').archive, 'trivy_0.74.0_macOS-ARM64.tar.gz');
-    assert.deepEqual(trivyAsset('0.74.0', 'win32', 'x64'), { archive: 'trivy_0.74.0_windows-64bit.zip', kind: 'zip', executable: 'trivy.exe' });
+    assert.deepEqual(trivyAsset('0.74.0', 'win32', 'x64'), {
+      archive: 'trivy_0.74.0_windows-64bit.zip',
+      kind: 'zip',
+      executable: 'trivy.exe',
+    });
     assert.throws(() => trivyAsset('0.74.0', 'aix', 'ppc'), /no release for aix\/ppc.*trivyPath/);
   });
 
@@ -359,7 +461,10 @@ describe('trivy release assets and installation', () => {
       const sha = createHash('sha256').update(bytes).digest('hex');
       served = new Map([
         [`${base}/v0.74.0/${archiveName}`, bytes],
-        [`${base}/v0.74.0/trivy_0.74.0_checksums.txt`, Buffer.from(`${'0'.repeat(64)}  trivy_0.74.0_Linux-ARM64.tar.gz\n${sha}  ${archiveName}\n`)],
+        [
+          `${base}/v0.74.0/trivy_0.74.0_checksums.txt`,
+          Buffer.from(`${'0'.repeat(64)}  trivy_0.74.0_Linux-ARM64.tar.gz\n${sha}  ${archiveName}\n`),
+        ],
       ]);
       downloads = [];
       const tools = path.join(root, 'tools');
@@ -395,12 +500,26 @@ describe('trivy release assets and installation', () => {
     afterEach(() => rmSync(root, { recursive: true, force: true }));
 
     it('downloads, verifies and caches; a second run downloads nothing', async () => {
-      const first = await installTrivy({ version: '0.74.0', downloadBaseUrl: `${base}/`, cache, logger: new RecordingLogger(), platform: 'linux', arch: 'x64' });
+      const first = await installTrivy({
+        version: '0.74.0',
+        downloadBaseUrl: `${base}/`,
+        cache,
+        logger: new RecordingLogger(),
+        platform: 'linux',
+        arch: 'x64',
+      });
       assert.equal(first.fromCache, false);
       assert.ok(existsSync(first.executable));
       assert.ok(existsSync(path.join(first.directory, 'contrib', 'junit.tpl')));
       assert.deepEqual(downloads, [`${base}/v0.74.0/trivy_0.74.0_checksums.txt`, `${base}/v0.74.0/${archiveName}`]);
-      const second = await installTrivy({ version: '0.74.0', downloadBaseUrl: base, cache, logger: new RecordingLogger(), platform: 'linux', arch: 'x64' });
+      const second = await installTrivy({
+        version: '0.74.0',
+        downloadBaseUrl: base,
+        cache,
+        logger: new RecordingLogger(),
+        platform: 'linux',
+        arch: 'x64',
+      });
       assert.equal(second.fromCache, true);
       assert.equal(second.executable, first.executable);
       assert.equal(downloads.length, 2, 'no download on the second run');
@@ -413,10 +532,18 @@ describe('trivy release assets and installation', () => {
       served.set(url, tampered);
       await assert.rejects(
         installTrivy({ version: '0.74.0', downloadBaseUrl: base, cache, logger: new RecordingLogger(), platform: 'linux', arch: 'x64' }),
-        (e: Error) => e instanceof ChecksumMismatchError && /has sha256 [0-9a-f]{64}, but trivy_0.74.0_checksums.txt says [0-9a-f]{64}\. The download was refused and nothing was cached/.test(e.message),
+        (e: Error) =>
+          e instanceof ChecksumMismatchError &&
+          /has sha256 [0-9a-f]{64}, but trivy_0.74.0_checksums.txt says [0-9a-f]{64}\. The download was refused and nothing was cached/.test(
+            e.message,
+          ),
       );
       assert.equal(cache.find('trivy', '0.74.0', 'x64'), undefined);
-      assert.deepEqual(readdirSync(root).filter((f) => f.startsWith('download-') || f.startsWith('extract-')), [], 'the refused download is deleted');
+      assert.deepEqual(
+        readdirSync(root).filter((f) => f.startsWith('download-') || f.startsWith('extract-')),
+        [],
+        'the refused download is deleted',
+      );
     });
 
     it('refuses when the checksums file has no line for the archive', async () => {

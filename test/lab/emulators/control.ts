@@ -24,7 +24,13 @@ export class ControlApi {
     const { faults, audit, acr, config } = this.deps;
 
     if (route === '/_lab/health' && method === 'GET') {
-      return sendJson(res, 200, { ok: true, pid: process.pid, startedAt: this.deps.startedAt, hosts: this.deps.hosts(), auditSeq: audit.lastSeq });
+      return sendJson(res, 200, {
+        ok: true,
+        pid: process.pid,
+        startedAt: this.deps.startedAt,
+        hosts: this.deps.hosts(),
+        auditSeq: audit.lastSeq,
+      });
     }
     if (route === '/_lab/faults') {
       if (method === 'GET') return sendJson(res, 200, faults.list());

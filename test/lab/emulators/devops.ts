@@ -55,7 +55,8 @@ export class DevOpsEmulator {
     const { req, res, url } = exchange;
     const lab = this.config.lab;
     const collectionPath = new URL(lab.azureDevOps.collectionUri).pathname.replace(/\/?$/, '/');
-    if (!url.pathname.startsWith(collectionPath)) return this.error(exchange, 404, 'CollectionNotFoundException', `TF400898: The collection at ${url.pathname} does not exist.`);
+    if (!url.pathname.startsWith(collectionPath))
+      return this.error(exchange, 404, 'CollectionNotFoundException', `TF400898: The collection at ${url.pathname} does not exist.`);
     const route = url.pathname.slice(collectionPath.length);
 
     if (!this.authorized(exchange)) {
@@ -71,11 +72,17 @@ export class DevOpsEmulator {
 
     const oidc = /^([^/]+)\/_apis\/distributedtask\/hubs\/([^/]+)\/plans\/([^/]+)\/jobs\/([^/]+)\/oidctoken\/?$/i.exec(route);
     if (oidc) {
-      if (req.method !== 'POST') return this.error(exchange, 405, 'HttpMethodNotAllowedException', 'The requested resource does not support http method.');
+      if (req.method !== 'POST')
+        return this.error(exchange, 405, 'HttpMethodNotAllowedException', 'The requested resource does not support http method.');
       await readBody(req);
       return this.oidcToken(exchange, oidc[1], oidc[2], oidc[3], oidc[4]);
     }
-    return this.error(exchange, 404, 'ApiResourceNotFoundException', `API resource location for ${url.pathname} is not registered on ${lab.azureDevOps.collectionUri}.`);
+    return this.error(
+      exchange,
+      404,
+      'ApiResourceNotFoundException',
+      `API resource location for ${url.pathname} is not registered on ${lab.azureDevOps.collectionUri}.`,
+    );
   }
 
   /** What the real service lists for the resource (see research azdo-tasks.md §3.3). */
@@ -107,13 +114,20 @@ export class DevOpsEmulator {
       return this.error(exchange, 404, 'ProjectDoesNotExistWithNameException', `TF200016: The following project does not exist: ${scope}.`);
     }
     if (!sameId(hub, ado.hostType)) return this.error(exchange, 404, 'TaskOrchestrationPlanNotFoundException', `Hub ${hub} was not found.`);
-    if (!sameId(plan, ado.planId)) return this.error(exchange, 404, 'TaskOrchestrationPlanNotFoundException', `Plan ${plan} was not found.`);
-    if (!sameId(job, ado.jobId)) return this.error(exchange, 404, 'TaskOrchestrationJobNotFoundException', `Job ${job} was not found in plan ${plan}.`);
+    if (!sameId(plan, ado.planId))
+      return this.error(exchange, 404, 'TaskOrchestrationPlanNotFoundException', `Plan ${plan} was not found.`);
+    if (!sameId(job, ado.jobId))
+      return this.error(exchange, 404, 'TaskOrchestrationJobNotFoundException', `Job ${job} was not found in plan ${plan}.`);
 
     const connectionId = exchange.url.searchParams.get('serviceConnectionId') ?? '';
     const knownId = Object.keys(ado.serviceConnections).find((id) => sameId(id, connectionId));
     if (!knownId) {
-      return this.error(exchange, 404, 'ServiceEndpointNotFoundException', `Service connection ${connectionId || '(none)'} was not found or is not authorized for this pipeline.`);
+      return this.error(
+        exchange,
+        404,
+        'ServiceEndpointNotFoundException',
+        `Service connection ${connectionId || '(none)'} was not found or is not authorized for this pipeline.`,
+      );
     }
     exchange.identity = `serviceConnection:${ado.serviceConnections[knownId].name ?? knownId}`;
 

@@ -4,14 +4,28 @@ import { createHash, type KeyObject, randomUUID, X509Certificate } from 'node:cr
 import { readFileSync, statSync } from 'node:fs';
 import type { LabConfig, NamedIdentity } from './config';
 import { auditForm, type Exchange, readForm, sendJson } from './http';
-import { audiences, checkLifetime, decodeJwt, type DecodedJwt, type JwtClaims, newJwtId, nowSeconds, signJwt, verifySignature } from './jwt';
+import {
+  audiences,
+  checkLifetime,
+  decodeJwt,
+  type DecodedJwt,
+  type JwtClaims,
+  newJwtId,
+  nowSeconds,
+  signJwt,
+  verifySignature,
+} from './jwt';
 import type { SigningKey } from './keys';
 
 export const clientAssertionType = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const tokenExchangeAudience = 'api://AzureADTokenExchange';
 
 /** Resources (application ID URIs) the lab tenant issues tokens for. */
-export const knownResources = ['https://containerregistry.azure.net', 'https://management.azure.com', 'https://management.core.windows.net'];
+export const knownResources = [
+  'https://containerregistry.azure.net',
+  'https://management.azure.com',
+  'https://management.core.windows.net',
+];
 
 export const accessTokenLifetimeSeconds = 3599;
 
@@ -191,7 +205,13 @@ export class EntraEmulator {
       if (failure) return this.error(exchange, failure.status, failure.error, failure.code, failure.description);
       method = '2';
     } else {
-      return this.error(exchange, 401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
+      return this.error(
+        exchange,
+        401,
+        'invalid_client',
+        7000216,
+        "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+      );
     }
 
     const { token } = this.issueAccessToken(identity, resource, method);
@@ -247,19 +267,23 @@ export class EntraEmulator {
     const jwt = decodeJwt(assertion);
     if (!jwt) return invalidClient(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
     const thumbprint = jwt.header['x5t#S256'] ?? jwt.header.x5t;
-    return thumbprint
-      ? this.checkCertificateAssertion(jwt, identity, clientId, tenant)
-      : this.checkFederatedAssertion(jwt, identity);
+    return thumbprint ? this.checkCertificateAssertion(jwt, identity, clientId, tenant) : this.checkFederatedAssertion(jwt, identity);
   }
 
-  private checkCertificateAssertion(jwt: DecodedJwt, identity: NamedIdentity, clientId: string, tenant: string): AssertionFailure | undefined {
+  private checkCertificateAssertion(
+    jwt: DecodedJwt,
+    identity: NamedIdentity,
+    clientId: string,
+    tenant: string,
+  ): AssertionFailure | undefined {
     const certificate = identity.identity.kind === 'managedIdentity' ? undefined : loadCertificate(identity.identity.certificatePath);
     const sha256 = jwt.header['x5t#S256'];
     const matches =
-      certificate !== undefined &&
-      (sha256 !== undefined ? sha256 === certificate.x5tS256 : jwt.header.x5t === certificate.x5t);
+      certificate !== undefined && (sha256 !== undefined ? sha256 === certificate.x5tS256 : jwt.header.x5t === certificate.x5t);
     if (!certificate || !matches) {
-      const presented = Buffer.from(sha256 ?? jwt.header.x5t ?? '', 'base64url').toString('hex').toUpperCase();
+      const presented = Buffer.from(sha256 ?? jwt.header.x5t ?? '', 'base64url')
+        .toString('hex')
+        .toUpperCase();
       return invalidClient(
         401,
         'invalid_client',
@@ -267,11 +291,16 @@ export class EntraEmulator {
         `The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '${presented}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${clientId}'.]`,
       );
     }
-    if (!verifySignature(jwt, certificate.publicKey)) return invalidClient(401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
+    if (!verifySignature(jwt, certificate.publicKey))
+      return invalidClient(401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
     if (jwt.claims.iss !== clientId || jwt.claims.sub !== clientId) {
       return invalidClient(401, 'invalid_client', 700021, "Client assertion application identifier doesn't match 'client_id' parameter.");
     }
-    const accepted = [this.tokenEndpoint(tenant), this.tokenEndpoint(this.config.tenantId), `${this.config.authorityHost}/${tenant}/oauth2/token`];
+    const accepted = [
+      this.tokenEndpoint(tenant),
+      this.tokenEndpoint(this.config.tenantId),
+      `${this.config.authorityHost}/${tenant}/oauth2/token`,
+    ];
     if (!audiences(jwt.claims).some((audience) => accepted.includes(audience.split('?')[0]))) {
       return invalidClient(401, 'invalid_client', 50012, 'Client assertion audience claim does not match Realm issuer.');
     }
@@ -282,9 +311,15 @@ export class EntraEmulator {
     const issuer = typeof jwt.claims.iss === 'string' ? jwt.claims.iss : '';
     const subject = typeof jwt.claims.sub === 'string' ? jwt.claims.sub : '';
     const credentials = this.dependencies.federatedCredentials(identity.name).filter((credential) => credential.issuer === issuer);
-    const hint = 'Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
+    const hint =
+      'Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
     if (credentials.length === 0) {
-      return invalidClient(400, 'invalid_request', 700211, `No matching federated identity record found for presented assertion issuer '${issuer}'. ${hint}`);
+      return invalidClient(
+        400,
+        'invalid_request',
+        700211,
+        `No matching federated identity record found for presented assertion issuer '${issuer}'. ${hint}`,
+      );
     }
     const trusted = this.dependencies.trustedIssuers().find((candidate) => candidate.issuer === issuer);
     const signingKey = trusted?.keys.find((key) => key.kid === jwt.header.kid) ?? (jwt.header.kid ? undefined : trusted?.keys[0]);
@@ -333,9 +368,13 @@ export class EntraEmulator {
 
   /** An AADSTS error body, shaped as Entra ID answers on its token endpoint. */
   private error(exchange: Exchange, status: number, error: string, code: number, description: string): void {
-    const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const timestamp = new Date()
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, 'Z');
     const traceId = randomUUID();
-    const correlationId = exchange.url.searchParams.get('client-request-id') ?? String(exchange.req.headers['client-request-id'] ?? randomUUID());
+    const correlationId =
+      exchange.url.searchParams.get('client-request-id') ?? String(exchange.req.headers['client-request-id'] ?? randomUUID());
     sendJson(exchange.res, status, {
       error,
       error_description: `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,

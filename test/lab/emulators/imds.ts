@@ -16,7 +16,8 @@ export class ImdsEmulator {
   handle(exchange: Exchange): void {
     const { req, res, url } = exchange;
     // MSAL asks for the path with a trailing slash; IMDS answers both
-    if (url.pathname.replace(/\/$/, '') !== imdsTokenPath) return sendJson(res, 404, { error: 'not_found', error_description: 'Not found' });
+    if (url.pathname.replace(/\/$/, '') !== imdsTokenPath)
+      return sendJson(res, 404, { error: 'not_found', error_description: 'Not found' });
     if (req.method !== 'GET') return sendJson(res, 405, { error: 'invalid_request', error_description: 'Method not allowed' });
     if (String(req.headers.metadata ?? '').toLowerCase() !== 'true') {
       return sendJson(res, 400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
@@ -25,7 +26,8 @@ export class ImdsEmulator {
       return sendJson(res, 400, { error: 'invalid_request', error_description: 'Required query variable api-version is missing' });
     }
     const resource = url.searchParams.get('resource');
-    if (!resource) return sendJson(res, 400, { error: 'invalid_request', error_description: 'Required query variable resource is missing' });
+    if (!resource)
+      return sendJson(res, 400, { error: 'invalid_request', error_description: 'Required query variable resource is missing' });
     if (!knownResources.includes(resource.replace(/\/+$/, ''))) {
       return sendJson(res, 400, {
         error: 'invalid_resource',

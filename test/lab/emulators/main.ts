@@ -183,7 +183,9 @@ function main(): void {
   // the control API listens last: its health answer means every listener is up
   const listen = (index: number): void => {
     if (index === servers.length) {
-      logLine(`started pid ${process.pid}: https 127.0.0.1:443 (${emulatedHosts().join(', ')}), imds :${imdsPort}, control :${controlPort}`);
+      logLine(
+        `started pid ${process.pid}: https 127.0.0.1:443 (${emulatedHosts().join(', ')}), imds :${imdsPort}, control :${controlPort}`,
+      );
       return;
     }
     const { server, port, name } = servers[index];

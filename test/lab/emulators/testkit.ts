@@ -34,7 +34,8 @@ export function labRequest(lab: Lab, url: string, options: RequestOptions = {}):
       target,
       {
         method: options.method ?? 'GET',
-        headers: options.body === undefined ? options.headers : { 'Content-Length': String(Buffer.byteLength(options.body)), ...options.headers },
+        headers:
+          options.body === undefined ? options.headers : { 'Content-Length': String(Buffer.byteLength(options.body)), ...options.headers },
         ...(target.protocol === 'https:' ? { ca: readFileSync(lab.caFile), agent: false } : { agent: false }),
       },
       (response) => {
@@ -48,7 +49,8 @@ export function labRequest(lab: Lab, url: string, options: RequestOptions = {}):
         });
       },
     );
-    if (options.timeoutMs) outgoing.setTimeout(options.timeoutMs, () => outgoing.destroy(new Error(`timed out after ${options.timeoutMs} ms`)));
+    if (options.timeoutMs)
+      outgoing.setTimeout(options.timeoutMs, () => outgoing.destroy(new Error(`timed out after ${options.timeoutMs} ms`)));
     outgoing.on('error', reject);
     outgoing.end(options.body);
   });
@@ -91,7 +93,11 @@ async function setupRequest(lab: Lab, url: string, options: RequestOptions): Pro
 }
 
 /** An Entra ID access token for an app identity by client secret (raw client-credentials request). */
-export async function entraToken(lab: Lab, identity: AppIdentityName, scope = 'https://containerregistry.azure.net/.default'): Promise<string> {
+export async function entraToken(
+  lab: Lab,
+  identity: AppIdentityName,
+  scope = 'https://containerregistry.azure.net/.default',
+): Promise<string> {
   const { clientId, secret } = lab.identities[identity];
   const answer = await setupRequest(lab, `${lab.entra.authorityHost}/${lab.entra.tenantId}/oauth2/v2.0/token`, {
     method: 'POST',
@@ -133,7 +139,13 @@ export async function identityRefreshToken(lab: Lab, registry: string, identity:
  * A request to the registry that follows ACR's challenge the way the JS SDK does: try, read the
  * scope from the 401, get an access token for exactly that scope, try again.
  */
-export async function acrCall(lab: Lab, registry: string, refreshToken: string, pathAndQuery: string, options: RequestOptions = {}): Promise<Answer> {
+export async function acrCall(
+  lab: Lab,
+  registry: string,
+  refreshToken: string,
+  pathAndQuery: string,
+  options: RequestOptions = {},
+): Promise<Answer> {
   const url = `https://${registry}${pathAndQuery}`;
   const first = await labRequest(lab, url, options);
   if (first.status !== 401) return first;
@@ -184,7 +196,13 @@ function sha256(data: Buffer): string {
 }
 
 /** Uploads a blob the way clients do: POST an upload session, then PUT to its Location with ?digest=. */
-export async function uploadBlob(lab: Lab, registry: string, token: string, repository: string, data: Buffer): Promise<{ digest: string; location: string }> {
+export async function uploadBlob(
+  lab: Lab,
+  registry: string,
+  token: string,
+  repository: string,
+  data: Buffer,
+): Promise<{ digest: string; location: string }> {
   const digest = sha256(data);
   const auth = { Authorization: `Bearer ${token}` };
   const session = await labRequest(lab, `https://${registry}/v2/${repository}/blobs/uploads/`, { method: 'POST', headers: auth });
@@ -192,7 +210,11 @@ export async function uploadBlob(lab: Lab, registry: string, token: string, repo
   const location = String(session.headers.location);
   const target = new URL(location, `https://${registry}`);
   target.searchParams.set('digest', digest);
-  const put = await labRequest(lab, target.toString(), { method: 'PUT', headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body: data });
+  const put = await labRequest(lab, target.toString(), {
+    method: 'PUT',
+    headers: { ...auth, 'Content-Type': 'application/octet-stream' },
+    body: data,
+  });
   if (put.status !== 201) throw new Error(`blob upload: ${put.status} ${put.text}`);
   return { digest, location };
 }
@@ -209,9 +231,18 @@ export interface PushedManifest {
  * Pushes a tiny single-platform OCI image (random layer, so its digest is new) by tag or, without a
  * tag, by digest. `token` must allow pull,push on the repository.
  */
-export async function pushTestImage(lab: Lab, registry: string, token: string, repository: string, tag?: string, architecture = 'amd64'): Promise<PushedManifest> {
+export async function pushTestImage(
+  lab: Lab,
+  registry: string,
+  token: string,
+  repository: string,
+  tag?: string,
+  architecture = 'amd64',
+): Promise<PushedManifest> {
   const layer = await uploadBlob(lab, registry, token, repository, randomBytes(64));
-  const configBody = Buffer.from(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }));
+  const configBody = Buffer.from(
+    JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.digest] }, config: {} }),
+  );
   const config = await uploadBlob(lab, registry, token, repository, configBody);
   const manifest = Buffer.from(
     JSON.stringify({
@@ -232,7 +263,13 @@ export async function pushTestImage(lab: Lab, registry: string, token: string, r
 }
 
 /** Pushes linux/amd64 and linux/arm64 images by digest, then an OCI index over them by tag. */
-export async function pushTestIndex(lab: Lab, registry: string, token: string, repository: string, tag: string): Promise<{ digest: string; children: PushedManifest[] }> {
+export async function pushTestIndex(
+  lab: Lab,
+  registry: string,
+  token: string,
+  repository: string,
+  tag: string,
+): Promise<{ digest: string; children: PushedManifest[] }> {
   const children = [
     await pushTestImage(lab, registry, token, repository, undefined, 'amd64'),
     await pushTestImage(lab, registry, token, repository, undefined, 'arm64'),
@@ -241,7 +278,12 @@ export async function pushTestIndex(lab: Lab, registry: string, token: string, r
     JSON.stringify({
       schemaVersion: 2,
       mediaType: ociIndexType,
-      manifests: children.map((child) => ({ mediaType: ociManifestType, digest: child.digest, size: child.size, platform: { architecture: child.architecture, os: 'linux' } })),
+      manifests: children.map((child) => ({
+        mediaType: ociManifestType,
+        digest: child.digest,
+        size: child.size,
+        platform: { architecture: child.architecture, os: 'linux' },
+      })),
     }),
   );
   const put = await labRequest(lab, `https://${registry}/v2/${repository}/manifests/${tag}`, {

@@ -9,7 +9,18 @@
 //   docker/lab-assets.json                                    what the tests read (readDockerReleases)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as path from 'node:path';
 import { coreVersion, parseBuildxVersion, parseDockerCliVersion } from '../../../src/docker/version';
 import { buildxPlugin, engineCommand, engineDockerCli } from '../engine';
@@ -31,7 +42,12 @@ export interface DockerReleases {
 /** The lab engine's binaries (Debian's docker.io, docker-cli, containerd, runc packages, unpacked in .lab/engine). */
 const ENGINE_FILES: Record<string, string> = {
   docker: engineDockerCli,
-  ...Object.fromEntries(['dockerd', 'docker-proxy', 'docker-init', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'].map((name) => [name, engineCommand(name)])),
+  ...Object.fromEntries(
+    ['dockerd', 'docker-proxy', 'docker-init', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'].map((name) => [
+      name,
+      engineCommand(name),
+    ]),
+  ),
 };
 const BUILDX_PLUGIN = buildxPlugin;
 
@@ -119,6 +135,10 @@ export async function prepare(lab: Lab): Promise<void> {
   writeFileSync(path.join(genuine, buildxRel, 'checksums.txt'), list);
   writeFileSync(path.join(tampered, buildxRel, 'checksums.txt'), list);
 
-  const releases: DockerReleases = { ...wanted, dockerChecksumLine: `${archiveSha}  x86_64/docker-${dockerVersion}.tgz`, sources: identity };
+  const releases: DockerReleases = {
+    ...wanted,
+    dockerChecksumLine: `${archiveSha}  x86_64/docker-${dockerVersion}.tgz`,
+    sources: identity,
+  };
   writeFileSync(assetsFile(lab), `${JSON.stringify(releases, null, 2)}\n`);
 }

@@ -71,7 +71,9 @@ function dbRepositoryHost(lab: TrivyLab): void {
   const host = lab.trivy.dbRepository.split('/')[0];
   const served = new URL(lab.releasesBaseUrl).host;
   if (host !== served) {
-    throw new Error(`lab.json trivy.dbRepository (${lab.trivy.dbRepository}) is not on the release server ${served}; the DB could not be served`);
+    throw new Error(
+      `lab.json trivy.dbRepository (${lab.trivy.dbRepository}) is not on the release server ${served}; the DB could not be served`,
+    );
   }
 }
 

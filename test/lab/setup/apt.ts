@@ -65,7 +65,9 @@ function parseOneLine(text: string): SourceEntry[] {
  * key, as the host's own apt. Files are { name, text } of /etc/apt/sources.list and sources.list.d.
  */
 export function debianArchiveFrom(files: Array<{ name: string; text: string }>): DebianArchive | undefined {
-  const entries = files.flatMap((file) => (file.name.endsWith('.sources') ? parseDeb822(file.text) : file.name.endsWith('.list') ? parseOneLine(file.text) : []));
+  const entries = files.flatMap((file) =>
+    file.name.endsWith('.sources') ? parseDeb822(file.text) : file.name.endsWith('.list') ? parseOneLine(file.text) : [],
+  );
   const archive = entries.find(
     (entry) =>
       entry.types.includes('deb') &&
@@ -90,7 +92,10 @@ export function hostDebianArchive(): DebianArchive {
   const dir = '/etc/apt/sources.list.d';
   if (existsSync(dir)) for (const name of readdirSync(dir).sort()) read(path.join(dir, name));
   const archive = debianArchiveFrom(files);
-  if (!archive) throw new Error('no Debian archive (a "deb" source with the main component) in /etc/apt/sources.list or /etc/apt/sources.list.d: the lab downloads its packages from the mirror the host uses');
+  if (!archive)
+    throw new Error(
+      'no Debian archive (a "deb" source with the main component) in /etc/apt/sources.list or /etc/apt/sources.list.d: the lab downloads its packages from the mirror the host uses',
+    );
   return archive;
 }
 
@@ -104,7 +109,8 @@ const listsMaxAgeMs = 7 * 24 * 3600_000;
 const privateEnv = (): NodeJS.ProcessEnv => ({ ...process.env, APT_CONFIG: aptConfig, DEBIAN_FRONTEND: 'noninteractive' });
 
 function writePrivateConfig(archive: DebianArchive, suites: string[]): void {
-  for (const dir of ['lists/partial', 'cache/archives/partial', 'sources.list.d', 'preferences.d', 'debs']) mkdirSync(path.join(aptDir, dir), { recursive: true });
+  for (const dir of ['lists/partial', 'cache/archives/partial', 'sources.list.d', 'preferences.d', 'debs'])
+    mkdirSync(path.join(aptDir, dir), { recursive: true });
   const options = archive.signedBy ? ` [signed-by=${archive.signedBy}]` : '';
   writeFileSync(path.join(aptDir, 'sources.list'), suites.map((suite) => `deb${options} ${archive.uri} ${suite} main\n`).join(''));
   writeFileSync(path.join(aptDir, 'status'), '');

@@ -83,12 +83,17 @@ function register(entry: string): BinfmtRegistration {
       say(`qemu: registered ${entry} with update-binfmts`);
       return { entry, interpreter: registeredInterpreter(entry) ?? '', how: 'update-binfmts' };
     }
-    say(`qemu: update-binfmts --enable ${entry} did not register it (${result.stderr.trim() || `exit ${result.code}`}); using the lab's emulator`);
+    say(
+      `qemu: update-binfmts --enable ${entry} did not register it (${result.stderr.trim() || `exit ${result.code}`}); using the lab's emulator`,
+    );
   }
   const emulator = engineCommand(`${entry}-static`);
   const conf = path.join(engineDir, 'root', 'usr', 'lib', 'binfmt.d', `${entry}.conf`);
   const parsed = existsSync(conf) ? parseBinfmtRule(readFileSync(conf, 'utf8')) : undefined;
-  if (!parsed || !existsSync(emulator)) throw new Error(`qemu: no way to register ${entry}: no binfmt.d rule on this host and the lab's emulator is not unpacked (${emulator})`);
+  if (!parsed || !existsSync(emulator))
+    throw new Error(
+      `qemu: no way to register ${entry}: no binfmt.d rule on this host and the lab's emulator is not unpacked (${emulator})`,
+    );
   const interpreter = realpathSync(emulator);
   say(`qemu: registering ${entry} with the lab's emulator (${path.relative(repoRoot, interpreter)})`);
   writeRule(withInterpreter(parsed.line, interpreter));

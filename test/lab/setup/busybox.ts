@@ -32,7 +32,10 @@ export function isStaticElf(file: string, architecture: Architecture): boolean {
 }
 
 export function ensureBusybox(): void {
-  const sources: Record<Architecture, string> = { amd64: path.join(engineRoot, 'bin', 'busybox'), arm64: path.join(foreignRoot, 'bin', 'busybox') };
+  const sources: Record<Architecture, string> = {
+    amd64: path.join(engineRoot, 'bin', 'busybox'),
+    arm64: path.join(foreignRoot, 'bin', 'busybox'),
+  };
   for (const architecture of Object.keys(sources) as Architecture[]) {
     const target = path.join(baseDir, architecture, 'busybox');
     if (isStaticElf(target, architecture)) continue;

@@ -6,7 +6,18 @@ import { buildxPlugin, engineCommand, labPath } from '../engine';
 import { labNodeEnv, labRoot, repoRoot, type Lab } from '../lab';
 import { say } from './log';
 import {
-  commandLine, httpGet, isAlive, logTail, pidFile, runningPid, startDetached, stopProcess, systemPath, tryRun, waitUntil, writeIfChanged,
+  commandLine,
+  httpGet,
+  isAlive,
+  logTail,
+  pidFile,
+  runningPid,
+  startDetached,
+  stopProcess,
+  systemPath,
+  tryRun,
+  waitUntil,
+  writeIfChanged,
   type LabProcess,
 } from './proc';
 import { readState, writeState } from './state';
@@ -33,7 +44,10 @@ const startedFromEngine = (name: string) => (argv: string[]) => argv[0] === engi
 
 export const containerd: LabProcess = { name: 'containerd', matches: startedFromEngine('containerd') };
 export const dockerd: LabProcess = { name: 'dockerd', matches: startedFromEngine('dockerd') };
-export const registry: LabProcess = { name: 'registry', matches: (argv) => startedFromEngine('docker-registry')(argv) && argv.includes('serve') };
+export const registry: LabProcess = {
+  name: 'registry',
+  matches: (argv) => startedFromEngine('docker-registry')(argv) && argv.includes('serve'),
+};
 export const emulators: LabProcess = { name: 'emulators', matches: (argv) => argv.includes(emulatorsMain) };
 
 /**
@@ -49,8 +63,14 @@ export type Owner = 'lab' | 'foreign' | 'down';
 function socketAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(socketPath);
-    socket.setTimeout(1_000, () => { socket.destroy(); resolve(false); });
-    socket.on('connect', () => { socket.end(); resolve(true); });
+    socket.setTimeout(1_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('connect', () => {
+      socket.end();
+      resolve(true);
+    });
     socket.on('error', () => resolve(false));
   });
 }
@@ -68,15 +88,27 @@ export async function owner(processSpec: LabProcess, probe: () => Promise<boolea
 }
 
 /** Starts a daemon and waits for its probe; on failure the error carries the end of its log. */
-async function start(processSpec: LabProcess, argv: string[], probe: () => Promise<boolean>, timeoutMs: number, env = daemonEnv): Promise<void> {
+async function start(
+  processSpec: LabProcess,
+  argv: string[],
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  env = daemonEnv,
+): Promise<void> {
   const pid = startDetached(processSpec, argv, { env, cwd: repoRoot });
   try {
-    await waitUntil(`${processSpec.name} to answer`, async () => {
-      if (!isAlive(pid)) throw new Error(`${processSpec.name} exited right after starting`);
-      return probe();
-    }, timeoutMs);
+    await waitUntil(
+      `${processSpec.name} to answer`,
+      async () => {
+        if (!isAlive(pid)) throw new Error(`${processSpec.name} exited right after starting`);
+        return probe();
+      },
+      timeoutMs,
+    );
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n--- ${path.relative(repoRoot, `.lab/logs/${processSpec.name}.log`)} ---\n${logTail(processSpec.name)}`);
+    throw new Error(
+      `${(error as Error).message}\n--- ${path.relative(repoRoot, `.lab/logs/${processSpec.name}.log`)} ---\n${logTail(processSpec.name)}`,
+    );
   }
   say(`${processSpec.name}: started (pid ${pid})`);
 }
@@ -84,7 +116,10 @@ async function start(processSpec: LabProcess, argv: string[], probe: () => Promi
 export async function ensureContainerd(): Promise<void> {
   mkdirSync(containerdDir, { recursive: true });
   // no CRI plugin: nothing here is Kubernetes, and it would open ports of its own
-  writeIfChanged(containerdConfig, `version = 2\nroot = ${JSON.stringify(path.join(containerdDir, 'root'))}\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n`);
+  writeIfChanged(
+    containerdConfig,
+    `version = 2\nroot = ${JSON.stringify(path.join(containerdDir, 'root'))}\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n`,
+  );
   const current = await owner(containerd, probes.containerd);
   if (current === 'foreign') say('containerd: already running, not started by the lab (left alone)');
   if (current !== 'down') return;
@@ -116,7 +151,15 @@ export async function ensureDockerd(restart: boolean): Promise<void> {
     say(`dockerd: restarting (${restart ? 'CA or daemon.json changed' : 'the docker0 bridge is missing'})`);
     await stopProcess(dockerd, 60_000);
   }
-  const argv = [engineCommand('dockerd'), '--containerd', containerdSocket, '--config-file', daemonJson, '--data-root', path.join(dockerDir, 'data')];
+  const argv = [
+    engineCommand('dockerd'),
+    '--containerd',
+    containerdSocket,
+    '--config-file',
+    daemonJson,
+    '--data-root',
+    path.join(dockerDir, 'data'),
+  ];
   await start(dockerd, argv, probes.dockerd, 60_000);
 }
 
@@ -148,7 +191,9 @@ export function dockerVersions(): DockerVersions {
   if (Number.parseInt(serverVersion, 10) < 26) throw new Error(`docker server ${serverVersion} is older than 26`);
   const driver = tryRun(['docker', 'info', '--format', '{{json .DriverStatus}}'], { env: cliEnv() }).stdout;
   if (!driver.includes('io.containerd.snapshotter')) {
-    throw new Error(`dockerd does not use the containerd image store (DriverStatus ${driver.trim()}); a dockerd the lab did not start answers on ${dockerSocket}: stop it, or give it "features": {"containerd-snapshotter": true}`);
+    throw new Error(
+      `dockerd does not use the containerd image store (DriverStatus ${driver.trim()}); a dockerd the lab did not start answers on ${dockerSocket}: stop it, or give it "features": {"containerd-snapshotter": true}`,
+    );
   }
   const buildx = tryRun(['docker', 'buildx', 'version'], { env: cliEnv() });
   const buildxVersion = /v?(\d+\.\d+\.\d+)/.exec(buildx.stdout)?.[1];
@@ -159,13 +204,16 @@ export function dockerVersions(): DockerVersions {
 export async function ensureRegistry(): Promise<void> {
   mkdirSync(path.dirname(registryConfig), { recursive: true });
   mkdirSync(registryData, { recursive: true });
-  const configChanged = writeIfChanged(registryConfig, [
-    'version: 0.1',
-    'log: { level: info }',
-    `storage: { filesystem: { rootdirectory: ${JSON.stringify(registryData)} }, delete: { enabled: true } }`,
-    `http: { addr: ${JSON.stringify(backingRegistry)} }`,
-    '',
-  ].join('\n'));
+  const configChanged = writeIfChanged(
+    registryConfig,
+    [
+      'version: 0.1',
+      'log: { level: info }',
+      `storage: { filesystem: { rootdirectory: ${JSON.stringify(registryData)} }, delete: { enabled: true } }`,
+      `http: { addr: ${JSON.stringify(backingRegistry)} }`,
+      '',
+    ].join('\n'),
+  );
   const current = await owner(registry, probes.registry);
   if (current === 'foreign') say(`registry: something not started by the lab already answers on ${backingRegistry} (left alone)`);
   if (current === 'foreign' || (current === 'lab' && !configChanged)) return;
@@ -190,7 +238,9 @@ export type EmulatorsResult = 'up' | 'started' | 'missing' | 'foreign';
  */
 export async function ensureEmulators(lab: Lab, labJsonChanged: boolean): Promise<EmulatorsResult> {
   if (!existsSync(emulatorsMain)) {
-    say(`emulators: NOT STARTED: ${path.relative(repoRoot, emulatorsMain)} does not exist yet (ACR / Entra ID / Azure DevOps / IMDS / control API are missing)`);
+    say(
+      `emulators: NOT STARTED: ${path.relative(repoRoot, emulatorsMain)} does not exist yet (ACR / Entra ID / Azure DevOps / IMDS / control API are missing)`,
+    );
     return 'missing';
   }
   const current = await owner(emulators, probes.emulators);

@@ -8,7 +8,9 @@ import { isAlive, runningPid, sleep } from './proc';
 export async function down(): Promise<void> {
   const started = Date.now();
   const stopped: number[] = [];
-  const note = (pid: number | undefined): void => { if (pid !== undefined) stopped.push(pid); };
+  const note = (pid: number | undefined): void => {
+    if (pid !== undefined) stopped.push(pid);
+  };
   note(await stop(emulators, 10_000));
   note(await stop(registry, 10_000));
   const containerdWasOurs = runningPid(containerd) !== undefined;

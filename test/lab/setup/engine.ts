@@ -2,13 +2,25 @@
 // unpacked with dpkg-deb under .lab/engine, linked into .lab/engine/bin. Present already: one file read, no apt.
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { engineBin, engineCli, engineCommands, engineDir, engineDockerCli, engineFile, enginePackages, engineRoot, foreignRoot, type EnginePackage } from '../engine';
+import {
+  engineBin,
+  engineCli,
+  engineCommands,
+  engineDir,
+  engineDockerCli,
+  engineFile,
+  enginePackages,
+  engineRoot,
+  foreignRoot,
+  type EnginePackage,
+} from '../engine';
 import { downloadDeb } from './apt';
 import { say } from './log';
 import { run, tryRun } from './proc';
 
 const manifestFile = path.join(engineDir, 'packages.json');
-const packageKey = (pkg: EnginePackage): string => `${pkg.name}:${pkg.architecture}/${pkg.suite}${pkg.members ? `[${pkg.members.join(',')}]` : ''}`;
+const packageKey = (pkg: EnginePackage): string =>
+  `${pkg.name}:${pkg.architecture}/${pkg.suite}${pkg.members ? `[${pkg.members.join(',')}]` : ''}`;
 const rootOf = (pkg: EnginePackage): string => (pkg.architecture === 'amd64' ? engineRoot : foreignRoot);
 
 /** package key -> the .deb file it was unpacked from */
@@ -54,7 +66,8 @@ function link(name: string, target: string, dir: string): void {
 export function ensureEngine(): void {
   const manifest = readManifest();
   const wanted = enginePackages.filter((pkg) => !manifest[packageKey(pkg)] || !existsSync(rootOf(pkg)));
-  const linksPresent = Object.keys(engineCommands).every((name) => existsSync(path.join(engineBin, name))) && existsSync(path.join(engineCli, 'docker'));
+  const linksPresent =
+    Object.keys(engineCommands).every((name) => existsSync(path.join(engineBin, name))) && existsSync(path.join(engineCli, 'docker'));
   if (wanted.length === 0 && linksPresent) {
     say('engine: present (.lab/engine, unpacked Debian packages)');
     return;
@@ -76,7 +89,10 @@ export function ensureEngine(): void {
     link(name, target, engineBin);
   }
   link('docker', engineDockerCli, engineCli);
-  const missing = ['dockerd', 'containerd', 'runc', 'docker-registry'].flatMap((name) => missingLibraries(path.join(engineBin, name)).map((lib) => `${name} needs ${lib}`));
-  if (missing.length > 0) throw new Error(`engine: this host lacks shared libraries: ${missing.join(', ')} (install the Debian packages that hold them)`);
+  const missing = ['dockerd', 'containerd', 'runc', 'docker-registry'].flatMap((name) =>
+    missingLibraries(path.join(engineBin, name)).map((lib) => `${name} needs ${lib}`),
+  );
+  if (missing.length > 0)
+    throw new Error(`engine: this host lacks shared libraries: ${missing.join(', ')} (install the Debian packages that hold them)`);
   say('engine: ready (.lab/engine/bin first on the PATH of the lab and of the tests)');
 }

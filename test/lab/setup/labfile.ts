@@ -4,8 +4,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
-  labFile, labRoot,
-  type AcrRole, type AppIdentity, type AppIdentityName, type Lab, type ManagedIdentity, type RegistryName, type ServiceConnection,
+  labFile,
+  labRoot,
+  type AcrRole,
+  type AppIdentity,
+  type AppIdentityName,
+  type Lab,
+  type ManagedIdentity,
+  type RegistryName,
+  type ServiceConnection,
 } from '../lab';
 import { baseDir } from './busybox';
 import { backingRegistry, controlUrl, type DockerVersions } from './daemons';
@@ -81,13 +88,18 @@ function serviceConnections(previous: Previous): Record<string, ServiceConnectio
 
 export function buildLab(docker: DockerVersions): Lab {
   const previous = readPrevious();
-  const registries = Object.fromEntries(registryNames.map((name) => {
-    const username = name.split('.')[0];
-    return [name, {
-      quarantine: quarantineByRegistry[name],
-      admin: { username, password: keep(previous, ['registries', name, 'admin', 'password'], newSecret) },
-    }];
-  })) as Lab['registries'];
+  const registries = Object.fromEntries(
+    registryNames.map((name) => {
+      const username = name.split('.')[0];
+      return [
+        name,
+        {
+          quarantine: quarantineByRegistry[name],
+          admin: { username, password: keep(previous, ['registries', name, 'admin', 'password'], newSecret) },
+        },
+      ];
+    }),
+  ) as Lab['registries'];
 
   const appIdentity = (name: AppIdentityName): AppIdentity => ({
     clientId: keep(previous, ['identities', name, 'clientId'], randomUUID),
@@ -103,7 +115,10 @@ export function buildLab(docker: DockerVersions): Lab {
     roles: managedRoles,
   };
   const identities = {
-    ...(Object.fromEntries((Object.keys(appRoles) as AppIdentityName[]).map((name) => [name, appIdentity(name)])) as Record<AppIdentityName, AppIdentity>),
+    ...(Object.fromEntries((Object.keys(appRoles) as AppIdentityName[]).map((name) => [name, appIdentity(name)])) as Record<
+      AppIdentityName,
+      AppIdentity
+    >),
     managed,
   };
 

@@ -42,7 +42,10 @@ export function tryRun(argv: string[], options: RunOptions = {}): RunResult {
 export function run(argv: string[], options: RunOptions = {}): string {
   const result = tryRun(argv, options);
   if (result.code !== 0) {
-    const lines = `${result.stderr}\n${result.stdout}`.split('\n').map((line) => line.trim()).filter(Boolean);
+    const lines = `${result.stderr}\n${result.stdout}`
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
     throw new Error(`\`${argv.join(' ')}\` failed (exit ${result.code}): ${lines.slice(-3).join(' | ') || 'no output'}`);
   }
   return result.stdout;

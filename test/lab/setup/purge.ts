@@ -11,12 +11,24 @@ import { removeCaTrust } from './tls';
 
 /** What the lab before this one wrote: removed only when unchanged. */
 const legacyFiles: Record<string, RegExp> = {
-  '/etc/apt/sources.list.d/trixie.sources': /^Types: deb\nURIs: \S+\nSuites: trixie\nComponents: main\nSigned-By: \/usr\/share\/keyrings\/debian-archive-keyring\.gpg\n$/,
+  '/etc/apt/sources.list.d/trixie.sources':
+    /^Types: deb\nURIs: \S+\nSuites: trixie\nComponents: main\nSigned-By: \/usr\/share\/keyrings\/debian-archive-keyring\.gpg\n$/,
   '/etc/apt/preferences.d/trixie-low': /^Package: \*\nPin: release n=trixie\nPin-Priority: 100\n$/,
 };
 const legacyDaemonJson = '/etc/docker/daemon.json';
 /** Packages an earlier lab installed with apt; named, never removed. */
-const legacyPackages = ['docker.io', 'docker-cli', 'docker-buildx', 'containerd', 'runc', 'docker-registry', 'qemu-user-static', 'qemu-user-binfmt', 'binfmt-support', 'busybox-static'];
+const legacyPackages = [
+  'docker.io',
+  'docker-cli',
+  'docker-buildx',
+  'containerd',
+  'runc',
+  'docker-registry',
+  'qemu-user-static',
+  'qemu-user-binfmt',
+  'binfmt-support',
+  'busybox-static',
+];
 
 function removeLegacyFiles(): void {
   for (const [file, content] of Object.entries(legacyFiles)) {
@@ -61,12 +73,14 @@ export function purge(): void {
   }
   removeLegacyFiles();
   // dockerd makes its bridge and never removes it
-  if (existsSync('/sys/class/net/docker0') && tryRun(['ip', 'link', 'delete', 'docker0']).code === 0) say('purge: removed the docker0 bridge');
+  if (existsSync('/sys/class/net/docker0') && tryRun(['ip', 'link', 'delete', 'docker0']).code === 0)
+    say('purge: removed the docker0 bridge');
   const installed = tryRun(['dpkg-query', '-W', '-f=${Package}\t${Status}\n', ...legacyPackages])
     .stdout.split('\n')
     .filter((line) => line.endsWith('install ok installed'))
     .map((line) => line.split('\t')[0]);
-  if (installed.length > 0) say(`purge: left installed (the lab removes no package; an earlier lab may have installed them): ${installed.join(' ')}`);
+  if (installed.length > 0)
+    say(`purge: left installed (the lab removes no package; an earlier lab may have installed them): ${installed.join(' ')}`);
   unmountUnder(labRoot);
   rmSync(labRoot, { recursive: true, force: true });
   // not through say(): its log file lives in .lab, which is gone now

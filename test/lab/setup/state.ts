@@ -28,9 +28,13 @@ export function readState(): LabState {
   const empty: LabState = { mountedBinfmt: false, registeredBinfmt: [], addedFiles: [], dockerdRestartPending: false };
   if (!existsSync(stateFile)) return empty;
   try {
-    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<LabState> & { registeredBinfmt?: Array<BinfmtRegistration | string> };
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<LabState> & {
+      registeredBinfmt?: Array<BinfmtRegistration | string>;
+    };
     // an earlier lab recorded entry names only (registered with update-binfmts)
-    const registeredBinfmt = (saved.registeredBinfmt ?? []).map((known) => (typeof known === 'string' ? { entry: known, interpreter: '', how: 'update-binfmts' } : known));
+    const registeredBinfmt = (saved.registeredBinfmt ?? []).map((known) =>
+      typeof known === 'string' ? { entry: known, interpreter: '', how: 'update-binfmts' } : known,
+    );
     return { ...empty, ...saved, registeredBinfmt };
   } catch {
     return empty;

@@ -14,12 +14,21 @@ export async function status(): Promise<boolean> {
     allUp &&= ok;
     process.stdout.write(`${ok ? 'up  ' : 'DOWN'}  ${part.padEnd(11)} ${detail}\n`);
   };
-  for (const [spec, probe] of [[containerd, probes.containerd], [dockerd, probes.dockerd], [registry, probes.registry], [emulators, probes.emulators]] as const) {
+  for (const [spec, probe] of [
+    [containerd, probes.containerd],
+    [dockerd, probes.dockerd],
+    [registry, probes.registry],
+    [emulators, probes.emulators],
+  ] as const) {
     const who = await owner(spec, probe);
     const pid = runningPid(spec);
     const healthy = who !== 'down' && (await probe());
     const missing = spec === emulators && !existsSync(emulatorsMain) ? ` (${path.relative(repoRoot, emulatorsMain)} does not exist)` : '';
-    line(spec.name, healthy, `${who === 'lab' ? `started by the lab, pid ${pid}` : who === 'foreign' ? 'running, not started by the lab' : 'not running'}${who === 'lab' && !healthy ? ', NOT ANSWERING' : ''}${missing}`);
+    line(
+      spec.name,
+      healthy,
+      `${who === 'lab' ? `started by the lab, pid ${pid}` : who === 'foreign' ? 'running, not started by the lab' : 'not running'}${who === 'lab' && !healthy ? ', NOT ANSWERING' : ''}${missing}`,
+    );
   }
   if (await probes.dockerd()) {
     try {

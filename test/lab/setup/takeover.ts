@@ -36,7 +36,8 @@ function pidsOfCheckout(checkout: string): LabProcessFound[] {
     const argv = commandLine(pid);
     const name = path.basename(argv[0] ?? '');
     // an earlier lab started the daemons by name from the host's packages
-    if (Number.isInteger(pid) && isAlive(pid) && (daemonNames.includes(name) || checkoutOfLabProcess(argv))) found.push({ pid, checkout, name: file.replace(/\.pid$/, '') });
+    if (Number.isInteger(pid) && isAlive(pid) && (daemonNames.includes(name) || checkoutOfLabProcess(argv)))
+      found.push({ pid, checkout, name: file.replace(/\.pid$/, '') });
   }
   return found;
 }
@@ -82,9 +83,13 @@ export async function takeOverOtherLabs(): Promise<void> {
   for (const checkout of new Set(processes.map((found) => found.checkout))) {
     const holder = lockHolder(checkout);
     if (holder !== undefined) {
-      throw new Error(`the lab of ${checkout} is running a lab command right now (pid ${holder}); wait for it to end, or run \`npm run lab:down\` there`);
+      throw new Error(
+        `the lab of ${checkout} is running a lab command right now (pid ${holder}); wait for it to end, or run \`npm run lab:down\` there`,
+      );
     }
-    say(`lab: the lab of ${checkout} is running here; taking it over (its daemons stop; CA, trust, hosts lines and emulators become this checkout's)`);
+    say(
+      `lab: the lab of ${checkout} is running here; taking it over (its daemons stop; CA, trust, hosts lines and emulators become this checkout's)`,
+    );
   }
   processes.sort((a, b) => stopOrder.indexOf(a.name) - stopOrder.indexOf(b.name));
   for (const found of processes) {

@@ -47,8 +47,25 @@ export function ensureCa(): boolean {
     'basicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash',
   );
   try {
-    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-sha256', '-nodes', '-days', '3650', '-config', config,
-      '-extensions', 'ext', '-keyout', caKeyFile, '-out', caFile]);
+    run([
+      'openssl',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-sha256',
+      '-nodes',
+      '-days',
+      '3650',
+      '-config',
+      config,
+      '-extensions',
+      'ext',
+      '-keyout',
+      caKeyFile,
+      '-out',
+      caFile,
+    ]);
   } finally {
     rmSync(config, { force: true });
   }
@@ -67,8 +84,14 @@ export function ensureServerCertificate(names: string[]): boolean {
   const ca = loadCertificate(caFile);
   if (!ca) throw new Error('the lab CA is missing');
   const current = loadCertificate(serverCertFile);
-  if (current && existsSync(serverKeyFile) && fresh(current) && current.checkIssued(ca) && current.verify(ca.publicKey)
-    && coversNames(current, names)) {
+  if (
+    current &&
+    existsSync(serverKeyFile) &&
+    fresh(current) &&
+    current.checkIssued(ca) &&
+    current.verify(ca.publicKey) &&
+    coversNames(current, names)
+  ) {
     return false;
   }
   say(`tls: issuing the server certificate for ${names.join(', ')}`);
@@ -87,8 +110,28 @@ export function ensureServerCertificate(names: string[]): boolean {
   );
   try {
     run(['openssl', 'req', '-new', '-newkey', 'rsa:2048', '-nodes', '-config', config, '-keyout', serverKeyFile, '-out', csr]);
-    run(['openssl', 'x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKeyFile, '-set_serial', `0x${randomBytes(12).toString('hex')}`,
-      '-days', '825', '-sha256', '-extfile', config, '-extensions', 'ext', '-out', serverCertFile]);
+    run([
+      'openssl',
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      caFile,
+      '-CAkey',
+      caKeyFile,
+      '-set_serial',
+      `0x${randomBytes(12).toString('hex')}`,
+      '-days',
+      '825',
+      '-sha256',
+      '-extfile',
+      config,
+      '-extensions',
+      'ext',
+      '-out',
+      serverCertFile,
+    ]);
   } finally {
     rmSync(config, { force: true });
     rmSync(csr, { force: true });
@@ -106,10 +149,30 @@ export function ensureIdentityCertificate(identity: string): string {
   say(`tls: creating the client certificate of identity ${identity}`);
   const key = path.join(identitiesDir, `${identity}.key.tmp`);
   const certificate = path.join(identitiesDir, `${identity}.crt.tmp`);
-  const config = opensslConfig(`${identity}.identities.lab.test`, 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature');
+  const config = opensslConfig(
+    `${identity}.identities.lab.test`,
+    'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature',
+  );
   try {
-    run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-sha256', '-nodes', '-days', '3650', '-config', config,
-      '-extensions', 'ext', '-keyout', key, '-out', certificate]);
+    run([
+      'openssl',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-sha256',
+      '-nodes',
+      '-days',
+      '3650',
+      '-config',
+      config,
+      '-extensions',
+      'ext',
+      '-keyout',
+      key,
+      '-out',
+      certificate,
+    ]);
     writeFileSync(pem, readFileSync(key, 'utf8') + readFileSync(certificate, 'utf8'), { mode: 0o600 });
   } finally {
     for (const file of [config, key, certificate]) rmSync(file, { force: true });

@@ -5,7 +5,16 @@ import { prepareReleases } from '../releases';
 import { ensureQemu } from './binfmt';
 import { ensureBusybox } from './busybox';
 import { ensureHostPackages } from './apt';
-import { dockerVersions, ensureBuildxPlugin, ensureContainerd, ensureDaemonJson, ensureDockerd, ensureEmulators, ensureRegistry, type EmulatorsResult } from './daemons';
+import {
+  dockerVersions,
+  ensureBuildxPlugin,
+  ensureContainerd,
+  ensureDaemonJson,
+  ensureDockerd,
+  ensureEmulators,
+  ensureRegistry,
+  type EmulatorsResult,
+} from './daemons';
 import { ensureEngine } from './engine';
 import { buildLab, labHostNames, qemuPlatforms, registryNames, writeLab } from './labfile';
 import { say } from './log';
@@ -44,13 +53,18 @@ export async function up(): Promise<EmulatorsResult> {
   const labChanged = writeLab(lab);
   if (labChanged) say(`lab.json: written (${path.relative(repoRoot, labFile)})`);
   // a broken release module fails lab:up, but only after the emulators are up: the rest of the lab stays usable
-  const releasesFailure = await prepareReleases(lab, say).then(() => undefined, (error: Error) => error);
+  const releasesFailure = await prepareReleases(lab, say).then(
+    () => undefined,
+    (error: Error) => error,
+  );
   const emulators = await ensureEmulators(lab, labChanged);
   if (releasesFailure) throw releasesFailure;
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  say(emulators === 'missing'
-    ? `lab:up: done in ${seconds} s, WITHOUT the emulators (test/lab/emulators/main.ts is missing)`
-    : `lab:up: up (docker ${versions.serverVersion}, buildx ${versions.buildxVersion}) in ${seconds} s`);
+  say(
+    emulators === 'missing'
+      ? `lab:up: done in ${seconds} s, WITHOUT the emulators (test/lab/emulators/main.ts is missing)`
+      : `lab:up: up (docker ${versions.serverVersion}, buildx ${versions.buildxVersion}) in ${seconds} s`,
+  );
   return emulators;
 }

@@ -159,7 +159,9 @@ function dbRepoDir(root: string, repository: string): { dir: string; tag: string
 export function readDbMetadataFromArtifact(root: string, repository: string): DbMetadata | undefined {
   const { dir, tag } = dbRepoDir(root, repository);
   try {
-    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifests', tag), 'utf8')) as { layers?: Array<{ mediaType: string; digest: string }> };
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifests', tag), 'utf8')) as {
+      layers?: Array<{ mediaType: string; digest: string }>;
+    };
     const layer = manifest.layers?.find((l) => l.mediaType === dbLayerMediaType);
     if (!layer) return undefined;
     const files = readTar(gunzipSync(readFileSync(path.join(dir, 'blobs', layer.digest))));

@@ -179,14 +179,24 @@ export class FakeRegistry {
 
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
     const url = new URL(request.url ?? '/', `http://${this.host}`);
-    this.requests.push({ method: request.method ?? '', path: `${url.pathname}${url.search}`, authorization: request.headers.authorization });
+    this.requests.push({
+      method: request.method ?? '',
+      path: `${url.pathname}${url.search}`,
+      authorization: request.headers.authorization,
+    });
     const json = (status: number, body: unknown): void => {
       response.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
     };
     if (url.pathname === '/token') {
-      const expected = this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}` : undefined;
+      const expected = this.credentials
+        ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`
+        : undefined;
       if (expected && request.headers.authorization !== expected) {
-        json(401, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required', detail: [{ Type: 'repository', Name: 'x', Action: 'pull' }] }] });
+        json(401, {
+          errors: [
+            { code: 'UNAUTHORIZED', message: 'authentication required', detail: [{ Type: 'repository', Name: 'x', Action: 'pull' }] },
+          ],
+        });
         return;
       }
       const token = randomBytes(12).toString('hex');
@@ -270,7 +280,11 @@ export class FakeRegistry {
   }
 
   /** A multi-platform index (amd64 + arm64 children, each with its own labels). */
-  addIndex(repository: string, tag: string, children: Array<{ architecture: string; labels?: Record<string, string> }>): { indexDigest: string; children: Record<string, { manifestDigest: string; configDigest: string }> } {
+  addIndex(
+    repository: string,
+    tag: string,
+    children: Array<{ architecture: string; labels?: Record<string, string> }>,
+  ): { indexDigest: string; children: Record<string, { manifestDigest: string; configDigest: string }> } {
     const out: Record<string, { manifestDigest: string; configDigest: string }> = {};
     const manifests = children.map((child) => {
       const added = this.addImage({ repository, labels: child.labels, architecture: child.architecture }, undefined);

@@ -93,14 +93,19 @@ export class AcrApi {
     const { url, res } = exchange;
     const all: string[] = [];
     // the backing registry pages its catalog (at most 1000 a page): follow its Link headers
-    for (let next: string | undefined = '/v2/_catalog?n=1000'; next; ) {
+    for (let next: string | undefined = '/v2/_catalog?n=1000'; next;) {
       const answer = await backingGet(this.context.backing(), next);
       if (answer.status !== 200) break;
       all.push(...((JSON.parse(answer.body.toString('utf8')) as { repositories?: string[] }).repositories ?? []));
       next = /^<([^>]+)>;\s*rel="next"/.exec(String(answer.headers.link ?? ''))?.[1];
     }
     const { page, next } = paginate(all.sort(), url, (name) => name);
-    sendJson(res, 200, { repositories: page }, next ? { Link: `</acr/v1/_catalog?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` } : {});
+    sendJson(
+      res,
+      200,
+      { repositories: page },
+      next ? { Link: `</acr/v1/_catalog?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` } : {},
+    );
   }
 
   private async tags(exchange: Exchange, registry: string, repository: string, principal: Principal): Promise<void> {
@@ -120,7 +125,9 @@ export class AcrApi {
     else filtered.sort((a, b) => a.name.localeCompare(b.name));
     const { page, next } = paginate(filtered, url, (tag) => tag.name);
     const link: Record<string, string> = next
-      ? { Link: `</acr/v1/${repository}/_tags?last=${encodeURIComponent(next)}&n=${page.length}${orderby ? `&orderby=${orderby}` : ''}>; rel="next"` }
+      ? {
+          Link: `</acr/v1/${repository}/_tags?last=${encodeURIComponent(next)}&n=${page.length}${orderby ? `&orderby=${orderby}` : ''}>; rel="next"`,
+        }
       : {};
     sendJson(res, 200, { registry, imageName: repository, tags: page }, link);
   }
@@ -150,21 +157,31 @@ export class AcrApi {
     else if (orderby === 'timeasc') entries.sort((a, b) => a.lastUpdateTime.localeCompare(b.lastUpdateTime));
     else entries.sort((a, b) => a.digest.localeCompare(b.digest));
     const { page, next } = paginate(entries, url, (entry) => entry.digest);
-    const link: Record<string, string> = next ? { Link: `</acr/v1/${repository}/_manifests?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` } : {};
+    const link: Record<string, string> = next
+      ? { Link: `</acr/v1/${repository}/_manifests?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` }
+      : {};
     sendJson(res, 200, { registry, imageName: repository, manifests: page }, link);
   }
 
   private async getManifest(exchange: Exchange, registry: string, repository: string, digest: string, principal: Principal): Promise<void> {
-    if (!isDigest(digest)) return acrError(exchange.res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
+    if (!isDigest(digest))
+      return acrError(exchange.res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
     const attributes = await this.manifestAttributes(registry, repository, digest, principal);
     if (!attributes) return acrError(exchange.res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown', { Digest: digest });
     sendJson(exchange.res, 200, { registry, imageName: repository, manifest: attributes });
   }
 
   /** PATCH body = changeable attributes; quarantineState/quarantineDetails need AcrQuarantineWriter. */
-  private async patchManifest(exchange: Exchange, registry: string, repository: string, digest: string, principal: Principal): Promise<void> {
+  private async patchManifest(
+    exchange: Exchange,
+    registry: string,
+    repository: string,
+    digest: string,
+    principal: Principal,
+  ): Promise<void> {
     const { res } = exchange;
-    if (!isDigest(digest)) return acrError(res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
+    if (!isDigest(digest))
+      return acrError(res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
     let body: unknown;
     try {
       body = await readJson(exchange.req);
@@ -191,7 +208,13 @@ export class AcrApi {
     if (input.quarantineDetails !== undefined) {
       const errors = quarantineDetailsErrors(input.quarantineDetails);
       if (errors.length > 0) {
-        return acrError(res, 400, 'INVALID_REQUEST', `quarantineDetails does not match the quarantine details schema: ${errors.join('; ')}`, { errors });
+        return acrError(
+          res,
+          400,
+          'INVALID_REQUEST',
+          `quarantineDetails does not match the quarantine details schema: ${errors.join('; ')}`,
+          { errors },
+        );
       }
       changes.quarantineDetails = input.quarantineDetails as string;
     }
@@ -253,7 +276,11 @@ export class AcrApi {
     };
   }
 
-  private changeableAttributes(record: ManifestRecord | undefined, state: QuarantineState | undefined, withDetails: boolean): Record<string, unknown> {
+  private changeableAttributes(
+    record: ManifestRecord | undefined,
+    state: QuarantineState | undefined,
+    withDetails: boolean,
+  ): Record<string, unknown> {
     const attributes: Record<string, unknown> = {
       deleteEnabled: record?.deleteEnabled ?? true,
       writeEnabled: record?.writeEnabled ?? true,
@@ -273,7 +300,12 @@ export class AcrApi {
 
   /** The digest a tag points at now, from the backing registry. */
   private async tagDigest(repository: string, tag: string): Promise<string | undefined> {
-    const answer = await backingGet(this.context.backing(), `/v2/${repository}/manifests/${encodeURIComponent(tag)}`, { Accept: manifestMediaTypes.join(', ') }, 'HEAD');
+    const answer = await backingGet(
+      this.context.backing(),
+      `/v2/${repository}/manifests/${encodeURIComponent(tag)}`,
+      { Accept: manifestMediaTypes.join(', ') },
+      'HEAD',
+    );
     const digest = answer.headers['docker-content-digest'];
     return answer.status === 200 && typeof digest === 'string' ? digest : undefined;
   }
@@ -285,14 +317,23 @@ export class AcrApi {
     const backing = this.context.backing();
     const answer = await backingGet(backing, `/v2/${repository}/manifests/${digest}`, { Accept: manifestMediaTypes.join(', ') });
     if (answer.status !== 200) return undefined;
-    const manifest = JSON.parse(answer.body.toString('utf8')) as { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
+    const manifest = JSON.parse(answer.body.toString('utf8')) as {
+      mediaType?: string;
+      manifests?: Descriptor[];
+      config?: Descriptor;
+      layers?: Descriptor[];
+    };
     const mediaType = manifest.mediaType ?? (answer.headers['content-type'] as string | undefined);
     let description: ManifestDescription;
     if (Array.isArray(manifest.manifests)) {
       description = {
         mediaType,
         imageSize: manifest.manifests.reduce((sum, child) => sum + (child.size ?? 0), 0),
-        references: manifest.manifests.map((child) => ({ digest: child.digest, architecture: child.platform?.architecture, os: child.platform?.os })),
+        references: manifest.manifests.map((child) => ({
+          digest: child.digest,
+          architecture: child.platform?.architecture,
+          os: child.platform?.os,
+        })),
       };
     } else {
       description = {

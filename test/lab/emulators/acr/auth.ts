@@ -14,7 +14,11 @@ export const nullGuid = '00000000-0000-0000-0000-000000000000';
 export const refreshTokenLifetimeSeconds = 3 * 3600;
 export const accessTokenLifetimeSeconds = 75 * 60;
 /** Entra audiences ACR accepts at /oauth2/exchange (ACR audience, and ARM unless disabled by policy). */
-export const exchangeAudiences = ['https://containerregistry.azure.net', 'https://management.azure.com', 'https://management.core.windows.net'];
+export const exchangeAudiences = [
+  'https://containerregistry.azure.net',
+  'https://management.azure.com',
+  'https://management.core.windows.net',
+];
 
 /** Who is calling: a lab identity (service principal or managed identity) or the registry's admin user. */
 export interface Principal {
@@ -75,9 +79,7 @@ export class AcrAuth {
       grant !== undefined &&
       (scope === undefined || acceptedActions.some((action) => hasAccess(grant.access, scope.type, scope.name, action)));
     if (grant && allowed) return { ok: true, grant };
-    const detail = scope
-      ? scope.actions.map((action) => ({ Type: scope.type, Name: scope.name, Action: action }))
-      : undefined;
+    const detail = scope ? scope.actions.map((action) => ({ Type: scope.type, Name: scope.name, Action: action })) : undefined;
     acrError(exchange.res, 401, 'UNAUTHORIZED', authenticationRequired, detail, {
       'WWW-Authenticate': bearerChallenge(registry, scope, grant ? 'insufficient_scope' : undefined),
     });
@@ -98,7 +100,8 @@ export class AcrAuth {
     if (!checked.ok) return this.unauthorized(exchange, `The Entra ID access token is not valid: ${checked.reason}.`);
     const claims = checked.claims;
     const audience = typeof claims.aud === 'string' ? claims.aud.replace(/\/+$/, '') : '';
-    if (!exchangeAudiences.includes(audience)) return this.unauthorized(exchange, `The access token has an audience ACR does not accept: ${audience}.`);
+    if (!exchangeAudiences.includes(audience))
+      return this.unauthorized(exchange, `The access token has an audience ACR does not accept: ${audience}.`);
     const tenant = form.get('tenant');
     if (tenant && tenant.toLowerCase() !== String(claims.tid).toLowerCase()) {
       return this.unauthorized(exchange, `The access token was issued by tenant ${String(claims.tid)}, not ${tenant}.`);
@@ -124,7 +127,12 @@ export class AcrAuth {
       principal = result?.principal;
       cap = result?.cap;
     } else {
-      return acrError(exchange.res, 400, 'UNSUPPORTED_GRANT_TYPE', `grant_type '${grantType ?? ''}' is not supported; use refresh_token or password.`);
+      return acrError(
+        exchange.res,
+        400,
+        'UNSUPPORTED_GRANT_TYPE',
+        `grant_type '${grantType ?? ''}' is not supported; use refresh_token or password.`,
+      );
     }
     if (!principal) return this.unauthorized(exchange, 'The credentials are not valid for this registry.');
     exchange.identity = principal.name;
@@ -137,7 +145,9 @@ export class AcrAuth {
     const result = credentials ? this.authenticate(registry, credentials.username, credentials.password) : undefined;
     if (!result) return this.unauthorized(exchange, credentials ? 'The username or password is not valid.' : authenticationRequired);
     exchange.identity = result.principal.name;
-    sendJson(exchange.res, 200, { access_token: this.accessToken(registry, result.principal, exchange.url.searchParams.getAll('scope'), result.cap) });
+    sendJson(exchange.res, 200, {
+      access_token: this.accessToken(registry, result.principal, exchange.url.searchParams.getAll('scope'), result.cap),
+    });
   }
 
   /**

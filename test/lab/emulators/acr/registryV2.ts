@@ -89,7 +89,8 @@ export class RegistryV2 {
         if (method === 'DELETE') {
           return proxyToBacking(exchange, backing, {
             intercept: (upstream) => {
-              if (upstream.statusCode === 202 && isDigest(route.reference)) store.manifestDeleted(registry, route.repository, route.reference);
+              if (upstream.statusCode === 202 && isDigest(route.reference))
+                store.manifestDeleted(registry, route.repository, route.reference);
               return false;
             },
           });
@@ -143,7 +144,10 @@ export class RegistryV2 {
               return !digest || !isBlocked(policy, store.record(registry, route.repository, digest));
             });
             const text = JSON.stringify(listing);
-            const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) };
+            const headers: Record<string, string> = {
+              'Content-Type': 'application/json',
+              'Content-Length': String(Buffer.byteLength(text)),
+            };
             const link = header(upstream, 'link');
             if (link) headers.Link = link;
             res.writeHead(200, headers);

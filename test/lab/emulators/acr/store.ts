@@ -67,7 +67,14 @@ export class AcrStore {
    * time and `Passed` otherwise (what ACR shows on registries without quarantine); a digest pushed
    * again keeps its record. A push by tag moves the tag.
    */
-  manifestPushed(registry: string, repository: string, digest: string, mediaType: string | undefined, tag: string | undefined, quarantine: boolean): ManifestRecord {
+  manifestPushed(
+    registry: string,
+    repository: string,
+    digest: string,
+    mediaType: string | undefined,
+    tag: string | undefined,
+    quarantine: boolean,
+  ): ManifestRecord {
     const now = new Date().toISOString();
     const key = manifestKey(registry, repository, digest);
     let record = this.state.manifests[key];
@@ -101,7 +108,8 @@ export class AcrStore {
 
   /** Applies a PATCH of changeable attributes (creating the record for a manifest pushed elsewhere). */
   update(registry: string, repository: string, digest: string, changes: ChangeableAttributes): ManifestRecord {
-    const record = this.record(registry, repository, digest) ?? this.manifestPushed(registry, repository, digest, undefined, undefined, false);
+    const record =
+      this.record(registry, repository, digest) ?? this.manifestPushed(registry, repository, digest, undefined, undefined, false);
     Object.assign(record, changes, { lastUpdateTime: new Date().toISOString() });
     this.scheduleSave();
     return record;

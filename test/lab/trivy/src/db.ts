@@ -79,7 +79,10 @@ export async function ensureDb(options: DbOptions): Promise<void> {
     writeFileSync(path.join(dbDir(options.cacheDir), 'metadata.json'), JSON.stringify(fresh));
     return checkDbFile(options.cacheDir);
   }
-  throw wrap('failed to download vulnerability DB', wrap('OCI artifact error', wrap('failed to download vulnerability DB', new GoError('failed to download artifact from any source'))));
+  throw wrap(
+    'failed to download vulnerability DB',
+    wrap('OCI artifact error', wrap('failed to download vulnerability DB', new GoError('failed to download artifact from any source'))),
+  );
 }
 
 function checkDbFile(cacheDir: string): void {
@@ -88,7 +91,10 @@ function checkDbFile(cacheDir: string): void {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw wrap('failed to open db', new GoError(`open ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorText(error)}`));
+    throw wrap(
+      'failed to open db',
+      new GoError(`open ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorText(error)}`),
+    );
   }
   if (!text.includes(dbMarker)) throw wrap('failed to open db', new GoError(`${file}: invalid database`));
 }
@@ -98,7 +104,9 @@ async function downloadArtifact(repository: string, options: DbOptions): Promise
   const ref = parseReference(explicit ? repository : `${repository}:${dbSchemaVersion}`);
   const client = new RegistryClient(ref.registry, ref.repository, undefined, options.http);
   const manifestResult = await client.manifest(ref.digest ?? (ref.tag as string), repository);
-  const manifest = JSON.parse(manifestResult.body.toString('utf8')) as { layers?: Array<{ mediaType?: string; digest: string; size?: number }> };
+  const manifest = JSON.parse(manifestResult.body.toString('utf8')) as {
+    layers?: Array<{ mediaType?: string; digest: string; size?: number }>;
+  };
   const layer = (manifest.layers ?? []).find((l) => l.mediaType === dbLayerMediaType);
   if (!layer) throw new GoError(`OCI artifact must be a single layer: no layer of media type ${dbLayerMediaType}`);
   const blob = await client.blob(layer.digest);
@@ -128,10 +136,13 @@ export function dbLayerFiles(updatedAt: GoTime, nextUpdate: GoTime): Array<{ nam
     UpdatedAt: rfc3339NanoUTC(updatedAt),
     DownloadedAt: '0001-01-01T00:00:00Z',
   };
-  const db = { kind: dbMarker, schemaVersion: dbSchemaVersion, note: 'No vulnerability data: findings come from the report fixtures named by image labels.' };
+  const db = {
+    kind: dbMarker,
+    schemaVersion: dbSchemaVersion,
+    note: 'No vulnerability data: findings come from the report fixtures named by image labels.',
+  };
   return [
     { name: 'trivy.db', data: Buffer.from(`${JSON.stringify(db)}\n`) },
     { name: 'metadata.json', data: Buffer.from(JSON.stringify(metadata)) },
   ];
 }
-

@@ -153,7 +153,9 @@ export function globMatch(pattern: string, subject: string): boolean {
 
 function matchPaths(finding: IgnoreFinding, candidates: Array<string | undefined>): boolean {
   if (!finding.paths || finding.paths.length === 0) return true;
-  return finding.paths.some((pattern) => candidates.some((candidate) => candidate !== undefined && candidate !== '' && globMatch(pattern, candidate)));
+  return finding.paths.some((pattern) =>
+    candidates.some((candidate) => candidate !== undefined && candidate !== '' && globMatch(pattern, candidate)),
+  );
 }
 
 function matchPurls(finding: IgnoreFinding, purl: string | undefined): boolean {
@@ -163,7 +165,12 @@ function matchPurls(finding: IgnoreFinding, purl: string | undefined): boolean {
   return finding.purls.some((candidate) => candidate === purl || candidate === withoutQualifiers);
 }
 
-function findIgnore(findings: IgnoreFinding[], ids: Array<string | undefined>, paths: Array<string | undefined>, purl?: string): IgnoreFinding | undefined {
+function findIgnore(
+  findings: IgnoreFinding[],
+  ids: Array<string | undefined>,
+  paths: Array<string | undefined>,
+  purl?: string,
+): IgnoreFinding | undefined {
   return findings.find((finding) => ids.includes(finding.id) && matchPaths(finding, paths) && matchPurls(finding, purl));
 }
 
@@ -180,7 +187,14 @@ export function compareBySeverity(a: DetectedVulnerability, b: DetectedVulnerabi
 }
 
 /** Which scanner produces a result of each class. */
-const scannerOfClass: Record<string, string> = { 'os-pkgs': 'vuln', 'lang-pkgs': 'vuln', config: 'misconfig', secret: 'secret', license: 'license', 'license-file': 'license' };
+const scannerOfClass: Record<string, string> = {
+  'os-pkgs': 'vuln',
+  'lang-pkgs': 'vuln',
+  config: 'misconfig',
+  secret: 'secret',
+  license: 'license',
+  'license-file': 'license',
+};
 
 /** Filters a report in place, the order trivy uses (status, ignore file, then dedupe and sort). */
 export function filterReport(report: Report, options: FilterOptions): void {

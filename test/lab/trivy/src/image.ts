@@ -173,16 +173,22 @@ function dockerSocket(options: ImageOptions): string {
 async function fromDocker(imageName: string, ref: Reference, options: ImageOptions): Promise<ResolvedImage> {
   const socketPath = dockerSocket(options);
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const request = http.get({ socketPath, path: `/images/${encodeURIComponent(imageName)}/json`, signal: options.http.signal }, (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
+    const request = http.get(
+      { socketPath, path: `/images/${encodeURIComponent(imageName)}/json`, signal: options.http.signal },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
     request.on('error', reject);
   }).catch((error: NodeJS.ErrnoException) => {
     if (options.http.signal.aborted) throw new GoError('context deadline exceeded', new DeadlineError());
-    throw new GoError(`unable to inspect the image (${imageName}): Cannot connect to the Docker daemon at unix://${socketPath}. Is the docker daemon running?`, error);
+    throw new GoError(
+      `unable to inspect the image (${imageName}): Cannot connect to the Docker daemon at unix://${socketPath}. Is the docker daemon running?`,
+      error,
+    );
   });
   if (answer.status !== 200) {
     let message = answer.body.trim();
@@ -242,7 +248,10 @@ export async function findImage(imageName: string, options: ImageOptions): Promi
       if (options.http.signal.aborted) break;
     }
   }
-  throw new GoError(`unable to find the specified image ${goQuote(imageName)} in ${goQuoteList(options.sources)}: ${errors?.message ?? ''}`, errors);
+  throw new GoError(
+    `unable to find the specified image ${goQuote(imageName)} in ${goQuoteList(options.sources)}: ${errors?.message ?? ''}`,
+    errors,
+  );
 }
 
 /** A digest that is certainly not the image's (for lab.trivy.behaviour=wrong-digest). */

@@ -8,7 +8,16 @@ import * as path from 'node:path';
 import { defaultDbRepository, docVersion, trivyVersion } from './build-info';
 import { ensureDb } from './db';
 import { filterReport, loadIgnoreFile } from './filter';
-import { FlagError, type FlagSpec, type ParsedFlags, globalFlagSpecs, imageFlagSpecs, parseFlags, reportFlagSpecs, versionFlagSpecs } from './flags';
+import {
+  FlagError,
+  type FlagSpec,
+  type ParsedFlags,
+  globalFlagSpecs,
+  imageFlagSpecs,
+  parseFlags,
+  reportFlagSpecs,
+  versionFlagSpecs,
+} from './flags';
 import { DeadlineError, GoError, goMarshalIndent, goNow, wrap } from './go';
 import { findImage, otherDigest, parsePlatform } from './image';
 import { Logger } from './log';
@@ -53,7 +62,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       case undefined:
       case 'version': {
         const flags = parse(versionFlagSpecs());
-        if (command === undefined && !flags.bool('version')) throw new GoError('lab stand-in: only `trivy --version`, `version`, `image` and `convert` are emulated');
+        if (command === undefined && !flags.bool('version'))
+          throw new GoError('lab stand-in: only `trivy --version`, `version`, `image` and `convert` are emulated');
         io.stdout(flags.string('format') === 'json' ? `${JSON.stringify({ Version: trivyVersion })}\n` : `Version: ${trivyVersion}\n`);
         return 0;
       }
@@ -89,7 +99,13 @@ async function runImage(flags: ParsedFlags, env: NodeJS.ProcessEnv, io: Io, log:
   const http = { ca: trustedCaBundle(env), signal: deadline.signal };
   try {
     if (scanners.includes('vuln') || downloadDbOnly) {
-      const db = { cacheDir: flags.string('cache-dir'), repositories: flags.strings('db-repository'), skipUpdate: flags.bool('skip-db-update'), http, log };
+      const db = {
+        cacheDir: flags.string('cache-dir'),
+        repositories: flags.strings('db-repository'),
+        skipUpdate: flags.bool('skip-db-update'),
+        http,
+        log,
+      };
       await ensureDb(db).catch((error: unknown) => {
         throw wrap('run error', wrap('init error', wrap('DB error', error)));
       });
@@ -109,7 +125,9 @@ async function runImage(flags: ParsedFlags, env: NodeJS.ProcessEnv, io: Io, log:
 
     const behaviour = image.labels[behaviourLabel] ?? '';
     await behave(behaviour, deadline.signal, io).catch((error: unknown) => {
-      throw error instanceof Exit ? error : scanError(wrap('scan failed', wrap('failed analysis', wrap('analyze error', wrap('pipeline error', error)))));
+      throw error instanceof Exit
+        ? error
+        : scanError(wrap('scan failed', wrap('failed analysis', wrap('analyze error', wrap('pipeline error', error)))));
     });
 
     const fixtures = (image.labels[reportLabel] ?? '')
@@ -118,7 +136,9 @@ async function runImage(flags: ParsedFlags, env: NodeJS.ProcessEnv, io: Io, log:
       .filter((name) => name !== '');
     const report = buildReport({ image, artifactName: imageName, fixtures, version: trivyVersion, now: goNow() });
     if (behaviour === 'wrong-digest' && report.Metadata?.RepoDigests) {
-      report.Metadata.RepoDigests = report.Metadata.RepoDigests.map((d) => d.replace(/@(sha256:[a-f0-9]{64})$/, (_m, digest: string) => `@${otherDigest(digest)}`));
+      report.Metadata.RepoDigests = report.Metadata.RepoDigests.map((d) =>
+        d.replace(/@(sha256:[a-f0-9]{64})$/, (_m, digest: string) => `@${otherDigest(digest)}`),
+      );
     }
     applyFilters(report, flags, scanners, log);
     return emitReport(report, flags, io);
@@ -140,7 +160,10 @@ function runConvert(flags: ParsedFlags, io: Io, log: Logger): number {
   try {
     report = JSON.parse(readFileSync(file, 'utf8')) as Report;
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `open ${file}: no such file or directory` : `json decode error: ${(error as Error).message}`;
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? `open ${file}: no such file or directory`
+        : `json decode error: ${(error as Error).message}`;
     throw wrap('run error', new GoError(reason));
   }
   if (report.SchemaVersion !== 2) throw wrap('run error', new GoError(`unsupported schema version: ${String(report.SchemaVersion)}`));

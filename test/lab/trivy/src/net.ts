@@ -49,7 +49,9 @@ const systemBundles = [
 export function trustedCaBundle(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const candidates = [env.SSL_CERT_FILE, ...systemBundles].filter((file): file is string => !!file);
   const bundle = candidates.find((file) => existsSync(file));
-  const extras = [env.NODE_EXTRA_CA_CERTS].filter((file): file is string => !!file && existsSync(file)).map((file) => readFileSync(file, 'utf8'));
+  const extras = [env.NODE_EXTRA_CA_CERTS]
+    .filter((file): file is string => !!file && existsSync(file))
+    .map((file) => readFileSync(file, 'utf8'));
   if (!bundle && extras.length === 0) return undefined;
   const base = bundle ? [readFileSync(bundle, 'utf8')] : [...tls.rootCertificates];
   return [...base, ...extras].join('\n');
@@ -111,7 +113,8 @@ function goDetail(error: NodeJS.ErrnoException & { host?: string; address?: stri
 
 export function httpRequest(request: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
   const url = new URL(request.url);
-  const fail = (detail: string, cause?: unknown): NetError => new NetError(`${urlErrorOp(request.method)} "${request.url}": ${detail}`, cause);
+  const fail = (detail: string, cause?: unknown): NetError =>
+    new NetError(`${urlErrorOp(request.method)} "${request.url}": ${detail}`, cause);
   if (settings.signal.aborted) return Promise.reject(fail('context deadline exceeded', new DeadlineError()));
   const address = url.hostname.replace(/^\[|\]$/g, '');
   if (net.isIP(address) && !isLoopback(address)) {
@@ -132,7 +135,13 @@ export function httpRequest(request: HttpRequest, settings: HttpSettings): Promi
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks), url: request.url, method: request.method }),
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks),
+          url: request.url,
+          method: request.method,
+        }),
       );
       response.on('error', (error) => reject(fail(goDetail(error, url), error)));
     });

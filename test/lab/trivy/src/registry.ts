@@ -59,7 +59,11 @@ export function transportError(response: HttpResponse): TransportError {
   } else {
     detail = `multiple errors returned: ${diagnostics.map(describe).join('; ')}`;
   }
-  return new TransportError(prefix + detail, response.status, diagnostics.map((d) => d.code ?? ''));
+  return new TransportError(
+    prefix + detail,
+    response.status,
+    diagnostics.map((d) => d.code ?? ''),
+  );
 }
 
 interface Challenge {
@@ -137,7 +141,8 @@ export class RegistryClient {
         const response = await send();
         if (!retryStatuses.has(response.status) || last || this.http.signal.aborted) return response;
       } catch (error) {
-        const temporary = error instanceof NetError && !this.http.signal.aborted && /connection reset|EOF|refused|broken pipe/.test(error.message);
+        const temporary =
+          error instanceof NetError && !this.http.signal.aborted && /connection reset|EOF|refused|broken pipe/.test(error.message);
         if (!temporary || last) throw error;
       }
       await sleep(retryWaitsMs[attempt], this.http.signal);
@@ -235,13 +240,19 @@ export class RegistryClient {
     if (response.status !== 200) throw transportError(response);
     const digest = sha256Digest(response.body);
     if (reference.startsWith('sha256:') && digest !== reference) {
-      throw new GoError(`manifest digest: ${goQuote(digest)} does not match requested digest: ${goQuote(reference)} for ${goQuote(displayName)}`);
+      throw new GoError(
+        `manifest digest: ${goQuote(digest)} does not match requested digest: ${goQuote(reference)} for ${goQuote(displayName)}`,
+      );
     }
     const header = response.headers['docker-content-digest'];
     if (!reference.startsWith('sha256:') && typeof header === 'string' && header !== '' && header !== digest) {
-      throw new GoError(`manifest digest: ${goQuote(digest)} does not match Docker-Content-Digest: ${goQuote(header)} for ${goQuote(displayName)}`);
+      throw new GoError(
+        `manifest digest: ${goQuote(digest)} does not match Docker-Content-Digest: ${goQuote(header)} for ${goQuote(displayName)}`,
+      );
     }
-    let mediaType = String(response.headers['content-type'] ?? '').split(';')[0].trim();
+    let mediaType = String(response.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim();
     try {
       const parsed = JSON.parse(response.body.toString('utf8')) as { mediaType?: string };
       if (parsed.mediaType) mediaType = parsed.mediaType;
@@ -257,7 +268,9 @@ export class RegistryClient {
     if (response.status !== 200) throw transportError(response);
     const actual = sha256Digest(response.body);
     if (actual !== digest) {
-      throw new GoError(`error verifying sha256 checksum after reading ${response.body.length} bytes; got ${goQuote(actual)}, want ${goQuote(digest)}`);
+      throw new GoError(
+        `error verifying sha256 checksum after reading ${response.body.length} bytes; got ${goQuote(actual)}, want ${goQuote(digest)}`,
+      );
     }
     return response.body;
   }

@@ -16,7 +16,9 @@ export function loadFixture(name: string): Report {
   cache ??= fixtureTexts();
   const text = cache[name];
   if (text === undefined) {
-    throw new GoError(`lab stand-in: the image label ${reportLabel}=${name} names no fixture (known: ${Object.keys(cache).sort().join(', ')})`);
+    throw new GoError(
+      `lab stand-in: the image label ${reportLabel}=${name} names no fixture (known: ${Object.keys(cache).sort().join(', ')})`,
+    );
   }
   return JSON.parse(text) as Report;
 }

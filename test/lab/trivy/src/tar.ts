@@ -61,7 +61,11 @@ export function readTar(archive: Buffer): TarEntry[] {
   while (offset + 512 <= archive.length) {
     const block = archive.subarray(offset, offset + 512);
     if (block.every((byte) => byte === 0)) break;
-    const field = (start: number, length: number): string => block.subarray(start, start + length).toString('utf8').replace(/\0.*$/s, '');
+    const field = (start: number, length: number): string =>
+      block
+        .subarray(start, start + length)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
     const prefix = field(345, 155);
     const name = prefix ? `${prefix}/${field(0, 100)}` : field(0, 100);
     const size = Number.parseInt(field(124, 12).trim() || '0', 8);
