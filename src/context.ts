@@ -18,6 +18,8 @@ export interface Agent {
   variable(name: string): string | undefined;
   /** This run's results page, when the task runs in a pipeline run. */
   runUrl(): string | undefined;
+  /** Sets a job variable that later steps see in their environment (DOCKER_HOST). */
+  exportVariable(name: string, value: string): void;
   /** Sets an output variable declared in task.json. */
   setOutput(name: string, value: string): void;
   addAttachment(type: string, name: string, file: string): void;

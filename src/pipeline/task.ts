@@ -124,6 +124,7 @@ export const pipelineAgent: Agent = {
   loc,
   variable,
   runUrl,
+  exportVariable,
   setOutput,
   addAttachment,
   uploadSummary,

@@ -2,7 +2,6 @@
 import { parsePlatformList, type Platform } from '../../src/platform/platform';
 import { InputError, type Inputs } from '../../src/inputs';
 import { CLEANUP_MODES, type CleanupMode, parseSize } from '../../src/docker/cleanup';
-import type { StartedDaemon } from '../../src/docker/daemon';
 import { parseDockerHost } from '../../src/docker/endpoint';
 import type { EnsureOptions } from '../../src/docker/ensure';
 import { INSTALL_SOURCES } from '../../src/docker/install-plan';
@@ -44,27 +43,4 @@ export function readEnsureOptions(inputs: Inputs): EnsureOptions {
 export function readCleanup(inputs: Inputs): { mode: CleanupMode; keepStorageBytes?: number } {
   const mode = inputs.choice('cleanup', CLEANUP_MODES);
   return { mode, keepStorageBytes: mode === 'prune' ? inputs.parse('pruneKeepStorage', (v) => parseSize(v ?? '10GB')) : undefined };
-}
-
-/** What the main step hands to the post-job step. */
-export interface EnsureDockerState {
-  /** The dockerHost input, when one was given (the post step talks to the same daemon). */
-  dockerHost?: string;
-  /**
-   * The main step ended with every check passed and the daemon answering. False while a daemon this step started is
-   * only recorded: when a later check fails, the post step stops that daemon but removes no image through it.
-   */
-  reachable: boolean;
-  daemon?: StartedDaemon;
-}
-
-export const STATE_NAME = 'ensureDockerState';
-
-/** The post-job state as the main step learns it: a started daemon at once (so it never outlives the job), then reachable at the end. */
-export function postJobState(dockerHost: string | undefined, save: (state: string) => void) {
-  const write = (state: EnsureDockerState) => save(JSON.stringify(state));
-  return {
-    daemonStarted: (daemon: StartedDaemon) => write({ dockerHost, reachable: false, daemon }),
-    checksPassed: (daemon: StartedDaemon | undefined) => write({ dockerHost, reachable: true, daemon }),
-  };
 }

@@ -9,7 +9,8 @@ import { stopDaemon } from '../../src/docker/daemon';
 import { processEnvironment, resolveEndpoint } from '../../src/docker/endpoint';
 import { run } from '../../src/process/exec';
 import { loc, pipelineLogger as log, readState, runPostJob, TaskInputs, variable } from '../../src/pipeline';
-import { type EnsureDockerState, readCleanup, STATE_NAME } from './inputs';
+import { type EnsureDockerState, STATE_NAME } from '../../src/docker/ensure-docker-task';
+import { readCleanup } from './inputs';
 
 void runPostJob(__dirname, async () => {
   const saved = readState(STATE_NAME);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { StartedDaemon } from '../../src/docker/daemon';
-import { type EnsureDockerState, postJobState } from '../../tasks/EnsureDocker/inputs';
+import { type EnsureDockerState, postJobState } from '../../src/docker/ensure-docker-task';
 
 describe('EnsureDocker post-job state: reachable carries what the main step learnt', () => {
   const daemon: StartedDaemon = { how: 'background', socketPath: '/var/run/docker.sock', pid: 4242, logFile: '/tmp/dockerd.log' };

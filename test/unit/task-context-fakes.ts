@@ -30,6 +30,8 @@ export class FakeAgent implements Agent {
   readonly secrets: string[] = [];
   readonly state = new Map<string, string>();
   readonly variables = new Map<string, string>();
+  /** Variables the task set for later steps. */
+  readonly exported = new Map<string, string>();
   private readonly messages: Record<string, string>;
 
   constructor(
@@ -48,6 +50,9 @@ export class FakeAgent implements Agent {
   }
   runUrl(): string | undefined {
     return 'https://dev.azure.com/contoso/shop/_build/results?buildId=7';
+  }
+  exportVariable(name: string, value: string): void {
+    this.exported.set(name, value);
   }
   setOutput(name: string, value: string): void {
     this.outputs.set(name, value);
