@@ -10,6 +10,7 @@
 #   test/lab/fresh-machine.sh bookworm /srv/fresh12 --again      # the same root and checkout (pulled): the lab ran there
 #   test/lab/fresh-machine.sh trixie /srv/fresh13 --lab-ran      # Debian 13 where an earlier lab installed docker.io and qemu
 #   test/lab/fresh-machine.sh bookworm /srv/fresh12 --purge      # lab:down --purge there, then what is left of it
+#   test/lab/fresh-machine.sh bookworm /srv/first12 --test-first # a fresh Debian 12 machine, npm test before npm run demo
 # Prints a report; the root's lab is stopped at the end and the root is left for inspection.
 set -euo pipefail
 suite=${1:?suite}
@@ -85,8 +86,10 @@ if [ "$mode" = "--purge" ]; then
   (cd /work/main && npm run lab:down -- --purge) >> /root/purge.log 2>&1; echo "purge=$?" > /root/results
   echo "--- after lab:down --purge: $(left)" >> /root/purge.log
 else
-  start=$(date +%s); (cd /work/main && npm run demo) > /root/demo.log 2>&1; echo "demo=$? demo_s=$(( $(date +%s) - start ))" > /root/results
-  start=$(date +%s); (cd /work/main && npm test) > /root/test.log 2>&1; echo "tests=$? test_s=$(( $(date +%s) - start ))" >> /root/results
+  demo() { start=$(date +%s); (cd /work/main && npm run demo) > /root/demo.log 2>&1; echo "demo=$? demo_s=$(( $(date +%s) - start ))" >> /root/results; }
+  tests() { start=$(date +%s); (cd /work/main && npm test) > /root/test.log 2>&1; echo "tests=$? test_s=$(( $(date +%s) - start ))" >> /root/results; }
+  : > /root/results
+  if [ "$mode" = "--test-first" ]; then tests; demo; else demo; tests; fi
   (cd /work/main && npx tsx test/lab/cli.ts down) > /root/down.log 2>&1
 fi
 dpkg-query -W > /root/dpkg-after.txt
@@ -116,4 +119,4 @@ echo "packages whose version changed (dpkg-query -W, before -> after):"
 join -t "$(printf '\t')" <(sort "$root/root/dpkg-before.txt") <(sort "$root/root/dpkg-after.txt") | awk -F'\t' '$2 != $3 {print "  " $1 ": " $2 " -> " $3; n++} END {if (!n) print "  none"}'
 comm -23 <(cut -f1 "$root/root/dpkg-before.txt" | sort) <(cut -f1 "$root/root/dpkg-after.txt" | sort) | sed 's/^/  removed: /'
 echo "packages added: $(comm -13 <(cut -f1 "$root/root/dpkg-before.txt" | sort) <(cut -f1 "$root/root/dpkg-after.txt" | sort) | tr '\n' ' ')"
-grep -qE '^(demo=0 .*|purge=0)$' "$root/root/results" && ! grep -qE 'tests=[1-9]' "$root/root/results"
+grep -qE '^(demo=0 .*|purge=0)$' "$root/root/results" && ! grep -qE 'tests=[1-9]|demo=[1-9]' "$root/root/results"

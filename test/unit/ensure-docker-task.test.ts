@@ -4,21 +4,12 @@ import { strict as assert } from 'node:assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DaemonInfo } from '../../src/docker/probe';
-import type { EnsureOptions } from '../../src/docker/ensure';
 import { ensureDockerTask, STATE_NAME } from '../../src/docker/ensure-docker-task';
-import { fakeContext, fakeRunner } from './task-context-fakes';
+import { ensureOptions, fakeContext, fakeRunner } from './task-context-fakes';
 
 const server: DaemonInfo = { version: '26.1.5', apiVersion: '1.45', os: 'linux', arch: 'amd64' };
 
-const options = (over: Partial<EnsureOptions> = {}): EnsureOptions => ({
-  installSource: 'static',
-  buildxVersion: '0.21.2',
-  startDaemon: 'never',
-  emulatePlatforms: [],
-  staticSources: { dockerBaseUrl: 'https://mirror.test/static/stable', buildxBaseUrl: 'https://mirror.test/buildx', checksumLines: [] },
-  dockerRepositoryUrl: 'https://download.docker.com/linux',
-  ...over,
-});
+const options = ensureOptions;
 
 /** An agent with a docker CLI and a buildx plugin of its own (in its DOCKER_CONFIG), whatever this machine has. */
 function agentWithDocker(ask: () => Promise<DaemonInfo>) {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { daemonStartRefusal, ensureDocker, type EnsureContext, type EnsureOptions } from '../../src/docker/ensure';
+import { daemonStartRefusal, ensureDocker, type EnsureContext } from '../../src/docker/ensure';
 import type { Diagnosis } from '../../src/docker/diagnose';
 import { processEnvironment, resolveEndpoint } from '../../src/docker/endpoint';
 import { parsePlatformList } from '../../src/platform/platform';
@@ -11,6 +11,7 @@ import type { DaemonInfo } from '../../src/docker/probe';
 import type { ToolCache } from '../../src/tools/cache';
 import { RecordingLogger } from '../../src/log';
 import type { RunResult, Runner } from '../../src/process/exec';
+import { ensureOptions } from './task-context-fakes';
 
 const ok = (stdout: string, exitCode = 0, stderr = ''): RunResult => ({
   exitCode,
@@ -103,15 +104,7 @@ function agent() {
   return { root, calls, downloads, prepended, state, deps, log, env };
 }
 
-const options = (over: Partial<EnsureOptions> = {}): EnsureOptions => ({
-  installSource: 'static',
-  buildxVersion: '0.21.2',
-  startDaemon: 'never',
-  emulatePlatforms: [],
-  staticSources: { dockerBaseUrl: 'https://mirror.test/static/stable', buildxBaseUrl: 'https://mirror.test/buildx', checksumLines: [] },
-  dockerRepositoryUrl: 'https://download.docker.com/linux',
-  ...over,
-});
+const options = ensureOptions;
 
 describe('EnsureDocker core', () => {
   it('with everything present: probes once, installs nothing, reports versions and the server platform', async () => {

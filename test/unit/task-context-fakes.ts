@@ -1,6 +1,7 @@
 // A TaskContext of fakes for the in-process tests of the task flows: an agent that writes down every output,
 // summary, attachment, test result, secret and saved state, the task's own messages from its task.json, and
 // the task's inputs read from a record with task.json's defaults.
+import type { EnsureOptions } from '../../src/docker/ensure';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -122,3 +123,14 @@ export function fakeContext(task: string, runner: Runner, overrides: Partial<Tas
     ...overrides,
   } as FakeContext;
 }
+
+/** EnsureDocker's inputs as parsed, static source, nothing to start: override what a case is about. */
+export const ensureOptions = (over: Partial<EnsureOptions> = {}): EnsureOptions => ({
+  installSource: 'static',
+  buildxVersion: '0.21.2',
+  startDaemon: 'never',
+  emulatePlatforms: [],
+  staticSources: { dockerBaseUrl: 'https://mirror.test/static/stable', buildxBaseUrl: 'https://mirror.test/buildx', checksumLines: [] },
+  dockerRepositoryUrl: 'https://download.docker.com/linux',
+  ...over,
+});
