@@ -23,10 +23,12 @@ describe('EnsureDocker in agent containers', function () {
   this.timeout(900_000);
   let lab: Lab;
   let releases: DockerReleases;
-  const socketGid = String(statSync('/var/run/docker.sock').gid);
+  // Read once the lab is up (the root hook may start it): not when mocha loads this file.
+  let socketGid: string;
 
   before(async function () {
     this.timeout(3_600_000);
+    socketGid = String(statSync('/var/run/docker.sock').gid);
     lab = readLab();
     releases = readDockerReleases(lab);
     execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], {
