@@ -14,12 +14,12 @@ import {
 } from '../azure/connection';
 import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, networkErrorCode } from '../http/client';
 import type { Logger } from '../log';
-import { jwtClaims } from '../registry/auth';
 import { ACR_TOKEN_USERNAME, type RegistryCredentials } from '../registry/credentials';
 import { RegistryError } from '../registry/errors';
-import { isDockerHub, validateLoginServer, validateRepository } from '../registry/reference';
-import { formPost, refreshTokenGrant, sendTokenRequest } from '../registry/token-request';
+import { isDockerHub, validateLoginServer } from '../registry/reference';
+import { formPost, sendTokenRequest } from '../registry/token-request';
 import type { RetryPolicy } from '../util/retry';
+import { type AccessNeed, type ModeKnowledge, type PermissionNeeds, PermissionError, checkPermissions, describeMissing } from './preflight';
 
 /** The Entra ID scope of ACR's own audience (preferred: registries may refuse ARM-audience tokens). */
 export const ACR_SCOPE = 'https://containerregistry.azure.net/.default';
@@ -27,7 +27,7 @@ export const ACR_SCOPE = 'https://containerregistry.azure.net/.default';
 export type RegistryConnection =
   { kind: 'azure'; azure: AzureConnection; oidc?: OidcContext } | { kind: 'dockerRegistry'; docker: AzureConnection; oidc?: OidcContext };
 
-export type RepositoryAction = 'pull' | 'push' | 'delete' | 'metadata_read' | 'metadata_write';
+export type { RepositoryAction } from './preflight';
 
 export interface SignInOptions {
   /** Login server, e.g. contoso.azurecr.io. */
@@ -45,7 +45,9 @@ export interface SignInOptions {
    * Check at sign-in that the identity may do these actions on this repository (an access token is asked for
    * and its grant read), so a missing role fails now with the role to assign, not halfway through a build.
    */
-  checkAccess?: { repository: string; actions: RepositoryAction[] };
+  checkAccess?: AccessNeed | PermissionNeeds;
+  /** The registry's role-assignment mode, for naming the role a preflight finds missing; unknown by default. */
+  roleAssignmentMode?: ModeKnowledge;
 }
 
 export interface SignedIn {
@@ -80,9 +82,16 @@ export async function signInToRegistry(options: SignInOptions): Promise<SignedIn
         requiredParameter(docker, 'serviceprincipalkey', 'the service principal key'),
       ]
     : [requiredParameter(docker, 'username', 'the user name'), requiredParameter(docker, 'password', 'the password')];
+  const secrets = [password];
+  const credentials: RegistryCredentials = { registry, username, password };
+  // The preflight names ACR roles, so it runs for ACR connections only; other registries show their rights as the run goes.
+  if (options.checkAccess && isAcr) {
+    const token = await checkAccess(credentials, options.checkAccess, docker, options);
+    if (token) secrets.push(token);
+  }
   return {
-    credentials: { registry, username, password },
-    secrets: [password],
+    credentials,
+    secrets,
     method: isAcr ? 'Docker registry connection (ACR, service principal)' : 'Docker registry connection (user name and password)',
   };
 }
@@ -202,46 +211,30 @@ function explainExchangeFailure(registry: string, connection: AzureConnection, e
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** Asks the registry for an access token with the actions wanted and fails, naming the role, when some are not granted. */
+/** The permission preflight at sign-in (src/acr/preflight.ts): a missing role fails now, named for the registry's mode. */
 async function checkAccess(
   credentials: RegistryCredentials,
-  wanted: { repository: string; actions: RepositoryAction[] },
+  wanted: AccessNeed | PermissionNeeds,
   connection: AzureConnection,
   options: SignInOptions,
 ): Promise<string> {
-  validateRepository(wanted.repository);
-  const scope = `repository:${wanted.repository}:${wanted.actions.join(',')}`;
-  const request = refreshTokenGrant(`https://${credentials.registry}/oauth2/token`, credentials.registry, [scope], credentials.password);
-  const response = await send(request, options, `${credentials.registry}: token`).catch((error: unknown) => {
-    if (error instanceof RegistryError) {
-      throw new ConnectionError(
-        connection,
-        `${credentials.registry} refused a token for ${scope}: ${error.registryMessage ?? error.message}`,
-      );
-    }
-    throw error;
-  });
-  const accessToken = response.json<{ access_token?: string }>().access_token ?? '';
-  const access = (jwtClaims(accessToken)?.access ?? []) as { type?: string; name?: string; actions?: string[] }[];
-  const granted = new Set(access.filter((a) => a.type === 'repository' && a.name === wanted.repository).flatMap((a) => a.actions ?? []));
-  const missing = wanted.actions.filter((action) => !granted.has(action) && !granted.has('*'));
-  if (missing.length > 0 && jwtClaims(accessToken)) {
-    throw new ConnectionError(
-      connection,
-      `its identity may not ${missing.join(', ')} on ${credentials.registry}/${wanted.repository} (granted: ${[...granted].join(', ') || 'nothing'}). Assign it the ${rolesFor(missing).join(' and ')} role on the registry.`,
-    );
+  const needs: PermissionNeeds = 'access' in wanted ? wanted : { access: [wanted] };
+  try {
+    const result = await checkPermissions(needs, {
+      registry: credentials.registry,
+      credentials,
+      mode: options.roleAssignmentMode,
+      http: options.http,
+      logger: options.logger,
+      retry: options.retry,
+      sleep: options.sleep,
+    });
+    return result.token ?? '';
+  } catch (error) {
+    if (error instanceof PermissionError)
+      throw new ConnectionError(connection, `its identity ${describeMissing(error.registry, error.missing, error.mode)}`);
+    throw new ConnectionError(connection, error instanceof Error ? error.message : String(error));
   }
-  return accessToken;
-}
-
-function rolesFor(actions: RepositoryAction[]): string[] {
-  const roles = new Set<string>();
-  for (const action of actions) {
-    if (action === 'pull' || action === 'metadata_read') roles.add('AcrPull');
-    else if (action === 'push' || action === 'metadata_write') roles.add('AcrPush');
-    else if (action === 'delete') roles.add('AcrDelete');
-  }
-  return [...roles];
 }
 
 function send(request: HttpRequest, options: SignInOptions, what: string): Promise<HttpResponse> {

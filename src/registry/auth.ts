@@ -95,6 +95,15 @@ export class TokenAuthenticator {
     return undefined;
   }
 
+  /**
+   * A fresh access token for these scopes at a realm (the permission preflight: one request covering every
+   * repository a run needs). The raw token, for reading its grant; it is a secret.
+   */
+  async accessToken(realm: string, service: string | undefined, scopes: string[]): Promise<string> {
+    const token = await this.bearer({ kind: 'bearer', realm, service, scopes }, true);
+    return token.authorization.replace(/^Bearer /, '');
+  }
+
   private basic(): string {
     const { username, password } = this.options.credentials!;
     return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;

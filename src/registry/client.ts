@@ -5,6 +5,7 @@ import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, http
 import type { Logger } from '../log';
 import { type RetryDecision, type RetryPolicy, retry } from '../util/retry';
 import { TokenAuthenticator, authorizedRequest, withAuthorization } from './auth';
+import { parseChallenges } from './challenge';
 import type { RegistryCredentials } from './credentials';
 import { digestOf, verifyDigest, verifyingStream } from './digest';
 import { RegistryError } from './errors';
@@ -171,6 +172,22 @@ export class RegistryClient {
     validateDigest(digest);
     const response = await retry(() => this.openBlobResponse(repository, digest), this.retryOptions());
     return pipeline(response.body, verifyingStream(`The blob ${this.registry}/${repository}@${digest}`, digest), () => undefined);
+  }
+
+  /**
+   * The registry's Bearer challenge at /v2/ (realm and service), asked without credentials; undefined when it asks
+   * for none or for Basic.
+   */
+  async bearerChallenge(): Promise<{ realm: string; service?: string } | undefined> {
+    const request: HttpRequest = { method: 'GET', url: `${this.base}/v2/` };
+    const response = await retry(async () => {
+      const answer = await this.http(request);
+      if (answer.status >= 500 || answer.status === 429) throw new RegistryError(request, answer);
+      return answer;
+    }, this.retryOptions());
+    if (response.status !== 401) return undefined;
+    const bearer = parseChallenges(response.headers.get('www-authenticate') ?? '').find((c) => c.scheme === 'bearer' && c.params.realm);
+    return bearer ? { realm: bearer.params.realm, service: bearer.params.service } : undefined;
   }
 
   private manifestUrl(repository: string, reference: string): string {

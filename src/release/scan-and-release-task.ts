@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AcrClient } from '../acr/client';
+import type { PermissionNeeds } from '../acr/preflight';
 import { type RegistryConnection, signInToRegistry } from '../acr/signin';
 import type { Outcome, TaskContext } from '../context';
 import { InputError, type Inputs } from '../inputs';
@@ -115,7 +116,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
       connection,
       logger,
       http: context.http,
-      checkAccess: { repository: image.repository, actions: ['pull'] },
+      checkAccess: scanPermissionNeeds(inputs),
     });
     for (const secret of result.secrets) agent.registerSecret(secret);
     logger.info(agent.loc('SignedIn', image.registry, result.method));
@@ -180,6 +181,15 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   logger.info(message);
   if (outcome.decision === 'Passed') return { result: 'succeeded' };
   return { result: inputs.failOnViolation ? 'failed' : 'succeededWithIssues', message };
+}
+
+/** What the run needs, checked at sign-in before trivy runs: pull, and quarantine read and write on the digest. */
+export function scanPermissionNeeds(inputs: Pick<ScanAndReleaseTaskInputs, 'image' | 'release'>): PermissionNeeds {
+  const { image, release } = inputs;
+  return {
+    access: [{ repository: image.repository, actions: ['pull'], why: 'to scan it' }],
+    quarantine: image.digest ? { repository: image.repository, digest: image.digest, write: release === 'quarantine' } : undefined,
+  };
 }
 
 /** The trivy given by trivyPath, or the pinned release from the tool cache (downloaded and verified once). */

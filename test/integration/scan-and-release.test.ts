@@ -313,7 +313,7 @@ describe('ScanAndRelease@1 against the lab', function () {
           { image: `${contoso}/${repository}@${digest}` },
           { connection: labServiceConnection(lab, 'puller', 'ServicePrincipal', 'spnKey') },
         ),
-        /may not read quarantined images in contoso\.azurecr\.io .*The operation is disallowed.*give it the AcrQuarantineReader role/,
+        /may not read quarantined images in contoso\.azurecr\.io\/.*the registry answered 403 to a HEAD of the digest\)\. Assign it the AcrQuarantineReader role/s,
       );
     });
 
@@ -331,26 +331,20 @@ describe('ScanAndRelease@1 against the lab', function () {
       );
     });
 
-    it('the PATCH refused to an identity without AcrQuarantineWriter: not retried, the missing role is named', async () => {
-      // The lab's qreader (AcrPull + AcrQuarantineReader) gets a token without metadata_write, so the registry
-      // refuses the PATCH with 401; a 403 DENIED (role check) is covered by test/unit/release.test.ts.
+    it('an identity without AcrQuarantineWriter is stopped by the preflight, before trivy: no scan, no PATCH', async () => {
+      // The lab's qreader (AcrPull + AcrQuarantineReader) gets a token without metadata_write; the preflight reads the
+      // grant at sign-in. A PATCH refused later (403 DENIED) is covered by test/unit/release.test.ts.
       const mark = await control.auditMark();
       const run = await failsWith(
         scan(
           { image: `${contoso}/${repository}@${digest}` },
           { connection: labServiceConnection(lab, 'qreader', 'ServicePrincipal', 'spnKey') },
         ),
-        /may not change the quarantine state .* give it the AcrQuarantineWriter role on contoso\.azurecr\.io.*It stays quarantined/,
+        /may not change the quarantine state in contoso\.azurecr\.io\/.*Assign it the AcrQuarantineWriter role/s,
       );
-      const refused = (await control.audit(mark)).filter(
-        (e) => e.method === 'PATCH' && e.path.endsWith(digest) && e.identity === 'qreader',
-      );
-      assert.deepEqual(
-        refused.map((p) => p.status),
-        [401],
-        'a refusal is not retried',
-      );
-      assert.equal(run.outputs.policyResult, 'passed', 'the scan itself passed');
+      const patches = (await control.audit(mark)).filter((e) => e.method === 'PATCH' && e.path.endsWith(digest));
+      assert.deepEqual(patches, [], 'nothing is written');
+      assert.equal(run.outputs.policyResult, undefined, 'trivy did not run');
     });
 
     it('500 forever: bounded retries, then a failure', async function () {
