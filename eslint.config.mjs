@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.lab/**', '.bench/**', 'test/lab/trivy/dist/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.lab/**', '.bench/**', 'test/lab/trivy/dist/**', 'test/conformance/recordings/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,7 @@
 // are named, with the reason.
 import type { HttpClient } from '../http/client';
 import type { Logger } from '../log';
-import { jwtClaims } from '../registry/auth';
+import { accessEntries, jwtClaims } from '../registry/auth';
 import { RegistryClient } from '../registry/client';
 import { ACR_TOKEN_USERNAME, type RegistryCredentials } from '../registry/credentials';
 import { RegistryError } from '../registry/errors';
@@ -199,14 +199,16 @@ export function mergeNeeds(needs: PermissionNeeds): Map<string, Set<RepositoryAc
   return merged;
 }
 
-/** The repository actions an access token grants (distribution token spec's `access` claim). */
+/**
+ * The repository actions an access token grants (distribution token spec's `access` claim), its keys read in either
+ * case: live ACR writes `Type/Name/Actions` today (test/conformance/recordings).
+ */
 export function grantedActions(claims: Record<string, unknown>): Map<string, Set<string>> {
-  const access = Array.isArray(claims.access) ? (claims.access as { type?: string; name?: string; actions?: string[] }[]) : [];
   const granted = new Map<string, Set<string>>();
-  for (const entry of access) {
+  for (const entry of accessEntries(claims)) {
     if (entry.type !== 'repository' || !entry.name) continue;
     const set = granted.get(entry.name) ?? new Set<string>();
-    for (const action of entry.actions ?? []) set.add(action);
+    for (const action of entry.actions) set.add(action);
     granted.set(entry.name, set);
   }
   return granted;

@@ -223,6 +223,40 @@ export function jwtClaims(token: string): Record<string, unknown> | undefined {
   }
 }
 
+/** One entry of a registry access token's `access` claim (distribution token spec). */
+export interface TokenAccess {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+/**
+ * The `access` entries of a registry access token, read without verifying it, whatever the case of their keys:
+ * ACR wrote `type/name/actions` until 2021 and writes `Type/Name/Actions` today (test/conformance/recordings).
+ * A missing or malformed claim reads as no access.
+ */
+export function tokenAccess(token: string): TokenAccess[] {
+  return accessEntries(jwtClaims(token) ?? {});
+}
+
+/** The `access` entries of a token's claims, keys of either case (see tokenAccess). */
+export function accessEntries(claims: Record<string, unknown>): TokenAccess[] {
+  const access = claims.access;
+  if (!Array.isArray(access)) return [];
+  return access.flatMap((entry: unknown) => {
+    if (!entry || typeof entry !== 'object') return [];
+    const fields = new Map(Object.entries(entry).map(([key, value]) => [key.toLowerCase(), value as unknown]));
+    const actions = fields.get('actions');
+    return [
+      {
+        type: String(fields.get('type') ?? ''),
+        name: String(fields.get('name') ?? ''),
+        actions: Array.isArray(actions) ? actions.filter((action): action is string => typeof action === 'string') : [],
+      },
+    ];
+  });
+}
+
 /**
  * Sends a request with what the authenticator knows for `key` (default: the request's host), answers one
  * challenge and retries once. A 401 it cannot answer is returned to the caller as is.

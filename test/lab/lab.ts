@@ -15,6 +15,8 @@ export type IdentityName = AppIdentityName | 'managed';
 export interface LabRegistry {
   quarantine: boolean;
   admin: { username: string; password: string };
+  /** Anonymous pull enabled (the conformance tests' registries; lab:up writes none). */
+  anonymousPull?: boolean;
 }
 
 /** An app registration (service principal): client secret and client certificate both work. */

@@ -38,7 +38,7 @@ export async function readJson(req: IncomingMessage): Promise<unknown> {
   return text.trim() === '' ? undefined : (JSON.parse(text) as unknown);
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',

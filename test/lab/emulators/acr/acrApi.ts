@@ -1,7 +1,7 @@
 // ACR's own data-plane API (/acr/v1): catalog, tags, manifest attributes and the quarantine PATCH.
 import { type Exchange, readJson, sendJson } from '../http';
 import { type AcrContext, isBlocked, isDigest, shownQuarantineState } from './context';
-import { acrError } from './errors';
+import { acrError, registryHeaders, repositoryNotFound } from './errors';
 import { backingGet, manifestMediaTypes } from './proxy';
 import { quarantineDetailsErrors } from './quarantineDetails';
 import type { Principal } from './auth';
@@ -12,7 +12,8 @@ export type AcrApiRoute =
   | { kind: 'tags'; repository: string }
   | { kind: 'tag'; repository: string; tag: string }
   | { kind: 'manifests'; repository: string }
-  | { kind: 'manifest'; repository: string; digest: string };
+  | { kind: 'manifest'; repository: string; digest: string }
+  | { kind: 'repository'; repository: string };
 
 export function parseAcrApiRoute(pathname: string): AcrApiRoute | undefined {
   if (pathname === '/acr/v1/_catalog') return { kind: 'catalog' };
@@ -24,6 +25,8 @@ export function parseAcrApiRoute(pathname: string): AcrApiRoute | undefined {
   if (match) return { kind: 'manifests', repository: decodeURIComponent(match[1]) };
   match = /^\/acr\/v1\/(.+)\/_manifests\/([^/]+)$/.exec(pathname);
   if (match) return { kind: 'manifest', repository: decodeURIComponent(match[1]), digest: decodeURIComponent(match[2]) };
+  match = /^\/acr\/v1\/([^_].*)$/.exec(pathname);
+  if (match) return { kind: 'repository', repository: decodeURIComponent(match[1]) };
   return undefined;
 }
 
@@ -82,6 +85,8 @@ export class AcrApi {
         return this.tag(exchange, registry, route.repository, route.tag, principal);
       case 'manifests':
         return this.manifests(exchange, registry, route.repository, principal);
+      case 'repository':
+        return this.repository(exchange, registry, route.repository, principal);
       case 'manifest':
         return write
           ? this.patchManifest(exchange, registry, route.repository, route.digest, principal)
@@ -100,18 +105,13 @@ export class AcrApi {
       next = /^<([^>]+)>;\s*rel="next"/.exec(String(answer.headers.link ?? ''))?.[1];
     }
     const { page, next } = paginate(all.sort(), url, (name) => name);
-    sendJson(
-      res,
-      200,
-      { repositories: page },
-      next ? { Link: `</acr/v1/_catalog?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` } : {},
-    );
+    sendJson(res, 200, { repositories: page }, { ...registryHeaders, ...nextLink('/acr/v1/_catalog', next, page.length, url) });
   }
 
   private async tags(exchange: Exchange, registry: string, repository: string, principal: Principal): Promise<void> {
     const { url, res } = exchange;
     const names = await this.tagNames(repository);
-    if (!names) return acrError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry', { name: repository });
+    if (!names) return acrError(res, 404, 'NAME_UNKNOWN', repositoryNotFound(repository));
     const visible = [];
     for (const name of names) {
       const attributes = await this.tagAttributes(registry, repository, name, principal);
@@ -124,24 +124,20 @@ export class AcrApi {
     else if (orderby === 'timeasc') filtered.sort((a, b) => a.lastUpdateTime.localeCompare(b.lastUpdateTime));
     else filtered.sort((a, b) => a.name.localeCompare(b.name));
     const { page, next } = paginate(filtered, url, (tag) => tag.name);
-    const link: Record<string, string> = next
-      ? {
-          Link: `</acr/v1/${repository}/_tags?last=${encodeURIComponent(next)}&n=${page.length}${orderby ? `&orderby=${orderby}` : ''}>; rel="next"`,
-        }
-      : {};
-    sendJson(res, 200, { registry, imageName: repository, tags: page }, link);
+    const link = nextLink(`/acr/v1/${encodeURIComponent(repository)}/_tags`, next, page.length, url);
+    sendJson(res, 200, { registry, imageName: repository, tags: page }, { ...registryHeaders, ...link });
   }
 
   private async tag(exchange: Exchange, registry: string, repository: string, tag: string, principal: Principal): Promise<void> {
     const attributes = await this.tagAttributes(registry, repository, tag, principal);
     if (!attributes) return acrError(exchange.res, 404, 'TAG_UNKNOWN', 'the specified tag does not exist', { Tag: tag });
-    sendJson(exchange.res, 200, { registry, imageName: repository, tag: attributes });
+    sendJson(exchange.res, 200, { registry, imageName: repository, tag: attributes }, registryHeaders);
   }
 
   private async manifests(exchange: Exchange, registry: string, repository: string, principal: Principal): Promise<void> {
     const { url, res } = exchange;
     const names = await this.tagNames(repository);
-    if (!names) return acrError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry', { name: repository });
+    if (!names) return acrError(res, 404, 'NAME_UNKNOWN', repositoryNotFound(repository));
     const digests = new Set(this.context.store.records(registry, repository).map((record) => record.digest));
     for (const name of names) {
       const digest = await this.tagDigest(repository, name);
@@ -157,18 +153,41 @@ export class AcrApi {
     else if (orderby === 'timeasc') entries.sort((a, b) => a.lastUpdateTime.localeCompare(b.lastUpdateTime));
     else entries.sort((a, b) => a.digest.localeCompare(b.digest));
     const { page, next } = paginate(entries, url, (entry) => entry.digest);
-    const link: Record<string, string> = next
-      ? { Link: `</acr/v1/${repository}/_manifests?last=${encodeURIComponent(next)}&n=${page.length}>; rel="next"` }
-      : {};
-    sendJson(res, 200, { registry, imageName: repository, manifests: page }, link);
+    const link = nextLink(`/acr/v1/${encodeURIComponent(repository)}/_manifests`, next, page.length, url);
+    sendJson(res, 200, { registry, imageName: repository, manifests: page }, { ...registryHeaders, ...link });
+  }
+
+  /** GET /acr/v1/<repository>: the repository's attributes (2021-07-01 spec), or ACR's recorded NAME_UNKNOWN. */
+  private async repository(exchange: Exchange, registry: string, repository: string, principal: Principal): Promise<void> {
+    const names = await this.tagNames(repository);
+    if (!names) return acrError(exchange.res, 404, 'NAME_UNKNOWN', repositoryNotFound(repository));
+    const records = this.context.store.records(registry, repository);
+    const times = records.map((record) => record.createdTime).sort();
+    const now = new Date().toISOString();
+    const visibleTags = [];
+    for (const name of names) if (await this.tagAttributes(registry, repository, name, principal)) visibleTags.push(name);
+    sendJson(
+      exchange.res,
+      200,
+      {
+        registry,
+        imageName: repository,
+        createdTime: acrTime(times[0] ?? now),
+        lastUpdateTime: acrTime(times[times.length - 1] ?? now),
+        manifestCount: records.length,
+        tagCount: visibleTags.length,
+        changeableAttributes: { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true },
+      },
+      registryHeaders,
+    );
   }
 
   private async getManifest(exchange: Exchange, registry: string, repository: string, digest: string, principal: Principal): Promise<void> {
     if (!isDigest(digest))
       return acrError(exchange.res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content', { Digest: digest });
     const attributes = await this.manifestAttributes(registry, repository, digest, principal);
-    if (!attributes) return acrError(exchange.res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown', { Digest: digest });
-    sendJson(exchange.res, 200, { registry, imageName: repository, manifest: attributes });
+    if (!attributes) return acrError(exchange.res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
+    sendJson(exchange.res, 200, { registry, imageName: repository, manifest: attributes }, registryHeaders);
   }
 
   /** PATCH body = changeable attributes; quarantineState/quarantineDetails need AcrQuarantineWriter. */
@@ -224,12 +243,12 @@ export class AcrApi {
     const store = this.context.store;
     const policy = this.context.policies.get(registry);
     if (isBlocked(policy, store.record(registry, repository, digest)) && !this.context.auth.quarantineReader(principal)) {
-      return acrError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown', { Digest: digest });
+      return acrError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
     }
-    if (!(await this.describe(repository, digest))) return acrError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown', { Digest: digest });
+    if (!(await this.describe(repository, digest))) return acrError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
     store.update(registry, repository, digest, changes);
     const attributes = await this.manifestAttributes(registry, repository, digest, principal);
-    sendJson(res, 200, { registry, imageName: repository, manifest: attributes });
+    sendJson(res, 200, { registry, imageName: repository, manifest: attributes }, registryHeaders);
   }
 
   /** Attributes of a manifest as /acr/v1 shows them; undefined when unknown or hidden from the caller. */
@@ -244,15 +263,16 @@ export class AcrApi {
     const attributes: Record<string, unknown> & { digest: string; lastUpdateTime: string } = {
       digest,
       imageSize: description.imageSize,
-      createdTime: record?.createdTime ?? now,
-      lastUpdateTime: record?.lastUpdateTime ?? now,
+      createdTime: acrTime(record?.createdTime ?? now),
+      lastUpdateTime: acrTime(record?.lastUpdateTime ?? now),
     };
     if (description.architecture) attributes.architecture = description.architecture;
     if (description.os) attributes.os = description.os;
     if (description.mediaType) attributes.mediaType = description.mediaType;
     if (description.configMediaType) attributes.configMediaType = description.configMediaType;
     if (description.references) attributes.references = description.references;
-    attributes.tags = store.tagsOf(registry, repository, digest);
+    const tags = store.tagsOf(registry, repository, digest);
+    if (tags.length > 0) attributes.tags = tags; // recorded: an untagged manifest has no `tags`
     attributes.changeableAttributes = this.changeableAttributes(record, shownQuarantineState(policy, record), true);
     return attributes;
   }
@@ -266,13 +286,16 @@ export class AcrApi {
     if (isBlocked(policy, record) && !this.context.auth.quarantineReader(principal)) return undefined;
     const tagRecord = store.tag(registry, repository, tag);
     const now = new Date().toISOString();
+    const state = shownQuarantineState(policy, record);
+    // recorded (2021-09): a tag carries its manifest's quarantineState beside, not inside, changeableAttributes
     return {
       name: tag,
       digest,
-      createdTime: tagRecord?.createdTime ?? record?.createdTime ?? now,
-      lastUpdateTime: tagRecord?.lastUpdateTime ?? record?.lastUpdateTime ?? now,
+      createdTime: acrTime(tagRecord?.createdTime ?? record?.createdTime ?? now),
+      lastUpdateTime: acrTime(tagRecord?.lastUpdateTime ?? record?.lastUpdateTime ?? now),
       signed: false,
-      changeableAttributes: this.changeableAttributes(record, shownQuarantineState(policy, record), false),
+      ...(state ? { quarantineState: state } : {}),
+      changeableAttributes: this.changeableAttributes(record, undefined, false),
     };
   }
 
@@ -364,4 +387,19 @@ function paginate<T>(items: T[], url: URL, keyOf: (item: T) => string): { page: 
   const page = items.slice(start, start + size);
   const more = start + size < items.length;
   return { page, next: more && page.length > 0 ? keyOf(page[page.length - 1]) : undefined };
+}
+
+/**
+ * The `Link` of a page with more after it, as live ACR writes it (recorded 2021-09): the repository URL-encoded
+ * (`library%2Fhello-world`), `last`, `n` and always `orderby` (empty when none was asked for).
+ */
+function nextLink(pathname: string, next: string | undefined, size: number, url: URL): Record<string, string> {
+  if (next === undefined) return {};
+  const orderby = url.searchParams.get('orderby') ?? '';
+  return { Link: `<${pathname}?last=${encodeURIComponent(next)}&n=${size}&orderby=${encodeURIComponent(orderby)}>; rel="next"` };
+}
+
+/** ACR's timestamps: seven fractional digits and Z (recorded `2021-05-28T17:15:15.4118286Z`). */
+export function acrTime(iso: string): string {
+  return iso.replace(/\.(\d{1,7})Z$/, (_, digits: string) => `.${digits.padEnd(7, '0')}Z`).replace(/:(\d\d)Z$/, ':$1.0000000Z');
 }

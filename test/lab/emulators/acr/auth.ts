@@ -7,12 +7,32 @@ import { auditForm, basicCredentials, bearerToken, type Exchange, readForm, send
 import { checkLifetime, decodeJwt, type JwtClaims, newJwtId, nowSeconds, signJwt, verifySignature } from '../jwt';
 import type { SigningKey } from '../keys';
 import { acrError, authenticationRequired } from './errors';
-import { allowedRepositoryActions, bearerChallenge, grantScopes, hasAccess, parseScopes, type ResourceScope } from './scopes';
+import { createHash, type KeyObject } from 'node:crypto';
+import {
+  accessClaim,
+  accessOf,
+  allowedRepositoryActions,
+  bearerChallenge,
+  grantScopes,
+  hasAccess,
+  parseScopes,
+  type ResourceScope,
+} from './scopes';
 
 /** The username that tells ACR the password is an ACR refresh (or access) token. */
 export const nullGuid = '00000000-0000-0000-0000-000000000000';
+/** Live ACR (recorded 2021 and 2023): nbf and iat 15 minutes before the answer, refresh exp 3 h and access exp 1 h after it. */
+export const notBeforeSkewSeconds = 15 * 60;
 export const refreshTokenLifetimeSeconds = 3 * 3600;
-export const accessTokenLifetimeSeconds = 75 * 60;
+export const accessTokenLifetimeSeconds = 3600;
+/** What a refresh token's `permissions.Actions` lists for each token action (recorded: read, write, delete, metadata/read...). */
+const permissionOfAction: Record<string, string> = {
+  pull: 'read',
+  push: 'write',
+  delete: 'delete',
+  metadata_read: 'metadata/read',
+  metadata_write: 'metadata/write',
+};
 /** Entra audiences ACR accepts at /oauth2/exchange (ACR audience, and ARM unless disabled by policy). */
 export const exchangeAudiences = [
   'https://containerregistry.azure.net',
@@ -22,11 +42,13 @@ export const exchangeAudiences = [
 
 /** Who is calling: a lab identity (service principal or managed identity) or the registry's admin user. */
 export interface Principal {
-  kind: 'identity' | 'admin';
+  kind: 'identity' | 'admin' | 'anonymous';
   /** Identity name from lab.json, or `admin:<username>`. */
   name: string;
-  /** `sub` of the ACR tokens: the identity's object id or the admin username. */
+  /** `sub` of the ACR tokens: the identity's object id or the admin username (empty for anonymous pull). */
   subject: string;
+  /** The identity's client id (the `appid` claim of today's ACR tokens). */
+  appId?: string;
   roles: string[];
 }
 
@@ -74,14 +96,16 @@ export class AcrAuth {
   authorize(exchange: Exchange, registry: string, scope: ResourceScope | undefined, acceptedActions: readonly string[]): AuthorizeResult {
     const token = bearerToken(exchange.req);
     const grant = token ? this.verifyAccessToken(registry, token) : undefined;
+    // recorded today: no `error` without a token, `insufficient_scope` for a valid one lacking the action
+    const error = grant ? 'insufficient_scope' : token ? 'invalid_token' : undefined;
     if (grant) exchange.identity = grant.principal.name;
     const allowed =
       grant !== undefined &&
       (scope === undefined || acceptedActions.some((action) => hasAccess(grant.access, scope.type, scope.name, action)));
     if (grant && allowed) return { ok: true, grant };
-    const detail = scope ? scope.actions.map((action) => ({ Type: scope.type, Name: scope.name, Action: action })) : undefined;
+    const detail = scope ? scope.actions.map((action) => ({ Type: scope.type, Name: scope.name, Action: action })) : null;
     acrError(exchange.res, 401, 'UNAUTHORIZED', authenticationRequired, detail, {
-      'WWW-Authenticate': bearerChallenge(registry, scope, grant ? 'insufficient_scope' : undefined),
+      'WWW-Authenticate': bearerChallenge(registry, scope, error),
     });
     return { ok: false };
   }
@@ -110,7 +134,7 @@ export class AcrAuth {
     if (!identity) return this.unauthorized(exchange, 'The access token belongs to no principal of the tenant.');
     const principal = this.identityPrincipal(identity.name, identity.identity.objectId, registry);
     exchange.identity = principal.name;
-    sendJson(exchange.res, 200, { refresh_token: this.refreshToken(registry, principal) });
+    sendJson(exchange.res, 200, { refresh_token: this.refreshToken(registry, principal, tenant ?? undefined) });
   }
 
   private async postToken(exchange: Exchange, registry: string): Promise<void> {
@@ -123,7 +147,11 @@ export class AcrAuth {
     if (grantType === 'refresh_token') {
       principal = this.verifyRefreshToken(registry, form.get('refresh_token') ?? '');
     } else if (grantType === 'password') {
-      const result = this.authenticate(registry, form.get('username') ?? '', form.get('password') ?? '');
+      // anonymous pull (recorded): grant_type=password and no credentials at all, `refresh_token=` empty or absent
+      const anonymous = !form.get('username') && !form.get('password') && !form.get('refresh_token');
+      const result = anonymous
+        ? this.anonymous(registry)
+        : this.authenticate(registry, form.get('username') ?? '', form.get('password') ?? '');
       principal = result?.principal;
       cap = result?.cap;
     } else {
@@ -172,8 +200,17 @@ export class AcrAuth {
     return undefined;
   }
 
-  private refreshToken(registry: string, principal: Principal): string {
-    return this.sign(registry, principal, 'refresh_token', refreshTokenLifetimeSeconds, {});
+  private anonymous(registry: string): { principal: Principal; cap?: ResourceScope[] } | undefined {
+    if (!this.config.registry(registry)?.anonymousPull) return undefined;
+    return { principal: this.anonymousPrincipal() };
+  }
+
+  private refreshToken(registry: string, principal: Principal, tenant?: string): string {
+    const actions = allowedRepositoryActions(principal.roles, principal.kind === 'admin');
+    return this.sign(registry, principal, 'refresh_token', refreshTokenLifetimeSeconds, {
+      ...(tenant ? { tenant } : {}),
+      permissions: { Actions: actions.map((action) => permissionOfAction[action] ?? action), NotActions: null },
+    });
   }
 
   private accessToken(registry: string, principal: Principal, scopeValues: string[], cap?: ResourceScope[]): string {
@@ -184,28 +221,32 @@ export class AcrAuth {
         actions: entry.actions.filter((action) => hasAccess(cap, entry.type, entry.name, action)),
       }));
     }
-    return this.sign(registry, principal, 'access_token', accessTokenLifetimeSeconds, { access });
+    return this.sign(registry, principal, 'access_token', accessTokenLifetimeSeconds, { access: accessClaim(access) });
   }
 
-  /** The claims ACR puts in its tokens (docs/AAD-OAuth.md), signed with the emulator's ACR key. */
+  /**
+   * The claims live ACR puts in its tokens today (2023 recordings, test/conformance/recordings): RBAC roles are never
+   * in the token (`roles: []`), `appid` names the client, the refresh token adds `permissions` (and `tenant` when the
+   * exchange named one), the access token adds `access`. Signed with the emulator's ACR key and a libtrust-style kid.
+   */
   private sign(registry: string, principal: Principal, grantType: string, lifetime: number, extra: JwtClaims): string {
     const now = nowSeconds();
     const claims: JwtClaims = {
       jti: newJwtId(),
       sub: principal.subject,
-      nbf: now,
+      nbf: now - notBeforeSkewSeconds,
       exp: now + lifetime,
-      iat: now,
+      iat: now - notBeforeSkewSeconds,
       iss: 'Azure Container Registry',
       aud: registry,
       version: '1.0',
+      rid: registryId(registry),
       grant_type: grantType,
-      tenant: this.config.tenantId,
-      permissions: { actions: allowedRepositoryActions(principal.roles, principal.kind === 'admin'), notActions: [] },
-      roles: principal.roles,
+      ...(principal.appId ? { appid: principal.appId } : {}),
       ...extra,
+      roles: [],
     };
-    return signJwt(claims, this.key.privateKey, { kid: this.key.kid });
+    return signJwt(claims, this.key.privateKey, { kid: libtrustKeyId(this.key.publicKey) });
   }
 
   private verifyRefreshToken(registry: string, token: string): Principal | undefined {
@@ -217,7 +258,7 @@ export class AcrAuth {
     const claims = this.verifyOwnToken(registry, token, 'access_token');
     const principal = claims ? this.principalOf(registry, claims) : undefined;
     if (!claims || !principal) return undefined;
-    return { principal, access: Array.isArray(claims.access) ? (claims.access as ResourceScope[]) : [] };
+    return { principal, access: accessOf(claims) };
   }
 
   private verifyOwnToken(registry: string, token: string, grantType: string): JwtClaims | undefined {
@@ -230,6 +271,7 @@ export class AcrAuth {
   /** The principal behind a token's subject, with the roles it holds now (role changes apply at once). */
   private principalOf(registry: string, claims: JwtClaims): Principal | undefined {
     const subject = String(claims.sub ?? '');
+    if (subject === '' && this.config.registry(registry)?.anonymousPull) return this.anonymousPrincipal();
     const admin = this.config.registry(registry)?.admin;
     if (admin && subject === admin.username) return this.adminPrincipal(subject);
     const identity = this.config.identityByObjectId(subject);
@@ -238,7 +280,18 @@ export class AcrAuth {
 
   private identityPrincipal(name: string, objectId: string, registry: string): Principal {
     const identity = this.config.identityByName(name);
-    return { kind: 'identity', name, subject: objectId, roles: identity ? this.config.rolesOf(identity.identity, registry) : [] };
+    return {
+      kind: 'identity',
+      name,
+      subject: objectId,
+      appId: identity?.identity.clientId,
+      roles: identity ? this.config.rolesOf(identity.identity, registry) : [],
+    };
+  }
+
+  /** Anonymous pull (a registry with `anonymousPull`): pull and read, on every repository. */
+  private anonymousPrincipal(): Principal {
+    return { kind: 'anonymous', name: 'anonymous', subject: '', roles: ['AcrPull'] };
   }
 
   private adminPrincipal(username: string): Principal {
@@ -254,4 +307,26 @@ export class AcrAuth {
   private unauthorized(exchange: Exchange, message: string): void {
     acrError(exchange.res, 401, 'UNAUTHORIZED', message);
   }
+}
+
+/** ACR's `rid` claim: a registry id of 32 hex digits (stable per login server in the lab). */
+export function registryId(registry: string): string {
+  return createHash('sha256').update(registry).digest('hex').slice(0, 32);
+}
+
+/**
+ * The key id ACR's tokens carry: libtrust's form, the base32 of the first 240 bits of the SHA-256 of the public
+ * key's DER, in 12 groups of 4 joined by ':' (recorded: `ZBVY:BXAN:...:YGUD`).
+ */
+export function libtrustKeyId(publicKey: KeyObject): string {
+  const hash = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest()
+    .subarray(0, 30);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const byte of hash) bits += byte.toString(2).padStart(8, '0');
+  let encoded = '';
+  for (let i = 0; i < bits.length; i += 5) encoded += alphabet[parseInt(bits.slice(i, i + 5), 2)];
+  return encoded.match(/.{4}/g)!.join(':');
 }

@@ -75,13 +75,34 @@ export function allowedRepositoryActions(roles: readonly string[], admin = false
  */
 export function grantScopes(requested: readonly ResourceScope[], roles: readonly string[], admin = false): ResourceScope[] {
   const repositoryActions = allowedRepositoryActions(roles, admin);
-  return requested.map((scope) => {
-    let allowed: string[] = [];
-    if (scope.type === 'repository') allowed = repositoryActions;
-    else if (scope.type === 'registry' && scope.name === 'catalog' && repositoryActions.includes('metadata_read')) allowed = ['*'];
-    const actions = scope.actions.includes('*') ? allowed : scope.actions.filter((action) => allowed.includes(action));
-    return { type: scope.type, name: scope.name, actions };
+  return requested
+    .map((scope) => {
+      let allowed: string[] = [];
+      if (scope.type === 'repository') allowed = repositoryActions;
+      else if (scope.type === 'registry' && scope.name === 'catalog' && repositoryActions.includes('metadata_read')) allowed = ['*'];
+      const actions = scope.actions.includes('*') ? allowed : scope.actions.filter((action) => allowed.includes(action));
+      return { type: scope.type, name: scope.name, actions };
+    })
+    .filter((scope) => scope.actions.length > 0); // live ACR leaves a resource it grants nothing on out: `"access":[]`
+}
+
+/**
+ * The `access` entries of an ACR access token, whatever the case of their keys: ACR wrote `type/name/actions` in
+ * 2021 and writes `Type/Name/Actions` today (both recorded).
+ */
+export function accessOf(claims: Record<string, unknown>): ResourceScope[] {
+  const entries = Array.isArray(claims.access) ? (claims.access as unknown[]) : [];
+  return entries.flatMap((entry) => {
+    if (!entry || typeof entry !== 'object') return [];
+    const fields = Object.fromEntries(Object.entries(entry).map(([key, value]) => [key.toLowerCase(), value as unknown]));
+    const actions = Array.isArray(fields.actions) ? fields.actions.filter((action): action is string => typeof action === 'string') : [];
+    return [{ type: String(fields.type ?? ''), name: String(fields.name ?? ''), actions }];
   });
+}
+
+/** The `access` claim as ACR writes it today (2023 recordings): capitalised keys. */
+export function accessClaim(access: readonly ResourceScope[]): Array<{ Type: string; Name: string; Actions: string[] }> {
+  return access.map((entry) => ({ Type: entry.type, Name: entry.name, Actions: entry.actions }));
 }
 
 /** True when the access list allows `action` on the resource (a `*` action allows all). */
