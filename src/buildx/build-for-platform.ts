@@ -7,7 +7,7 @@ import type { Outcome, TaskContext } from '../context';
 import { BUILT_BY_JOB_LABEL } from '../docker/built-images';
 import { withDockerConfig } from '../docker/config';
 import { verifyImage, type ImageSource, type Verification } from '../image/verify';
-import type { Inputs } from '../inputs';
+import { InputError, type Inputs } from '../inputs';
 import { formatPlatform, parsePlatformList } from '../platform/platform';
 import { RegistryClient, RegistryError } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
@@ -15,7 +15,8 @@ import { validateLoginServer } from '../registry/reference';
 import { checkExtraArguments, splitArguments } from './arguments';
 import { buildImage, type BuildResult } from './build';
 import { builderPlatforms } from './builder';
-import { probeBuilder, unsupportedPlatformMessage, unsupportedPlatforms } from './capabilities';
+import { otherOsPlatformMessage, otherOsPlatforms, probeBuilder, unsupportedPlatformMessage, unsupportedPlatforms } from './capabilities';
+import { explainBuildFailure } from './failures';
 import { imageName, type BuildRequest } from './command';
 import { runsOnTargetPlatform } from './dockerfile';
 import {
@@ -162,13 +163,17 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
     );
     return probed;
   });
+  const otherSystems = otherOsPlatforms(request.platforms, info);
+  if (otherSystems.length > 0) throw new InputError('platforms', otherOsPlatformMessage(otherSystems, info));
   const missing = unsupportedPlatforms(request.platforms, info);
   if (missing.length > 0) {
     if (runsOnTargetPlatform(readFileSync(request.dockerfile, 'utf8'))) throw new Error(unsupportedPlatformMessage(missing, info));
     logger.info(agent.loc('PlatformsCheckSkipped', missing.map(formatPlatform).join(', ')));
   }
 
-  const result = await buildImage(request, capabilities, context);
+  const result = await buildImage(request, capabilities, context).catch((error: unknown) => {
+    throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
+  });
   for (const warning of result.warnings) logger.warn(warning);
   const name = imageName(request);
   const summary = (verification?: Verification, verifySkipped?: string, verifyMs?: number) =>

@@ -47,6 +47,24 @@ export function unsupportedPlatforms(requested: readonly Platform[], builder: Bu
   return requested.filter((r) => !offers(available, r));
 }
 
+/** The requested platforms of an operating system no node of the builder runs (windows/amd64 on a Linux builder). */
+export function otherOsPlatforms(requested: readonly Platform[], builder: BuilderInfo): Platform[] {
+  const systems = new Set(builderPlatforms(builder).map((p) => p.os));
+  return systems.size === 0 ? [] : requested.filter((r) => !systems.has(r.os));
+}
+
+/** No emulation helps here: QEMU runs programs of another architecture, never of another operating system. */
+export function otherOsPlatformMessage(refused: readonly Platform[], builder: BuilderInfo): string {
+  const systems = [...new Set(builderPlatforms(builder).map((p) => p.os))].join(', ');
+  const names = refused.map(formatPlatform).join(', ');
+  const os = [...new Set(refused.map((p) => p.os))].join(', ');
+  return (
+    `the builder '${builder.name}' (${builder.driver ?? 'unknown'} driver) builds ${systems} images only, and cannot build ${names}: ` +
+    `an image for ${os} built here would hold ${systems} programs under a ${os} label. Nothing was built. ` +
+    `Fix: remove ${names} from platforms, or build ${os} images on a builder of that system (the builder input).`
+  );
+}
+
 export function unsupportedPlatformMessage(missing: readonly Platform[], builder: BuilderInfo): string {
   const available = builderPlatforms(builder).map(formatPlatform);
   const names = missing.map(formatPlatform).join(', ');

@@ -107,3 +107,19 @@ export function parseElfHeader(head: Buffer): ElfHeader {
   }
   return { ...header, programHeadersRead: true };
 }
+
+/** ELF OS/ABI (e_ident[7]) values of other systems; SYSV (0) and GNU/Linux (3) are what Linux runs. */
+const OTHER_OSABI: Record<number, string> = { 1: 'hpux', 2: 'netbsd', 6: 'solaris', 9: 'freebsd', 12: 'openbsd' };
+const MACH_O_MAGICS = [0xfeedface, 0xfeedfacf, 0xcefaedfe, 0xcffaedfe, 0xcafebabe];
+
+/**
+ * The operating system a program file is made for, by its first bytes, in OCI's os names: an ELF file is linux (unless
+ * its OS/ABI names another system), `MZ` is a Windows PE file, a Mach-O magic is darwin; undefined for anything else.
+ */
+export function programOs(head: Buffer | undefined): string | undefined {
+  if (!head || head.length < 4) return undefined;
+  if (isElf(head)) return OTHER_OSABI[head[7]] ?? 'linux';
+  if (head[0] === 0x4d && head[1] === 0x5a) return 'windows';
+  if (MACH_O_MAGICS.includes(head.readUInt32BE(0))) return 'darwin';
+  return undefined;
+}

@@ -3,7 +3,7 @@
 // the layers, `#!` interpreters (including `/usr/bin/env python3`) followed, and the ELF machine of each file compared
 // with the platform. This is the check that catches `exec format error` before a cluster does.
 import type { Platform } from '../platform/platform';
-import { isElf, parseElfHeader, type ElfHeader } from './elf';
+import { isElf, parseElfHeader, programOs, type ElfHeader } from './elf';
 import { isNotFound, resolvePath, type FsNode, type ImageFilesystem } from './filesystem';
 
 /** The part of an OCI image config (`config` object) that decides what runs. */
@@ -183,6 +183,8 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
         return `the ${role} ${path} has a broken ELF header: ${(error as Error).message}`;
       }
       files.push({ path, links, kind: 'elf', elf, role });
+      const elfOs = programOs(head);
+      if (elfOs && elfOs !== platform.os) return otherOsProblem(role, path, elfOs, platform);
       if (!architectureMatches(elf, platform)) {
         return `the ${role} ${describePath(name, path, links)} is an ELF ${elf.bits}-bit ${elf.machineName} binary, but the image is ${platformName(platform)} (it needs ${platform.architecture}): it would fail with 'exec format error'`;
       }
@@ -207,6 +209,8 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
       return undefined;
     }
     const shebang = parseShebang(head);
+    const otherOs = programOs(head);
+    if (!shebang && otherOs && otherOs !== platform.os) return otherOsProblem(role, path, otherOs, platform);
     if (!shebang) {
       return `the ${role} ${path} is neither an ELF binary nor a script with a #! line: it would fail with 'exec format error'`;
     }
@@ -243,7 +247,52 @@ export function checkProgram(fs: ImageFilesystem, config: RunConfig, platform: P
   return { argv, files, problem, notes: [...new Set(notes)] };
 }
 
+function otherOsProblem(role: string, path: string, os: string, platform: Platform): string {
+  return `the ${role} ${path} is a ${os} program, but the image says ${platformName(platform)}: ${platform.os} cannot run it ('exec format error')`;
+}
+
 function describePath(asked: string, path: string, links: string[]): string {
   if (asked === path && links.length === 0) return path;
   return `${asked} (${[...links, path].filter((v, i, a) => a.indexOf(v) === i).join(', ')})`;
+}
+
+/** Executable files of the image made for another operating system than `os` (ELF in a windows image, say), in path order. */
+export function programsOfAnotherOs(fs: ImageFilesystem, os: string): { path: string; os: string }[] {
+  const found: { path: string; os: string }[] = [];
+  const walk = (dir: Extract<FsNode, { kind: 'dir' }>, prefix: string) => {
+    for (const name of [...dir.children.keys()].sort()) {
+      const node = dir.children.get(name) as FsNode;
+      const path = `${prefix}/${name}`;
+      if (node.kind === 'dir') walk(node, path);
+      else if (node.kind === 'file' && isExecutableFile(node)) {
+        const of = programOs(node.head);
+        if (of && of !== os) found.push({ path, os: of });
+      }
+    }
+  };
+  walk(fs.root, '');
+  return found;
+}
+
+/** The proof's verdict on an image that claims another OS than linux: its programs must not be another system's. */
+export function checkForeignOsImage(fs: ImageFilesystem, config: RunConfig, platform: Platform): ProgramCheck {
+  const argv = commandLine(config);
+  const foreign = programsOfAnotherOs(fs, platform.os);
+  if (foreign.length === 0)
+    return {
+      argv,
+      files: [],
+      notes: [`${platform.os} images are not ELF; no program of another system was found, and the program was not checked further`],
+    };
+  const first = foreign.slice(0, 3).map((f) => `${f.path} (${f.os})`);
+  const systems = [...new Set(foreign.map((f) => f.os))].join(', ');
+  return {
+    argv,
+    files: [],
+    notes: [],
+    problem:
+      `the image says ${platformName(platform)}, but its programs are ${systems} programs: ${first.join(', ')}` +
+      `${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ''}. ${platform.os} cannot run them. ` +
+      `It was built for ${platform.os} by a builder of another system; build it on a ${platform.os} builder, or for the platform its programs are made for.`,
+  };
 }

@@ -16,7 +16,7 @@ import {
   type Manifest,
 } from '../registry/oci';
 import { ImageFilesystem } from './filesystem';
-import { checkProgram, type ProgramCheck } from './program';
+import { checkForeignOsImage, checkProgram, type ProgramCheck } from './program';
 
 /** What the proof needs from a registry, for one repository; the task adapts the registry client to it. */
 export interface ImageSource {
@@ -127,14 +127,12 @@ export async function verifyImage(options: VerifyOptions): Promise<Verification>
       layers: manifest.layers.length,
     };
     if (options.checkPrograms) {
-      if (platform.os !== 'linux') {
-        report.program = { argv: undefined, files: [], notes: [`${platform.os} images are not ELF; the program was not checked`] };
-      } else {
-        const fs = await readFilesystem(source, manifest, logger);
-        report.program = checkProgram(fs.filesystem, config.config ?? {}, platform);
-        report.program.notes.push(...fs.notes);
-        if (report.program.problem) problems.push(`${formatPlatform(platform)}: ${report.program.problem}`);
-      }
+      const fs = await readFilesystem(source, manifest, logger);
+      // An image claiming another OS than linux is checked for programs of another system (ELF in a windows image).
+      const check = platform.os === 'linux' ? checkProgram : checkForeignOsImage;
+      report.program = check(fs.filesystem, config.config ?? {}, platform);
+      report.program.notes.push(...fs.notes);
+      if (report.program.problem) problems.push(`${formatPlatform(platform)}: ${report.program.problem}`);
     }
     platforms.push(report);
   }

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Agent, Outcome, TaskContext } from '../context';
+import { unsupportedAgentMessage } from '../platform/agent-os';
 import type { Logger } from '../log';
 import { run } from '../process/exec';
 import { toolLibCache } from '../tools/cache';
@@ -30,6 +31,9 @@ export const pipelineLogger: Logger = {
  */
 export async function runTask(taskDir: string, body: () => Promise<Outcome | void>): Promise<void> {
   tl.setResourcePath(path.join(taskDir, 'task.json'));
+  // The first thing a task does: refuse an agent it cannot serve (Windows, macOS), naming its OS.
+  const refusal = unsupportedAgentMessage(path.basename(taskDir), process.platform, variable('Agent.OS'));
+  if (refusal) return tl.setResult(tl.TaskResult.Failed, refusal);
   try {
     const outcome = (await body()) ?? { result: 'succeeded' };
     if (outcome.result === 'succeeded') tl.setResult(tl.TaskResult.Succeeded, '');
@@ -44,6 +48,8 @@ export async function runTask(taskDir: string, body: () => Promise<Outcome | voi
 /** A post-job step only warns: cleaning up must never fail a job that did its work. */
 export async function runPostJob(taskDir: string, body: () => Promise<void>): Promise<void> {
   tl.setResourcePath(path.join(taskDir, 'task.json'));
+  // The main step refused this agent and left nothing to clean up.
+  if (process.platform !== 'linux') return tl.setResult(tl.TaskResult.Skipped, '');
   try {
     await body();
     tl.setResult(tl.TaskResult.Succeeded, '');

@@ -14,7 +14,9 @@ function url(inputs: Inputs, name: string): string {
   return value;
 }
 
+/** Every input is checked when the main step starts, the post-job step's too: a bad one must not wait for the job's end. */
 export function readEnsureOptions(inputs: Inputs): EnsureOptions {
+  readCleanup(inputs);
   const dockerHost = inputs.parse('dockerHost', (v) => {
     if (v !== undefined) parseDockerHost(v);
     return v;
@@ -40,7 +42,9 @@ export function readEnsureOptions(inputs: Inputs): EnsureOptions {
   };
 }
 
+/** The post-job step's inputs; pruneKeepStorage is checked whatever the mode, so a bad value fails at the start. */
 export function readCleanup(inputs: Inputs): { mode: CleanupMode; keepStorageBytes?: number } {
   const mode = inputs.choice('cleanup', CLEANUP_MODES);
-  return { mode, keepStorageBytes: mode === 'prune' ? inputs.parse('pruneKeepStorage', (v) => parseSize(v ?? '10GB')) : undefined };
+  const keepStorageBytes = inputs.parse('pruneKeepStorage', (v) => parseSize(v ?? '10GB'));
+  return { mode, keepStorageBytes: mode === 'prune' ? keepStorageBytes : undefined };
 }

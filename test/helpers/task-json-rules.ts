@@ -3,6 +3,7 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { LINUX_DEMAND } from '../../src/platform/agent-os';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 
@@ -12,6 +13,7 @@ export interface TaskJson {
   friendlyName: string;
   version: { Major: number; Minor: number; Patch: number };
   minimumAgentVersion?: string;
+  demands?: string[];
   instanceNameFormat?: string;
   groups?: { name: string; displayName: string; isExpanded?: boolean }[];
   inputs?: {
@@ -78,6 +80,8 @@ export function taskJsonProblems(task: TaskJson, targetExists: (target: string) 
   if (!task.minimumAgentVersion || compare(task.minimumAgentVersion, MINIMUM_AGENT) < 0) {
     problems.push(`minimumAgentVersion must be at least ${MINIMUM_AGENT}`);
   }
+  // A pool then picks a Linux agent (src/platform/agent-os.ts); the task's first line refuses any other.
+  if (!(task.demands ?? []).includes(LINUX_DEMAND)) problems.push(`demands must include '${LINUX_DEMAND}'`);
   const inputNames = new Set((task.inputs ?? []).map((i) => i.name));
   const groupNames = new Set((task.groups ?? []).map((g) => g.name));
   for (const input of task.inputs ?? []) {

@@ -14,7 +14,7 @@ import type { ToolCache } from '../../src/tools/cache';
 
 const tasksDir = path.resolve(__dirname, '..', '..', 'tasks');
 
-function taskJson(task: string): { inputs: DeclaredInput[]; messages: Record<string, string> } {
+export function taskJson(task: string): { inputs: DeclaredInput[]; messages: Record<string, string> } {
   return JSON.parse(readFileSync(path.join(tasksDir, task, 'task.json'), 'utf8'));
 }
 

@@ -15,6 +15,7 @@ const good: TaskJson = {
   friendlyName: 'Sample',
   version: { Major: 1, Minor: 0, Patch: 0 },
   minimumAgentVersion: '4.248.0',
+  demands: ['Agent.OS -equals Linux'],
   instanceNameFormat: 'Sample',
   groups: [{ name: 'advanced', displayName: 'Advanced' }],
   inputs: [
@@ -46,6 +47,11 @@ describe('task.json rules', () => {
     ['a visibleRule on an unknown input', (t) => (t.inputs![1].visibleRule = 'moed = b'), /unknown input moed/],
     ['an undeclared group', (t) => (t.inputs![1].groupName = 'missing'), /group missing is not declared/],
     ['an output without description', (t) => delete t.outputVariables![0].description, /description is missing/],
+    [
+      'no Linux demand (a Windows or macOS agent would pick the task up)',
+      (t) => delete t.demands,
+      /demands must include 'Agent\.OS -equals Linux'/,
+    ],
     ['an old minimumAgentVersion', (t) => (t.minimumAgentVersion = '2.144.0'), /minimumAgentVersion/],
   ];
   for (const [what, breakIt, expected] of broken) {
