@@ -122,6 +122,9 @@ describe('EnsureDocker on the lab machine', function () {
     [{ staticChecksums: 'abc123  docker-27.3.1.tgz' }, /^Input 'staticChecksums': 'abc123 {2}docker-27\.3\.1\.tgz' is not a checksum line/],
     [{ staticDockerBaseUrl: 'download.docker.com' }, /^Input 'staticDockerBaseUrl': 'download\.docker\.com' is not an http\(s\) URL\.$/],
     [{ buildxVersion: 'latest' }, /^Input 'buildxVersion': 'latest' is not a version/],
+    // The post-job step's inputs, checked when the main step starts (not after the job, or never).
+    [{ cleanup: 'everything' }, /^Input 'cleanup': 'everything' is not one of builtImages, prune, none\.$/],
+    [{ pruneKeepStorage: 'ten gigs' }, /^Input 'pruneKeepStorage': 'ten gigs' is not a size\. Write it like 10GB/],
   ];
   for (const [inputs, message] of badInputs) {
     it(`fails on a bad ${Object.keys(inputs)[0]} with an error naming the input`, async () => {
