@@ -250,6 +250,12 @@ export function verificationLines(verification: Verification): string[] {
       lines.push(`  ${file.role}: ${[...file.links, file.path].join(' => ')} is ${what}`);
     }
     for (const note of platform.program?.notes ?? []) lines.push(`  note: ${note}`);
+    const native = platform.native;
+    if (native)
+      lines.push(
+        `  native files under ${native.dirs.join(', ')}: ${native.elfFiles} ELF of ${native.files} files read, ${native.wrong.length} for another machine`,
+        ...native.notes.map((note) => `  note: ${note}`),
+      );
   }
   return lines;
 }

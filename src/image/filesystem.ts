@@ -5,6 +5,13 @@ import { readTar, type TarEntry } from './tar';
 
 /** Enough for an ELF header, its program headers and loader path, or a `#!` line (Linux reads 256 bytes of it). */
 export const HEAD_BYTES = 1024;
+/** Enough for a whole ELF header (e_ident, type, machine, and the 64-bit fields after them): kept for files below `headsUnder`. */
+export const ELF_HEADER_BYTES = 64;
+
+export interface ImageFilesystemOptions {
+  /** Absolute directories whose regular files keep their first ELF_HEADER_BYTES, executable or not (native.ts). */
+  headsUnder?: readonly string[];
+}
 
 export type FsNode =
   | { kind: 'dir'; layer: number; mode: number; children: Map<string, FsNode> }
@@ -18,6 +25,11 @@ const OPAQUE = '.wh..wh..opq';
 export class ImageFilesystem {
   readonly root: Extract<FsNode, { kind: 'dir' }> = { kind: 'dir', layer: -1, mode: 0o755, children: new Map() };
   private layer = -1;
+  private readonly headsUnder: string[];
+
+  constructor(options: ImageFilesystemOptions = {}) {
+    this.headsUnder = (options.headsUnder ?? []).map((d) => d.replace(/\/+$/, ''));
+  }
 
   /** Starts the next layer; entries added afterwards shadow those of earlier layers. */
   beginLayer(): number {
@@ -72,7 +84,8 @@ export class ImageFilesystem {
       }
       case 'file':
         parent.children.set(name, { kind: 'file', layer: this.layer, mode: entry.mode, size: entry.size });
-        return entry.mode & 0o111 ? HEAD_BYTES : 0;
+        if (entry.mode & 0o111) return HEAD_BYTES;
+        return this.headsUnder.some((d) => ('/' + entry.path).startsWith(d + '/')) ? ELF_HEADER_BYTES : 0;
       default:
         parent.children.set(name, { kind: 'other', layer: this.layer, mode: entry.mode });
         return 0;

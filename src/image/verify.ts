@@ -16,6 +16,7 @@ import {
   type Manifest,
 } from '../registry/oci';
 import { ImageFilesystem } from './filesystem';
+import { applicationDirectories, checkNativeFiles, type NativeFilesCheck } from './native';
 import { checkForeignOsImage, checkProgram, type ProgramCheck } from './program';
 
 /** What the proof needs from a registry, for one repository; the task adapts the registry client to it. */
@@ -37,6 +38,8 @@ export interface PlatformReport {
   layers: number;
   /** Undefined when the program check was not asked for. */
   program?: ProgramCheck;
+  /** Every ELF file under the application's directories; undefined when not checked. */
+  native?: NativeFilesCheck;
 }
 
 export interface Verification {
@@ -55,6 +58,8 @@ export interface VerifyOptions {
   requested: readonly Platform[];
   /** Also read the layers and check the program that starts (the ELF check). */
   checkPrograms: boolean;
+  /** With checkPrograms: also every ELF file under the application's directories (native.ts). Default true. */
+  checkNativeFiles?: boolean;
   logger: Logger;
 }
 
@@ -127,12 +132,18 @@ export async function verifyImage(options: VerifyOptions): Promise<Verification>
       layers: manifest.layers.length,
     };
     if (options.checkPrograms) {
-      const fs = await readFilesystem(source, manifest, logger);
+      const linux = platform.os === 'linux';
+      const dirs = options.checkNativeFiles === false || !linux ? [] : applicationDirectories(config.config ?? {});
+      const fs = await readFilesystem(source, manifest, logger, dirs);
       // An image claiming another OS than linux is checked for programs of another system (ELF in a windows image).
-      const check = platform.os === 'linux' ? checkProgram : checkForeignOsImage;
+      const check = linux ? checkProgram : checkForeignOsImage;
       report.program = check(fs.filesystem, config.config ?? {}, platform);
       report.program.notes.push(...fs.notes);
       if (report.program.problem) problems.push(`${formatPlatform(platform)}: ${report.program.problem}`);
+      if (dirs.length > 0) {
+        report.native = checkNativeFiles(fs.filesystem, dirs, platform, { skip: new Set(report.program.files.map((f) => f.path)) });
+        if (report.native.problem) problems.push(`${formatPlatform(platform)}: ${report.native.problem}`);
+      }
     }
     platforms.push(report);
   }
@@ -164,8 +175,9 @@ export async function readFilesystem(
   source: ImageSource,
   manifest: Manifest,
   logger: Logger,
+  headsUnder: readonly string[] = [],
 ): Promise<{ filesystem: ImageFilesystem; notes: string[] }> {
-  const filesystem = new ImageFilesystem();
+  const filesystem = new ImageFilesystem({ headsUnder });
   const notes: string[] = [];
   for (const [i, layer] of manifest.layers.entries()) {
     const unpack = decompressorFor(layer.mediaType);

@@ -249,6 +249,40 @@ describe('BuildForPlatform@1 (lab)', function () {
     assert.equal(allowed.run.outputs.imageDigest, await backingDigest(lab, repository, '4711'));
   });
 
+  it('refuses a linux/amd64 image whose own python is right but whose .venv site-packages carry an arm64 .so, naming the file', async () => {
+    const repository = uniqueRepository('venv-so');
+    const site = '/app/.venv/lib/python3.12/site-packages';
+    const dockerfile = [
+      'FROM scratch',
+      'COPY amd64/busybox /bin/busybox',
+      'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+      'COPY amd64/busybox /usr/local/bin/python3.12',
+      `COPY --chmod=644 arm64/busybox ${site}/fast/_speedups.cpython-312-aarch64-linux-gnu.so`,
+      `COPY --chmod=644 amd64/busybox ${site}/ok/_ok.cpython-312-x86_64-linux-gnu.so`,
+      'RUN mkdir -p /app/.venv/bin && ln -s /usr/local/bin/python3.12 /app/.venv/bin/python \\',
+      " && printf '#!/app/.venv/bin/python\\nimport uvicorn\\n' > /app/.venv/bin/uvicorn && chmod +x /app/.venv/bin/uvicorn",
+      'ENV PATH=/app/.venv/bin:/usr/local/bin:/bin',
+      'WORKDIR /app',
+      'CMD ["uvicorn", "main:app"]',
+      '',
+    ].join('\n');
+    const ctx = makeBuildContext({ lab, dockerfile });
+    contexts.push(ctx);
+    const refused = await build({
+      context: ctx,
+      inputs: { registry: fabrikam, repository },
+      connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+    });
+    assert.equal(refused.run.result, 'Failed', refused.run.log.slice(-3000));
+    assert.match(
+      refused.run.resultMessage ?? '',
+      /linux\/amd64: 1 of the 2 ELF files under \/app is built for another machine than linux\/amd64 .*: \/app\/\.venv\/lib\/python3\.12\/site-packages\/fast\/_speedups\.cpython-312-aarch64-linux-gnu\.so \(ELF 64-bit arm64\)/,
+    );
+    assert.doesNotMatch(refused.run.resultMessage ?? '', /the interpreter of/, 'the entrypoint chain itself is right');
+    assert.match(refused.run.log, /native files under \/app: 2 ELF of \d+ files read, 1 for another machine/);
+    assert.equal(refused.run.outputs.imageReference, undefined);
+  });
+
   it('hands secrets to RUN --mount=type=secret only, from the environment and from a file, never into the log or argv', async () => {
     const repository = uniqueRepository('secrets');
     const npmToken = `npm-${randomBytes(12).toString('hex')}`;
