@@ -10,7 +10,15 @@ import { isBlocked, isDigest, shownQuarantineState } from '../lab/emulators/acr/
 import { rewriteLocation } from '../lab/emulators/acr/proxy';
 import { quarantineDetailsErrors, schemaErrors } from '../lab/emulators/acr/quarantineDetails';
 import { parseV2Route, requiredAction } from '../lab/emulators/acr/registryV2';
-import { bearerChallenge, grantScopes, hasAccess, parseScopes } from '../lab/emulators/acr/scopes';
+import {
+  bearerChallenge,
+  conditionMatches,
+  grantScopes,
+  grantScopesPerRepository,
+  hasAccess,
+  parseScopes,
+} from '../lab/emulators/acr/scopes';
+import { parseAssignments } from '../lab/emulators/control';
 import { AcrPolicies, AcrStore, type RegistryPolicy } from '../lab/emulators/acr/store';
 import { AuditLog, FaultTable, validateFaultSpec } from '../lab/emulators/faults';
 import { auditQuery } from '../lab/emulators/http';
@@ -274,6 +282,7 @@ describe('lab emulators: quarantine records and policy', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const on: RegistryPolicy = { quarantine: true, freshState: 'Quarantined', disallowedStatus: 403, pushersSeeQuarantined: false };
+  const legacyDefaults: RegistryPolicy = { ...on, roleAssignmentMode: 'legacy', abacAssignments: [], abacQuarantineRoles: true };
 
   it('starts a push quarantined under the policy, Passed without it, and keeps the state on a re-push', () => {
     const store = new AcrStore(path.join(dir, 'state.json'));
@@ -319,12 +328,12 @@ describe('lab emulators: quarantine records and policy', () => {
 
   it('takes policy defaults from lab.json and resets overrides', () => {
     const policies = new AcrPolicies((registry) => registry === 'c.azurecr.io');
-    assert.deepEqual(policies.get('c.azurecr.io'), on);
+    assert.deepEqual(policies.get('c.azurecr.io'), legacyDefaults);
     assert.equal(policies.get('f.azurecr.io').quarantine, false);
-    assert.deepEqual(policies.set('c.azurecr.io', { disallowedStatus: 405 }), { ...on, disallowedStatus: 405 });
+    assert.deepEqual(policies.set('c.azurecr.io', { disallowedStatus: 405 }), { ...legacyDefaults, disallowedStatus: 405 });
     assert.equal(policies.set('c.azurecr.io', { freshState: 'absent' }).disallowedStatus, 405);
     policies.reset();
-    assert.deepEqual(policies.get('c.azurecr.io'), on);
+    assert.deepEqual(policies.get('c.azurecr.io'), legacyDefaults);
   });
 });
 
@@ -388,5 +397,43 @@ describe('lab emulators: faults and audit', () => {
     assert.equal(query.password, '***');
     assert.equal(query.client_assertion, '***');
     assert.ok(!JSON.stringify(query).includes('s3cret'));
+  });
+});
+
+describe('lab emulators: ABAC repository permissions', () => {
+  it('reads role assignments with conditions, as text or as {operator, value}, and refuses what ACR would not have', () => {
+    const { assignments } = parseAssignments([
+      {
+        identity: 'scanner',
+        role: 'Container Registry Repository Reader',
+        condition: "@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringEqualsIgnoreCase 'Shop/Web'",
+      },
+      {
+        identity: 'builder',
+        role: 'Container Registry Repository Writer',
+        condition: { operator: 'StringStartsWithIgnoreCase', value: 'shop/' },
+      },
+      { identity: 'lister', role: 'Container Registry Repository Catalog Lister' },
+    ]);
+    assert.deepEqual(assignments?.[0].condition, { operator: 'StringEqualsIgnoreCase', value: 'Shop/Web' });
+    assert.equal(conditionMatches(assignments?.[0].condition, 'shop/web'), true);
+    assert.equal(conditionMatches(assignments?.[0].condition, 'shop/web2'), false);
+    assert.equal(conditionMatches(assignments?.[1].condition, 'shop/release'), true);
+    assert.equal(conditionMatches(assignments?.[1].condition, 'other/release'), false);
+    assert.equal(conditionMatches(assignments?.[2].condition, 'anything'), true);
+    assert.match(parseAssignments([{ identity: 'x', role: 'AcrPull' }]).error ?? '', /role must be one of/);
+    assert.match(
+      parseAssignments([{ identity: 'x', role: 'Container Registry Repository Reader', condition: "name == 'a'" }]).error ?? '',
+      /is not @Request/,
+    );
+  });
+
+  it('grants per repository: what the roles allow on each requested repository, nothing elsewhere', () => {
+    const wanted = parseScopes(['repository:shop/web:pull,push', 'repository:other:pull']);
+    const granted = grantScopesPerRepository(wanted, (repository) => (repository === 'shop/web' ? ['pull', 'metadata_read'] : []), false);
+    assert.deepEqual(
+      granted.map((g) => g.actions),
+      [['pull']],
+    );
   });
 });

@@ -1,6 +1,7 @@
 // The lab control API (http://127.0.0.1:8089/_lab/...): health, faults, audit, reset, policy, quarantine records.
 import type { AcrEmulator } from './acr';
-import type { DisallowedStatus, FreshState, RegistryPolicy } from './acr/store';
+import type { AbacAssignment, DisallowedStatus, FreshState, RegistryPolicy } from './acr/store';
+import { type AbacRoleName, type RepositoryCondition, abacRoleNames, parseCondition, repositoryNameAttribute } from './acr/scopes';
 import type { LabConfig } from './config';
 import { type AuditLog, type FaultTable, validateFaultSpec } from './faults';
 import { type Exchange, readJson, sendJson } from './http';
@@ -112,5 +113,53 @@ function parsePolicy(value: unknown, registries: string[]): { registry?: string;
     if (typeof body.pushersSeeQuarantined !== 'boolean') return { error: 'pushersSeeQuarantined must be a boolean' };
     changes.pushersSeeQuarantined = body.pushersSeeQuarantined;
   }
+  if (body.roleAssignmentMode !== undefined) {
+    if (body.roleAssignmentMode !== 'legacy' && body.roleAssignmentMode !== 'abac')
+      return { error: 'roleAssignmentMode must be "legacy" or "abac"' };
+    changes.roleAssignmentMode = body.roleAssignmentMode;
+  }
+  if (body.abacScope !== undefined) {
+    if (typeof body.abacScope !== 'string') return { error: 'abacScope must be a string (a repository prefix; empty: every repository)' };
+    changes.abacScope = body.abacScope;
+  }
+  if (body.abacQuarantineRoles !== undefined) {
+    if (typeof body.abacQuarantineRoles !== 'boolean') return { error: 'abacQuarantineRoles must be a boolean' };
+    changes.abacQuarantineRoles = body.abacQuarantineRoles;
+  }
+  if (body.abacAssignments !== undefined) {
+    const { assignments, error } = parseAssignments(body.abacAssignments);
+    if (!assignments) return { error };
+    changes.abacAssignments = assignments;
+  }
   return { registry: body.registry, changes };
+}
+
+/**
+ * `[{identity, role, condition?}]`: a lab identity name, an ABAC role, and the condition as the portal writes it
+ * (`@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringEqualsIgnoreCase 'team/app'`) or as
+ * `{operator, value}`.
+ */
+export function parseAssignments(value: unknown): { assignments?: AbacAssignment[]; error?: string } {
+  if (!Array.isArray(value)) return { error: 'abacAssignments must be an array' };
+  const assignments: AbacAssignment[] = [];
+  for (const item of value as unknown[]) {
+    const entry = (item ?? {}) as Record<string, unknown>;
+    if (typeof entry.identity !== 'string' || !entry.identity) return { error: 'each assignment needs an identity (a lab identity name)' };
+    if (!abacRoleNames.includes(entry.role as AbacRoleName)) return { error: `role must be one of ${abacRoleNames.join(', ')}` };
+    let condition: RepositoryCondition | undefined;
+    if (typeof entry.condition === 'string') {
+      condition = parseCondition(entry.condition);
+      if (!condition)
+        return {
+          error: `condition '${entry.condition}' is not ${repositoryNameAttribute} StringEqualsIgnoreCase|StringStartsWithIgnoreCase '<repository>'`,
+        };
+    } else if (entry.condition !== undefined) {
+      const c = entry.condition as Record<string, unknown>;
+      if ((c.operator !== 'StringEqualsIgnoreCase' && c.operator !== 'StringStartsWithIgnoreCase') || typeof c.value !== 'string')
+        return { error: 'condition must be {operator: StringEqualsIgnoreCase|StringStartsWithIgnoreCase, value} or its text' };
+      condition = { operator: c.operator, value: c.value };
+    }
+    assignments.push({ identity: entry.identity, role: entry.role as AbacRoleName, ...(condition ? { condition } : {}) });
+  }
+  return { assignments };
 }

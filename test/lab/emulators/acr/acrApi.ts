@@ -237,12 +237,15 @@ export class AcrApi {
       }
       changes.quarantineDetails = input.quarantineDetails as string;
     }
-    if (touchesQuarantine && !this.context.auth.quarantineWriter(principal)) {
+    if (touchesQuarantine && !this.context.auth.quarantineWriter(principal, registry, repository)) {
       return acrError(res, 403, 'DENIED', 'The operation is disallowed: changing the quarantine state needs the AcrQuarantineWriter role.');
     }
     const store = this.context.store;
     const policy = this.context.policies.get(registry);
-    if (isBlocked(policy, store.record(registry, repository, digest)) && !this.context.auth.quarantineReader(principal)) {
+    if (
+      isBlocked(policy, store.record(registry, repository, digest)) &&
+      !this.context.auth.quarantineReader(principal, registry, repository)
+    ) {
       return acrError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
     }
     if (!(await this.describe(repository, digest))) return acrError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
@@ -256,7 +259,7 @@ export class AcrApi {
     const store = this.context.store;
     const policy = this.context.policies.get(registry);
     const record = store.record(registry, repository, digest);
-    if (isBlocked(policy, record) && !this.context.auth.quarantineReader(principal)) return undefined;
+    if (isBlocked(policy, record) && !this.context.auth.quarantineReader(principal, registry, repository)) return undefined;
     const description = await this.describe(repository, digest);
     if (!description) return undefined;
     const now = new Date().toISOString();
@@ -283,7 +286,7 @@ export class AcrApi {
     const store = this.context.store;
     const policy = this.context.policies.get(registry);
     const record = store.record(registry, repository, digest);
-    if (isBlocked(policy, record) && !this.context.auth.quarantineReader(principal)) return undefined;
+    if (isBlocked(policy, record) && !this.context.auth.quarantineReader(principal, registry, repository)) return undefined;
     const tagRecord = store.tag(registry, repository, tag);
     const now = new Date().toISOString();
     const state = shownQuarantineState(policy, record);

@@ -8,13 +8,16 @@ import { checkLifetime, decodeJwt, type JwtClaims, newJwtId, nowSeconds, signJwt
 import type { SigningKey } from '../keys';
 import { acrError, authenticationRequired } from './errors';
 import { createHash, type KeyObject } from 'node:crypto';
+import type { AcrPolicies, RegistryPolicy } from './store';
 import {
   accessClaim,
   accessOf,
   allowedRepositoryActions,
   bearerChallenge,
-  grantScopes,
+  conditionMatches,
+  grantScopesPerRepository,
   hasAccess,
+  legacyRepositoryRoles,
   parseScopes,
   type ResourceScope,
 } from './scopes';
@@ -65,19 +68,58 @@ export class AcrAuth {
     private readonly config: LabConfig,
     private readonly key: SigningKey,
     private readonly entra: EntraEmulator,
+    /** The registries' policies (role-assignment mode, ABAC assignments); without them every registry is in legacy mode. */
+    private readonly policies?: AcrPolicies,
   ) {}
 
-  quarantineReader(principal: Principal): boolean {
-    return principal.roles.includes('AcrQuarantineReader') || principal.roles.includes('AcrQuarantineWriter');
+  quarantineReader(principal: Principal, registry?: string, repository?: string): boolean {
+    const roles = this.quarantineRoles(principal, registry, repository);
+    return roles.includes('AcrQuarantineReader') || roles.includes('AcrQuarantineWriter');
   }
 
-  quarantineWriter(principal: Principal): boolean {
-    return principal.roles.includes('AcrQuarantineWriter');
+  quarantineWriter(principal: Principal, registry?: string, repository?: string): boolean {
+    return this.quarantineRoles(principal, registry, repository).includes('AcrQuarantineWriter');
   }
 
   /** Whether the principal's roles (or being the admin user) allow pushing, whatever its token holds. */
-  canPush(principal: Principal): boolean {
+  canPush(principal: Principal, registry?: string, repository?: string): boolean {
+    if (registry && repository) return this.repositoryActions(principal, registry, repository).includes('push');
     return allowedRepositoryActions(principal.roles, principal.kind === 'admin').includes('push');
+  }
+
+  /**
+   * The roles that count on a repository: lab.json's roles in legacy mode; in ABAC mode the ABAC assignments whose
+   * condition matches, plus the quarantine roles when the policy honors them (AcrPull/AcrPush/AcrDelete grant nothing).
+   */
+  effectiveRoles(principal: Principal, registry: string, repository: string | undefined): string[] {
+    const policy = this.abacPolicy(registry, repository);
+    if (!policy) return principal.roles;
+    const honored = policy.abacQuarantineRoles !== false;
+    const roles = honored ? principal.roles.filter((role) => !legacyRepositoryRoles.includes(role)) : [];
+    for (const assignment of policy.abacAssignments ?? []) {
+      if (assignment.identity !== principal.name) continue;
+      if (repository === undefined ? assignment.condition === undefined : conditionMatches(assignment.condition, repository))
+        roles.push(assignment.role);
+    }
+    return roles.filter((role) => honored || !role.startsWith('AcrQuarantine'));
+  }
+
+  /** The repository actions the principal may do on a repository now. */
+  repositoryActions(principal: Principal, registry: string, repository: string): string[] {
+    return allowedRepositoryActions(this.effectiveRoles(principal, registry, repository), principal.kind === 'admin');
+  }
+
+  private quarantineRoles(principal: Principal, registry: string | undefined, repository: string | undefined): string[] {
+    const policy = registry ? this.abacPolicy(registry, repository) : undefined;
+    return policy?.abacQuarantineRoles === false ? [] : principal.roles;
+  }
+
+  /** The registry's policy when ABAC mode applies to this repository (all of them, or those under `abacScope`). */
+  private abacPolicy(registry: string, repository: string | undefined): RegistryPolicy | undefined {
+    const policy = this.policies?.get(registry);
+    if (!policy || policy.roleAssignmentMode !== 'abac') return undefined;
+    if (policy.abacScope && (repository === undefined || !repository.startsWith(policy.abacScope))) return undefined;
+    return policy;
   }
 
   async handle(exchange: Exchange, registry: string): Promise<void> {
@@ -214,7 +256,16 @@ export class AcrAuth {
   }
 
   private accessToken(registry: string, principal: Principal, scopeValues: string[], cap?: ResourceScope[]): string {
-    let access = grantScopes(parseScopes(scopeValues), principal.roles, principal.kind === 'admin');
+    const admin = principal.kind === 'admin';
+    const catalogRoles = this.effectiveRoles(principal, registry, undefined);
+    const catalog =
+      allowedRepositoryActions(catalogRoles, admin).includes('metadata_read') ||
+      catalogRoles.includes('Container Registry Repository Catalog Lister');
+    let access = grantScopesPerRepository(
+      parseScopes(scopeValues),
+      (repository) => this.repositoryActions(principal, registry, repository),
+      catalog,
+    );
     if (cap) {
       access = access.map((entry) => ({
         ...entry,

@@ -21,7 +21,7 @@ export class AcrEmulator {
   constructor(config: LabConfig, key: SigningKey, entra: EntraEmulator) {
     this.store = new AcrStore(path.join(config.stateDir, 'acr-state.json'));
     this.policies = new AcrPolicies((registry) => config.registry(registry)?.quarantine);
-    this.auth = new AcrAuth(config, key, entra);
+    this.auth = new AcrAuth(config, key, entra, this.policies);
     const context: AcrContext = {
       config,
       store: this.store,

@@ -95,10 +95,10 @@ export class RegistryV2 {
             },
           });
         }
-        const pusherSees = policy.pushersSeeQuarantined && auth.canPush(principal);
+        const pusherSees = policy.pushersSeeQuarantined && auth.canPush(principal, registry, route.repository);
         if (isDigest(route.reference)) {
           const record = store.record(registry, route.repository, route.reference);
-          if (isBlocked(policy, record) && !auth.quarantineReader(principal) && !pusherSees) {
+          if (isBlocked(policy, record) && !auth.quarantineReader(principal, registry, route.repository) && !pusherSees) {
             // A pusher's existence check (containerd HEADs each manifest before a push) sees nothing,
             // so pushing the same content again re-PUTs it instead of failing.
             if (method === 'HEAD' && hasAccess(access, 'repository', route.repository, 'push')) {
@@ -134,7 +134,7 @@ export class RegistryV2 {
         return proxyToBacking(exchange, backing);
       }
       case 'tags': {
-        if (!policy.quarantine || auth.quarantineReader(principal)) return proxyToBacking(exchange, backing);
+        if (!policy.quarantine || auth.quarantineReader(principal, registry, route.repository)) return proxyToBacking(exchange, backing);
         return proxyToBacking(exchange, backing, {
           intercept: async (upstream) => {
             if (upstream.statusCode !== 200) return false;

@@ -9,6 +9,50 @@ export interface ResourceScope {
 
 export type AcrRoleName = 'AcrPull' | 'AcrPush' | 'AcrDelete' | 'AcrQuarantineReader' | 'AcrQuarantineWriter';
 
+/** The roles of "RBAC Registry + ABAC Repository Permissions" mode (learn.microsoft.com container-registry-rbac-abac-repository-permissions). */
+export type AbacRoleName =
+  | 'Container Registry Repository Reader'
+  | 'Container Registry Repository Writer'
+  | 'Container Registry Repository Contributor'
+  | 'Container Registry Repository Catalog Lister';
+
+export const abacRoleNames: readonly AbacRoleName[] = [
+  'Container Registry Repository Reader',
+  'Container Registry Repository Writer',
+  'Container Registry Repository Contributor',
+  'Container Registry Repository Catalog Lister',
+];
+
+/** The legacy roles ABAC mode does not honor (the quarantine roles are a policy switch: undocumented). */
+export const legacyRepositoryRoles: readonly string[] = ['AcrPull', 'AcrPush', 'AcrDelete'];
+
+/** The attribute a role assignment's condition tests in ABAC mode. */
+export const repositoryNameAttribute = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]';
+
+/** A condition on the repository name, as the portal writes it: `<attribute> StringEqualsIgnoreCase '<repo>'`. */
+export interface RepositoryCondition {
+  operator: 'StringEqualsIgnoreCase' | 'StringStartsWithIgnoreCase';
+  value: string;
+}
+
+export function conditionMatches(condition: RepositoryCondition | undefined, repository: string): boolean {
+  if (!condition) return true;
+  const name = repository.toLowerCase();
+  const value = condition.value.toLowerCase();
+  return condition.operator === 'StringEqualsIgnoreCase' ? name === value : name.startsWith(value);
+}
+
+/** Parses `@Request[...repositories:name] StringEqualsIgnoreCase 'team/app'` (the condition text of a role assignment). */
+export function parseCondition(text: string): RepositoryCondition | undefined {
+  const match =
+    /^\s*@Request\[Microsoft\.ContainerRegistry\/registries\/repositories:name\]\s+(StringEqualsIgnoreCase|StringStartsWithIgnoreCase)\s+'([^']*)'\s*$/i.exec(
+      text,
+    );
+  if (!match) return undefined;
+  const operator = match[1].toLowerCase() === 'stringequalsignorecase' ? 'StringEqualsIgnoreCase' : 'StringStartsWithIgnoreCase';
+  return { operator, value: match[2] };
+}
+
 /**
  * Repository actions each built-in role grants. ACR documents the roles' data actions, not the token
  * actions they map to; this is the lab's reading (see emulators/README.md): quarantine roles read and
@@ -20,6 +64,14 @@ export const repositoryActionsByRole: Record<AcrRoleName, readonly string[]> = {
   AcrDelete: ['delete'],
   AcrQuarantineReader: ['pull', 'metadata_read'],
   AcrQuarantineWriter: ['pull', 'metadata_read', 'metadata_write'],
+};
+
+/** The ABAC repository roles' token actions (the lab's reading of their data actions, as for the legacy roles). */
+export const repositoryActionsByAbacRole: Record<AbacRoleName, readonly string[]> = {
+  'Container Registry Repository Reader': ['pull', 'metadata_read'],
+  'Container Registry Repository Writer': ['pull', 'push', 'metadata_read', 'metadata_write'],
+  'Container Registry Repository Contributor': ['pull', 'push', 'delete', 'metadata_read', 'metadata_write'],
+  'Container Registry Repository Catalog Lister': [],
 };
 
 /** What the registry's admin user may do (ACR: push and pull, the owner of the registry). */
@@ -62,7 +114,7 @@ export function formatScope(scope: ResourceScope): string {
 export function allowedRepositoryActions(roles: readonly string[], admin = false): string[] {
   let actions: string[] = admin ? [...adminRepositoryActions] : [];
   for (const role of roles) {
-    const granted = repositoryActionsByRole[role as AcrRoleName];
+    const granted = repositoryActionsByRole[role as AcrRoleName] ?? repositoryActionsByAbacRole[role as AbacRoleName];
     if (granted) actions = union(actions, granted);
   }
   return actions;
@@ -74,13 +126,22 @@ export function allowedRepositoryActions(roles: readonly string[], admin = false
  * Resources of unknown types get no actions, like ACR.
  */
 export function grantScopes(requested: readonly ResourceScope[], roles: readonly string[], admin = false): ResourceScope[] {
-  const repositoryActions = allowedRepositoryActions(roles, admin);
+  const catalog = allowedRepositoryActions(roles, admin).includes('metadata_read');
+  return grantScopesPerRepository(requested, () => allowedRepositoryActions(roles, admin), catalog);
+}
+
+/** The same, with the actions allowed decided per repository (ABAC mode's conditions). */
+export function grantScopesPerRepository(
+  requested: readonly ResourceScope[],
+  repositoryActions: (repository: string) => readonly string[],
+  catalog: boolean,
+): ResourceScope[] {
   return requested
     .map((scope) => {
-      let allowed: string[] = [];
-      if (scope.type === 'repository') allowed = repositoryActions;
-      else if (scope.type === 'registry' && scope.name === 'catalog' && repositoryActions.includes('metadata_read')) allowed = ['*'];
-      const actions = scope.actions.includes('*') ? allowed : scope.actions.filter((action) => allowed.includes(action));
+      let allowed: readonly string[] = [];
+      if (scope.type === 'repository') allowed = repositoryActions(scope.name);
+      else if (scope.type === 'registry' && scope.name === 'catalog' && catalog) allowed = ['*'];
+      const actions = scope.actions.includes('*') ? [...allowed] : scope.actions.filter((action) => allowed.includes(action));
       return { type: scope.type, name: scope.name, actions };
     })
     .filter((scope) => scope.actions.length > 0); // live ACR leaves a resource it grants nothing on out: `"access":[]`

@@ -3,6 +3,7 @@
 // .lab/emulators/acr-state.json so a restart keeps them (the registry data survives restarts too).
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { AbacRoleName, RepositoryCondition } from './scopes';
 
 /** `Quarantined` is the lab's name for a fresh quarantined manifest (see policy `freshState`). */
 export type QuarantineState = 'Quarantined' | 'Passed' | 'Failed';
@@ -171,6 +172,16 @@ function tagRecordKey(registry: string, repository: string, tag: string): string
 export type FreshState = 'Quarantined' | 'absent';
 export type DisallowedStatus = 403 | 405;
 
+export type RoleAssignmentMode = 'legacy' | 'abac';
+
+/** A role assignment of ABAC mode: a lab identity (by name), an ABAC role, and an optional repository condition. */
+export interface AbacAssignment {
+  identity: string;
+  role: AbacRoleName;
+  /** No condition: every repository of the registry. */
+  condition?: RepositoryCondition;
+}
+
 export interface RegistryPolicy {
   quarantine: boolean;
   /** How GET /acr/v1 shows a fresh quarantined manifest: quarantineState "Quarantined", or no quarantineState. */
@@ -182,6 +193,17 @@ export interface RegistryPolicy {
    * digest, as Azure/acr#522 reported for digests. Off: only quarantine readers see them, by digest.
    */
   pushersSeeQuarantined: boolean;
+  /** `legacy`: RBAC Registry Permissions (lab.json's Acr* roles). `abac`: RBAC Registry + ABAC Repository Permissions. */
+  roleAssignmentMode?: RoleAssignmentMode;
+  /** The ABAC role assignments (used in `abac` mode only; lab.json's AcrPull/AcrPush/AcrDelete then grant nothing). */
+  abacAssignments?: AbacAssignment[];
+  /** Whether AcrQuarantineReader/Writer are honored in ABAC mode (ACR does not document it; default true). */
+  abacQuarantineRoles?: boolean;
+  /**
+   * A lab-only narrowing: ABAC mode applies only to repositories whose name starts with this prefix, so a suite can
+   * test ABAC mode on a shared registry without changing what other suites see ('' or absent: every repository).
+   */
+  abacScope?: string;
 }
 
 /** Runtime policy switches per registry; lab.json gives the defaults, the control API changes them. */
@@ -196,6 +218,9 @@ export class AcrPolicies {
       freshState: 'Quarantined',
       disallowedStatus: 403,
       pushersSeeQuarantined: false,
+      roleAssignmentMode: 'legacy',
+      abacAssignments: [],
+      abacQuarantineRoles: true,
       ...this.overrides.get(registry),
     };
   }
