@@ -2,6 +2,7 @@
 // offers (outputs, attachments, the Summary tab, test results, secrets, saved state, the task's messages). The task
 // shells build it from azure-pipelines-task-lib (src/pipeline/task.ts); unit tests build it from fakes.
 import type { HttpClient } from './http/client';
+import type { AgentNetwork } from './http/proxy';
 import type { Logger } from './log';
 import type { Runner } from './process/exec';
 import type { StreamHttpClient } from './registry/transport';
@@ -49,4 +50,6 @@ export interface TaskContext {
   http?: HttpClient;
   /** Streaming HTTP for blobs; fetch unless a test hands in a fake. */
   stream?: StreamHttpClient;
+  /** The agent's proxy and certificates, when it has any (`http` and `stream` then go through them). */
+  network?: AgentNetwork;
 }

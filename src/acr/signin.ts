@@ -13,6 +13,7 @@ import {
   requiredParameter,
 } from '../azure/connection';
 import { type HttpClient, type HttpRequest, type HttpResponse, fetchClient, networkErrorCode } from '../http/client';
+import type { AgentNetwork } from '../http/proxy';
 import type { Logger } from '../log';
 import { ACR_TOKEN_USERNAME, type RegistryCredentials } from '../registry/credentials';
 import { RegistryError } from '../registry/errors';
@@ -34,6 +35,8 @@ export interface SignInOptions {
   registry: string;
   connection: RegistryConnection;
   http?: HttpClient;
+  /** The agent's proxy and certificates: Entra ID (through `http`) and the OIDC request of Azure DevOps take them. */
+  network?: AgentNetwork;
   logger?: Logger;
   retry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
@@ -122,7 +125,14 @@ async function signInWithEntra(
   // @azure/identity is loaded only here, on the one path that needs it: the tasks start faster without it. A require,
   // not import(): the bundle defers either, but Node's own import() cannot load a .ts file under tsx/cjs (the tests).
   const load = () => require('../azure/credential') as typeof import('../azure/credential'); // eslint-disable-line @typescript-eslint/no-require-imports
-  const credential = options.credential ?? load().azureCredential(connection, { oidc, logger: options.logger, onSecret: remember });
+  const credential =
+    options.credential ??
+    load().azureCredential(connection, {
+      oidc,
+      logger: options.logger,
+      onSecret: remember,
+      ...(options.network ? { network: options.network, http: options.http } : {}),
+    });
   // ACR's own audience first (registries may refuse ARM tokens); the connection's ARM audience when the cloud or
   // the registry does not know ACR's (sovereign clouds), as Docker@2 signs in.
   const arm = armScopeOf(connection);

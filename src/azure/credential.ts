@@ -4,6 +4,7 @@
 // the lab's own Entra emulator take the same path.
 import type { AccessToken, GetTokenOptions, TokenCredential, TokenCredentialOptions } from '@azure/identity';
 import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, ManagedIdentityCredential } from './sdk';
+import type { HttpClient } from '../http/client';
 import type { Logger } from '../log';
 import { jwtExpiry } from '../registry/auth';
 import {
@@ -14,6 +15,7 @@ import {
   describeCredentialKind,
   type OidcContext,
 } from './connection';
+import { identityHttpClient } from './identity-http';
 import { type OidcRequestOptions, requestOidcToken } from './oidc';
 
 export interface AzureCredentialOptions extends OidcRequestOptions {
@@ -23,16 +25,19 @@ export interface AzureCredentialOptions extends OidcRequestOptions {
   onSecret?: (secret: string) => void;
   /** The HTTP client @azure/identity sends through (tests answer Entra ID's requests with it). */
   identityHttpClient?: TokenCredentialOptions['httpClient'];
+  /** The task's HTTP client (the agent's proxy and certificates): Entra ID and IMDS are asked through it. */
+  http?: HttpClient;
 }
 
 /** A TokenCredential for the connection; a failure to get a token names the connection and the likely fix. */
 export function azureCredential(connection: AzureConnection, options: AzureCredentialOptions = {}): ConnectionCredential {
   const plan = credentialPlan(connection);
   const assertionFailure: { error?: Error } = {};
+  const httpClient = options.identityHttpClient ?? (options.http ? identityHttpClient(options.http) : undefined);
   const identityOptions = {
     authorityHost: plan.authorityHost,
     disableInstanceDiscovery: plan.disableInstanceDiscovery,
-    ...(options.identityHttpClient ? { httpClient: options.identityHttpClient } : {}),
+    ...(httpClient ? { httpClient } : {}),
   };
   let inner: TokenCredential;
   switch (plan.kind) {
@@ -84,7 +89,7 @@ export function azureCredential(connection: AzureConnection, options: AzureCrede
     case 'managedIdentity':
       inner = new ManagedIdentityCredential({
         ...(plan.clientId ? { clientId: plan.clientId } : {}),
-        ...(options.identityHttpClient ? { httpClient: options.identityHttpClient } : {}),
+        ...(httpClient ? { httpClient } : {}),
       });
       break;
   }

@@ -1,5 +1,6 @@
 // The job's OIDC token for a workload identity federation connection, asked of Azure DevOps with
 // System.AccessToken through azure-devops-node-api (what AzureCLI@2 does).
+import { type AgentNetwork, describeProxy, proxyFor } from '../http/proxy';
 import type { Logger } from '../log';
 import { type RetryPolicy, retry } from '../util/retry';
 import { type AzureConnection, ConnectionError, type OidcContext } from './connection';
@@ -10,6 +11,8 @@ export interface OidcRequestOptions {
   /** Retries of the OIDC token request (default 3 tries, 2 s apart, as Microsoft's tasks do). */
   oidcRetry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
+  /** The agent's proxy and certificates, for the request to Azure DevOps. */
+  network?: AgentNetwork;
 }
 
 interface RestError {
@@ -38,7 +41,16 @@ export async function requestOidcToken(
         `workload identity federation needs ${key} of the job to request an OIDC token, and it is empty.`,
       );
   }
-  const api = new TaskApi(oidc.collectionUri, [azureDevOpsHandler(oidc.accessToken)]);
+  const proxy = proxyFor(options.network, oidc.collectionUri);
+  const cert = options.network?.cert;
+  const api = new TaskApi(oidc.collectionUri, [azureDevOpsHandler(oidc.accessToken)], {
+    ...(proxy
+      ? {
+          proxy: { proxyUrl: proxy.url, proxyUsername: proxy.username, proxyPassword: proxy.password, proxyBypassHosts: proxy.bypass },
+        }
+      : {}),
+    ...(cert ? { cert: { caFile: cert.caFile, certFile: cert.certFile, keyFile: cert.keyFile, passphrase: cert.passphrase } } : {}),
+  });
   options.logger?.debug(`Requesting an OIDC token for service connection ${connection.id} from ${oidc.collectionUri}`);
   const answer = await retry(
     async () => {
@@ -66,6 +78,7 @@ export async function requestOidcToken(
       sleep: options.sleep,
       shouldRetry: (error) => {
         if (error instanceof ConnectionError) return false;
+        if (/statusCode=40[37]/.test((error as Error).message)) return false; // the proxy refused: not transient
         const status = (error as RestError).statusCode;
         if (status !== undefined && status !== 429 && status < 500) return false;
         return { reason: status ? `HTTP ${status}` : ((error as RestError).code ?? 'network error') };
@@ -75,7 +88,12 @@ export async function requestOidcToken(
     },
   ).catch((error: unknown) => {
     if (error instanceof ConnectionError) throw error;
-    throw new ConnectionError(connection, `could not get an OIDC token from ${oidc.collectionUri}: ${(error as Error).message}`);
+    // typed-rest-client's tunnel says only "tunneling socket could not be established, statusCode=403"
+    const through =
+      proxy && /tunnel|proxy|statusCode=40[37]/i.test((error as Error).message)
+        ? ` through the agent's proxy ${describeProxy(proxy)} (it refused the connection to ${new URL(oidc.collectionUri).host})`
+        : '';
+    throw new ConnectionError(connection, `could not get an OIDC token from ${oidc.collectionUri}${through}: ${(error as Error).message}`);
   });
   // typed-rest-client resolves a 404 with no result instead of throwing.
   const token = answer?.oidcToken;

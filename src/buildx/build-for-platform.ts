@@ -138,6 +138,7 @@ async function signIn(
       connection,
       logger,
       http: context.http,
+      network: context.network,
       checkAccess: request.push ? { repository: request.repository, actions: ['pull', 'push'] } : undefined,
     });
     for (const secret of signedIn.secrets) agent.registerSecret(secret);

@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Agent, Outcome, TaskContext } from '../context';
+import { agentClients } from '../http/agent-client';
+import { type AgentNetwork, childProxyEnv, describeProxy, proxySecrets } from '../http/proxy';
 import { unsupportedAgentMessage } from '../platform/agent-os';
 import type { Logger } from '../log';
 import { run } from '../process/exec';
@@ -141,8 +143,48 @@ export const pipelineAgent: Agent = {
   toolsDirectory,
 };
 
+/**
+ * The agent's proxy (Agent.ProxyUrl, credentials, bypass list) and certificates (Agent.CAInfo, client certificate), as
+ * task-lib reads them; undefined when the agent has neither.
+ */
+export function agentNetwork(): AgentNetwork | undefined {
+  const proxy = tl.getHttpProxyConfiguration();
+  const cert = tl.getHttpCertConfiguration();
+  if (!proxy && !cert) return undefined;
+  return {
+    ...(proxy
+      ? {
+          proxy: {
+            url: proxy.proxyUrl,
+            username: proxy.proxyUsername || undefined,
+            password: proxy.proxyPassword || undefined,
+            bypass: proxy.proxyBypassHosts ?? [],
+          },
+        }
+      : {}),
+    ...(cert
+      ? {
+          cert: {
+            caFile: cert.caFile || undefined,
+            certFile: cert.certFile || undefined,
+            keyFile: cert.keyFile || undefined,
+            archiveFile: cert.certArchiveFile || undefined,
+            passphrase: cert.passphrase || undefined,
+          },
+        }
+      : {}),
+  };
+}
+
 /** The context a task's flow runs in on an agent. */
 export function pipelineContext(): TaskContext {
+  const network = agentNetwork();
+  if (network) {
+    for (const secret of proxySecrets(network)) registerSecret(secret);
+    // docker, buildx, trivy and a daemon the task starts: the proxy and CA through their environment, never argv
+    Object.assign(process.env, childProxyEnv(network, process.env, network.cert?.caFile));
+    if (network.proxy) tl.debug(`The agent's proxy: ${describeProxy(network.proxy)} (bypass: ${network.proxy.bypass.join(' ') || 'none'})`);
+  }
   return {
     runner: run,
     env: process.env,
@@ -150,5 +192,6 @@ export function pipelineContext(): TaskContext {
     agent: pipelineAgent,
     toolCache: toolLibCache,
     workingDirectory: process.cwd(),
+    ...(network ? { network, ...agentClients(network) } : {}),
   };
 }

@@ -116,6 +116,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
       connection,
       logger,
       http: context.http,
+      network: context.network,
       checkAccess: scanPermissionNeeds(inputs),
     });
     for (const secret of result.secrets) agent.registerSecret(secret);
