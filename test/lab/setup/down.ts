@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { releaseQemu } from './binfmt';
 import { containerd, dockerd, emulators, leftoverShims, registry, stop } from './daemons';
 import { say } from './log';
+import { labProxyProcesses, stopLabProxy } from './proxy';
 import { isAlive, runningPid, sleep } from './proc';
 
 export async function down(): Promise<void> {
@@ -11,6 +12,7 @@ export async function down(): Promise<void> {
   const note = (pid: number | undefined): void => {
     if (pid !== undefined) stopped.push(pid);
   };
+  for (const pid of await stopLabProxy()) note(pid);
   note(await stop(emulators, 10_000));
   note(await stop(registry, 10_000));
   const containerdWasOurs = runningPid(containerd) !== undefined;
@@ -25,7 +27,9 @@ export async function down(): Promise<void> {
     }
   }
   releaseQemu();
-  const left = [emulators, registry, dockerd, containerd].filter((spec) => runningPid(spec) !== undefined).map((spec) => spec.name);
+  const left = [...labProxyProcesses, emulators, registry, dockerd, containerd]
+    .filter((spec) => runningPid(spec) !== undefined)
+    .map((spec) => spec.name);
   if (left.length > 0) throw new Error(`still running: ${left.join(', ')}`);
   // the daemons were reparented to init; wait (a little) until it has reaped them, so `ps` shows nothing
   for (let tries = 0; tries < 100 && stopped.some((pid) => existsSync(`/proc/${pid}`)); tries++) await sleep(100);

@@ -18,6 +18,7 @@ import {
 import { ensureEngine } from './engine';
 import { buildLab, labHostNames, qemuPlatforms, registryNames, writeLab } from './labfile';
 import { say } from './log';
+import { ensureLabProxy } from './proxy';
 import { readState, writeState } from './state';
 import { ensureHosts } from './system';
 import { takeOverOtherLabs } from './takeover';
@@ -48,6 +49,8 @@ export async function up(): Promise<EmulatorsResult> {
   await ensureRegistry();
   ensureQemu(qemuPlatforms);
   ensureBusybox();
+  // the enterprise proxy of the proxy tests (tinyproxy on loopback); its tests also start it when missing
+  await ensureLabProxy();
 
   const lab = buildLab(versions);
   const labChanged = writeLab(lab);
