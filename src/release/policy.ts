@@ -119,7 +119,7 @@ export function evaluatePolicy(report: TrivyReport, options: PolicyOptions): Pol
         kind: 'vulnerability',
         id: v.VulnerabilityID,
         ...severityOf(v.Severity),
-        title: v.Title ?? v.Description?.split('\n')[0] ?? '',
+        title: v.Title ?? '',
         target: result.Target,
         packageName: v.PkgName,
         installedVersion: v.InstalledVersion,

@@ -110,7 +110,8 @@ export function junitXml(images: readonly ScannedImage[], threshold: readonly Se
 
 /**
  * One trivy-format report for an index: the platform reports' results in one list, each Target prefixed with its
- * platform, so a tool that reads trivy JSON sees every finding once per platform.
+ * platform, so a tool that reads trivy JSON sees every finding once per platform. Give it the whole reports (the
+ * files), not the findings the policy read.
  */
 export function mergeReports(reference: string, images: readonly ScannedImage[]): TrivyReport {
   const first = images[0]?.report;
@@ -133,8 +134,8 @@ interface SarifLog {
 
 /** SARIF allows several runs in one log: one per platform image. */
 export function mergeSarif(logs: readonly string[]): string {
+  if (logs.length === 1) return logs[0];
   const parsed = logs.map((text) => JSON.parse(text) as SarifLog);
-  if (parsed.length === 1) return logs[0];
   return JSON.stringify(
     { version: parsed[0]?.version ?? '2.1.0', $schema: parsed[0]?.$schema, runs: parsed.flatMap((log) => log.runs ?? []) },
     null,

@@ -13,7 +13,7 @@ import { RegistryClient } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
 import { type ImageReference, parseImageReference } from '../registry/reference';
 import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
-import type { Severity } from '../trivy/report';
+import { type Severity, parseTrivyReport } from '../trivy/report';
 import { SCANNERS, type Scanner, type ScanSettings, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
 import { acrQuarantineApi } from './acr-quarantine';
 import { parseSeverityList, thresholdGaps } from './policy';
@@ -250,7 +250,8 @@ async function publishReports(
   let reportPath = outcome.images[0].reportFile;
   if (outcome.images.length > 1) {
     reportPath = path.join(workDir, 'trivy-report.json');
-    writeFileSync(reportPath, JSON.stringify(mergeReports(outcome.reference, outcome.images), null, 2));
+    const whole = outcome.images.map((image) => ({ ...image, report: parseTrivyReport(readFileSync(image.reportFile, 'utf8')) }));
+    writeFileSync(reportPath, JSON.stringify(mergeReports(outcome.reference, whole), null, 2));
   }
   agent.setOutput('reportPath', reportPath);
   for (const image of outcome.images) agent.addAttachment('trivy-json', `trivy-${image.label.replace(/\W+/g, '-')}.json`, image.reportFile);
@@ -261,15 +262,16 @@ async function publishReports(
   agent.publishTestResults('JUnit', [junitPath], `trivy ${outcome.reference}`);
 
   try {
-    const sarifs: string[] = [];
+    const sarifFiles: string[] = [];
     for (const image of outcome.images) {
       const file = image.reportFile.replace(/\.json$/, '.sarif');
       const request = { registry: outcome.registry, repository: outcome.repository, digest: image.digest, outputFile: image.reportFile };
       await writeSarif(scan, request, file, context);
-      sarifs.push(readFileSync(file, 'utf8'));
+      sarifFiles.push(file);
     }
-    const sarifPath = path.join(workDir, 'trivy.sarif');
-    writeFileSync(sarifPath, mergeSarif(sarifs));
+    // one image: trivy's SARIF file as it is (a big one is not read into memory), like the JSON report
+    const sarifPath = sarifFiles.length === 1 ? sarifFiles[0] : path.join(workDir, 'trivy.sarif');
+    if (sarifFiles.length > 1) writeFileSync(sarifPath, mergeSarif(sarifFiles.map((file) => readFileSync(file, 'utf8'))));
     agent.setOutput('sarifPath', sarifPath);
     agent.addAttachment('trivy-sarif', 'trivy.sarif', sarifPath);
     logger.info(`Reports: ${reportPath}, ${sarifPath}, ${junitPath}`);

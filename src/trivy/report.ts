@@ -147,6 +147,11 @@ export function parseTrivyReport(text: string): TrivyReport {
     const start = text.trim().slice(0, 60).replace(/\s+/g, ' ');
     throw new TrivyReportError(`the output is not JSON (${(error as Error).message}); it starts with: ${start || '(empty)'}`);
   }
+  return checkTrivyReport(value);
+}
+
+/** The checks of parseTrivyReport on a value already parsed (a whole report, or a head with rendered findings). */
+export function checkTrivyReport(value: unknown): TrivyReport {
   if (!isObject(value)) throw new TrivyReportError('the output is JSON but not an object, so it is not a trivy report.');
   if (value.SchemaVersion !== 2) {
     throw new TrivyReportError(

@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import type { TaskContext } from '../context';
 import { lastMeaningfulLine, type RunResult, type Runner } from '../process/exec';
 import type { RegistryCredentials } from '../registry/credentials';
+import { FINDINGS_TEMPLATE, parseFindings, readReportHead, reportFromParts } from './findings';
 import { type ExpectedArtifact, TrivyReportError, assertReportIsFor, parseTrivyReport, type TrivyReport } from './report';
 
 export const FINDINGS_EXIT_CODE = 10;
@@ -179,7 +180,7 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, co
   }
   let report: TrivyReport;
   try {
-    report = parseTrivyReport(readFileSync(request.outputFile, 'utf8'));
+    report = await readReport(settings, request, context);
     assertReportIsFor(report, request);
   } catch (error) {
     if (error instanceof TrivyReportError) throw new TrivyFailedError(`trivy's output was refused: ${error.message}`);
@@ -190,6 +191,46 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, co
   }
   return { report, file: request.outputFile, exitCode: result.exitCode ?? -1 };
 }
+
+/** The filter flags of `trivy image` that `trivy convert` takes too: it applies them again, so they must be the same. */
+function filterArgs(settings: ScanSettings, showSuppressed = true): string[] {
+  const args = showSuppressed ? ['--show-suppressed'] : [];
+  if (settings.ignoreUnfixed) args.push('--ignore-unfixed');
+  if (settings.ignoreFile) args.push('--ignorefile', settings.ignoreFile);
+  return args;
+}
+
+/**
+ * The report the policy reads: the head of trivy's JSON file and the findings trivy renders from that file with
+ * FINDINGS_TEMPLATE (src/trivy/findings.ts), so the task never parses the whole report. A trivy without `convert`
+ * (older releases) leaves the whole report to be parsed. convert runs in an empty directory, so no stray
+ * .trivyignore or trivy.yaml there changes what it renders.
+ */
+export async function readReport(settings: ScanSettings, request: ScanRequest, context: ScanContext): Promise<TrivyReport> {
+  const { env } = trivyEnvironment(context.env ?? process.env);
+  const head = readReportHead(request.outputFile); // refuses a file that is not a report before convert reads it
+  return withScratch(request.outputFile, undefined, async ({ cwd }) => {
+    const findingsFile = path.join(path.dirname(cwd), 'findings.json');
+    const args = ['convert', '--format', 'template', '--template', FINDINGS_TEMPLATE, '--output', findingsFile, '--quiet'];
+    const converted = await context.runner(settings.trivy, [...args, ...filterArgs(settings), request.outputFile], {
+      env,
+      cwd,
+      timeoutMs: CONVERT_TIMEOUT_MS,
+    });
+    if (converted.exitCode === 0 && existsSync(findingsFile)) {
+      return reportFromParts(head, parseFindings(readFileSync(findingsFile, 'utf8')));
+    }
+    if (!/unknown command "convert"/.test(converted.stderr)) {
+      throw new TrivyFailedError(
+        `trivy convert --format template failed: ${lastMeaningfulLine(converted.stderr) ?? `exit code ${converted.exitCode}`}`,
+      );
+    }
+    context.logger.info('This trivy has no convert command; reading its whole JSON report.');
+    return parseTrivyReport(readFileSync(request.outputFile, 'utf8'));
+  });
+}
+
+const CONVERT_TIMEOUT_MS = 120_000;
 
 /** What makes trivy exit with --exit-code (types.Results.Failed): any vulnerability, FAIL misconfiguration, secret or license. */
 export function hasFindings(report: TrivyReport): boolean {
@@ -214,10 +255,12 @@ export async function writeSarif(
   context: ScanContext,
 ): Promise<'convert' | 'rescan'> {
   const { env } = trivyEnvironment(context.env ?? process.env);
-  const converted = await context.runner(
-    settings.trivy,
-    ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', request.outputFile],
-    { env, timeoutMs: 120_000 },
+  const converted = await withScratch(sarifFile, undefined, ({ cwd }) =>
+    context.runner(
+      settings.trivy,
+      ['convert', '--format', 'sarif', '--output', sarifFile, '--quiet', ...filterArgs(settings, false), request.outputFile],
+      { env, cwd, timeoutMs: CONVERT_TIMEOUT_MS },
+    ),
   );
   if (converted.exitCode === 0 && existsSync(sarifFile)) return 'convert';
   if (!/unknown command "convert"/.test(converted.stderr)) {

@@ -326,10 +326,10 @@ describe('lab trivy stand-in: the packaged executable', function () {
       assert.deepEqual(sarif.runs[0].properties.repoDigests, [`${registry.host}/team/alpine@${alpine.manifestDigest}`]);
     });
 
-    it('emulates json and sarif only: the default table format is refused after the scan', async () => {
+    it('emulates json, sarif and template only: the default table format is refused after the scan', async () => {
       const result = await scan([`${registry.host}/team/app:1.0`]);
       assert.equal(result.code, 1);
-      assert.match(fatalLine(result.stderr), /--format table is not emulated \(json and sarif are\)/);
+      assert.match(fatalLine(result.stderr), /--format table is not emulated \(json, sarif and template are\)/);
     });
 
     it('--scanners picks which findings exist: secrets only with the secret scanner', async () => {

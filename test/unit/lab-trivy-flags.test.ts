@@ -89,8 +89,8 @@ describe('lab trivy stand-in: flags', () => {
     assert.throws(() => parseFlags(['--exit-code', 'two'], specs, {}), /invalid argument "two" for "--exit-code" flag: strconv.ParseInt/);
     assert.throws(() => parseFlags(['--timeout', '5'], specs, {}), /time: missing unit in duration "5"/);
     assert.throws(
-      () => parseFlags(['-f', 'template'], specs, {}),
-      /invalid argument "template" for "-f, --format" flag: must be one of \[table json sarif\]/,
+      () => parseFlags(['-f', 'cyclonedx'], specs, {}),
+      /invalid argument "cyclonedx" for "-f, --format" flag: must be one of \[table json sarif template\]/,
     );
   });
 

@@ -2,6 +2,7 @@
 // the policy, what is published, and what is written to ACR's quarantine on each outcome, with a fake trivy (the
 // runner) and a fake ACR (the HTTP seam). On any failure before the decision, nothing is written.
 import { strict as assert } from 'node:assert';
+import { convertTemplate } from './trivy-convert-fake';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -74,6 +75,7 @@ function fakeTrivy(report: string | { crash: string }, options: { convertFails?:
     const [command] = call.args;
     if (command === 'version') return { stdout: JSON.stringify({ Version: '0.74.0' }) };
     const output = call.args[call.args.indexOf('--output') + 1];
+    if (convertTemplate(call.args)) return {};
     if (command === 'convert') {
       if (options.convertFails) return { exitCode: 1, stderr: 'FATAL convert failed\n' };
       writeFileSync(output, JSON.stringify({ version: '2.1.0', runs: [] }));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { convertTemplate } from './trivy-convert-fake';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -111,6 +112,7 @@ function fakeTrivy(reportOf: (digest: string) => string | { crash: string }) {
   const argvs: string[][] = [];
   const runner: Runner = async (_file, args) => {
     argvs.push([...args]);
+    if (convertTemplate(args)) return { exitCode: 0, signal: null, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
     const reference = args[args.length - 1];
     const digest = reference.slice(reference.indexOf('@') + 1);
     scanned.push(digest);

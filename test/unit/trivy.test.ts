@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { convertTemplate } from './trivy-convert-fake';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -255,6 +256,7 @@ function fakeTrivy(behaviour: FakeRun): {
   const calls: { file: string; args: readonly string[]; options?: RunOptions; auths: Record<string, string> }[] = [];
   const runner: Runner = async (file, args, options) => {
     calls.push({ file, args, options, auths: authsOf(options?.env?.DOCKER_CONFIG) });
+    if (convertTemplate(args)) return { exitCode: 0, signal: null, stdout: '', stderr: '', timedOut: false, durationMs: 1 };
     if (behaviour.writes !== undefined) writeFileSync(args[args.indexOf('--output') + 1], behaviour.writes);
     const result: RunResult = {
       exitCode: behaviour.exitCode === undefined ? 0 : behaviour.exitCode,

@@ -29,10 +29,11 @@ export function globalFlagSpecs(defaultCacheDir: string): FlagSpec[] {
   ];
 }
 
-/** The report flags `trivy convert` shares with `trivy image`. Only json and sarif are emulated; table is trivy's default. */
+/** The report flags `trivy convert` shares with `trivy image`. json, sarif and template are emulated; table is trivy's default. */
 export function reportFlagSpecs(): FlagSpec[] {
   return [
-    { name: 'format', short: 'f', type: 'string', default: 'table', values: ['table', 'json', 'sarif'] },
+    { name: 'format', short: 'f', type: 'string', default: 'table', values: ['table', 'json', 'sarif', 'template'] },
+    { name: 'template', short: 't', type: 'string', default: '' },
     { name: 'output', short: 'o', type: 'string', default: '' },
     { name: 'exit-code', type: 'int', default: 0 },
     { name: 'ignore-unfixed', type: 'bool', default: false },

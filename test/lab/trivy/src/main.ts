@@ -24,6 +24,7 @@ import { Logger } from './log';
 import { trustedCaBundle } from './net';
 import { behaviourLabel, buildReport, reportLabel } from './report';
 import { writeSarif } from './sarif';
+import { loadTemplate, renderTemplate } from './template';
 import { type Report, resultsFailed } from './types';
 
 /** Ends the process with this code (after a panic or a behaviour that prints instead of reporting). */
@@ -187,8 +188,13 @@ function applyFilters(report: Report, flags: ParsedFlags, scanners: string[], lo
 /** Writes the report in --format to --output or stdout; the exit code trivy's operation.Exit gives. */
 function emitReport(report: Report, flags: ParsedFlags, io: Io): number {
   const format = flags.string('format');
-  if (format !== 'json' && format !== 'sarif') throw new GoError(`lab stand-in: --format ${format} is not emulated (json and sarif are)`);
-  const text = format === 'json' ? `${goMarshalIndent(report)}\n` : writeSarif(report, trivyVersion);
+  let text: string;
+  if (format === 'json') text = `${goMarshalIndent(report)}\n`;
+  else if (format === 'sarif') text = writeSarif(report, trivyVersion);
+  else if (format === 'template') {
+    if (!flags.string('template')) throw new GoError('lab stand-in: --format template needs --template');
+    text = renderTemplate(loadTemplate(flags.string('template')), report.Results);
+  } else throw new GoError(`lab stand-in: --format ${format} is not emulated (json, sarif and template are)`);
   const output = flags.string('output');
   if (output) {
     try {
