@@ -37,6 +37,7 @@ import {
   resolveDockerfile,
 } from './options';
 import { withRemoteBuilder } from './remote-builder';
+import { buildRecord, writeReleaseRecord } from '../release-record/build';
 import { buildSummary } from './summary';
 
 export interface BuildForPlatformInputs {
@@ -177,7 +178,19 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
   });
   for (const warning of result.warnings) logger.warn(warning);
   const name = imageName(request);
-  const summary = (verification?: Verification, verifySkipped?: string, verifyMs?: number) =>
+  const summary = (verification?: Verification, verifySkipped?: string, verifyMs?: number) => {
+    writeReleaseRecord(
+      agent,
+      buildRecord({
+        ...request,
+        ...result,
+        builder: info,
+        cache: { mode: request.cache, ref: request.cache === 'registry' ? request.cacheRef : undefined, use: result.cache },
+        pushMs: result.digest ? result.durationMs - result.buildMs : undefined,
+        verification,
+        verifySkipped,
+      }),
+    );
     agent.uploadSummary(
       'BuildForPlatform',
       buildSummary({
@@ -194,6 +207,7 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
         verifyMs,
       }),
     );
+  };
 
   if (!result.digest) {
     logger.info(agent.loc('NotPushed'));

@@ -15,6 +15,7 @@ import { type ImageReference, parseImageReference } from '../registry/reference'
 import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
 import { type Severity, parseTrivyReport } from '../trivy/report';
 import { SCANNERS, type Scanner, type ScanSettings, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
+import { scanRecord, writeReleaseRecord } from '../release-record/build';
 import { acrQuarantineApi } from './acr-quarantine';
 import { parseSeverityList, thresholdGaps } from './policy';
 import { countsJson, junitXml, mergeReports, mergeSarif, summaryMarkdown } from './publish';
@@ -170,7 +171,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   } catch (error) {
     if (scanned) {
       const message = error instanceof Error ? error.message : String(error);
-      publishSummary(scanned, `The release did not complete: ${message}`, context);
+      publishSummary(scanned, `The release did not complete: ${message}`, context, { release, error: message });
     }
     throw error;
   }
@@ -178,7 +179,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   const { scan: outcome } = result;
   if (result.quarantineState) agent.setOutput('quarantineState', result.quarantineState);
   const message = decisionMessage(result, release, (key, ...args) => agent.loc(key, ...args));
-  publishSummary(outcome, message, context);
+  publishSummary(outcome, message, context, { release, quarantineState: result.quarantineState });
   logger.info(message);
   if (outcome.decision === 'Passed') return { result: 'succeeded' };
   return { result: inputs.failOnViolation ? 'failed' : 'succeededWithIssues', message };
@@ -283,7 +284,14 @@ async function publishReports(
   }
 }
 
-function publishSummary(outcome: ScanOutcome, note: string, { agent }: TaskContext): void {
+/** The Summary tab's section and the Container release tab's record, both saying `note`. */
+function publishSummary(
+  outcome: ScanOutcome,
+  note: string,
+  { agent }: TaskContext,
+  release: { release: ScanAndReleaseTaskInputs['release']; quarantineState?: string; error?: string },
+): void {
+  writeReleaseRecord(agent, scanRecord({ ...outcome, ...release, reason: note }));
   const markdown = summaryMarkdown({
     reference: outcome.reference,
     images: outcome.images,

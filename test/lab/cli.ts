@@ -1,4 +1,5 @@
-// The lab's command line: up | down [--purge] | status | qemu <on|off> [platform] | restart-emulators (see README.md).
+// The lab's command line: up | down [--purge] | status | qemu <on|off> [platform] | restart-emulators | host-packages
+// (see README.md).
 import { readLab } from './lab';
 import { qemuState, setQemu } from './qemu';
 import { restartEmulators } from './setup/daemons';
@@ -6,9 +7,10 @@ import { down } from './setup/down';
 import { purge } from './setup/purge';
 import { withLabLock } from './setup/lock';
 import { status } from './setup/status';
-import { up } from './setup/up';
+import { LAB_HOST_PACKAGES, up } from './setup/up';
+import { ensureHostPackages } from './setup/apt';
 
-const usage = 'usage: tsx test/lab/cli.ts up | down [--purge] | status | qemu <on|off> [linux/arm64] | restart-emulators';
+const usage = 'usage: tsx test/lab/cli.ts up | down [--purge] | status | qemu <on|off> [linux/arm64] | restart-emulators | host-packages';
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -32,6 +34,10 @@ async function main(args: string[]): Promise<number> {
       process.stdout.write(`qemu ${platform}: ${qemuState(platform)}\n`);
       return 0;
     }
+    case 'host-packages':
+      // lab:up's first step alone: the host tools it adds (apt-guarded: nothing installed changes)
+      ensureHostPackages(LAB_HOST_PACKAGES);
+      return 0;
     case 'restart-emulators':
       await withLabLock(() => restartEmulators(readLab()));
       return 0;

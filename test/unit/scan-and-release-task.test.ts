@@ -190,8 +190,16 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     assert.equal(JSON.parse(readFileSync(outputs.get('sarifPath')!, 'utf8')).version, '2.1.0');
     assert.deepEqual(
       attachments.map((a) => a.type),
-      ['trivy-json', 'trivy-sarif'],
+      ['trivy-json', 'trivy-sarif', 'containerRelease.v1'],
     );
+    // the Container release tab's record of this image: the decision, its reason and the state read back
+    const record = JSON.parse(readFileSync(attachments[2].file, 'utf8'));
+    assert.equal(record.reference, IMAGE);
+    assert.equal(record.decision.result, 'Passed');
+    assert.equal(record.decision.release, 'quarantine');
+    assert.match(record.decision.reason, /released/i);
+    assert.equal(record.quarantineState, 'Passed');
+    assert.equal(record.outcome, 'succeeded');
     assert.deepEqual(
       testResults.map((t) => t.runTitle),
       [`trivy ${IMAGE}`],

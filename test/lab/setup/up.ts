@@ -24,13 +24,18 @@ import { ensureHosts } from './system';
 import { takeOverOtherLabs } from './takeover';
 import { ensureCa, ensureServerCertificate, installCaTrust } from './tls';
 
+/**
+ * Host tools from the host's own sources, only if missing and only if nothing installed would change: openssl (the
+ * lab CA), ca-certificates (the system store), iproute2 (private bridges), wget (debootstrap of the agent images),
+ * file (tfx-cli asks it the type of files without an extension when the package test packs the extension), chromium
+ * (the browser tests of the Container release tab drive it with playwright-core).
+ */
+export const LAB_HOST_PACKAGES = ['openssl', 'ca-certificates', 'iproute2', 'wget', 'file', 'chromium'];
+
 export async function up(): Promise<EmulatorsResult> {
   const started = Date.now();
   await takeOverOtherLabs();
-  // host tools from the host's own sources, only if missing and only if nothing installed would change: openssl (the
-  // lab CA), ca-certificates (the system store), iproute2 (private bridges), wget (debootstrap of the agent images),
-  // file (tfx-cli asks it the type of files without an extension when the package test packs the extension)
-  ensureHostPackages(['openssl', 'ca-certificates', 'iproute2', 'wget', 'file']);
+  ensureHostPackages(LAB_HOST_PACKAGES);
   ensureEngine();
 
   ensureCa();
