@@ -22,9 +22,10 @@ function taskNames() {
 const args = new Set(process.argv.slice(2));
 
 if (!args.has('--no-typecheck')) {
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')], {
-    stdio: 'inherit',
-  });
+  for (const project of ['tsconfig.json', 'tab/tsconfig.json'])
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, project)], {
+      stdio: 'inherit',
+    });
 }
 
 // `--task <Name>` rebuilds one task and leaves the others in dist/ alone (several people build at once).
@@ -74,6 +75,46 @@ writeFileSync(path.join(dist, 'vss-extension.json'), JSON.stringify(manifest, nu
 for (const file of ['overview.md', 'LICENSE']) cpSync(path.join(root, file), path.join(dist, file));
 rmSync(path.join(dist, 'images'), { recursive: true, force: true });
 cpSync(path.join(root, 'images'), path.join(dist, 'images'), { recursive: true });
+
+// The Container release tab (tab/): one page, one script and one stylesheet under dist/tab/. preact/compat stands in
+// for react (azure-devops-ui's peer) and fonts are left out (no icon fonts): both keep the .vsix within its budget.
+// azure-devops-ui and -api import polyfills for IE11 (fetch, Promise, IntersectionObserver, ...): the browsers Azure
+// DevOps supports have them all, so they are left out of the tab's bundle.
+const noPolyfills = {
+  name: 'no-polyfills',
+  setup(pluginBuild) {
+    const filter = /^(whatwg-fetch|es6-promise\/auto|es6-object-assign\/auto|es6-string-polyfills|intersection-observer|array\.prototype\.find)$/;
+    pluginBuild.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'no-polyfill' }));
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'no-polyfill' }, () => ({ contents: '', loader: 'js' }));
+  },
+};
+if (!only) {
+  const tabDir = path.join(dist, 'tab');
+  rmSync(tabDir, { recursive: true, force: true });
+  mkdirSync(tabDir, { recursive: true });
+  await build({
+    entryPoints: [path.join(root, 'tab', 'main.tsx')],
+    outfile: path.join(tabDir, 'tab.js'),
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: ['chrome100', 'firefox100', 'safari15'],
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    jsx: 'automatic',
+    jsxImportSource: 'preact',
+    alias: { react: 'preact/compat', 'react-dom': 'preact/compat', 'react/jsx-runtime': 'preact/jsx-runtime' },
+    loader: { '.woff': 'empty', '.woff2': 'empty', '.ttf': 'empty', '.eot': 'empty', '.svg': 'empty', '.png': 'empty' },
+    define: { 'process.env.NODE_ENV': '"production"' },
+    plugins: [noPolyfills],
+  });
+  cpSync(path.join(root, 'tab', 'index.html'), path.join(tabDir, 'index.html'));
+  for (const file of ['tab.js', 'tab.css']) {
+    const bytes = readFileSync(path.join(tabDir, file));
+    report.push({ file: `tab/${file}`, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length });
+  }
+}
 
 for (const r of report) console.log(`${r.file.padEnd(40)} ${String(r.bytes).padStart(9)} bytes  ${String(r.gzip).padStart(8)} gzip`);
 if (overBudget) process.exit(1);

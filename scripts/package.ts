@@ -23,18 +23,28 @@ const manifest = readJson<{
   publisher: string;
   id: string;
   version: string;
-  contributions: { properties?: { name?: string } }[];
+  contributions: { type: string; properties?: { name?: string; uri?: string } }[];
   files: { path: string }[];
 }>(path.join(dist, 'vss-extension.json'));
 
 // Every contributed task must be complete in dist/ and listed in files; nothing else is shipped.
-const tasks = manifest.contributions.map((c) => c.properties?.name).filter((n): n is string => !!n);
+const tasks = manifest.contributions
+  .filter((c) => c.type === 'ms.vss-distributed-task.task')
+  .map((c) => c.properties?.name)
+  .filter((n): n is string => !!n);
 const problems: string[] = [];
 for (const folder of tasks) {
   for (const file of ['task.json', 'icon.png', 'index.js']) {
     if (!existsSync(path.join(dist, folder, file))) problems.push(`${folder}/${file} is missing from dist/.`);
   }
   if (!manifest.files.some((f) => f.path === folder)) problems.push(`${folder} is contributed but not listed in "files".`);
+}
+
+// Every page a contribution shows (the Container release tab) must be in dist/ and in an addressable folder of "files".
+for (const uri of manifest.contributions.map((c) => c.properties?.uri).filter((u): u is string => !!u)) {
+  if (!existsSync(path.join(dist, uri))) problems.push(`${uri} is missing from dist/.`);
+  if (!manifest.files.some((f) => uri.startsWith(`${f.path}/`)))
+    problems.push(`${uri} is contributed but its folder is not listed in "files".`);
 }
 
 const current: PackagedState = { extensionVersion: manifest.version, tasks: {} };
