@@ -18,6 +18,7 @@ import {
 } from '../test/lab/agent';
 import { type BuildContext, makeBuildContext } from '../test/lab/base';
 import { labPath } from '../test/lab/engine';
+import { BuildRecorder } from '../test/lab/tab-host/build-records';
 import { LabControl } from '../test/lab/client';
 import { backingDigest, type Lab, readLab } from '../test/lab/lab';
 import { qemuState, setQemu, withQemuOff } from '../test/lab/qemu';
@@ -43,6 +44,8 @@ interface Job {
   buildId: string;
   variables: Record<string, string>;
   runs: TaskRun[];
+  /** The job's timeline and attachments, as the Container release tab reads them (saved when DEMO_BUILD_RECORDS is set). */
+  recorder: BuildRecorder;
 }
 
 /** What the closing table shows for one image. */
@@ -56,6 +59,10 @@ interface Shipped {
 
 function taskHeader(task: TaskName): TaskHeader {
   return JSON.parse(readFileSync(path.join(distTasks, task, 'task.json'), 'utf8')) as TaskHeader;
+}
+
+function taskId(task: TaskName): string {
+  return (JSON.parse(readFileSync(path.join(distTasks, task, 'task.json'), 'utf8')) as { id: string }).id;
 }
 
 /** examples/app as a build context, with the lab's static busybox for amd64 and arm64 beside the Dockerfiles. */
@@ -76,6 +83,7 @@ async function step(job: Job, options: LabTaskOptions & { name?: string; display
   const { name, displayName, ...taskOptions } = options;
   const title = options.entry === 'post.js' ? `Post-job: ${displayName}` : displayName;
   job.log.startStep(title, taskHeader(options.task));
+  const started = new Date();
   const run = await runLabTask(job.lab, {
     cwd: job.context.dir,
     timeoutMs: 600_000,
@@ -85,6 +93,7 @@ async function step(job: Job, options: LabTaskOptions & { name?: string; display
   });
   job.log.finishStep(title);
   job.runs.push(run);
+  job.recorder.step(title, { id: taskId(options.task), name: options.task }, run, started);
   for (const [variable, { value, isOutput, isSecret }] of Object.entries(run.variables)) {
     if (isSecret) continue;
     job.variables[isOutput && name ? `${name}.${variable}` : variable] = value;
@@ -370,6 +379,7 @@ async function main(): Promise<number> {
       'Build.BuildNumber': `demo.${buildId}`,
     },
     runs: [],
+    recorder: new BuildRecorder(Number(buildId), 'Build and release'),
   };
   const pipelineWif = labServiceConnectionNamed(lab, 'pipeline-wif');
   const scannerWif = labServiceConnectionNamed(lab, 'scanner-wif');
@@ -422,6 +432,7 @@ async function main(): Promise<number> {
       const left = await runProcess('docker', ['image', 'ls', '--quiet', '--filter', `reference=${registry}/demo/*:${buildId}`]);
       job.expect.equal('no image of this build is left in the local image store', left.stdout.trim(), '');
     }
+    if (process.env.DEMO_BUILD_RECORDS) job.recorder.save(process.env.DEMO_BUILD_RECORDS);
     job.context.remove();
     rmSync(agentTemp, { recursive: true, force: true });
   }

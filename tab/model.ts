@@ -1,7 +1,13 @@
 // What the tab shows, from the build's timeline and its containerRelease.v1 records: pure functions, no DOM, no SDK.
 // One card per image (its build and scan records joined by digest), cards grouped by the job that built the image,
 // jobs and cards in the timeline's order (order, then start time), never in the order the REST API lists attachments.
-import { RECORD_TYPE, SEVERITY_ORDER, type ContainerReleaseRecord, type FindingRow, type RecordSeverity } from '../src/release-record/record';
+import {
+  RECORD_TYPE,
+  SEVERITY_ORDER,
+  type ContainerReleaseRecord,
+  type FindingRow,
+  type RecordSeverity,
+} from '../src/release-record/record';
 
 /** A timeline record as the Build REST API returns it (enums as numbers, dates as Date or ISO text). */
 export interface TimelineEntry {
@@ -73,17 +79,29 @@ const time = (t: TimelineEntry['startTime']): number => (t ? new Date(t).getTime
 
 /** Timeline order: order, then start time, then name; a stable sort that does not depend on the API's listing. */
 function byTimeline(a: TimelineEntry, b: TimelineEntry): number {
-  return (a.order ?? 0) - (b.order ?? 0) || time(a.startTime) - time(b.startTime) || a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
+  return (
+    (a.order ?? 0) - (b.order ?? 0) || time(a.startTime) - time(b.startTime) || a.name.localeCompare(b.name) || a.id.localeCompare(b.id)
+  );
 }
 
-export function cardStatus(build: ContainerReleaseRecord | undefined, scan: ContainerReleaseRecord | undefined, running: boolean): CardStatus {
+export function cardStatus(
+  build: ContainerReleaseRecord | undefined,
+  scan: ContainerReleaseRecord | undefined,
+  running: boolean,
+): CardStatus {
   if (scan?.decision) {
     const { result, release, reason } = scan.decision;
     if (scan.problems.length > 0) return { kind: 'failed', label: 'Release did not complete', reason };
-    if (result === 'Passed') return { kind: release === 'quarantine' ? 'released' : 'passed', label: release === 'quarantine' ? 'Released' : 'Policy passed (gate only)', reason };
+    if (result === 'Passed')
+      return {
+        kind: release === 'quarantine' ? 'released' : 'passed',
+        label: release === 'quarantine' ? 'Released' : 'Policy passed (gate only)',
+        reason,
+      };
     return { kind: 'rejected', label: release === 'quarantine' ? 'Rejected: stays quarantined' : 'Policy failed (gate only)', reason };
   }
-  if (build?.outcome === 'failed') return { kind: 'refused', label: 'Refused by the platform proof', reason: build.decision?.reason ?? build.problems.join('; ') };
+  if (build?.outcome === 'failed')
+    return { kind: 'refused', label: 'Refused by the platform proof', reason: build.decision?.reason ?? build.problems.join('; ') };
   if (build && !build.digest) return { kind: 'built', label: 'Built, not pushed', reason: build.decision?.reason ?? '' };
   return {
     kind: 'pending',
@@ -139,7 +157,15 @@ export function groupRecords(timeline: readonly TimelineEntry[], records: readon
         };
         groups.set(groupId, group);
       }
-      card = { key, registry: record.registry, repository: record.repository, reference: record.reference, digest: record.digest, tags: [], status: cardStatus(undefined, undefined, running) };
+      card = {
+        key,
+        registry: record.registry,
+        repository: record.repository,
+        reference: record.reference,
+        digest: record.digest,
+        tags: [],
+        status: cardStatus(undefined, undefined, running),
+      };
       cards.set(key, card);
       group.cards.push(card);
     }
@@ -147,7 +173,8 @@ export function groupRecords(timeline: readonly TimelineEntry[], records: readon
     else card.scan = record;
     for (const tag of record.tags) if (!card.tags.includes(tag)) card.tags.push(tag);
   }
-  for (const group of groups.values()) for (const card of group.cards) card.status = cardStatus(card.build, card.scan, group.running || running);
+  for (const group of groups.values())
+    for (const card of group.cards) card.status = cardStatus(card.build, card.scan, group.running || running);
   return [...groups.values()];
 }
 
@@ -171,7 +198,8 @@ export function findingRows(findings: readonly FindingRow[], filter: string, sor
     .sort((a, b) => {
       const va = value(a.row);
       const vb = value(b.row);
-      const c = typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb), undefined, { numeric: true });
+      const c =
+        typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb), undefined, { numeric: true });
       return (descending ? -c : c) || a.index - b.index;
     })
     .map(({ row }) => row);

@@ -78,25 +78,27 @@ function ImageCardView({ card }: { card: ImageCard }) {
     <div class={`cr-card cr-${status.kind}`} data-testid="image-card" data-reference={card.reference}>
       <CustomCard className="flex-grow">
         <h3 class="title-s cr-card-title">{title(card)}</h3>
-        <CardContent className="flex-column cr-card-body">
-          <div class={`cr-status cr-status-${status.kind}`} data-testid="status">
-            <span aria-hidden="true" class="cr-status-icon">
-              {STATUS_ICON[status.kind]}
-            </span>
-            <strong>{status.label}</strong>
-            {card.scan?.quarantineState ? (
-              <Pill size={PillSize.compact} variant={PillVariant.outlined} className="cr-state">
-                quarantine: {card.scan.quarantineState}
-              </Pill>
-            ) : null}
+        <CardContent>
+          <div class="cr-card-body">
+            <div class={`cr-status cr-status-${status.kind}`} data-testid="status">
+              <span aria-hidden="true" class="cr-status-icon">
+                {STATUS_ICON[status.kind]}
+              </span>
+              <strong>{status.label}</strong>
+              {card.scan?.quarantineState ? (
+                <Pill size={PillSize.compact} variant={PillVariant.outlined} className="cr-state">
+                  quarantine: {card.scan.quarantineState}
+                </Pill>
+              ) : null}
+            </div>
+            <p class="cr-reason" data-testid="reason">
+              {status.reason}
+            </p>
+            <References card={card} />
+            <Platforms card={card} />
+            {card.build?.build ? <BuildFacts build={card.build} /> : null}
+            {card.scan?.scan ? <Findings record={card.scan} /> : null}
           </div>
-          <p class="cr-reason" data-testid="reason">
-            {status.reason}
-          </p>
-          <References card={card} />
-          <Platforms card={card} />
-          {card.build?.build ? <BuildFacts build={card.build} /> : null}
-          {card.scan?.scan ? <Findings record={card.scan} /> : null}
         </CardContent>
       </CustomCard>
     </div>
