@@ -83,7 +83,8 @@ cpSync(path.join(root, 'images'), path.join(dist, 'images'), { recursive: true }
 const noPolyfills = {
   name: 'no-polyfills',
   setup(pluginBuild) {
-    const filter = /^(whatwg-fetch|es6-promise\/auto|es6-object-assign\/auto|es6-string-polyfills|intersection-observer|array\.prototype\.find)$/;
+    const filter =
+      /^(whatwg-fetch|es6-promise\/auto|es6-object-assign\/auto|es6-string-polyfills|intersection-observer|array\.prototype\.find)$/;
     pluginBuild.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'no-polyfill' }));
     pluginBuild.onLoad({ filter: /.*/, namespace: 'no-polyfill' }, () => ({ contents: '', loader: 'js' }));
   },

@@ -16,21 +16,21 @@ function listFiles(dir: string, base = dir): string[] {
 
 describe('the packaged extension', function () {
   let root: string;
-  let manifest: { contributions: { properties: { name: string } }[] };
+  let manifest: { contributions: { type: string; properties: { name: string } }[] };
   before(function () {
     this.timeout(300_000);
     root = unpack(currentVsix());
     manifest = JSON.parse(readFileSync(path.join(root, 'extension.vsomanifest'), 'utf8'));
   });
 
-  it('carries only bundles, task.json, icons, the page and the licence', () => {
+  it('carries only bundles, task.json, icons, the page, the Container release tab and the licence', () => {
     const files = listFiles(root);
     assert.ok(!files.some((f) => f.includes('node_modules')), 'node_modules in the package');
     assert.ok(!files.some((f) => f.endsWith('.ts') || f.endsWith('.map')), 'sources in the package');
     for (const f of files)
       assert.match(
         f,
-        /^(extension\.vs(omanifest|ixmanifest)|\[Content_Types\]\.xml|overview\.md|LICENSE|images\/.*\.png|tasks\/[A-Za-z]+\/(task\.json|icon\.png|index\.js|post\.js))$/,
+        /^(extension\.vs(omanifest|ixmanifest)|\[Content_Types\]\.xml|overview\.md|LICENSE|images\/.*\.png|tasks\/[A-Za-z]+\/(task\.json|icon\.png|index\.js|post\.js)|tab\/(index\.html|tab\.js|tab\.css))$/,
       );
   });
 
@@ -45,8 +45,9 @@ describe('the packaged extension', function () {
       /^v20\./,
       "the suite itself must run on the agent's Node 20",
     );
-    assert.ok(manifest.contributions.length > 0, 'no task is contributed yet');
-    for (const contribution of manifest.contributions) {
+    const tasks = manifest.contributions.filter((c) => c.type === 'ms.vss-distributed-task.task');
+    assert.ok(tasks.length > 0, 'no task is contributed yet');
+    for (const contribution of tasks) {
       const taskDir = path.join(root, contribution.properties.name);
       const taskJson = JSON.parse(readFileSync(path.join(taskDir, 'task.json'), 'utf8'));
       for (const stage of ['execution', 'postjobexecution']) {
