@@ -97,7 +97,7 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
       executablePath: CHROMIUM,
       headless: true,
       args: CHROMIUM_ARGS,
-      viewport: { width: 1200, height: 900 },
+      viewport: { width: 1000, height: 720 },
     });
     mkdirSync(screenshotDir, { recursive: true });
   });
@@ -224,6 +224,8 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
     assert.match(await legacy.getByTestId('severity-counts').innerText(), new RegExp(`CRITICAL\\s+${counts.CRITICAL}`));
     assert.match(await legacy.getByTestId('policy').innerText(), /^Fails on CRITICAL, HIGH · trivy /);
 
+    await screenshot(p, 'tab-failed-release.png', legacy);
+
     const table = legacy.getByTestId('findings');
     const firstColumn = () => table.locator('tbody tr td:first-child').allInnerTexts();
     const severities = (await firstColumn()).map((s) => s.trim());
@@ -240,7 +242,6 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
     assert.match(await table.locator('tbody tr').innerText(), new RegExp(`${critical.id}\\s+${critical.package}\\s+${critical.installed}`));
     assert.match(await legacy.getByTestId('finding-count').innerText(), new RegExp(`^1 of ${scan.scan!.total} finding`));
     await legacy.getByRole('textbox').fill('');
-    await screenshot(p, 'tab-failed-release.png', legacy);
     assert.deepEqual(consoleErrors, []);
   });
 
