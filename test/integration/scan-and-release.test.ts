@@ -198,7 +198,12 @@ describe('ScanAndRelease@1 against the lab', function () {
       assert.deepEqual(first.testResults, [{ type: 'JUnit', files: [first.outputs.junitPath] }]);
       assert.equal(first.summaries.length, 1);
       assert.match(readFileSync(first.summaries[0], 'utf8'), /Policy passed/);
-      assert.deepEqual(first.attachments.map((a) => a.type).sort(), ['trivy-json', 'trivy-sarif']);
+      assert.deepEqual(first.attachments.map((a) => a.type).sort(), ['containerRelease.v1', 'trivy-json', 'trivy-sarif']);
+      // the Container release tab's record: this digest, Passed, and the state read back
+      const record = JSON.parse(readFileSync(first.attachments.find((a) => a.type === 'containerRelease.v1')!.path, 'utf8'));
+      assert.equal(record.reference, `${contoso}/${repository}@${digest}`);
+      assert.equal(record.decision.result, 'Passed');
+      assert.equal(record.quarantineState, first.outputs.quarantineState);
     });
 
     it('kept every secret out of the log and out of process arguments', async () => {

@@ -95,7 +95,8 @@ describe('the tasks of this extension', () => {
 
   it('are contributed to the extension only with their folder shipped', () => {
     const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'vss-extension.json'), 'utf8'));
-    for (const contribution of manifest.contributions) {
+    const tasks = manifest.contributions.filter((c: { type: string }) => c.type !== 'ms.vss-build-web.build-results-tab');
+    for (const contribution of tasks) {
       assert.equal(contribution.type, 'ms.vss-distributed-task.task');
       assert.deepEqual(contribution.targets, ['ms.vss-distributed-task.tasks']);
       const folder: string = contribution.properties.name;
@@ -106,5 +107,16 @@ describe('the tasks of this extension', () => {
       );
     }
     for (const file of manifest.files) assert.ok(!/node_modules|\.ts$|^src/.test(file.path), `${file.path} must not ship`);
+  });
+
+  it('the Container release tab shows on the build results page of builds that ran one of them', () => {
+    const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'vss-extension.json'), 'utf8'));
+    const tabs = manifest.contributions.filter((c: { type: string }) => c.type === 'ms.vss-build-web.build-results-tab');
+    assert.equal(tabs.length, 1);
+    assert.deepEqual(tabs[0].targets, ['ms.vss-build-web.build-results-view']);
+    assert.deepEqual([...tabs[0].properties.supportsTasks].sort(), taskFolders.map((f) => read(f).id).sort());
+    assert.equal(tabs[0].properties.uri, 'tab/index.html');
+    assert.ok(existsSync(path.join(repoRoot, 'tab', 'index.html')));
+    assert.ok(manifest.files.some((f: { path: string; addressable?: boolean }) => f.path === 'tab' && f.addressable));
   });
 });
