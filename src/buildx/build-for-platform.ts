@@ -2,6 +2,17 @@
 // platforms, push, then prove from the registry that what was pushed runs on those platforms (src/image/verify.ts).
 // The task shell reads the inputs and the connection and hands in the context; tests hand in fakes.
 import { readFileSync } from 'node:fs';
+import { buildWithAcrTasks } from '../acr-tasks/build';
+import {
+  type AcrTasksOptions,
+  type Engine,
+  ENGINES,
+  parseQueueTimeout,
+  parseRunTimeout,
+  QUEUE_TIMEOUT_INPUT,
+  refuseUnsupported,
+  RUN_TIMEOUT_INPUT,
+} from '../acr-tasks/options';
 import { type RegistryConnection, registryOfConnection, signInToRegistry } from '../acr/signin';
 import type { Outcome, TaskContext } from '../context';
 import { BUILT_BY_JOB_LABEL } from '../docker/built-images';
@@ -45,6 +56,9 @@ export interface BuildForPlatformInputs {
   connection: RegistryConnection | undefined;
   builder: BuilderChoice;
   verify: boolean;
+  /** buildx on the agent, or acrTasks: the build in Azure (src/acr-tasks), no docker on the agent. */
+  engine: Engine;
+  acrTasks: AcrTasksOptions;
 }
 
 /** Reads and checks every input before anything runs; a bad one throws an InputError naming it and the fix. */
@@ -69,7 +83,10 @@ export function readBuildForPlatformInputs(
   for (const secret of secrets) if (secret.kind === 'env') agent.registerSecret(env[secret.variable]);
   const target = inputs.parse('target', parseTarget);
   const userLabels = inputs.parse('labels', () => parseLabels(inputs.lines('labels')));
-  const cache = inputs.choice('cache', CACHE_MODES);
+  const engine = inputs.choice('engine', ENGINES);
+  const cacheGiven = inputs.choice('cache', ['auto', ...CACHE_MODES] as const);
+  // auto: the registry cache with buildx; none with ACR Tasks, whose runs start on a fresh agent
+  const cache = cacheGiven === 'auto' ? (engine === 'acrTasks' ? 'none' : 'registry') : cacheGiven;
   const cacheRef = inputs.parse('cacheRef', (value) => parseCacheRef(value, registry, repository));
   const attestations = inputs.choice('attestations', ATTESTATIONS);
   const builder = inputs.parse('builder', parseBuilder);
@@ -103,7 +120,21 @@ export function readBuildForPlatformInputs(
     attestations,
     extraArguments,
   };
-  return { request, connection, builder, verify: inputs.bool('verifyPlatforms') };
+  // checked whatever the engine, so a typo fails before anything runs
+  const acrTasks: AcrTasksOptions = {
+    queueTimeoutSeconds: inputs.parse(QUEUE_TIMEOUT_INPUT, parseQueueTimeout),
+    runTimeoutSeconds: inputs.parse(RUN_TIMEOUT_INPUT, parseRunTimeout),
+  };
+  if (engine === 'acrTasks') {
+    refuseUnsupported(request, {
+      userLabels: userLabels.size,
+      cacheGiven,
+      cacheRefGiven: inputs.string('cacheRef') !== undefined,
+      builder,
+      extraArguments,
+    });
+  }
+  return { request, connection, builder, verify: inputs.bool('verifyPlatforms'), engine, acrTasks };
 }
 
 /** Signs in, builds, pushes and proves the platforms; outputs are set only for an image that passed (or was not checked). */
@@ -111,6 +142,11 @@ export async function buildForPlatform(inputs: BuildForPlatformInputs, context: 
   const { request, builder } = inputs;
   const credentials = await signIn(request, inputs.connection, context);
   const workDir = context.agent.tempDir('build-for-platform');
+  if (inputs.engine === 'acrTasks') {
+    const options = { connection: inputs.connection, credentials, options: inputs.acrTasks, workDir };
+    const result = await buildWithAcrTasks(request, options, context);
+    return proveAndPublish(request, result, { ...context, workDir, verify: inputs.verify, credentials });
+  }
   return withDockerConfig(
     credentials ? [credentials] : [],
     async ({ DOCKER_CONFIG }) => {
@@ -149,7 +185,7 @@ async function signIn(
 }
 
 /** The task's context with the job's DOCKER_CONFIG in env, and what the build needs beyond it. */
-interface RunContext extends TaskContext {
+export interface RunContext extends TaskContext {
   workDir: string;
   verify: boolean;
   credentials: RegistryCredentials | undefined;
@@ -176,6 +212,12 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
   const result = await buildImage(request, capabilities, context).catch((error: unknown) => {
     throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
   });
+  return proveAndPublish(request, result, context);
+}
+
+/** The tail of both engines: the summary, the platform proof of what was pushed, and the outputs. */
+export async function proveAndPublish(request: BuildRequest, result: BuildResult, context: RunContext): Promise<Outcome> {
+  const { logger, agent } = context;
   for (const warning of result.warnings) logger.warn(warning);
   const name = imageName(request);
   const summary = (verification?: Verification, verifySkipped?: string, verifyMs?: number) => {

@@ -150,7 +150,7 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
       ['a missing Dockerfile', { dockerfile: 'Missing.Dockerfile' }, /^Input 'dockerfile': 'Missing\.Dockerfile' was not found/],
       ['a missing context', { buildContext: 'no/such/dir' }, /^Input 'buildContext': the directory 'no\/such\/dir' does not exist/],
       ['a build arg without =', { buildArgs: 'VERSION=1\nDEBUG' }, /^Input 'buildArgs': 'DEBUG' has no '='/],
-      ['an unknown cache', { cache: 'gha' }, /^Input 'cache': 'gha' is not one of registry, inline, none/],
+      ['an unknown cache', { cache: 'gha' }, /^Input 'cache': 'gha' is not one of auto, registry, inline, none/],
       ['unknown attestations', { attestations: 'sbom' }, /^Input 'attestations': 'sbom' is not one of none, provenance, provenance\+sbom/],
       [
         'a registry URL',
