@@ -114,8 +114,10 @@ export class ArmClient {
       REGISTRIES_API_VERSION,
     );
     for (let page = 0; url && page < 100; page++) {
-      const body: { value?: { id: string; name: string; properties?: { loginServer?: string } }[]; nextLink?: string } =
-        await this.json('GET', url);
+      const body: { value?: { id: string; name: string; properties?: { loginServer?: string } }[]; nextLink?: string } = await this.json(
+        'GET',
+        url,
+      );
       const found = body.value?.find((r) => r.properties?.loginServer?.toLowerCase() === wanted);
       if (found) return { id: found.id, name: found.name, loginServer: found.properties!.loginServer! };
       url = body.nextLink ? this.sameHost(body.nextLink) : undefined;
@@ -187,7 +189,9 @@ export class ArmClient {
         return { afterMs: error.response && retryAfterMs(error.response.headers), reason: `${error.status} from Resource Manager` };
       },
       onRetry: ({ attempt, delayMs, reason }) =>
-        this.options.logger?.warn(`Resource Manager: ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`),
+        this.options.logger?.warn(
+          `Resource Manager: ${reason}; trying again in ${Math.round(delayMs / 100) / 10} s (attempt ${attempt + 1}).`,
+        ),
     });
   }
 }

@@ -151,10 +151,14 @@ export async function buildWithAcrTasks(request: BuildRequest, run: AcrTasksRun,
   if (request.push) {
     for (const image of platformImages) {
       if (!image.digest)
-        throw new Error(`ACR run ${image.runId} succeeded but reported no digest for ${request.registry}/${request.repository}; refusing to go on.`);
+        throw new Error(
+          `ACR run ${image.runId} succeeded but reported no digest for ${request.registry}/${request.repository}; refusing to go on.`,
+        );
     }
     digest = multi
-      ? await logger.group('Join the platforms into one index', () => joinIndex(request, platformImages as Joined[], run.credentials, context))
+      ? await logger.group('Join the platforms into one index', () =>
+          joinIndex(request, platformImages as Joined[], run.credentials, context),
+        )
       : platformImages[0].digest;
   }
 

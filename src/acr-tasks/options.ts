@@ -25,7 +25,8 @@ export const RUN_TIMEOUT_INPUT = 'acrTasksTimeout';
 
 export function parseQueueTimeout(value: string | undefined): number {
   const seconds = Number(value ?? '600');
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86_400) throw new Error(`'${value}' is not a number of seconds from 1 to 86400.`);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 86_400)
+    throw new Error(`'${value}' is not a number of seconds from 1 to 86400.`);
   return seconds;
 }
 
@@ -94,7 +95,8 @@ export function refuseUnsupported(request: BuildRequest, extras: RequestedExtras
       'Set cache: auto or none, or use engine: buildx.',
     );
   if (extras.cacheRefGiven) refuse('cacheRef', 'has no cache to store', 'Remove cacheRef, or use engine: buildx.');
-  if (extras.builder.kind !== 'default') refuse('builder', "builds in Azure, not on the agent's builder", 'Remove builder, or use engine: buildx.');
+  if (extras.builder.kind !== 'default')
+    refuse('builder', "builds in Azure, not on the agent's builder", 'Remove builder, or use engine: buildx.');
   if (extras.extraArguments.length > 0)
     refuse('arguments', 'takes no buildx command-line arguments', 'Remove arguments, or use engine: buildx.');
   if (request.attestations !== 'none')

@@ -1,5 +1,6 @@
 // The lab control API (http://127.0.0.1:8089/_lab/...): health, faults, audit, reset, policy, quarantine records.
 import type { AcrEmulator } from './acr';
+import type { AcrTasksEmulator } from './acr-tasks';
 import type { AbacAssignment, DisallowedStatus, FreshState, RegistryPolicy } from './acr/store';
 import { type AbacRoleName, type RepositoryCondition, abacRoleNames, parseCondition, repositoryNameAttribute } from './acr/scopes';
 import type { LabConfig } from './config';
@@ -11,6 +12,8 @@ export interface ControlDependencies {
   faults: FaultTable;
   audit: AuditLog;
   acr: AcrEmulator;
+  /** ACR Tasks on https://127.0.0.1 (optional: older callers construct the API without it). */
+  acrTasks?: AcrTasksEmulator;
   startedAt: string;
   hosts: () => string[];
 }
@@ -57,6 +60,7 @@ export class ControlApi {
       faults.clear();
       audit.clear();
       acr.policies.reset();
+      this.deps.acrTasks?.resetBehaviours();
       return sendJson(res, 200, { ok: true, auditSeq: audit.lastSeq });
     }
     if (route === '/_lab/policy') {
@@ -77,6 +81,32 @@ export class ControlApi {
       const record = acr.store.record(registry, repository, digest);
       if (!record) return sendJson(res, 404, { error: `no quarantine record for ${registry}/${repository}@${digest}` });
       return sendJson(res, 200, { ...record, tags: acr.store.tagsOf(registry, repository, digest), policy: acr.policies.get(registry) });
+    }
+    const acrTasks = this.deps.acrTasks;
+    if (route === '/_lab/acr-tasks' && acrTasks) {
+      if (method === 'GET') {
+        const registries = config.registryNames();
+        return sendJson(res, 200, Object.fromEntries(registries.map((name) => [name, acrTasks.behaviour(name)])));
+      }
+      if (method === 'POST') {
+        const body = (await readJsonSafe(exchange)) as { registry?: unknown; tasksAllowed?: unknown; queueMs?: unknown } | undefined;
+        const registry = String(body?.registry ?? '');
+        if (!config.registryNames().includes(registry)) return sendJson(res, 400, { error: `unknown registry '${registry}'` });
+        const changes: { tasksAllowed?: boolean; queueMs?: number } = {};
+        if (body?.tasksAllowed !== undefined) {
+          if (typeof body.tasksAllowed !== 'boolean') return sendJson(res, 400, { error: 'tasksAllowed must be a boolean' });
+          changes.tasksAllowed = body.tasksAllowed;
+        }
+        if (body?.queueMs !== undefined) {
+          if (typeof body.queueMs !== 'number' || !Number.isInteger(body.queueMs) || body.queueMs < -1)
+            return sendJson(res, 400, { error: 'queueMs must be an integer >= -1 (-1: queued for ever)' });
+          changes.queueMs = body.queueMs;
+        }
+        return sendJson(res, 200, acrTasks.setBehaviour(registry, changes));
+      }
+    }
+    if (route === '/_lab/acr-tasks/runs' && method === 'GET' && acrTasks) {
+      return sendJson(res, 200, acrTasks.listRuns(url.searchParams.get('registry') ?? undefined));
     }
     sendJson(res, 404, { error: `${method} ${url.pathname} is not a control API route` });
   }

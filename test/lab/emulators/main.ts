@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { AcrEmulator } from './acr';
 import { acrError } from './acr/errors';
+import { ARM_HOST, AcrTasksEmulator } from './acr-tasks';
 import { LabConfig } from './config';
 import { ControlApi } from './control';
 import { DevOpsEmulator, federatedCredentialsFor } from './devops';
@@ -20,7 +21,7 @@ import { ImdsEmulator } from './imds';
 import { loadOrCreateSigningKey } from './keys';
 import { ReleasesServer } from './releases';
 
-type Service = 'acr' | 'entra' | 'devops' | 'releases' | 'imds';
+type Service = 'acr' | 'entra' | 'devops' | 'releases' | 'imds' | 'arm';
 
 function portOf(url: string | undefined, fallback: number): number {
   try {
@@ -55,6 +56,7 @@ function main(): void {
   });
   const acr = new AcrEmulator(config, loadOrCreateSigningKey(stateDir, 'acr'), entra);
   const imds = new ImdsEmulator(config, entra);
+  const acrTasks = new AcrTasksEmulator(config, entra);
   const releases = new ReleasesServer(config);
   const faults = new FaultTable();
   const audit = new AuditLog();
@@ -68,6 +70,7 @@ function main(): void {
     if (host === hostOf(config.authorityHost, 'login.lab.test')) return 'entra';
     if (host === hostOf(lab().azureDevOps?.collectionUri, 'dev.azure.lab.test')) return 'devops';
     if (host === hostOf(lab().releasesBaseUrl, 'releases.lab.test')) return 'releases';
+    if (host === ARM_HOST) return 'arm';
     return undefined;
   }
 
@@ -77,9 +80,10 @@ function main(): void {
     hostOf(lab().azureDevOps?.collectionUri, 'dev.azure.lab.test'),
     hostOf(lab().releasesBaseUrl, 'releases.lab.test'),
     `127.0.0.1:${imdsPort}`,
+    ARM_HOST,
   ];
 
-  const control = new ControlApi({ config, faults, audit, acr, startedAt, hosts: emulatedHosts });
+  const control = new ControlApi({ config, faults, audit, acr, acrTasks, startedAt, hosts: emulatedHosts });
 
   async function serveEmulated(req: IncomingMessage, res: ServerResponse, imdsServer: boolean): Promise<void> {
     const host = imdsServer ? `127.0.0.1:${imdsPort}` : requestHost(req);
@@ -121,6 +125,8 @@ function main(): void {
           return releases.handle(exchange);
         case 'imds':
           return imds.handle(exchange);
+        case 'arm':
+          return await acrTasks.handle(exchange);
         default:
           return sendJson(res, 421, { error: `${host} is not an emulated host` });
       }
