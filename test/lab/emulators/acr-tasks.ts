@@ -16,7 +16,6 @@ import { bearerToken, type Exchange, readBody, sendJson } from './http';
 
 /** The host the routes answer on (Host header), and the base of every URL they give out. */
 export const ARM_HOST = '127.0.0.1';
-const BASE = `https://${ARM_HOST}`;
 const RESOURCE_GROUP = 'lab-rg';
 const STORAGE_PREFIX = '/labstorage/';
 const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.azure.com/', 'https://management.core.windows.net/'];
@@ -142,7 +141,7 @@ export class AcrTasksEmulator {
       req.resume();
       const day = new Date().toISOString().slice(0, 10).replace(/-/g, '') + '0000';
       const relativePath = `source/${day}/${randomUUID()}.tar.gz`;
-      return sendJson(res, 200, { uploadUrl: this.sasUrl(`${registry.split('.')[0]}/${relativePath}`, 'cw'), relativePath });
+      return sendJson(res, 200, { uploadUrl: this.sasUrl(exchange, `${registry.split('.')[0]}/${relativePath}`, 'cw'), relativePath });
     }
     if (action === 'scheduleRun' && method === 'POST') return this.scheduleRun(exchange, registry, registryId);
     const runMatch = /^runs\/([^/]+)(?:\/(listLogSasUrl|cancel))?$/.exec(action);
@@ -152,7 +151,7 @@ export class AcrTasksEmulator {
       if (!runMatch[2] && method === 'GET') return sendJson(res, 200, this.runResource(run));
       if (runMatch[2] === 'listLogSasUrl' && method === 'POST') {
         req.resume();
-        return sendJson(res, 200, { logLink: this.sasUrl(`${registry.split('.')[0]}/logs/${run.runId}/rawtext.log`, 'r') });
+        return sendJson(res, 200, { logLink: this.sasUrl(exchange, `${registry.split('.')[0]}/logs/${run.runId}/rawtext.log`, 'r') });
       }
       if (runMatch[2] === 'cancel' && method === 'POST') {
         req.resume();
@@ -377,7 +376,8 @@ export class AcrTasksEmulator {
     });
   }
 
-  private sasUrl(blobPath: string, permissions: string): string {
+  /** A SAS URL on the host the request came to (443 in the lab's emulators, any port for a server of a test's own). */
+  private sasUrl(exchange: Exchange, blobPath: string, permissions: string): string {
     const expiry = new Date(Date.now() + SAS_LIFETIME_MS).toISOString().replace(/\.\d+Z$/, 'Z');
     const query = new URLSearchParams({
       sv: '2021-08-06',
@@ -386,7 +386,7 @@ export class AcrTasksEmulator {
       sp: permissions,
       sig: this.signature(blobPath, permissions, expiry),
     });
-    return `${BASE}${STORAGE_PREFIX}${blobPath}?${query.toString()}`;
+    return `https://${exchange.req.headers.host ?? ARM_HOST}${STORAGE_PREFIX}${blobPath}?${query.toString()}`;
   }
 
   private signature(blobPath: string, permissions: string, expiry: string): string {
