@@ -145,7 +145,12 @@ export async function buildForPlatform(inputs: BuildForPlatformInputs, context: 
   if (inputs.engine === 'acrTasks') {
     const options = { connection: inputs.connection, credentials, options: inputs.acrTasks, workDir };
     const result = await buildWithAcrTasks(request, options, context);
-    return proveAndPublish(request, result, { ...context, workDir, verify: inputs.verify, credentials });
+    return proveAndPublish(
+      request,
+      result,
+      { name: 'ACR Tasks', driver: 'acrTasks' },
+      { ...context, workDir, verify: inputs.verify, credentials },
+    );
   }
   return withDockerConfig(
     credentials ? [credentials] : [],
@@ -212,11 +217,16 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
   const result = await buildImage(request, capabilities, context).catch((error: unknown) => {
     throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
   });
-  return proveAndPublish(request, result, context);
+  return proveAndPublish(request, result, { name: info.name, driver: info.driver }, context);
 }
 
 /** The tail of both engines: the summary, the platform proof of what was pushed, and the outputs. */
-export async function proveAndPublish(request: BuildRequest, result: BuildResult, context: RunContext): Promise<Outcome> {
+export async function proveAndPublish(
+  request: BuildRequest,
+  result: BuildResult,
+  builder: { name: string; driver?: string },
+  context: RunContext,
+): Promise<Outcome> {
   const { logger, agent } = context;
   for (const warning of result.warnings) logger.warn(warning);
   const name = imageName(request);
@@ -226,7 +236,7 @@ export async function proveAndPublish(request: BuildRequest, result: BuildResult
       buildRecord({
         ...request,
         ...result,
-        builder: info,
+        builder,
         cache: { mode: request.cache, ref: request.cache === 'registry' ? request.cacheRef : undefined, use: result.cache },
         pushMs: result.digest ? result.durationMs - result.buildMs : undefined,
         verification,
