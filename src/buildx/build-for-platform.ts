@@ -39,10 +39,12 @@ import {
   parseCacheRef,
   parseLabels,
   parseRepository,
+  parseSbomGenerator,
   parseSecrets,
   parseTags,
   parseTarget,
   pipelineLabels,
+  PROVENANCE_MODES,
   publicRepositoryUri,
   resolveContext,
   resolveDockerfile,
@@ -89,6 +91,8 @@ export function readBuildForPlatformInputs(
   const cache = cacheGiven === 'auto' ? (engine === 'acrTasks' ? 'none' : 'registry') : cacheGiven;
   const cacheRef = inputs.parse('cacheRef', (value) => parseCacheRef(value, registry, repository));
   const attestations = inputs.choice('attestations', ATTESTATIONS);
+  const provenanceMode = inputs.choice('provenanceMode', PROVENANCE_MODES);
+  const sbomGenerator = inputs.parse('sbomGenerator', parseSbomGenerator);
   const builder = inputs.parse('builder', parseBuilder);
   const extraArguments = inputs.parse('arguments', (value) => checkExtraArguments(splitArguments(value ?? ''), { cache }));
 
@@ -118,6 +122,8 @@ export function readBuildForPlatformInputs(
     cache,
     cacheRef,
     attestations,
+    provenanceMode,
+    sbomGenerator,
     extraArguments,
   };
   // checked whatever the engine, so a typo fails before anything runs

@@ -1,7 +1,7 @@
 // The `docker buildx build` command line, built by one pure function from the request and the builder's abilities,
 // so every combination of inputs is a row in a table test (build-push-action's context.test.ts is the model).
 import { formatPlatform, type Platform } from '../platform/platform';
-import type { Attestations, BuildArg, BuildSecret, CacheMode } from './options';
+import type { Attestations, BuildArg, BuildSecret, CacheMode, ProvenanceMode } from './options';
 import { ATTESTATIONS_SINCE, hasAttestationFlags } from './capabilities';
 
 export interface BuildRequest {
@@ -21,6 +21,10 @@ export interface BuildRequest {
   /** Used with cache 'registry'. */
   cacheRef: string;
   attestations: Attestations;
+  /** Provenance mode=min or mode=max (with attestations other than none). */
+  provenanceMode?: ProvenanceMode;
+  /** The SBOM generator image; undefined for BuildKit's default (docker/buildkit-syft-scanner). */
+  sbomGenerator?: string;
   /** The builder to pass as --builder (a named one, or the temporary one made for an endpoint). */
   builder?: string;
   extraArguments: string[];
@@ -113,8 +117,9 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
       `buildx ${capabilities.buildxVersion} cannot attach attestations (${ATTESTATIONS_SINCE} or later can); '${request.attestations}' was dropped.`,
     );
   } else {
-    args.push('--attest', 'type=provenance,mode=min');
-    if (request.attestations === 'provenance+sbom') args.push('--attest', 'type=sbom');
+    args.push('--attest', `type=provenance,mode=${request.provenanceMode ?? 'min'}`);
+    if (request.attestations === 'provenance+sbom')
+      args.push('--attest', request.sbomGenerator ? `type=sbom,generator=${request.sbomGenerator}` : 'type=sbom');
   }
 
   args.push('--metadata-file', step.metadataFile);

@@ -16,6 +16,8 @@ export type Attestations = 'none' | 'provenance' | 'provenance+sbom';
 
 export const CACHE_MODES: readonly CacheMode[] = ['registry', 'inline', 'none'];
 export const ATTESTATIONS: readonly Attestations[] = ['none', 'provenance', 'provenance+sbom'];
+export type ProvenanceMode = 'min' | 'max';
+export const PROVENANCE_MODES: readonly ProvenanceMode[] = ['min', 'max'];
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SECRET_ID = /^[A-Za-z0-9_.-]+$/;
@@ -111,6 +113,20 @@ export function parseCacheRef(value: string | undefined, registry: string, repos
   if (!match) throw new Error(`'${value}' is not an image reference with a tag, e.g. ${registry}/${repository}:buildcache.`);
   validateRepository(match[2]);
   validateTag(match[3]);
+  return value;
+}
+
+/** An SBOM generator image reference (registry/repository[:tag][@digest]); empty for BuildKit's default. */
+export function parseSbomGenerator(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (
+    !/^[a-z0-9][a-z0-9._-]*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/.test(
+      value,
+    )
+  )
+    throw new Error(
+      `'${value}' is not an image reference with its registry, e.g. contoso.azurecr.io/mirror/buildkit-syft-scanner:stable-1 (leave it empty for docker/buildkit-syft-scanner).`,
+    );
   return value;
 }
 

@@ -13,6 +13,8 @@ import { labSecrets, labServiceConnection, runLabTask, type LabServiceConnection
 import { makeBuildContext, type BuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
 import { backingDigest, readLab, type Lab } from '../lab/lab';
+import { ensureSbomGenerator } from '../lab/sbom-generator';
+import type { Index, Manifest } from '../../src/registry/oci';
 import { startPrivateDaemon, type PrivateDaemon } from './build-for-platform-daemon';
 
 const contoso = 'contoso.azurecr.io';
@@ -48,6 +50,15 @@ async function registryManifest(
   });
   assert.equal(response.status, 200);
   return (await response.json()) as { mediaType?: string };
+}
+
+/** A manifest (by digest) or a blob, as JSON, from the backing registry (behind the emulators, no quarantine there). */
+async function backingJson(lab: Lab, repository: string, digest: string, kind: 'manifests' | 'blobs' = 'manifests'): Promise<unknown> {
+  const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/${kind}/${digest}`, {
+    headers: { Accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' },
+  });
+  assert.equal(response.status, 200, `${kind} ${digest}`);
+  return response.json();
 }
 
 describe('BuildForPlatform@1 (lab)', function () {
@@ -352,6 +363,75 @@ describe('BuildForPlatform@1 (lab)', function () {
       readFileSync(watched.run.summaries[0], 'utf8'),
       /passed: the registry holds exactly linux\/amd64 \(\+1 attestation manifests\)/,
     );
+    // mode=min by default: the provenance names the sources, not the build steps
+    const attestation = (index.manifests ?? []).find((m) => m.platform?.os === 'unknown') as { digest: string };
+    const manifest = (await backingJson(lab, repository, attestation.digest)) as Manifest;
+    const provenance = (await backingJson(lab, repository, manifest.layers[0].digest, 'blobs')) as { predicate: { buildConfig?: unknown } };
+    assert.equal(provenance.predicate.buildConfig, undefined);
+  });
+
+  it('attaches provenance (mode=max) and an SBOM per platform listing the image files, in the pushed index; the proof sets them aside', async () => {
+    const repository = uniqueRepository('sbom');
+    const generator = await ensureSbomGenerator(lab);
+    const watched = await build({
+      context: context(),
+      inputs: {
+        registry: fabrikam,
+        repository,
+        platforms: 'linux/amd64,linux/arm64',
+        attestations: 'provenance+sbom',
+        provenanceMode: 'max',
+        sbomGenerator: generator,
+      },
+      connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+    });
+    assertSucceeded(watched.run);
+    assertNoLeak(watched);
+    assert.match(watched.run.log, /--attest type=provenance,mode=max --attest type=sbom,generator=127\.0\.0\.1:5000\/lab\/sbom-generator:/);
+    assert.match(
+      readFileSync(watched.run.summaries[0], 'utf8'),
+      /passed: the registry holds exactly linux\/amd64, linux\/arm64 \(\+2 attestation manifests\)/,
+    );
+
+    const index = (await backingJson(lab, repository, watched.run.outputs.imageDigest)) as Index;
+    const images = index.manifests.filter((m) => m.platform?.os === 'linux');
+    const attestations = index.manifests.filter((m) => m.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest');
+    assert.equal(images.length, 2);
+    assert.equal(attestations.length, 2);
+    for (const image of images) {
+      const architecture = image.platform?.architecture as 'amd64' | 'arm64';
+      const attestation = attestations.find((a) => a.annotations?.['vnd.docker.reference.digest'] === image.digest);
+      assert.ok(attestation, `an attestation manifest refers to the ${architecture} image`);
+      assert.deepEqual(attestation.platform, { os: 'unknown', architecture: 'unknown' });
+      const manifest = (await backingJson(lab, repository, attestation.digest)) as Manifest;
+      const layer = (type: string) => {
+        const found = manifest.layers.find((l) => l.annotations?.['in-toto.io/predicate-type'] === type);
+        assert.ok(found, `${architecture}: an in-toto layer of ${type}`);
+        assert.equal(found.mediaType, 'application/vnd.in-toto+json');
+        return found;
+      };
+      const sbom = (await backingJson(lab, repository, layer('https://spdx.dev/Document').digest, 'blobs')) as {
+        subject: { digest: { sha256: string } }[];
+        predicate: { spdxVersion: string; files: { fileName: string; checksums: { checksumValue: string }[] }[] };
+      };
+      assert.equal(sbom.predicate.spdxVersion, 'SPDX-2.3');
+      const files = new Map(sbom.predicate.files.map((f) => [f.fileName.replace(/^\.\//, '/'), f.checksums[0].checksumValue]));
+      for (const file of ['/bin/busybox', '/built.txt', '/www/index.html'])
+        assert.ok(files.has(file), `${architecture}: the SBOM lists ${file}`);
+      const busybox = createHash('sha1')
+        .update(readFileSync(path.join(lab.baseDir, architecture, 'busybox')))
+        .digest('hex');
+      assert.equal(files.get('/bin/busybox'), busybox, `${architecture}: the SBOM's busybox is the ${architecture} one`);
+      assert.deepEqual(
+        sbom.subject.map((s) => `sha256:${s.digest.sha256}`),
+        [image.digest],
+        'the SBOM is about this platform image',
+      );
+      const provenance = (await backingJson(lab, repository, layer('https://slsa.dev/provenance/v0.2').digest, 'blobs')) as {
+        predicate: { buildConfig?: { llbDefinition?: unknown[] } };
+      };
+      assert.ok((provenance.predicate.buildConfig?.llbDefinition ?? []).length > 0, 'mode=max records the build steps');
+    }
   });
 
   it('signs in with a Docker registry connection (the ACR admin user), taking the registry from the connection', async () => {

@@ -152,6 +152,12 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
       ['a build arg without =', { buildArgs: 'VERSION=1\nDEBUG' }, /^Input 'buildArgs': 'DEBUG' has no '='/],
       ['an unknown cache', { cache: 'gha' }, /^Input 'cache': 'gha' is not one of auto, registry, inline, none/],
       ['unknown attestations', { attestations: 'sbom' }, /^Input 'attestations': 'sbom' is not one of none, provenance, provenance\+sbom/],
+      ['an unknown provenance mode', { provenanceMode: 'full' }, /^Input 'provenanceMode': 'full' is not one of min, max/],
+      [
+        'an SBOM generator without its registry',
+        { attestations: 'provenance+sbom', sbomGenerator: 'https://contoso.azurecr.io/syft' },
+        /^Input 'sbomGenerator': 'https:\/\/contoso\.azurecr\.io\/syft' is not an image reference with its registry/,
+      ],
       [
         'a registry URL',
         { registry: 'https://contoso.azurecr.io' },
