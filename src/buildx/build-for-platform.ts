@@ -24,7 +24,8 @@ import { RegistryClient, RegistryError } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
 import { validateLoginServer } from '../registry/reference';
 import { checkExtraArguments, splitArguments } from './arguments';
-import { buildImage, type BuildResult } from './build';
+import { buildImage, type BuildResult, type RegistryLookup } from './build';
+import { isIndex } from '../registry/oci';
 import { builderPlatforms } from './builder';
 import { otherOsPlatformMessage, otherOsPlatforms, probeBuilder, unsupportedPlatformMessage, unsupportedPlatforms } from './capabilities';
 import { explainBuildFailure } from './failures';
@@ -195,6 +196,24 @@ async function signIn(
   });
 }
 
+/** What the registry holds under a reference of this image (`name:tag`, `name@digest`), asked before a failed push is repeated. */
+function registryLookup(request: BuildRequest, context: RunContext): RegistryLookup {
+  const client = new RegistryClient({
+    registry: request.registry,
+    credentials: context.credentials,
+    logger: context.logger,
+    http: context.http,
+  });
+  const ref = (reference: string) => reference.slice(imageName(request).length + 1);
+  return {
+    tagDigest: async (reference) => (await client.headManifest(request.repository, ref(reference)))?.digest,
+    indexChildren: async (reference) => {
+      const fetched = await client.getManifest(request.repository, ref(reference));
+      return isIndex(fetched.json, fetched.mediaType) ? fetched.json.manifests.map((child) => child.digest) : undefined;
+    },
+  };
+}
+
 /** The task's context with the job's DOCKER_CONFIG in env, and what the build needs beyond it. */
 export interface RunContext extends TaskContext {
   workDir: string;
@@ -220,9 +239,11 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
     logger.info(agent.loc('PlatformsCheckSkipped', missing.map(formatPlatform).join(', ')));
   }
 
-  const result = await buildImage(request, capabilities, context).catch((error: unknown) => {
-    throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
-  });
+  const result = await buildImage(request, capabilities, { ...context, registry: registryLookup(request, context) }).catch(
+    (error: unknown) => {
+      throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
+    },
+  );
   return proveAndPublish(request, result, { name: info.name, driver: info.driver }, context);
 }
 

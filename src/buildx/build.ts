@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { TaskContext } from '../context';
 import { formatPlatform, type Platform } from '../platform/platform';
 import { runChecked } from '../process/exec';
+import { runRetried } from '../process/retry-command';
 import {
   buildCommand,
   imageName,
@@ -57,12 +58,42 @@ export function planBuild(request: BuildRequest, capabilities: BuilderCapabiliti
   };
 }
 
+/** What the registry holds, asked before a failed push is repeated (a lost answer must not push twice). */
+export interface RegistryLookup {
+  /** The digest a tag (`name:tag`) points to, or undefined. */
+  tagDigest(reference: string): Promise<string | undefined>;
+  /** The child digests of the index at this digest (`name@digest`), or undefined when it is not an index. */
+  indexChildren(reference: string): Promise<string[] | undefined>;
+}
+
 /** env is docker's complete environment: the job's, with this job's DOCKER_CONFIG. */
 export type BuildContext = Pick<TaskContext, 'runner' | 'env' | 'logger'> & {
   docker?: string;
   /** Where metadata files go. */
   workDir: string;
+  /** Lets a failed push be retried only when the registry does not already hold its result. */
+  registry?: RegistryLookup;
+  /** Waits between retries (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
 };
+
+/** BuildKit's plain progress names each manifest it pushed: `pushing manifest for <name:tag>@sha256:…`. */
+export function pushedManifests(output: string): Map<string, string> {
+  const pushed = new Map<string, string>();
+  for (const m of output.matchAll(/pushing manifest for (\S+?)@(sha256:[a-f0-9]{64})/g)) pushed.set(m[1], m[2]);
+  return pushed;
+}
+
+/** The one digest every reference holds in the registry, or undefined. */
+async function heldByAll(
+  registry: RegistryLookup | undefined,
+  references: string[],
+  digest: string | undefined,
+): Promise<string | undefined> {
+  if (!registry || !digest || references.length === 0) return undefined;
+  for (const reference of references) if ((await registry.tagDigest(reference)) !== digest) return undefined;
+  return digest;
+}
 
 export interface BuildResult {
   mode: BuildPlan['mode'];
@@ -106,7 +137,30 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
       const command = buildCommand(request, step, capabilities);
       for (const warning of command.warnings) if (!warnings.includes(warning)) warnings.push(warning);
       logger.info(`${docker} ${command.args.join(' ')}`);
-      const result = await runChecked(context.runner, docker, command.args, { env: { ...context.env, ...command.env }, onLine: log });
+      const options = { env: { ...context.env, ...command.env }, onLine: log };
+      let result;
+      if (!step.push && !step.exportCache) result = await runChecked(context.runner, docker, command.args, options);
+      else {
+        // the builder pushes (or exports its cache to the registry): a transient registry failure builds again (from
+        // its cache) unless every tag already holds the manifest BuildKit said it pushed
+        const retried = await runRetried(context.runner, docker, command.args, options, {
+          what: `${docker} buildx build${step.push ? ' --push' : ' (cache export)'}`,
+          logger,
+          sleep: context.sleep,
+          landed: async (failure) => {
+            if (!step.push) return undefined;
+            const manifests = pushedManifests(failure.stderr + failure.stdout);
+            const digests = new Set(step.tags.map((tag) => manifests.get(tag)));
+            return digests.size === 1 ? heldByAll(context.registry, step.tags, [...digests][0]) : undefined;
+          },
+        });
+        result = retried.kind === 'ran' ? retried.result : retried.failure;
+        if (retried.kind === 'landed')
+          writeFileSync(
+            step.metadataFile,
+            JSON.stringify({ 'containerimage.digest': retried.value, 'image.name': step.tags.join(',') }, null, 2) + '\n',
+          );
+      }
       const use = cacheUse(result.stderr);
       cache = { steps: cache.steps + use.steps, cached: cache.cached + use.cached };
     }
@@ -127,10 +181,23 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
   // Every platform built; only now does anything reach the registry (a builder that pushes itself did so at its end).
   return logger.group('Push', async () => {
     const pushed = new Map<string, string>();
-    for (const reference of plan.dockerPush) {
+    for (const [i, reference] of plan.dockerPush.entries()) {
       logger.info(`${docker} push ${reference}`);
-      const result = await runChecked(context.runner, docker, ['push', reference], { env: context.env, onLine: log, timeoutMs: 3_600_000 });
-      const digest = pushedDigest(result.stdout);
+      // what the build made (per platform in per-platform mode): the registry holding it under the tag means pushed
+      const built = () => builtImageDigest(readMetadata(plan.build[plan.mode === 'single' ? 0 : i].metadataFile));
+      const retried = await runRetried(
+        context.runner,
+        docker,
+        ['push', reference],
+        { env: context.env, onLine: log, timeoutMs: 3_600_000 },
+        {
+          what: `${docker} push ${reference}`,
+          logger,
+          sleep: context.sleep,
+          landed: () => heldByAll(context.registry, [reference], built()),
+        },
+      );
+      const digest = retried.kind === 'landed' ? retried.value : pushedDigest(retried.result.stdout);
       if (!digest) throw new Error(`docker push ${reference} did not say which digest it pushed.`);
       pushed.set(reference, digest);
     }
@@ -162,8 +229,28 @@ export async function buildImage(request: BuildRequest, capabilities: BuilderCap
     const sources = platformImages.map((p) => `${imageName(request)}@${p.digest}`);
     const args = imagetoolsCreateArgs({ builder: request.builder, tags: plan.indexTags, sources });
     logger.info(`${docker} ${args.join(' ')}`);
-    const created = await runChecked(context.runner, docker, args, { env: context.env, onLine: log, timeoutMs: 600_000 });
-    const digest = pushedIndexDigest(created.stdout + created.stderr);
+    const wanted = platformImages.map((p) => p.digest).sort();
+    const created = await runRetried(
+      context.runner,
+      docker,
+      args,
+      { env: context.env, onLine: log, timeoutMs: 600_000 },
+      {
+        what: `${docker} buildx imagetools create`,
+        logger,
+        sleep: context.sleep,
+        // created already: every tag holds one index over exactly these platform images
+        landed: async () => {
+          const registry = context.registry;
+          if (!registry) return undefined;
+          const held = await registry.tagDigest(plan.indexTags[0]);
+          if (!held || (await heldByAll(registry, plan.indexTags, held)) !== held) return undefined;
+          const children = await registry.indexChildren(`${imageName(request)}@${held}`);
+          return children && JSON.stringify([...children].sort()) === JSON.stringify(wanted) ? held : undefined;
+        },
+      },
+    );
+    const digest = created.kind === 'landed' ? created.value : pushedIndexDigest(created.result.stdout + created.result.stderr);
     if (!digest) throw new Error('docker buildx imagetools create did not say which digest it pushed.');
     const metadataFile = path.join(context.workDir, 'metadata.json');
     const combined = {

@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TaskContext } from '../context';
 import type { Logger } from '../log';
-import { type Runner, run, runChecked } from '../process/exec';
+import { type Runner, run } from '../process/exec';
+import { runRetried } from '../process/retry-command';
 import type { RegistryCredentials } from '../registry/credentials';
 import { isDockerHub } from '../registry/reference';
 
@@ -19,6 +20,8 @@ export type DockerConfigContext = Partial<Pick<TaskContext, 'runner' | 'env' | '
   docker?: string;
   /** Where the temporary directory goes; the task passes its step temp dir (default: the system temp dir). */
   parentDir?: string;
+  /** Waits between tries of a docker login that failed for a transient reason (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
 };
 
 export interface DockerConfigEnv {
@@ -55,11 +58,14 @@ export async function withDockerConfig<T>(
       const server = loginServerArgument(login.registry);
       context.logger?.info(`docker login ${login.registry} as ${login.username}`);
       // The password goes through stdin only: argv is visible to every process on the machine.
-      await runChecked(runner, docker, ['login', '--username', login.username, '--password-stdin', ...(server ? [server] : [])], {
-        env,
-        stdin: login.password,
-        timeoutMs: 120_000,
-      });
+      // a registry that answers 5xx or drops the connection for a moment is tried again; a refusal is not
+      await runRetried(
+        runner,
+        docker,
+        ['login', '--username', login.username, '--password-stdin', ...(server ? [server] : [])],
+        { env, stdin: login.password, timeoutMs: 120_000 },
+        { what: `docker login ${login.registry}`, logger: context.logger, sleep: context.sleep },
+      );
       loggedIn.push(server ?? '');
     }
     return await body({ DOCKER_CONFIG: dir });
