@@ -134,8 +134,19 @@ export function parseSbomGenerator(value: string | undefined): string | undefine
  * The Dockerfile: a relative path is looked for in the working directory, then in the build context (so the
  * default 'Dockerfile' finds <context>/Dockerfile as `docker build` does).
  */
+/**
+ * The Dockerfile: under the working directory, else under the build context. The agent makes a filePath input
+ * absolute under the repository before the task sees it (TaskRunner.TranslateFilePathInput), so `Dockerfile` arrives
+ * as `<sources>/Dockerfile` and an empty value as `<sources>` itself: such a path is also looked for under the context,
+ * as the relative value would be, and the bare directory means the default `Dockerfile`.
+ */
 export function resolveDockerfile(value: string, workingDirectory: string, context: string): string {
-  const candidates = path.isAbsolute(value) ? [value] : [path.resolve(workingDirectory, value), path.resolve(context, value)];
+  let relative = path.isAbsolute(value) ? path.relative(workingDirectory, value) : value;
+  if (relative === '') relative = 'Dockerfile';
+  const underWorkingDirectory = !relative.startsWith('..') && !path.isAbsolute(relative);
+  const candidates = underWorkingDirectory
+    ? [path.resolve(workingDirectory, relative), path.resolve(context, relative)]
+    : [path.resolve(workingDirectory, value)];
   for (const candidate of candidates) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   throw new Error(`'${value}' was not found (looked at ${[...new Set(candidates)].join(' and ')}).`);
 }

@@ -12,13 +12,22 @@ import { toolLibCache } from '../tools/cache';
 
 export type { Outcome } from '../context';
 
+/**
+ * Text for the agent log that can never be a logging command: the agent acts on `##vso[` anywhere in any line of
+ * stdout or stderr (Command.TryParse), so a build step or tool printing `##vso[task.setvariable ...]` would otherwise
+ * set our outputs. A zero-width space after `##` keeps the line readable and inert.
+ */
+export function inertLogText(message: string): string {
+  return message.replace(/##vso\[/gi, '##\u200bvso[');
+}
+
 /** Writes to the agent log: collapsible groups, warnings as issues, debug lines shown with system.debug. */
 export const pipelineLogger: Logger = {
-  info: (message) => console.log(message),
+  info: (message) => console.log(inertLogText(message)),
   warn: (message) => tl.warning(message),
   debug: (message) => tl.debug(message),
   group: async (title, body) => {
-    console.log(`##[group]${title}`);
+    console.log(`##[group]${inertLogText(title)}`);
     try {
       return await body();
     } finally {

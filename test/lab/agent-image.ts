@@ -8,12 +8,12 @@
 //           use it without a password, like a VM agent's service account.
 // Images are cached by tag (the recipe revision is in the tag); building them takes a few minutes once.
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { withLock } from '../../src/docker/lock';
 import { run, type RunResult } from '../../src/process/exec';
-import { agentEnvironment, distTasks, interpret, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
+import { agentEnvironment, agentMasks, distTasks, interpret, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
 import { buildxPlugin, debootstrapCommand, debootstrapDir, labPath } from './engine';
 import { labRoot } from './lab';
 import { hostDebianArchive } from './setup/apt';
@@ -215,15 +215,32 @@ export class AgentContainer {
     );
     if (options.user && options.user !== 'root' && options.user !== '0') env.HOME = path.join(this.root, 'home');
     if (env.NODE_EXTRA_CA_CERTS === path.join(labRoot, 'ca', 'ca.crt')) env.NODE_EXTRA_CA_CERTS = path.join(this.root, 'lab-ca.crt');
-    // The values travel as arguments of `docker exec` (these scenarios carry no secrets); docker's own
-    // environment stays the host's, so a DOCKER_HOST under test does not redirect the exec itself.
+    // The values never travel as arguments of `docker exec` (any user sees a process's arguments): one-line values go
+    // through a 0600 --env-file, multi-line ones (PEM keys) through docker's own environment named by `-e NAME`.
+    // docker's own DOCKER_* stay the host's, so a DOCKER_HOST under test does not redirect the exec itself.
     const args = ['exec', '-i', '-w', options.cwd ?? '/'];
     if (options.user) args.push('-u', options.user);
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) args.push('-e', `${k}=${v}`);
-    args.push(this.id, process.execPath, path.join(distTasks, options.task, options.entry ?? 'index.js'));
+    const envFile = path.join(temp, '.task-env');
+    const lines: string[] = [];
+    const cliEnv: NodeJS.ProcessEnv = { ...process.env };
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) continue;
+      if (!/[\r\n]/.test(v)) lines.push(`${k}=${v}`);
+      else if (k.startsWith('DOCKER_')) throw new Error(`${k} holds a line break; docker exec cannot pass it`);
+      else {
+        cliEnv[k] = v;
+        args.push('-e', k);
+      }
+    }
+    writeFileSync(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    args.push('--env-file', envFile, this.id, process.execPath, path.join(distTasks, options.task, options.entry ?? 'index.js'));
     const started = Date.now();
-    const result = await run('docker', args, { timeoutMs: options.timeoutMs ?? 20 * 60_000 });
-    return interpret(result.stdout, result.stderr, result.exitCode, Date.now() - started);
+    try {
+      const result = await run('docker', args, { env: cliEnv, timeoutMs: options.timeoutMs ?? 20 * 60_000 });
+      return interpret(result.stdout, result.stderr, result.exitCode, Date.now() - started, { masks: agentMasks(options) });
+    } finally {
+      rmSync(envFile, { force: true });
+    }
   }
 
   async remove(): Promise<void> {

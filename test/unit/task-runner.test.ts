@@ -64,7 +64,7 @@ describe('task runner: logging commands', () => {
 
   it('treats a non-zero exit without a result as failed, like the agent', () => {
     assert.equal(interpret('plain output\n', 'boom', 3, 1).result, 'Failed');
-    assert.equal(interpret('plain output\n', '', 0, 1).result, undefined);
+    assert.equal(interpret('plain output\n', '', 0, 1).result, 'Succeeded', 'the agent succeeds a step that said nothing and exited 0');
   });
 
   it('finds commands that do not start the line and ignores broken ones', () => {
