@@ -214,7 +214,8 @@ export class AgentContainer {
       temp,
     );
     if (options.user && options.user !== 'root' && options.user !== '0') env.HOME = path.join(this.root, 'home');
-    if (env.NODE_EXTRA_CA_CERTS === path.join(labRoot, 'ca', 'ca.crt')) env.NODE_EXTRA_CA_CERTS = path.join(this.root, 'lab-ca.crt');
+    // the lab CA by any path to it (a worktree's .lab is a link to the main checkout's)
+    if (env.NODE_EXTRA_CA_CERTS?.endsWith(path.join('.lab', 'ca', 'ca.crt'))) env.NODE_EXTRA_CA_CERTS = path.join(this.root, 'lab-ca.crt');
     // The values never travel as arguments of `docker exec` (any user sees a process's arguments): one-line values go
     // through a 0600 --env-file, multi-line ones (PEM keys) through docker's own environment named by `-e NAME`.
     // docker's own DOCKER_* stay the host's, so a DOCKER_HOST under test does not redirect the exec itself.
