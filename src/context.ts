@@ -26,6 +26,8 @@ export interface Agent {
   addAttachment(type: string, name: string, file: string): void;
   /** Adds a markdown section to the run's Summary tab. */
   uploadSummary(name: string, markdown: string): void;
+  /** Uploads a file into a pipeline artifact of this run (artifact.upload), e.g. CodeAnalysisLogs for the Scans tab. */
+  uploadArtifact(artifactName: string, file: string): void;
   publishTestResults(format: 'JUnit', files: string[], runTitle: string): void;
   /** Masks a value in the pipeline log. */
   registerSecret(value: string | undefined): void;

@@ -119,6 +119,11 @@ export function uploadSummary(name: string, markdown: string): string {
   return file;
 }
 
+/** A file into the pipeline artifact `artifactName`, in a folder of the same name. */
+export function uploadArtifact(artifactName: string, file: string): void {
+  tl.uploadArtifact(artifactName, file, artifactName);
+}
+
 export function addAttachment(type: string, name: string, file: string): void {
   tl.addAttachment(type, name, file);
 }
@@ -145,6 +150,7 @@ export const pipelineAgent: Agent = {
   setOutput,
   addAttachment,
   uploadSummary,
+  uploadArtifact,
   publishTestResults,
   registerSecret,
   saveState,

@@ -14,7 +14,7 @@ import type { RegistryCredentials } from '../registry/credentials';
 import { type ImageReference, parseImageReference } from '../registry/reference';
 import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
 import { type Severity, parseTrivyReport } from '../trivy/report';
-import { SCANNERS, type Scanner, type ScanSettings, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
+import { SCANNERS, type Scanner, type ScanSettings, hasCachedDb, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
 import { scanRecord, writeReleaseRecord } from '../release-record/build';
 import { acrQuarantineApi } from './acr-quarantine';
 import { parseSeverityList, thresholdGaps } from './policy';
@@ -31,6 +31,8 @@ export interface ScanAndReleaseTaskInputs {
   ignoreUnfixed: boolean;
   ignoreFile: string | undefined;
   dbRepository: string | undefined;
+  javaDbRepository: string | undefined;
+  skipDbUpdate: boolean;
   timeoutMs: number;
   /** A trivy the agent has; nothing is downloaded. */
   trivyPath: string | undefined;
@@ -71,6 +73,9 @@ export function readScanAndReleaseInputs(
     ? path.resolve(context.workingDirectory, cacheDirectory)
     : path.join(agent.toolsDirectory(), 'trivy-cache');
   const detailsLink = inputs.string('detailsLink') ?? agent.runUrl();
+  const skipDbUpdate = inputs.bool('skipDbUpdate');
+  if (skipDbUpdate && scanners.includes('vuln') && !hasCachedDb(cacheDir))
+    throw new InputError('skipDbUpdate', noCachedDbMessage(cacheDir));
   return {
     image,
     allowTag,
@@ -81,6 +86,8 @@ export function readScanAndReleaseInputs(
     ignoreUnfixed: inputs.bool('ignoreUnfixed'),
     ignoreFile,
     dbRepository: inputs.string('dbRepository'),
+    javaDbRepository: inputs.string('javaDbRepository'),
+    skipDbUpdate,
     timeoutMs,
     trivyPath,
     trivyVersion,
@@ -89,6 +96,14 @@ export function readScanAndReleaseInputs(
     detailsLink,
     connection,
   };
+}
+
+/** skipDbUpdate on an agent whose trivy cache holds no database: what to do instead. */
+export function noCachedDbMessage(cacheDir: string): string {
+  return (
+    `'true' tells trivy not to download its database, but the trivy cache ${cacheDir} holds none (db/trivy.db), so trivy cannot scan. ` +
+    "Run the task once without skipDbUpdate on this agent (it downloads the database into that cache), or point 'cacheDirectory' at a directory that holds one."
+  );
 }
 
 export function parseScanners(text: string | undefined): Scanner[] {
@@ -137,6 +152,8 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
     ignoreUnfixed: inputs.ignoreUnfixed,
     ignoreFile: inputs.ignoreFile,
     dbRepository: inputs.dbRepository,
+    javaDbRepository: inputs.javaDbRepository,
+    skipDbUpdate: inputs.skipDbUpdate,
     timeoutMs: inputs.timeoutMs,
   };
 
@@ -275,6 +292,8 @@ async function publishReports(
     if (sarifFiles.length > 1) writeFileSync(sarifPath, mergeSarif(sarifFiles.map((file) => readFileSync(file, 'utf8'))));
     agent.setOutput('sarifPath', sarifPath);
     agent.addAttachment('trivy-sarif', 'trivy.sarif', sarifPath);
+    // The Scans tab (SARIF SAST Scans Tab extension) shows the .sarif files of the CodeAnalysisLogs artifact.
+    agent.uploadArtifact('CodeAnalysisLogs', sarifPath);
     logger.info(`Reports: ${reportPath}, ${sarifPath}, ${junitPath}`);
   } catch (error) {
     // SARIF is for the Scans tab; the decision does not depend on it.

@@ -38,6 +38,10 @@ export interface ScanSettings {
   ignoreFile?: string;
   /** Mirror of the vulnerability database, e.g. myacr.azurecr.io/aquasec/trivy-db:2 */
   dbRepository?: string;
+  /** Mirror of the Java database (trivy downloads it when it finds Java packages), e.g. myacr.azurecr.io/aquasec/trivy-java-db:1 */
+  javaDbRepository?: string;
+  /** Scan with the databases in cacheDir as they are: no download (--skip-db-update, --skip-java-db-update). */
+  skipDbUpdate?: boolean;
   timeoutMs: number;
 }
 
@@ -79,6 +83,8 @@ export function trivyImageArgs(settings: ScanSettings, request: ScanRequest, sar
   if (settings.ignoreUnfixed) args.push('--ignore-unfixed');
   if (settings.ignoreFile) args.push('--ignorefile', settings.ignoreFile);
   if (settings.dbRepository) args.push('--db-repository', settings.dbRepository);
+  if (settings.javaDbRepository) args.push('--java-db-repository', settings.javaDbRepository);
+  if (settings.skipDbUpdate) args.push(...(sarifFile ? [] : ['--skip-db-update']), '--skip-java-db-update');
   args.push(`${request.registry}/${request.repository}@${request.digest}`);
   return args;
 }
@@ -190,6 +196,11 @@ export async function scanImage(settings: ScanSettings, request: ScanRequest, co
     throw new TrivyFailedError(`trivy exited ${FINDINGS_EXIT_CODE} (findings) but its report lists none; the result is not trustworthy.`);
   }
   return { report, file: request.outputFile, exitCode: result.exitCode ?? -1 };
+}
+
+/** Whether cacheDir holds a vulnerability database trivy can scan with (<cache>/db/trivy.db and metadata.json). */
+export function hasCachedDb(cacheDir: string): boolean {
+  return existsSync(path.join(cacheDir, 'db', 'trivy.db')) && existsSync(path.join(cacheDir, 'db', 'metadata.json'));
 }
 
 /** The filter flags of `trivy image` that `trivy convert` takes too: it applies them again, so they must be the same. */

@@ -278,6 +278,85 @@ describe('ScanAndRelease@1 against the lab', function () {
     });
   });
 
+  describe('trivy filters, one database download per agent, SARIF on the Scans tab (issue 18)', () => {
+    it('a .trivyignore turns Failed into Passed: the image is released', async () => {
+      const digest = pushImage('ignored', { 'lab.trivy.report': 'debian-buster' });
+      const image = `${contoso}/${repository}@${digest}`;
+      const before = await scan({ image, release: 'gateOnly' });
+      assert.equal(before.result, 'Failed', explain(before));
+      assert.match(before.stdout, /CRITICAL +CVE-2019-18224/);
+      const ignoreFile = path.join(metadataDir, '.trivyignore');
+      writeFileSync(ignoreFile, '# accepted until the base image moves\nCVE-2019-18224\n');
+      const run = await scan({ image, ignoreFile });
+      assert.equal(run.result, 'Succeeded', explain(run));
+      assert.match(run.stdout, /1 findings were suppressed by the ignore file/);
+      assert.equal(await state(digest), 'Passed');
+      assert.equal(await pullStatus(digest), 200);
+    });
+
+    it("scanners: vuln leaves out a secret that 'vuln,secret' fails on", async () => {
+      const digest = pushImage('secret', { 'lab.trivy.report': 'secrets' });
+      const image = `${contoso}/${repository}@${digest}`;
+      const withSecrets = await scan({ image, release: 'gateOnly', scanners: 'vuln,secret' });
+      assert.equal(withSecrets.result, 'Failed', explain(withSecrets));
+      assert.match(withSecrets.stdout, /aws-access-key-id +secret in/);
+      const vulnOnly = await scan({ image, scanners: 'vuln' });
+      assert.equal(vulnOnly.result, 'Succeeded', explain(vulnOnly));
+      assert.doesNotMatch(vulnOnly.stdout, /aws-access-key-id/);
+      assert.equal(await state(digest), 'Passed');
+    });
+
+    it('two runs on one agent download the database once; skipDbUpdate then scans offline, and fails at its start on an agent without one', async () => {
+      const agentTools = mkdtempSync(path.join(metadataDir, 'agent-'));
+      const dbPath = `/v2/${lab.trivy.dbRepository
+        .split('/')
+        .slice(1)
+        .join('/')
+        .replace(/:[^/]*$/, '')}/`;
+      const dbHost = lab.trivy.dbRepository.split('/')[0];
+      const dbRequests = async (mark: number) => (await control.audit(mark)).filter((e) => e.host === dbHost && e.path.startsWith(dbPath));
+      const digest = pushImage('db-once');
+      const image = `${contoso}/${repository}@${digest}`;
+      const variables = { 'Agent.ToolsDirectory': agentTools };
+
+      const mark = await control.auditMark();
+      const first = await scan({ image, release: 'gateOnly' }, { variables });
+      assert.equal(first.result, 'Succeeded', explain(first));
+      const firstRequests = await dbRequests(mark);
+      assert.ok(firstRequests.length > 0, 'the first run downloads the database');
+      const between = await control.auditMark();
+      const second = await scan({ image, release: 'gateOnly' }, { variables });
+      assert.equal(second.result, 'Succeeded', explain(second));
+      assert.deepEqual(await dbRequests(between), [], 'the second run on the agent downloads nothing');
+
+      const offline = await scan({ image, release: 'gateOnly', skipDbUpdate: 'true' }, { variables });
+      assert.equal(offline.result, 'Succeeded', explain(offline));
+      assert.match(offline.stdout, /--skip-db-update --skip-java-db-update/);
+
+      const bare = await scan(
+        { image, skipDbUpdate: 'true' },
+        { variables: { 'Agent.ToolsDirectory': mkdtempSync(path.join(metadataDir, 'agent-')) } },
+      );
+      assert.equal(bare.result, 'Failed', explain(bare));
+      assert.match(bare.resultMessage ?? '', /^Input 'skipDbUpdate': .*holds none \(db\/trivy\.db\)/);
+      assert.doesNotMatch(bare.stdout, /trivy image|Sign in/, 'refused before anything else');
+      assert.equal(await state(digest), 'Quarantined');
+    });
+
+    it('publishes the SARIF as the CodeAnalysisLogs artifact, which the Scans tab reads', async () => {
+      const digest = pushImage('scans-tab', { 'lab.trivy.report': 'alpine-310' });
+      const run = await scan({ image: `${contoso}/${repository}@${digest}` });
+      assert.equal(run.result, 'Succeeded', explain(run));
+      const uploads = run.commands.filter((c) => c.command === 'artifact.upload');
+      assert.deepEqual(
+        uploads.map((c) => [c.properties.artifactname, c.properties.containerfolder, c.message]),
+        [['CodeAnalysisLogs', 'CodeAnalysisLogs', run.outputs.sarifPath]],
+      );
+      assert.match(run.outputs.sarifPath, /\.sarif$/);
+      assert.equal(JSON.parse(readFileSync(run.outputs.sarifPath, 'utf8')).runs[0].results.length, 4);
+    });
+  });
+
   describe('bad input, faults and failures: the image stays quarantined and the log says why', () => {
     let digest: string;
     before(() => {

@@ -137,6 +137,11 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
       ['a trivy version range', { trivyVersion: 'latest' }, /^Input 'trivyVersion': 'latest' is not a trivy release version/],
       ['an unknown release mode', { release: 'always' }, /^Input 'release': 'always' is not one of quarantine, gateOnly/],
       ['a bad ignoreUnfixed value', { ignoreUnfixed: 'sometimes' }, /^Input 'ignoreUnfixed': 'sometimes' is not a boolean/],
+      [
+        'skipDbUpdate with no database in the trivy cache',
+        { skipDbUpdate: 'true' },
+        /^Input 'skipDbUpdate': 'true' tells trivy not to download its database, but the trivy cache .*trivy-cache holds none \(db\/trivy\.db\).*Run the task once without skipDbUpdate/,
+      ],
     ];
     for (const [name, values, message] of rows) {
       it(`refuses ${name}`, () => {
@@ -149,6 +154,11 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
         assert.deepEqual(acr.requests, []);
       });
     }
+
+    it('skipDbUpdate: no database is needed when the vuln scanner is off', () => {
+      setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
+      assert.equal(read({ skipDbUpdate: 'true', scanners: 'secret' }).skipDbUpdate, true);
+    });
 
     it('warns about severities the threshold leaves out', () => {
       setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
@@ -206,6 +216,8 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
     );
     assert.equal(summaries.length, 1);
     assert.match(summaries[0].markdown, /Policy passed/);
+    // the Scans tab reads the SARIF from the CodeAnalysisLogs artifact
+    assert.deepEqual(context.agent.artifacts, [{ artifactName: 'CodeAnalysisLogs', file: outputs.get('sarifPath') }]);
     assert.ok(secrets.includes('sc4nner-secret'));
     const log = context.logger.text();
     assert.match(log, /Signed in to contoso\.azurecr\.io: Docker registry connection \(user name and password\)\./);
@@ -311,5 +323,24 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
       scans()[0].args.includes(path.join(context.root, 'tools', 'trivy-cache')),
       'the default cache directory is under Agent.ToolsDirectory',
     );
+  });
+
+  it('skipDbUpdate with a cached database, and the database mirrors: passed to trivy as its flags', async () => {
+    setUp(fakeTrivy(CLEAN), fakeAcr('Quarantined'));
+    const db = path.join(context.root, 'tools', 'trivy-cache', 'db');
+    mkdirSync(db, { recursive: true });
+    for (const file of ['trivy.db', 'metadata.json']) writeFileSync(path.join(db, file), '{}');
+    const mirrors = {
+      dbRepository: 'contoso.azurecr.io/aquasec/trivy-db:2',
+      javaDbRepository: 'contoso.azurecr.io/aquasec/trivy-java-db:1',
+    };
+    assert.deepEqual(await run({ skipDbUpdate: 'true', ...mirrors }), { result: 'succeeded' });
+    const args = scans()[0].args;
+    for (const flag of ['--skip-db-update', '--skip-java-db-update']) assert.ok(args.includes(flag), flag);
+    assert.equal(args[args.indexOf('--db-repository') + 1], mirrors.dbRepository);
+    assert.equal(args[args.indexOf('--java-db-repository') + 1], mirrors.javaDbRepository);
+    await run({ trivyPath });
+    for (const flag of ['--skip-db-update', '--skip-java-db-update', '--java-db-repository'])
+      assert.ok(!scans()[1].args.includes(flag), `${flag} only when asked`);
   });
 });

@@ -27,6 +27,7 @@ export class FakeAgent implements Agent {
   readonly outputs = new Map<string, string>();
   readonly summaries: { name: string; markdown: string }[] = [];
   readonly attachments: { type: string; name: string; file: string }[] = [];
+  readonly artifacts: { artifactName: string; file: string }[] = [];
   readonly testResults: { files: string[]; runTitle: string }[] = [];
   readonly secrets: string[] = [];
   readonly state = new Map<string, string>();
@@ -60,6 +61,9 @@ export class FakeAgent implements Agent {
   }
   addAttachment(type: string, name: string, file: string): void {
     this.attachments.push({ type, name, file });
+  }
+  uploadArtifact(artifactName: string, file: string): void {
+    this.artifacts.push({ artifactName, file });
   }
   uploadSummary(name: string, markdown: string): void {
     this.summaries.push({ name, markdown });
