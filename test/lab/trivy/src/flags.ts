@@ -52,7 +52,11 @@ export function imageFlagSpecs(defaultDbRepository: string): FlagSpec[] {
     { name: 'skip-db-update', type: 'bool', default: false },
     // The Java DB is downloaded only for Java archives, which no fixture has: both are accepted and change nothing.
     { name: 'skip-java-db-update', type: 'bool', default: false },
-    { name: 'java-db-repository', type: 'strings', default: ['mirror.gcr.io/aquasec/trivy-java-db:1', 'ghcr.io/aquasecurity/trivy-java-db:1'] },
+    {
+      name: 'java-db-repository',
+      type: 'strings',
+      default: ['mirror.gcr.io/aquasec/trivy-java-db:1', 'ghcr.io/aquasecurity/trivy-java-db:1'],
+    },
     { name: 'download-db-only', type: 'bool', default: false },
     { name: 'db-repository', type: 'strings', default: [defaultDbRepository] },
     // The stand-in prints no progress bar, no version notice and sends no telemetry: these change nothing.
