@@ -22,11 +22,22 @@ function show(props: PageProps): void {
   );
 }
 
+/** The build id the host gives through onBuildChanged (the older contract of build results tabs), within a few seconds. */
+function buildFromConfiguration(): Promise<number | undefined> {
+  const config = SDK.getConfiguration() as { buildId?: number; onBuildChanged?: (callback: (build: { id: number }) => void) => void };
+  if (config.buildId) return Promise.resolve(config.buildId);
+  const onBuildChanged = config.onBuildChanged;
+  if (typeof onBuildChanged !== 'function') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    setTimeout(() => resolve(undefined), 10_000);
+    onBuildChanged((build) => resolve(build?.id));
+  });
+}
+
+/** The build of the page: the build page data service, else the tab's configuration; the project from the page. */
 async function buildOfPage(): Promise<{ project: string; buildId: number }> {
   const pageData = await SDK.getService<IBuildPageDataService>(BuildServiceIds.BuildPageDataService);
-  const build = (await pageData.getBuildPageData())?.build;
-  const config = SDK.getConfiguration() as { buildId?: number };
-  const buildId = build?.id ?? config.buildId;
+  const buildId = (await pageData.getBuildPageData())?.build?.id ?? (await buildFromConfiguration());
   if (!buildId) throw new Error('the page named no build');
   const projectService = await SDK.getService<IProjectPageService>(CommonServiceIds.ProjectPageService);
   const project = (await projectService.getProject())?.name ?? SDK.getWebContext().project.name;

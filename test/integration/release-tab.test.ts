@@ -116,14 +116,14 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
   });
 
   /** Opens the host page for a build and waits until the tab told the host it loaded. */
-  async function open(buildId: number, theme: 'light' | 'dark' = 'light'): Promise<Page> {
+  async function open(buildId: number, theme: 'light' | 'dark' = 'light', via: 'pageData' | 'configuration' = 'pageData'): Promise<Page> {
     consoleErrors = [];
     page = await context!.newPage();
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push(`${message.text()} (${message.location().url})`);
     });
     page.on('pageerror', (error) => consoleErrors.push(error.message));
-    await page.goto(host!.pageUrl(buildId, theme));
+    await page.goto(host!.pageUrl(buildId, theme, via));
     await page.waitForFunction(() => window.__host.loadSucceeded, undefined, {
       timeout: 30_000,
     });
@@ -358,6 +358,14 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
     } finally {
       host!.unknownAttachmentType = false;
     }
+  });
+
+  it("takes the build from the configuration's onBuildChanged when the page data names none (the older contract)", async () => {
+    const p = await open(demo.id, 'light', 'configuration');
+    await card(p, 'demo/web').waitFor();
+    assert.equal(await p.evaluate(() => window.__host.onBuildChanged), true);
+    assert.equal(await tab(p).locator('[data-testid="image-card"]').count(), 3);
+    assert.deepEqual(consoleErrors, []);
   });
 
   it('several jobs: grouped by job in the timeline order, whatever order the attachments are listed in', async () => {

@@ -20,8 +20,8 @@ export interface TabHostOptions {
 
 export interface TabHost {
   url: string;
-  /** The page for a build: /?build=<id>&theme=light|dark */
-  pageUrl(buildId: number, theme?: 'light' | 'dark'): string;
+  /** The page for a build: /?build=<id>&theme=light|dark[&via=configuration] (the build through onBuildChanged). */
+  pageUrl(buildId: number, theme?: 'light' | 'dark', via?: 'pageData' | 'configuration'): string;
   /** Serves this build (replacing one with the same id); the page sees it on its next read. */
   setBuild(build: HostedBuild): void;
   /** Answer 404 to the attachments-by-type route, as Azure DevOps Server does for a type it does not know. */
@@ -51,7 +51,7 @@ export async function startTabHost(options: TabHostOptions): Promise<TabHost> {
   let origin = '';
   const host: TabHost = {
     url: '',
-    pageUrl: (buildId, theme = 'light') => `${origin}/?build=${buildId}&theme=${theme}`,
+    pageUrl: (buildId, theme = 'light', via = 'pageData') => `${origin}/?build=${buildId}&theme=${theme}&via=${via}`,
     setBuild: (build) => void builds.set(build.id, build),
     unknownAttachmentType: false,
     requests: [],
@@ -125,6 +125,7 @@ export async function startTabHost(options: TabHostOptions): Promise<TabHost> {
         buildId: Number(url.searchParams.get('build')),
         project: builds.get(Number(url.searchParams.get('build')))?.project ?? 'shop',
         theme: url.searchParams.get('theme') === 'dark' ? 'dark' : 'light',
+        via: url.searchParams.get('via') === 'configuration' ? 'configuration' : 'pageData',
         token: HOST_TOKEN,
         contributionId: options.contributionId,
         tabUrl: `/ext/${options.tabUri}`,
