@@ -75,15 +75,17 @@ export class TokenAuthenticator {
    * challenge cannot be answered (no header, unknown scheme, Basic without credentials).
    * A fresh token is always fetched: the cached one (if any) was just refused.
    */
-  async answer(key: string, wwwAuthenticate: string | null | undefined): Promise<string | undefined> {
+  async answer(key: string, wwwAuthenticate: string | null | undefined, extraScopes: readonly string[] = []): Promise<string | undefined> {
     const challenges = parseChallenges(wwwAuthenticate ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     if (bearer) {
+      const scopes = (bearer.params.scope ?? '').split(' ').filter(Boolean);
+      for (const scope of extraScopes) if (!scopes.includes(scope)) scopes.push(scope);
       const authorization: Authorization = {
         kind: 'bearer',
         realm: bearer.params.realm,
         service: bearer.params.service,
-        scopes: (bearer.params.scope ?? '').split(' ').filter(Boolean),
+        scopes,
       };
       this.byKey.set(key, authorization);
       return (await this.bearer(authorization, true)).authorization;
@@ -266,11 +268,13 @@ export async function authorizedRequest(
   request: HttpRequest,
   authenticator: TokenAuthenticator,
   key: string = new URL(request.url).host,
+  /** Scopes to ask beside the challenge's (a cross-repository mount also needs pull on the source). */
+  extraScopes: readonly string[] = [],
 ): Promise<HttpResponse> {
   const first = await authenticator.authorization(key);
   const response = await http(withAuthorization(request, first));
   if (response.status !== 401) return response;
-  const next = await authenticator.answer(key, response.headers.get('www-authenticate'));
+  const next = await authenticator.answer(key, response.headers.get('www-authenticate'), extraScopes);
   if (!next) return response;
   return http(withAuthorization(request, next));
 }

@@ -9,7 +9,7 @@ import { parseChallenges } from './challenge';
 import type { RegistryCredentials } from './credentials';
 import { digestOf, verifyDigest, verifyingStream } from './digest';
 import { RegistryError } from './errors';
-import { type Index, MANIFEST_MEDIA_TYPES, type Manifest } from './oci';
+import { type Index, MANIFEST_MEDIA_TYPES, type Manifest, MediaType } from './oci';
 import { isDigest, validateDigest, validateLoginServer, validateRepository, validateTag } from './reference';
 import { type StreamHttpClient, type StreamResponse, buffered, fetchStreamClient, readAll } from './transport';
 
@@ -208,10 +208,131 @@ export class RegistryClient {
     return `${this.base}/v2/${repository}/manifests/${reference}`;
   }
 
+  /** True when the repository has the blob (HEAD). */
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    validateRepository(repository);
+    validateDigest(digest);
+    const request: HttpRequest = { method: 'HEAD', url: `${this.base}/v2/${repository}/blobs/${digest}` };
+    try {
+      await this.send(request, `pull ${repository}`);
+      return true;
+    } catch (error) {
+      if (error instanceof RegistryError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Mounts a blob from another repository of the same registry (POST ?mount=&from=): no bytes travel. `false` when
+   * the registry answered with an upload session instead (it cannot or may not mount); the session is cancelled.
+   */
+  async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
+    validateRepository(repository);
+    validateRepository(from);
+    validateDigest(digest);
+    const query = new URLSearchParams({ mount: digest, from });
+    const request: HttpRequest = {
+      method: 'POST',
+      url: `${this.base}/v2/${repository}/blobs/uploads/?${query}`,
+      headers: { 'Content-Length': '0' },
+    };
+    const response = await this.send(request, `mount ${repository} from ${from}`, undefined, [`repository:${from}:pull`]);
+    if (response.status === 201) return true;
+    const location = response.headers.get('location');
+    if (location) {
+      const cancel: HttpRequest = { method: 'DELETE', url: new URL(location, this.base).toString() };
+      await authorizedRequest(this.http, cancel, this.authenticator, `push ${repository}`).catch(() => undefined);
+    }
+    return false;
+  }
+
+  /** Uploads a blob in one PUT (POST for a session, then PUT ?digest=); the registry checks the digest. */
+  async uploadBlob(repository: string, digest: string, bytes: Buffer): Promise<void> {
+    validateRepository(repository);
+    validateDigest(digest);
+    verifyDigest(`The blob for ${this.registry}/${repository}`, digest, bytes);
+    const key = `push ${repository}`;
+    await retry(async () => {
+      const open: HttpRequest = { method: 'POST', url: `${this.base}/v2/${repository}/blobs/uploads/`, headers: { 'Content-Length': '0' } };
+      const start = await authorizedRequest(this.http, open, this.authenticator, key);
+      if (start.status !== 202) throw new RegistryError(open, start);
+      const location = start.headers.get('location');
+      if (!location) throw new Error(`${this.registry} opened an upload session without a Location.`);
+      const url = new URL(location, this.base);
+      url.searchParams.set('digest', digest);
+      const put: HttpRequest = {
+        method: 'PUT',
+        url: url.toString(),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) },
+        body: bytes,
+      };
+      const response = await authorizedRequest(this.http, put, this.authenticator, key);
+      if (response.status !== 201) throw new RegistryError(put, response);
+    }, this.retryOptions());
+  }
+
+  /**
+   * PUTs a manifest's exact bytes at a digest or tag; returns the digest the registry computed (checked against the
+   * bytes) and whether it answered OCI-Subject (it processed the subject: it has the referrers API).
+   */
+  async putManifest(
+    repository: string,
+    reference: string,
+    raw: Buffer,
+    mediaType: string,
+  ): Promise<{ digest: string; subjectProcessed: boolean }> {
+    validateRepository(repository);
+    validateManifestReference(reference);
+    const digest = digestOf(raw);
+    if (isDigest(reference) && reference !== digest)
+      throw new Error(`Refusing to put ${this.registry}/${repository}@${reference}: the bytes hash to ${digest}.`);
+    const request: HttpRequest = {
+      method: 'PUT',
+      url: this.manifestUrl(repository, reference),
+      headers: { 'Content-Type': mediaType },
+      body: raw,
+    };
+    const response = await this.send(request, `push ${repository}`);
+    const answered = response.headers.get('docker-content-digest');
+    if (answered && answered !== digest)
+      throw new Error(`${this.registry} stored ${repository}:${reference} as ${answered}, not ${digest}; refusing to go on.`);
+    return { digest, subjectProcessed: response.headers.has('oci-subject') };
+  }
+
+  /**
+   * The referrers of a digest (OCI distribution 1.1 referrers API), or undefined when the registry does not serve the
+   * API (404): then the fallback tag `<alg>-<hex>` holds them.
+   */
+  async getReferrers(repository: string, digest: string): Promise<Index | undefined> {
+    validateRepository(repository);
+    validateDigest(digest);
+    const request: HttpRequest = {
+      method: 'GET',
+      url: `${this.base}/v2/${repository}/referrers/${digest}`,
+      headers: { Accept: MediaType.ociIndex },
+    };
+    let response: HttpResponse;
+    try {
+      response = await this.send(request, `pull ${repository}`);
+    } catch (error) {
+      if (error instanceof RegistryError && (error.status === 404 || error.status === 405)) return undefined;
+      throw error;
+    }
+    const type = contentType(response);
+    if (type && type !== MediaType.ociIndex) return undefined;
+    const index = response.json<Index>();
+    return Array.isArray(index?.manifests) ? index : undefined;
+  }
+
   /** Sends through the token flow with retries; throws a RegistryError unless 2xx. */
-  private async send(request: HttpRequest, key: string, alsoRetry?: (error: unknown) => RetryDecision): Promise<HttpResponse> {
+  private async send(
+    request: HttpRequest,
+    key: string,
+    alsoRetry?: (error: unknown) => RetryDecision,
+    extraScopes: readonly string[] = [],
+  ): Promise<HttpResponse> {
     return retry(async () => {
-      const response = await authorizedRequest(this.http, request, this.authenticator, key);
+      const response = await authorizedRequest(this.http, request, this.authenticator, key, extraScopes);
       if (response.status < 200 || response.status > 299) throw new RegistryError(request, response);
       return response;
     }, this.retryOptions(alsoRetry));

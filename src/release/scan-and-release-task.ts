@@ -4,19 +4,21 @@
 // connection and hands in the context; tests hand in fakes.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { AcrClient } from '../acr/client';
+import { AcrClient, quarantineStateOf } from '../acr/client';
+import { HttpError } from '../http/client';
 import type { PermissionNeeds } from '../acr/preflight';
 import { type RegistryConnection, signInToRegistry } from '../acr/signin';
 import type { Outcome, TaskContext } from '../context';
 import { InputError, type Inputs } from '../inputs';
 import { RegistryClient } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
-import { type ImageReference, parseImageReference } from '../registry/reference';
+import { type ImageReference, parseImageReference, validateRepository, validateTag } from '../registry/reference';
 import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
 import { type Severity, parseTrivyReport } from '../trivy/report';
 import { SCANNERS, type Scanner, type ScanSettings, hasCachedDb, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
 import { scanRecord, writeReleaseRecord } from '../release-record/build';
 import { acrQuarantineApi } from './acr-quarantine';
+import { promote, refusePromoteUnderQuarantine } from './promote';
 import { parseSeverityList, thresholdGaps } from './policy';
 import { countsJson, junitXml, mergeReports, mergeSarif, summaryMarkdown } from './publish';
 import { type ScanAndReleaseResult, type ScanOutcome, movableTagMessage, scanAndRelease } from './scan-and-release';
@@ -24,7 +26,9 @@ import { type ScanAndReleaseResult, type ScanOutcome, movableTagMessage, scanAnd
 export interface ScanAndReleaseTaskInputs {
   image: ImageReference;
   allowTag: boolean;
-  release: 'quarantine' | 'gateOnly';
+  release: 'quarantine' | 'gateOnly' | 'promote';
+  /** release: promote: the release repository (same registry) and the tags applied after the read-back. */
+  promote?: { repository: string; tags: string[] };
   failOnViolation: boolean;
   threshold: Severity[];
   scanners: Scanner[];
@@ -54,7 +58,8 @@ export function readScanAndReleaseInputs(
   const image = inputs.parse('image', (value) => parseImageReference(value ?? ''));
   const allowTag = inputs.bool('allowTag');
   if (!image.digest && !allowTag) throw new InputError('image', movableTagMessage(inputs.string('image') ?? '', image));
-  const release = inputs.choice('release', ['quarantine', 'gateOnly'] as const);
+  const release = inputs.choice('release', ['quarantine', 'gateOnly', 'promote'] as const);
+  const promote = release === 'promote' ? readPromoteInputs(inputs, image) : undefined;
   const failOnViolation = inputs.bool('failTaskOnPolicyViolation');
   const threshold = inputs.parse('severityThreshold', (v) => parseSeverityList((v ?? '').split(',')));
   const gaps = thresholdGaps(threshold);
@@ -80,6 +85,7 @@ export function readScanAndReleaseInputs(
     image,
     allowTag,
     release,
+    promote,
     failOnViolation,
     threshold,
     scanners,
@@ -104,6 +110,21 @@ export function noCachedDbMessage(cacheDir: string): string {
     `'true' tells trivy not to download its database, but the trivy cache ${cacheDir} holds none (db/trivy.db), so trivy cannot scan. ` +
     "Run the task once without skipDbUpdate on this agent (it downloads the database into that cache), or point 'cacheDirectory' at a directory that holds one."
   );
+}
+
+function readPromoteInputs(inputs: Inputs, image: ImageReference): { repository: string; tags: string[] } {
+  const repository = inputs.parse('releaseRepository', (value) => {
+    const name = (value ?? '').trim();
+    if (!name)
+      throw new Error(
+        `release: promote copies the scanned digest to another repository of ${image.registry}: name it (e.g. 'release/${image.repository}').`,
+      );
+    if (name === image.repository) throw new Error(`it is the repository of image (${name}); name the repository released images go to.`);
+    return validateRepository(name);
+  });
+  const tags = inputs.lines('releaseTags');
+  for (const tag of tags) inputs.parse('releaseTags', () => validateTag(tag));
+  return { repository, tags };
 }
 
 export function parseScanners(text: string | undefined): Scanner[] {
@@ -140,10 +161,11 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
     return result;
   });
   const { credentials } = signedIn;
-  const trivy = await logger.group('trivy', () => useTrivy(inputs, context));
-
   const registry = new RegistryClient({ registry: image.registry, credentials, logger, http: context.http, stream: context.stream });
   const acr = new AcrClient({ registry: image.registry, credentials, logger, http: context.http, authenticator: registry.authenticator });
+  const promoteTo = inputs.promote;
+  if (promoteTo && image.digest) await checkPromotable(registry, acr, image.repository, image.digest);
+  const trivy = await logger.group('trivy', () => useTrivy(inputs, context));
   const workDir = agent.tempDir('scan-and-release');
   const scan: ScanSettings = {
     trivy: trivy.executable,
@@ -175,6 +197,19 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
         registry,
         quarantine: acrQuarantineApi(acr),
         quarantinedTagDigest: async (repository, tag) => (await acr.getTagAttributes(repository, tag)).tag.digest,
+        promote: promoteTo
+          ? async (outcome) => {
+              await checkPromotable(registry, acr, outcome.repository, outcome.digest);
+              const request = {
+                registry: image.registry,
+                from: outcome.repository,
+                to: promoteTo.repository,
+                digest: outcome.digest,
+                tags: promoteTo.tags,
+              };
+              return promote(request, registry, logger);
+            }
+          : undefined,
         runner,
         credentials,
         logger,
@@ -195,6 +230,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
 
   const { scan: outcome } = result;
   if (result.quarantineState) agent.setOutput('quarantineState', result.quarantineState);
+  if (release === 'promote') agent.setOutput('releasedImage', result.promoted?.reference ?? '');
   const message = decisionMessage(result, release, (key, ...args) => agent.loc(key, ...args));
   publishSummary(outcome, message, context, { release, quarantineState: result.quarantineState });
   logger.info(message);
@@ -203,12 +239,36 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
 }
 
 /** What the run needs, checked at sign-in before trivy runs: pull, and quarantine read and write on the digest. */
-export function scanPermissionNeeds(inputs: Pick<ScanAndReleaseTaskInputs, 'image' | 'release'>): PermissionNeeds {
-  const { image, release } = inputs;
+export function scanPermissionNeeds(inputs: Pick<ScanAndReleaseTaskInputs, 'image' | 'release' | 'promote'>): PermissionNeeds {
+  const { image, release, promote } = inputs;
+  if (release === 'promote' && promote) {
+    // No quarantine on a registry where promotion is used (refused otherwise): pull on staging, push on release.
+    return {
+      access: [
+        { repository: image.repository, actions: ['pull'], why: 'to scan and copy it' },
+        { repository: promote.repository, actions: ['pull', 'push'], why: 'to release into it' },
+      ],
+    };
+  }
   return {
     access: [{ repository: image.repository, actions: ['pull'], why: 'to scan it' }],
     quarantine: image.digest ? { repository: image.repository, digest: image.digest, write: release === 'quarantine' } : undefined,
   };
+}
+
+/** release: promote is refused on a registry that quarantines the digest (its copy would be quarantined too). */
+async function checkPromotable(registry: RegistryClient, acr: AcrClient, repository: string, digest: string): Promise<void> {
+  let state: string | undefined;
+  try {
+    state = quarantineStateOf(await acr.getManifestAttributes(repository, digest));
+  } catch {
+    // Not ACR, or the attributes are hidden: a pull refused as disallowed says the digest is quarantined.
+    state = await registry.headManifest(repository, digest).then(
+      () => undefined,
+      (error: unknown) => (error instanceof HttpError && (error.status === 403 || error.status === 405) ? 'Quarantined' : undefined),
+    );
+  }
+  refusePromoteUnderQuarantine(`${registry.registry}/${repository}@${digest}`, state);
 }
 
 /** The trivy given by trivyPath, or the pinned release from the tool cache (downloaded and verified once). */
@@ -243,6 +303,12 @@ export function decisionMessage(
 ): string {
   const { scan: outcome } = result;
   const violations = outcome.evaluation.violations.length;
+  if (release === 'promote') {
+    const target = result.promoted?.reference;
+    if (outcome.decision === 'Passed' && target)
+      return loc('Promoted', outcome.reference, target, result.promoted?.tags.length ? `; tagged ${result.promoted.tags.join(', ')}` : '');
+    return loc('PromoteRejected', violations, outcome.reference, result.promoted?.reference ?? 'the release repository');
+  }
   if (release === 'gateOnly')
     return outcome.decision === 'Passed' ? loc('GateOnlyPassed', outcome.reference) : loc('GateOnlyFailed', violations, outcome.reference);
   if (outcome.decision === 'Passed') {

@@ -13,6 +13,7 @@ import { type ScanSettings, scanImage } from '../trivy/scan';
 import { buildQuarantineDetails, serializeDetails } from './details';
 import { explainRegistryError } from './diagnose';
 import { type PolicyEvaluation, type PolicyOptions, combineEvaluations, describeFinding, evaluatePolicy } from './policy';
+import type { PromoteResult } from './promote';
 import type { ScannedImage } from './publish';
 import { type Decision, type QuarantineApi, type ReleaseOutcome, type ReleaseTarget, applyDecision } from './release';
 
@@ -26,7 +27,7 @@ export interface ScanAndReleaseInput {
   image: ImageReference;
   allowTag: boolean;
   policy: PolicyOptions;
-  release: 'quarantine' | 'gateOnly';
+  release: 'quarantine' | 'gateOnly' | 'promote';
   scan: ScanSettings;
   trivyVersion: string;
   /** Reports are written here. */
@@ -45,6 +46,8 @@ export type ScanAndReleaseContext = Pick<TaskContext, 'runner' | 'logger'> &
     quarantinedTagDigest?: (repository: string, tag: string) => Promise<string>;
     quarantine: QuarantineApi;
     credentials: RegistryCredentials;
+    /** release: promote (src/release/promote.ts): copies the scanned digest after a pass. */
+    promote?: (scan: ScanOutcome) => Promise<PromoteResult>;
   };
 
 export interface ScanOutcome {
@@ -68,6 +71,8 @@ export interface ScanAndReleaseResult {
   release?: ReleaseOutcome;
   /** The quarantine state of the digest after this run, when known. */
   quarantineState?: string;
+  /** release: promote, after a pass. */
+  promoted?: PromoteResult;
 }
 
 export class ImageInputError extends Error {
@@ -101,6 +106,15 @@ export async function scanAndRelease(
       return undefined;
     });
     return { scan, quarantineState };
+  }
+  if (input.release === 'promote') {
+    if (!context.promote) throw new Error('release: promote needs a release repository.');
+    if (scan.decision !== 'Passed') {
+      context.logger.info(`The policy failed: ${scan.reference} is not copied; nothing is released.`);
+      return { scan };
+    }
+    const promote = context.promote;
+    return { scan, promoted: await context.logger.group('Release: copy the scanned digest', () => promote(scan)) };
   }
   const release = await context.logger.group(`Release: set quarantineState ${scan.decision}`, () => releaseScanned(scan, input, context));
   return { scan, release, quarantineState: release.state };
