@@ -1,0 +1,369 @@
+// ScanAndRelease@1 with release: promote, as the agent runs it, against the lab: fabrikam (no quarantine) holds a
+// staging and a release repository; a multi-platform image is pushed to staging with docker, a signature-like
+// referrer is attached to it (the fallback tag, as the lab's registry has no referrers API), and the task copies the
+// scanned digest to the release repository. The emulator's audit log shows what travelled.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type RunTaskOptions, type TaskRun, repoRoot } from '../helpers/task-runner';
+import { type LabServiceConnection, labServiceConnection, runLabTask } from '../lab/agent';
+import { busyboxDockerfile, makeBuildContext } from '../lab/base';
+import { type AuditEntry, LabControl } from '../lab/client';
+import { nullGuid } from '../lab/emulators/acr/auth';
+import {
+  DockerClient,
+  type DockerResult,
+  acrAccessToken,
+  identityRefreshToken,
+  labRequest,
+  ociIndexType,
+  ociManifestType,
+  uniqueRepository,
+  uploadBlob,
+} from '../lab/emulators/testkit';
+import { type Lab, readLab } from '../lab/lab';
+
+const fabrikam = 'fabrikam.azurecr.io';
+const contoso = 'contoso.azurecr.io';
+const signatureType = 'application/vnd.cncf.notary.signature';
+// Every manifest type, docker's too: without them the lab's registry (distribution 2.8) would answer a schema 1 conversion.
+const manifestAccept = [
+  ociIndexType,
+  ociManifestType,
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+function ok(result: DockerResult, what: string): string {
+  assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+function explain(run: TaskRun): string {
+  return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-2000)}`;
+}
+
+const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+
+describe('ScanAndRelease@1 release: promote against the lab', function () {
+  this.timeout(900_000);
+  let lab: Lab;
+  let builder: DockerClient;
+  let base: string;
+  let staging: string;
+  let release: string;
+  let workDir: string;
+  let toolsDir: string;
+  const control = new LabControl();
+  const contexts: (() => void)[] = [];
+
+  before(async () => {
+    lab = readLab();
+    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'ScanAndRelease', '--no-typecheck'], {
+      stdio: 'pipe',
+    });
+    builder = new DockerClient();
+    ok(builder.login(fabrikam, nullGuid, await identityRefreshToken(lab, fabrikam, 'builder')), 'docker login to fabrikam as builder');
+    ok(builder.login(contoso, nullGuid, await identityRefreshToken(lab, contoso, 'builder')), 'docker login to contoso as builder');
+    base = uniqueRepository('promote');
+    staging = `${base}/staging`;
+    release = `${base}/release`;
+    workDir = mkdtempSync(path.join(os.tmpdir(), 'promote-it-'));
+    toolsDir = path.join(workDir, 'tools');
+    mkdirSync(toolsDir);
+  });
+
+  after(async () => {
+    builder?.remove();
+    for (const remove of contexts) remove();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+    await control.clearFaults().catch(() => undefined);
+  });
+
+  /** Builds FROM scratch + busybox with labels for the trivy stand-in and pushes it with docker; returns the digest. */
+  function pushImage(
+    registry: string,
+    repository: string,
+    tag: string,
+    labels: Record<string, string> = {},
+    platforms = 'linux/amd64',
+  ): string {
+    const labelLines = Object.entries(labels).map(([k, v]) => `LABEL ${k}="${v}"`);
+    const context = makeBuildContext({
+      lab,
+      dockerfile: `${busyboxDockerfile}COPY stamp.txt /stamp.txt\n${labelLines.join('\n')}\n`,
+      files: { 'stamp.txt': randomBytes(16).toString('hex') },
+    });
+    contexts.push(context.remove);
+    const reference = `${registry}/${repository}:${tag}`;
+    const args = ['buildx', 'build', '--platform', platforms, '-t', reference];
+    if (!platforms.includes(',')) args.push('--provenance=false');
+    ok(builder.run([...args, context.dir]), `buildx build of ${tag}`);
+    const pushed = ok(builder.run(['push', reference]), `docker push of ${tag}`);
+    builder.run(['image', 'rm', reference]);
+    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(pushed)?.[1];
+    assert.ok(digest, `no digest in the output of docker push: ${pushed}`);
+    return digest;
+  }
+
+  /** Attaches a referrer (subject = digest) in staging and lists it under the fallback tag, as a client of a registry without the API does. */
+  async function attachSignature(subject: string): Promise<string> {
+    const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+      `repository:${staging}:pull,push`,
+    ]);
+    const auth = { Authorization: `Bearer ${token}` };
+    const empty = Buffer.from('{}');
+    const layer = randomBytes(32);
+    await uploadBlob(lab, fabrikam, token, staging, empty);
+    await uploadBlob(lab, fabrikam, token, staging, layer);
+    const subjectHead = await labRequest(lab, `https://${fabrikam}/v2/${staging}/manifests/${subject}`, {
+      method: 'HEAD',
+      headers: { ...auth, Accept: manifestAccept },
+    });
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: ociManifestType,
+        artifactType: signatureType,
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(empty), size: 2 },
+        layers: [{ mediaType: 'application/octet-stream', digest: sha256(layer), size: layer.length }],
+        subject: {
+          mediaType: String(subjectHead.headers['content-type']),
+          digest: subject,
+          size: Number(subjectHead.headers['content-length']),
+        },
+      }),
+    );
+    const digest = sha256(manifest);
+    const put = await labRequest(lab, `https://${fabrikam}/v2/${staging}/manifests/${digest}`, {
+      method: 'PUT',
+      headers: { ...auth, 'Content-Type': ociManifestType },
+      body: manifest,
+    });
+    assert.equal(put.status, 201, put.text);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: ociIndexType,
+        manifests: [{ mediaType: ociManifestType, digest, size: manifest.length, artifactType: signatureType }],
+      }),
+    );
+    const tagged = await labRequest(lab, `https://${fabrikam}/v2/${staging}/manifests/${subject.replace(':', '-')}`, {
+      method: 'PUT',
+      headers: { ...auth, 'Content-Type': ociIndexType },
+      body: index,
+    });
+    assert.equal(tagged.status, 201, tagged.text);
+    return digest;
+  }
+
+  const builderConnection = () => labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey');
+
+  function promoteRun(inputs: RunTaskOptions['inputs'], options: { connection?: LabServiceConnection } = {}): Promise<TaskRun> {
+    return runLabTask(lab, {
+      task: 'ScanAndRelease',
+      inputs: {
+        trivyDownloadBaseUrl: lab.trivy.downloadBaseUrl,
+        trivyVersion: lab.trivy.version,
+        release: 'promote',
+        releaseRepository: release,
+        releaseTags: '1.0\nlatest',
+        ...inputs,
+      },
+      connections: { azureSubscription: options.connection ?? builderConnection() },
+      variables: { 'Agent.ToolsDirectory': toolsDir },
+      timeoutMs: 300_000,
+    });
+  }
+
+  /** A manifest of the release repository as the builder sees it: its digest, or undefined. */
+  async function releaseHead(reference: string, repository = release, registry = fabrikam): Promise<string | undefined> {
+    const token = await acrAccessToken(lab, registry, await identityRefreshToken(lab, registry, 'builder'), [
+      `repository:${repository}:pull`,
+    ]);
+    const answer = await labRequest(lab, `https://${registry}/v2/${repository}/manifests/${reference}`, {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${token}`, Accept: manifestAccept },
+    });
+    return answer.status === 200 ? String(answer.headers['docker-content-digest']) : undefined;
+  }
+
+  const toRelease = (entries: AuditEntry[], repository = release) => entries.filter((e) => e.path.startsWith(`/v2/${repository}/`));
+
+  describe('a clean multi-platform image with a referrer', () => {
+    let digest: string;
+    let signature: string;
+    let run: TaskRun;
+    let audit: AuditEntry[];
+
+    before(async () => {
+      digest = pushImage(fabrikam, staging, 'build-1', {}, 'linux/amd64,linux/arm64');
+      signature = await attachSignature(digest);
+      const mark = await control.auditMark();
+      run = await promoteRun({ image: `${fabrikam}/${staging}@${digest}` });
+      audit = await control.audit(mark);
+    });
+
+    it('succeeds and names the released digest (output releasedImage)', () => {
+      assert.equal(run.result, 'Succeeded', explain(run));
+      assert.equal(run.outputs.releasedImage, `${fabrikam}/${release}@${digest}`);
+      assert.match(run.stdout, /Policy passed: .* is released as fabrikam\.azurecr\.io\/.*\/release@sha256:/);
+    });
+
+    it('copied with cross-repository mounts: no blob bytes were uploaded to the release repository', () => {
+      const mounts = toRelease(audit).filter((e) => e.method === 'POST' && e.query.mount);
+      assert.ok(mounts.length >= 3, `mounts: ${JSON.stringify(mounts)}`);
+      assert.ok(
+        mounts.every((e) => e.status === 201 || e.status === 401),
+        `every mount was answered 201: ${JSON.stringify(mounts)}`,
+      );
+      const uploads = toRelease(audit).filter((e) => e.method === 'PATCH' || (e.method === 'PUT' && e.path.includes('/blobs/uploads/')));
+      assert.deepEqual(uploads, [], 'no upload');
+    });
+
+    it('the release tags point to the scanned digest, and were written after every manifest by digest', async () => {
+      assert.equal(await releaseHead('1.0'), digest);
+      assert.equal(await releaseHead('latest'), digest);
+      const puts = toRelease(audit).filter((e) => e.method === 'PUT' && e.path.includes('/manifests/') && e.status === 201);
+      const firstTag = puts.findIndex((e) => e.path.endsWith('/manifests/1.0'));
+      const lastDigest = puts.map((e) => /\/manifests\/sha256:/.test(e.path)).lastIndexOf(true);
+      assert.ok(firstTag > lastDigest, 'tags last');
+    });
+
+    it('the referrer travelled with it and is listed under the release repository fallback tag', async () => {
+      assert.equal(await releaseHead(signature), signature);
+      const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+        `repository:${release}:pull`,
+      ]);
+      const index = await labRequest(lab, `https://${fabrikam}/v2/${release}/manifests/${digest.replace(':', '-')}`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: ociIndexType },
+      });
+      assert.equal(index.status, 200);
+      const listed = index.json<{ manifests: { digest: string; artifactType?: string }[] }>().manifests;
+      assert.ok(
+        listed.some((m) => m.digest === signature && m.artifactType === signatureType),
+        JSON.stringify(listed),
+      );
+    });
+
+    it('a re-run is safe: succeeded, nothing mounted or uploaded again, same tags', async () => {
+      const mark = await control.auditMark();
+      const again = await promoteRun({ image: `${fabrikam}/${staging}@${digest}` });
+      assert.equal(again.result, 'Succeeded', explain(again));
+      const entries = toRelease(await control.audit(mark));
+      assert.deepEqual(
+        entries.filter((e) => e.method === 'POST'),
+        [],
+        'no mount or upload session',
+      );
+      assert.equal(await releaseHead('latest'), digest);
+    });
+  });
+
+  it('a staging tag moved after the scan changes nothing: the scanned digest is what is released', async () => {
+    const scanned = pushImage(fabrikam, staging, 'moving');
+    const moved = pushImage(fabrikam, staging, 'moving');
+    assert.notEqual(scanned, moved);
+    const run = await promoteRun({ image: `${fabrikam}/${staging}@${scanned}`, releaseTags: 'moving-release' });
+    assert.equal(run.result, 'Succeeded', explain(run));
+    assert.equal(await releaseHead('moving-release'), scanned);
+    assert.equal(await releaseHead(moved), undefined, 'the tag target of now was not copied');
+  });
+
+  it('a failed scan copies nothing', async () => {
+    const digest = pushImage(fabrikam, staging, 'critical', { 'lab.trivy.report': 'debian-buster' });
+    const mark = await control.auditMark();
+    const run = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'critical' });
+    assert.equal(run.result, 'Failed', explain(run));
+    assert.match(run.resultMessage ?? '', /Policy violated by 1 finding\(s\): .* is not copied/);
+    assert.equal(run.outputs.releasedImage, '');
+    assert.deepEqual(
+      toRelease(await control.audit(mark)).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'),
+      [],
+      'nothing written to the release repository',
+    );
+    assert.equal(await releaseHead(digest), undefined);
+  });
+
+  it('an identity without push on the release repository (AcrPull) is stopped by the preflight, before trivy', async () => {
+    const digest = pushImage(fabrikam, staging, 'no-push');
+    const mark = await control.auditMark();
+    const run = await promoteRun(
+      { image: `${fabrikam}/${staging}@${digest}` },
+      { connection: labServiceConnection(lab, 'scanner', 'ServicePrincipal', 'spnKey') },
+    );
+    assert.equal(run.result, 'Failed', explain(run));
+    assert.match(
+      run.resultMessage ?? '',
+      /may not push on fabrikam\.azurecr\.io\/.*\/release \(to release into it\) \(granted: pull\)\. Assign it the AcrPush role/,
+    );
+    assert.equal(run.outputs.policyResult, undefined, 'trivy did not run');
+    assert.deepEqual(
+      toRelease(await control.audit(mark)).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'),
+      [],
+    );
+  });
+
+  it('interrupted: a 500 that persists on the index fails the run with nothing tagged; the next run completes it', async function () {
+    const digest = pushImage(fabrikam, staging, 'interrupted', {}, 'linux/amd64,linux/arm64');
+    const fault = await control.addFault({
+      host: fabrikam,
+      method: 'PUT',
+      path: `^/v2/${release}/manifests/${digest}$`,
+      kind: '500',
+      times: -1,
+    });
+    let run: TaskRun;
+    try {
+      run = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'interrupted' });
+    } finally {
+      await control.removeFault(fault);
+    }
+    assert.equal(run.result, 'Failed', explain(run));
+    assert.equal(await releaseHead('interrupted'), undefined, 'no tag on a partial copy');
+    const again = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'interrupted' });
+    assert.equal(again.result, 'Succeeded', explain(again));
+    assert.equal(await releaseHead('interrupted'), digest);
+    assert.match(again.stdout, /already there/);
+  });
+
+  it('a 429 on a mount is retried and the copy completes', async () => {
+    const digest = pushImage(fabrikam, staging, 'throttled');
+    const mark = await control.auditMark();
+    const fault = await control.addFault({
+      host: fabrikam,
+      method: 'POST',
+      path: `^/v2/${release}/blobs/uploads/?$`,
+      kind: '429',
+      times: 1,
+      retryAfter: 1,
+    });
+    let run: TaskRun;
+    try {
+      run = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'throttled' });
+    } finally {
+      await control.removeFault(fault).catch(() => undefined);
+    }
+    assert.equal(run.result, 'Succeeded', explain(run));
+    assert.ok(
+      toRelease(await control.audit(mark)).some((e) => e.status === 429),
+      'the 429 was served',
+    );
+    assert.equal(await releaseHead('throttled'), digest);
+  });
+
+  it('is refused on a registry that quarantines (contoso), before trivy, and nothing is copied', async () => {
+    const digest = pushImage(contoso, staging, 'quarantined');
+    const run = await promoteRun({ image: `${contoso}/${staging}@${digest}` });
+    assert.equal(run.result, 'Failed', explain(run));
+    assert.match(
+      run.resultMessage ?? '',
+      /release: promote needs a registry without quarantine, but .* is Quarantined.*Use release: quarantine/,
+    );
+    assert.equal(run.outputs.policyResult, undefined, 'trivy did not run');
+    assert.equal(await releaseHead(digest, release, contoso), undefined);
+  });
+});
