@@ -220,7 +220,7 @@ async function joinIndex(
   const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
   const raw = Buffer.from(JSON.stringify(index));
   let digest = '';
-  for (const tag of request.tags) digest = await client.putManifest(request.repository, tag, MediaType.ociIndex, raw);
+  for (const tag of request.tags) digest = (await client.putManifest(request.repository, tag, MediaType.ociIndex, raw)).digest;
   context.logger.info(`index ${digest} pushed as ${request.tags.map((t) => `${imageName(request)}:${t}`).join(', ')}`);
   return digest;
 }

@@ -120,20 +120,6 @@ export class RegistryClient {
     return { digest, mediaType, raw, json };
   }
 
-  /** PUT of a manifest or index under a tag or its digest; returns the digest of the bytes sent. */
-  async putManifest(repository: string, reference: string, mediaType: string, raw: Buffer): Promise<string> {
-    validateRepository(repository);
-    validateManifestReference(reference);
-    const request: HttpRequest = {
-      method: 'PUT',
-      url: this.manifestUrl(repository, reference),
-      headers: { 'Content-Type': mediaType },
-      body: raw,
-    };
-    await this.send(request, `push ${repository}`);
-    return digestOf(raw);
-  }
-
   /** Digest, media type and size of a manifest, or undefined when the registry has none at that reference. */
   async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
     validateRepository(repository);
@@ -278,8 +264,8 @@ export class RegistryClient {
   async putManifest(
     repository: string,
     reference: string,
-    raw: Buffer,
     mediaType: string,
+    raw: Buffer,
   ): Promise<{ digest: string; subjectProcessed: boolean }> {
     validateRepository(repository);
     validateManifestReference(reference);

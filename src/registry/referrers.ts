@@ -12,8 +12,8 @@ export interface ReferrersRegistry {
   putManifest(
     repository: string,
     reference: string,
-    raw: Buffer,
     mediaType: string,
+    raw: Buffer,
   ): Promise<{ digest: string; subjectProcessed: boolean }>;
   getReferrers(repository: string, digest: string): Promise<Index | undefined>;
 }
@@ -81,14 +81,14 @@ export async function putReferrer(
   const { subjectProcessed } = await registry.putManifest(
     repository,
     referrer.digest,
-    referrer.raw,
     referrer.mediaType || MediaType.ociManifest,
+    referrer.raw,
   );
   if (subjectProcessed) return 'api';
   const existing = await readFallbackIndex(registry, repository, subject);
   const manifests = mergeReferrers(existing?.manifests ?? [], [referrerDescriptor(referrer)]);
   if (existing && manifests.length === existing.manifests.length) return 'tag';
   const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
-  await registry.putManifest(repository, fallbackTag(subject), Buffer.from(JSON.stringify(index)), MediaType.ociIndex);
+  await registry.putManifest(repository, fallbackTag(subject), MediaType.ociIndex, Buffer.from(JSON.stringify(index)));
   return 'tag';
 }

@@ -121,7 +121,7 @@ export interface ScanFacts {
   evaluation: PolicyEvaluation;
   policy: { threshold: readonly string[]; ignoreUnfixed: boolean };
   decision: 'Passed' | 'Failed';
-  release: 'quarantine' | 'gateOnly';
+  release: 'quarantine' | 'gateOnly' | 'promote';
   trivyVersion: string;
   /** The sentence the task logs and puts in the summary. */
   reason: string;

@@ -65,7 +65,7 @@ export interface ScanPart {
 export interface DecisionPart {
   /** Passed or Failed: the policy's verdict; undefined when no decision was reached (the build failed the proof). */
   result?: 'Passed' | 'Failed';
-  release: 'quarantine' | 'gateOnly' | 'none';
+  release: 'quarantine' | 'gateOnly' | 'promote' | 'none';
   /** The reason, in words, as the task's log and summary say it. */
   reason: string;
 }

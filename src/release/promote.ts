@@ -111,7 +111,7 @@ export async function promote(request: PromoteRequest, registry: PromoteRegistry
     } else if (present?.digest === node.manifest.digest) {
       result.manifests.present++;
     } else {
-      await registry.putManifest(to, node.manifest.digest, node.manifest.raw, node.manifest.mediaType);
+      await registry.putManifest(to, node.manifest.digest, node.manifest.mediaType, node.manifest.raw);
       result.manifests.copied++;
     }
   }
@@ -132,7 +132,7 @@ export async function promote(request: PromoteRequest, registry: PromoteRegistry
   );
 
   for (const tag of request.tags) {
-    await registry.putManifest(to, tag, top.manifest.raw, top.manifest.mediaType);
+    await registry.putManifest(to, tag, top.manifest.mediaType, top.manifest.raw);
     const head = await registry.headManifest(to, tag);
     if (head?.digest !== digest) throw new Error(`${request.registry}/${to}:${tag} points to ${head?.digest ?? 'nothing'}, not ${digest}.`);
     result.tags.push(tag);

@@ -60,7 +60,7 @@ class MemoryRegistry implements PromoteRegistry {
       return undefined;
     }
   }
-  async putManifest(repository: string, reference: string, raw: Buffer, mediaType: string) {
+  async putManifest(repository: string, reference: string, mediaType: string, raw: Buffer) {
     this.note(`put ${repository} ${reference}`);
     const digest = digestOf(raw);
     this.repo(this.manifests, repository).set(digest, { raw, mediaType });
