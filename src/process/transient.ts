@@ -9,7 +9,7 @@ export function errorLines(output: string): string[] {
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) =>
-      /^(error|ERROR)\b|error response from daemon|failed to (solve|push|do request|copy|upload|authorize|fetch|commit|write)|unexpected status|received unexpected http status|^#\d+ ERROR:|^(denied|unauthorized|forbidden|name unknown|manifest unknown|blob unknown|manifest invalid|toomanyrequests):/i.test(
+      /^(error|ERROR)\b|error response from daemon|failed commit on ref|failed to (solve|push|do request|copy|upload|authorize|fetch|commit|write)|unexpected status|received unexpected http status|^#\d+ ERROR:|^(denied|unauthorized|forbidden|name unknown|manifest unknown|blob unknown|manifest invalid|toomanyrequests):/i.test(
         line,
       ),
     );
@@ -26,7 +26,8 @@ const FINAL = [
 const TRANSIENT: [RegExp, string][] = [
   [/\b(500|502|503|504)\b(?: (internal server error|bad gateway|service unavailable|gateway time-?out))?/i, 'a 5xx from the registry'],
   [/\b429\b|toomanyrequests|too many requests/i, '429 (throttled)'],
-  [/connection reset by peer|econnreset|broken pipe/i, 'a reset connection'],
+  // Go says the last when the peer's reset races its write
+  [/connection reset by peer|econnreset|broken pipe|use of closed network connection/i, 'a reset connection'],
   [/(^|[\s:"])(unexpected )?EOF\b/, 'a connection closed early (EOF)'],
   [
     /i\/o timeout|tls handshake timeout|client\.timeout exceeded|timeout awaiting response headers|context deadline exceeded/i,

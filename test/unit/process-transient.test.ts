@@ -17,6 +17,14 @@ describe('transientFailure (the CLI error lines of docker and buildx)', () => {
     ['Put "https://contoso.azurecr.io/v2/web/blobs/uploads/7c1?digest=sha256%3Aab": EOF', undefined], // no error prefix: not an error line
     ['error: failed to do request: Put "https://contoso.azurecr.io/v2/web/blobs/uploads/7c1": EOF', 'a connection closed early (EOF)'],
     ['error: read tcp 127.0.0.1:51234->127.0.0.1:443: read: connection reset by peer', 'a reset connection'],
+    [
+      'failed commit on ref "manifest-sha256:d304": failed to do request: Put "https://fabrikam.azurecr.io/v2/web/manifests/4711": use of closed network connection',
+      'a reset connection',
+    ],
+    [
+      'failed commit on ref "manifest-sha256:d304": unexpected status from PUT request to https://fabrikam.azurecr.io/v2/web/manifests/4711: 503 Service Unavailable',
+      'a 5xx from the registry',
+    ],
     ['denied: requested access to the resource is denied', undefined],
     ['unauthorized: authentication required', undefined],
     ["name unknown: The repository with name 'web' does not exist", undefined],
