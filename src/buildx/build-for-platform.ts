@@ -25,6 +25,7 @@ import type { RegistryCredentials } from '../registry/credentials';
 import { validateLoginServer } from '../registry/reference';
 import { checkExtraArguments, splitArguments } from './arguments';
 import { buildImage, type BuildResult, type RegistryLookup } from './build';
+import { registryCacheSource, unreadableCacheWarning } from './cache';
 import { isIndex } from '../registry/oci';
 import { builderPlatforms } from './builder';
 import { otherOsPlatformMessage, otherOsPlatforms, probeBuilder, unsupportedPlatformMessage, unsupportedPlatforms } from './capabilities';
@@ -239,11 +240,15 @@ async function buildAndVerify(request: BuildRequest, context: RunContext): Promi
     logger.info(agent.loc('PlatformsCheckSkipped', missing.map(formatPlatform).join(', ')));
   }
 
-  const result = await buildImage(request, capabilities, { ...context, registry: registryLookup(request, context) }).catch(
-    (error: unknown) => {
-      throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
-    },
-  );
+  const cacheFrom = await registryCacheSource(request, context);
+  const result = await buildImage({ ...request, cacheFrom }, capabilities, {
+    ...context,
+    registry: registryLookup(request, context),
+  }).catch((error: unknown) => {
+    throw explainBuildFailure(error, { ...request, signedIn: !!context.credentials });
+  });
+  const cacheWarning = result.digest && capabilities.cacheExport ? await unreadableCacheWarning(request, context) : undefined;
+  if (cacheWarning) result.warnings.push(cacheWarning);
   return proveAndPublish(request, result, { name: info.name, driver: info.driver }, context);
 }
 

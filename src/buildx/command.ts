@@ -20,6 +20,8 @@ export interface BuildRequest {
   cache: CacheMode;
   /** Used with cache 'registry'. */
   cacheRef: string;
+  /** Where `--cache-from` reads the registry cache when not from cacheRef: its digest, when quarantine hides the tag (cache.ts). */
+  cacheFrom?: string;
   attestations: Attestations;
   /** Provenance mode=min or mode=max (with attestations other than none). */
   provenanceMode?: ProvenanceMode;
@@ -85,7 +87,7 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
   for (const [key, value] of request.labels) args.push('--label', `${key}=${value}`);
 
   if (request.cache === 'registry') {
-    args.push('--cache-from', `type=registry,ref=${request.cacheRef}`);
+    args.push('--cache-from', `type=registry,ref=${request.cacheFrom ?? request.cacheRef}`);
     if (step.exportCache) {
       if (capabilities.cacheExport) args.push('--cache-to', `type=registry,ref=${request.cacheRef},mode=max`);
       else {

@@ -595,6 +595,63 @@ describe('BuildForPlatform@1 (lab)', function () {
       assert.ok(coldUse && Number(coldUse[1]) < Number(coldUse[2]), 'the first build did run steps');
     });
 
+    it('on contoso (quarantine on): the second build imports the quarantined cache by digest and is fully cached, releasing nothing', async () => {
+      daemon = await startPrivateDaemon({ containerdImageStore: true });
+      const repository = uniqueRepository('qcache');
+      const ctx = context({ 'nonce.txt': randomBytes(8).toString('hex') });
+      writeFileSync(
+        path.join(ctx.dir, 'Dockerfile'),
+        readFileSync(path.join(ctx.dir, 'Dockerfile'), 'utf8').replace('RUN echo', 'COPY nonce.txt /nonce.txt\nRUN echo'),
+      );
+      const inputs = { registry: contoso, repository, cache: 'registry', arguments: '--network none' };
+      const connection = labServiceConnection(lab, 'pipeline', 'ServicePrincipal', 'spnKey'); // AcrPush + AcrQuarantineReader
+      const mark = await control.auditMark();
+      const cold = await build({ context: ctx, inputs, connection, env: { DOCKER_HOST: daemon.host } });
+      assertSucceeded(cold.run);
+      const cacheDigest = await backingDigest(lab, repository, 'buildcache');
+      assert.ok(cacheDigest, 'the cache image was pushed');
+      assert.equal((await control.quarantineRecord(contoso, repository, cacheDigest))?.quarantineState, 'Quarantined');
+      assert.match(
+        cold.run.log,
+        /The cache image contoso\.azurecr\.io\/it-bfp\/qcache-[0-9a-f]+:buildcache is in quarantine; the next build imports it by digest/,
+      );
+      daemon.pruneBuildCache();
+
+      const warm = await build({ context: ctx, inputs: { ...inputs, tags: 'warm' }, connection, env: { DOCKER_HOST: daemon.host } });
+      assertSucceeded(warm.run);
+      assertNoLeak(warm);
+      assert.match(warm.run.log, /is in quarantine \(Quarantined\), so its tag does not resolve; importing it by digest/);
+      assert.ok(
+        warm.run.log.includes(`--cache-from type=registry,ref=${contoso}/${repository}@${cacheDigest}`),
+        'BuildKit reads the cache by digest',
+      );
+      assert.match(warm.run.log, /#\d+ \[\d\/\d\] RUN echo "built on \$\(uname -m\)" > \/built\.txt\n#\d+ CACHED/);
+      const use = /Built in [\d.]+ s; (\d+) of (\d+) steps from the cache\./.exec(warm.run.log);
+      assert.ok(use, warm.run.log.slice(-3000));
+      assert.equal(use[1], use[2], 'every step came from the quarantined registry cache');
+      assert.ok(Number(use[2]) >= 3);
+      const patches = (await control.audit(mark)).filter((e) => e.method === 'PATCH');
+      assert.deepEqual(patches, [], 'nothing was released from quarantine');
+      assert.equal((await control.quarantineRecord(contoso, repository, cacheDigest))?.quarantineState, 'Quarantined');
+    });
+
+    it('on contoso without AcrQuarantineReader: warns that the pushed cache cannot be read, naming the role', async () => {
+      daemon = await startPrivateDaemon({ containerdImageStore: true });
+      const repository = uniqueRepository('qcache-hidden');
+      const watched = await build({
+        context: context(),
+        inputs: { registry: contoso, repository, cache: 'registry', verifyPlatforms: 'false', arguments: '--network none' },
+        connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'), // AcrPush only
+        env: { DOCKER_HOST: daemon.host },
+      });
+      assertSucceeded(watched.run);
+      assert.ok(await backingDigest(lab, repository, 'buildcache'), 'the cache image was pushed');
+      assert.match(
+        watched.run.log,
+        /##vso\[task\.issue type=warning[^\]]*\]The build cache this build pushed to contoso\.azurecr\.io\/it-bfp\/qcache-hidden-[0-9a-f]+:buildcache is hidden by contoso\.azurecr\.io's quarantine .* Fix: give the build's identity AcrQuarantineReader on contoso\.azurecr\.io/,
+      );
+    });
+
     it('builds each platform and joins them with imagetools create when the image store cannot hold several platforms', async () => {
       daemon = await startPrivateDaemon({ containerdImageStore: false });
       const repository = uniqueRepository('classic');
