@@ -65,7 +65,7 @@ export async function registryCacheSource(request: BuildRequest, context: CacheC
   if (seen.kind !== 'quarantined') return undefined;
   const byDigest = `${request.registry}/${target.repository}@${seen.digest}`;
   context.logger.info(
-    `The cache image ${request.cacheRef} is in quarantine (${seen.state ?? 'no quarantineState shown'}), so its tag does not resolve; ` +
+    `The cache image ${request.cacheRef} is in quarantine (quarantineState ${seen.state ?? 'not shown on the tag'}), so its tag does not resolve; ` +
       `importing it by digest: ${byDigest} (readable with AcrQuarantineReader; nothing is released).`,
   );
   return byDigest;

@@ -42,7 +42,7 @@ describe('the registry cache under quarantine', () => {
     assert.equal(await registryCacheSource(request, { http, logger, credentials }), `contoso.azurecr.io/team/app@${digest}`);
     assert.match(
       logger.lines.map((l) => l.message).join('\n'),
-      /is in quarantine \(Quarantined\).*importing it by digest.*nothing is released/,
+      /is in quarantine \(quarantineState Quarantined\).*importing it by digest.*nothing is released/,
     );
     assert.ok(!requests.some((r) => r.method === 'PATCH'), 'nothing released');
   });
