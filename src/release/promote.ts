@@ -28,6 +28,8 @@ export interface PromoteRequest {
   digest: string;
   /** Applied after everything was read back. */
   tags: string[];
+  /** Runs after the read-back and before the tags (the evidence referrers): a failure leaves nothing tagged. */
+  beforeTags?: (subject: Descriptor, top: FetchedManifest) => Promise<void>;
 }
 
 export interface PromoteResult {
@@ -130,6 +132,9 @@ export async function promote(request: PromoteRequest, registry: PromoteRegistry
     `Copied ${from}@${digest} to ${to}: ${nodes.length} manifest(s) (${result.manifests.copied} copied, ${result.manifests.present} already there; ` +
       `${result.referrers} referrer(s)), ${copiedBlobs.size} blob(s) (${result.blobs.mounted} mounted, ${result.blobs.uploaded} uploaded, ${result.blobs.present} already there); read back by digest.`,
   );
+
+  const subject: Descriptor = { mediaType: top.manifest.mediaType, digest, size: top.manifest.raw.length };
+  if (request.beforeTags) await request.beforeTags(subject, top.manifest);
 
   for (const tag of request.tags) {
     await registry.putManifest(to, tag, top.manifest.mediaType, top.manifest.raw);

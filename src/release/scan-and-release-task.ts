@@ -2,7 +2,7 @@
 // decide and release through src/release/scan-and-release.ts, and publish what it found where people look
 // (outputs, report files and attachments, the Tests tab, the Summary tab). The task shell reads the inputs and the
 // connection and hands in the context; tests hand in fakes.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AcrClient, quarantineStateOf } from '../acr/client';
 import { HttpError } from '../http/client';
@@ -10,7 +10,8 @@ import type { PermissionNeeds } from '../acr/preflight';
 import { type RegistryConnection, signInToRegistry } from '../acr/signin';
 import type { Outcome, TaskContext } from '../context';
 import { InputError, type Inputs } from '../inputs';
-import { RegistryClient } from '../registry/client';
+import { type FetchedManifest, RegistryClient } from '../registry/client';
+import type { Descriptor } from '../registry/oci';
 import type { RegistryCredentials } from '../registry/credentials';
 import { type ImageReference, parseImageReference, validateRepository, validateTag } from '../registry/reference';
 import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
@@ -18,6 +19,7 @@ import { type Severity, parseTrivyReport } from '../trivy/report';
 import { SCANNERS, type Scanner, type ScanSettings, hasCachedDb, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
 import { scanRecord, writeReleaseRecord } from '../release-record/build';
 import { acrQuarantineApi } from './acr-quarantine';
+import { type EvidenceFile, SARIF_TYPE, TRIVY_REPORT_TYPE, attachEvidence, sbomsOf } from './evidence';
 import { promote, refusePromoteUnderQuarantine } from './promote';
 import { parseSeverityList, thresholdGaps } from './policy';
 import { countsJson, junitXml, mergeReports, mergeSarif, summaryMarkdown } from './publish';
@@ -207,7 +209,11 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
                 digest: outcome.digest,
                 tags: promoteTo.tags,
               };
-              return promote(request, registry, logger);
+              const beforeTags = async (subject: Descriptor, top: FetchedManifest) => {
+                const files = [...evidenceFiles(outcome, workDir), ...(await sbomsOf(registry, outcome.repository, top))];
+                await attachEvidence(registry, promoteTo.repository, subject, files, logger);
+              };
+              return promote({ ...request, beforeTags }, registry, logger);
             }
           : undefined,
         runner,
@@ -269,6 +275,16 @@ async function checkPromotable(registry: RegistryClient, acr: AcrClient, reposit
     );
   }
   refusePromoteUnderQuarantine(`${registry.registry}/${repository}@${digest}`, state);
+}
+
+/** The trivy JSON report (merged for an index) and the SARIF that publishReports wrote, as evidence files. */
+function evidenceFiles(outcome: ScanOutcome, workDir: string): EvidenceFile[] {
+  const merged = path.join(workDir, 'trivy-report.json');
+  const report = outcome.images.length > 1 ? merged : outcome.images[0].reportFile;
+  const sarif = path.join(workDir, 'trivy.sarif');
+  const files: EvidenceFile[] = [{ artifactType: TRIVY_REPORT_TYPE, title: 'trivy-report.json', bytes: readFileSync(report) }];
+  if (existsSync(sarif)) files.push({ artifactType: SARIF_TYPE, title: 'trivy.sarif', bytes: readFileSync(sarif) });
+  return files;
 }
 
 /** The trivy given by trivyPath, or the pinned release from the tool cache (downloaded and verified once). */

@@ -220,8 +220,14 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
         mounts.every((e) => e.status === 201 || e.status === 401),
         `every mount was answered 201: ${JSON.stringify(mounts)}`,
       );
-      const uploads = toRelease(audit).filter((e) => e.method === 'PATCH' || (e.method === 'PUT' && e.path.includes('/blobs/uploads/')));
-      assert.deepEqual(uploads, [], 'no upload');
+      // Only the evidence travels as bytes: the empty config, the trivy report and the SARIF.
+      const uploads = toRelease(audit).filter((e) => e.method === 'PUT' && e.path.includes('/blobs/uploads/') && e.status === 201);
+      assert.ok(uploads.length <= 3, `uploads: ${JSON.stringify(uploads)}`);
+      assert.deepEqual(
+        toRelease(audit).filter((e) => e.method === 'PATCH'),
+        [],
+        'no chunked upload',
+      );
     });
 
     it('the release tags point to the scanned digest, and were written after every manifest by digest', async () => {
@@ -249,15 +255,28 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
       );
     });
 
+    it('the trivy report and the SARIF are referrers of the released digest, each with its artifactType, read back', async () => {
+      const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+        `repository:${release}:pull`,
+      ]);
+      const index = await labRequest(lab, `https://${fabrikam}/v2/${release}/manifests/${digest.replace(':', '-')}`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: ociIndexType },
+      });
+      const types = index.json<{ manifests: { artifactType?: string }[] }>().manifests.map((m) => m.artifactType);
+      assert.ok(types.includes('application/vnd.aquasec.trivy.report.v1+json'), JSON.stringify(types));
+      assert.ok(types.includes('application/sarif+json'), JSON.stringify(types));
+      assert.match(run.stdout, /Evidence attached to sha256:[0-9a-f]{64} \(fallback tag sha256-[0-9a-f]{64}\), read back/);
+    });
+
     it('a re-run is safe: succeeded, nothing mounted or uploaded again, same tags', async () => {
       const mark = await control.auditMark();
       const again = await promoteRun({ image: `${fabrikam}/${staging}@${digest}` });
       assert.equal(again.result, 'Succeeded', explain(again));
       const entries = toRelease(await control.audit(mark));
       assert.deepEqual(
-        entries.filter((e) => e.method === 'POST'),
+        entries.filter((e) => e.method === 'POST' && e.query.mount),
         [],
-        'no mount or upload session',
+        'no mount: every image blob is there',
       );
       assert.equal(await releaseHead('latest'), digest);
     });

@@ -4,7 +4,8 @@ import type { FetchedManifest, ManifestHead } from '../../src/registry/client';
 import { digestOf } from '../../src/registry/digest';
 import { RegistryError } from '../../src/registry/errors';
 import { type Index, MediaType } from '../../src/registry/oci';
-import { fallbackTag } from '../../src/registry/referrers';
+import { fallbackTag, listReferrers } from '../../src/registry/referrers';
+import { SARIF_TYPE, SPDX_TYPE, TRIVY_REPORT_TYPE, attachEvidence, sbomsOf } from '../../src/release/evidence';
 import { type PromoteRegistry, promote, refusePromoteUnderQuarantine } from '../../src/release/promote';
 import { reply } from './registry-fakes';
 
@@ -234,5 +235,80 @@ describe('release: promote (src/release/promote.ts)', () => {
     );
     refusePromoteUnderQuarantine('r/app@sha256:1', 'Passed');
     refusePromoteUnderQuarantine('r/app@sha256:1', undefined);
+  });
+
+  for (const referrersApi of [false, true]) {
+    it(`attaches the evidence as referrers with their artifactTypes and reads them back (${referrersApi ? 'referrers API' : 'fallback tag'})`, async () => {
+      const registry = new MemoryRegistry(referrersApi);
+      const staged = stagedImage(registry);
+      const subject = { mediaType: MediaType.ociIndex, digest: staged.index.digest, size: staged.index.size };
+      const files = [
+        { artifactType: TRIVY_REPORT_TYPE, title: 'trivy-report.json', bytes: Buffer.from('{"SchemaVersion":2}') },
+        { artifactType: SARIF_TYPE, title: 'trivy.sarif', bytes: Buffer.from('{"version":"2.1.0"}') },
+      ];
+      const attached = await attachEvidence(registry, 'staging/app', subject, files, new RecordingLogger());
+      assert.deepEqual(
+        attached.map((a) => [a.artifactType, a.by]),
+        files.map((f) => [f.artifactType, referrersApi ? 'api' : 'tag']),
+      );
+      const listed = (await listReferrers(registry, 'staging/app', staged.index.digest)).descriptors;
+      for (const a of attached) assert.ok(listed.some((d) => d.digest === a.digest && d.artifactType === a.artifactType));
+      const report = (await registry.getManifest('staging/app', attached[0].digest)).json as { subject?: { digest: string } };
+      assert.equal(report.subject?.digest, staged.index.digest);
+      const again = await attachEvidence(registry, 'staging/app', subject, files, new RecordingLogger());
+      assert.deepEqual(
+        again.map((a) => a.digest),
+        attached.map((a) => a.digest),
+        'the same evidence is the same referrer',
+      );
+      assert.equal((await listReferrers(registry, 'staging/app', staged.index.digest)).descriptors.length, listed.length, 'no duplicate');
+    });
+  }
+
+  it('finds the SPDX SBOM of each platform in BuildKit attestation manifests', async () => {
+    const registry = new MemoryRegistry(false);
+    const statement = registry.addBlob(
+      'app',
+      JSON.stringify({ predicateType: 'https://spdx.dev/Document', predicate: { spdxVersion: 'SPDX-2.3' } }),
+    );
+    const image = registry.addManifest('app', {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: registry.addBlob('app', 'c'),
+      layers: [],
+    });
+    const attestation = registry.addManifest('app', {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: registry.addBlob('app', 'c2'),
+      layers: [
+        {
+          ...statement,
+          mediaType: 'application/vnd.in-toto+json',
+          annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' },
+        },
+      ],
+    });
+    registry.addManifest(
+      'app',
+      {
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: [
+          { ...image, platform: { os: 'linux', architecture: 'arm64' } },
+          {
+            ...attestation,
+            platform: { os: 'unknown', architecture: 'unknown' },
+            annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': image.digest },
+          },
+        ],
+      },
+      'v1',
+    );
+    const sboms = await sbomsOf(registry, 'app', await registry.getManifest('app', 'v1'));
+    assert.equal(sboms.length, 1);
+    assert.equal(sboms[0].artifactType, SPDX_TYPE);
+    assert.equal(sboms[0].annotations?.['vnd.container-release.platform'], 'linux/arm64');
+    assert.deepEqual(JSON.parse(sboms[0].bytes.toString()), { spdxVersion: 'SPDX-2.3' });
   });
 });
