@@ -49,8 +49,6 @@ for (const task of taskNames().filter((t) => !only || t === only)) {
       entryPoints: [path.join(source, entry)],
       outfile,
       plugins: [deferredModules],
-      // ssh2 (through dockerode) loads these native addons inside try/catch and falls back to pure JS.
-      external: ['cpu-features', '*.node'],
     });
     const bytes = readFileSync(outfile);
     const gz = gzipSync(bytes, { level: 9 }).length;

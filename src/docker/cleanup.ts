@@ -4,7 +4,7 @@
 import type { Logger } from '../log';
 import { CommandError, type Runner } from '../process/exec';
 import { BUILT_BY_JOB_LABEL } from './built-images';
-import type { DockerClient } from './client';
+import { type ApiEndpoint, engineRequest, expectOk } from './engine-ping';
 
 export type CleanupMode = 'builtImages' | 'prune' | 'none';
 export const CLEANUP_MODES: readonly CleanupMode[] = ['builtImages', 'prune', 'none'];
@@ -34,27 +34,29 @@ export interface LocalImage {
   tags: string[];
 }
 
-/** The image operations the cleanup needs; dockerodeImages() is the real one, tests hand in a fake. */
+/** The image operations the cleanup needs; engineImages() is the real one, tests hand in a fake. */
 export interface ImageStore {
   listByLabel(label: string): Promise<LocalImage[]>;
   /** Removes an image (force: with every tag) or untags a reference; 'missing' when there is nothing by that name. */
   remove(reference: string, force: boolean): Promise<'removed' | 'missing'>;
 }
 
-export function dockerodeImages(client: DockerClient): ImageStore {
+/** The daemon's image store through the Engine API (GET /images/json, DELETE /images/{name}). */
+export function engineImages(endpoint: ApiEndpoint, timeoutMs: number): ImageStore {
   return {
     listByLabel: async (label) => {
-      const images = await client.listImages({ filters: { label: [label] } });
+      const path = `/images/json?filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`;
+      const answer = await engineRequest(endpoint, 'GET', path, timeoutMs);
+      expectOk(answer, path);
+      const images = JSON.parse(answer.body) as { Id: string; RepoTags?: string[] | null }[];
       return images.map((i) => ({ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>') }));
     },
     remove: async (reference, force) => {
-      try {
-        await client.getImage(reference).remove({ force });
-        return 'removed';
-      } catch (error) {
-        if ((error as { statusCode?: number }).statusCode === 404) return 'missing';
-        throw error;
-      }
+      const path = `/images/${encodeURIComponent(reference)}?force=${force}`;
+      const answer = await engineRequest(endpoint, 'DELETE', path, timeoutMs);
+      if (answer.status === 404) return 'missing';
+      expectOk(answer, path, 'DELETE');
+      return 'removed';
     },
   };
 }

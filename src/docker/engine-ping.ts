@@ -1,7 +1,7 @@
-// The daemon probe of the fast path: GET /_ping and GET /version of the Engine API over the resolved endpoint
-// (unix socket, or TCP with the same TLS material the CLI would use), with node:http only. Loading dockerode costs
-// 100-350 ms of CPU (ssh2, gRPC for BuildKit sessions) before its first request; on an agent that has everything
-// that would be most of the task's time, so dockerode is loaded only by the steps that manage images.
+// The Engine API over the resolved endpoint (unix socket, or TCP with the same TLS material the CLI would use), with
+// node:http only: the fast path's probe (GET /_ping, /version) and the post-job step's image clean-up. A client
+// library such as dockerode costs 100-350 ms of CPU to load (ssh2, gRPC for BuildKit sessions) and ~260 KB gzip of
+// bundle for the four routes these steps use.
 import * as http from 'node:http';
 import type { DockerEndpoint } from './endpoint';
 import type { DaemonInfo } from './probe';
@@ -13,7 +13,7 @@ interface VersionBody {
   Arch?: string;
 }
 
-/** An error as dockerode/docker-modem would report it: Node's code for transport failures, statusCode for answers. */
+/** An Engine API failure: Node's code for transport failures, statusCode for answers. */
 export class EngineApiError extends Error {
   constructor(
     message: string,
@@ -25,15 +25,19 @@ export class EngineApiError extends Error {
   }
 }
 
-async function get(
-  endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>,
+export type ApiEndpoint = Exclude<DockerEndpoint, { kind: 'ssh' }>;
+
+/** One Engine API request; resolves with any HTTP answer, rejects on transport failures and the timeout. */
+export async function engineRequest(
+  endpoint: ApiEndpoint,
+  method: 'GET' | 'DELETE',
   path: string,
   timeoutMs: number,
 ): Promise<{ status: number; body: string }> {
   // node:https pulls in tls, which a task talking to a unix socket (the common case) never needs: load it on demand.
   const https = endpoint.kind === 'tcp' && endpoint.tls ? await import('node:https') : undefined;
   return new Promise((resolve, reject) => {
-    const common = { method: 'GET', path, headers: { Host: 'docker' }, agent: false as const };
+    const common = { method, path, headers: { Host: 'docker' }, agent: false as const };
     const request =
       endpoint.kind === 'unix'
         ? http.request({ ...common, socketPath: endpoint.socketPath })
@@ -81,14 +85,22 @@ async function get(
   });
 }
 
-function expectOk(answer: { status: number; body: string }, path: string): void {
+/** Throws unless the answer is a 2xx, with the daemon's message (its JSON `message`, or the first line). */
+export function expectOk(answer: { status: number; body: string }, path: string, method = 'GET'): void {
   if (answer.status >= 200 && answer.status < 300) return;
-  const text = answer.body.trim().split('\n')[0]?.slice(0, 300) ?? '';
-  throw new EngineApiError(`(HTTP code ${answer.status}) GET ${path}: ${text}`, answer.status);
+  let text = answer.body.trim().split('\n')[0]?.slice(0, 300) ?? '';
+  try {
+    text = (JSON.parse(answer.body) as { message?: string }).message ?? text;
+  } catch {
+    // not JSON: the first line stands
+  }
+  throw new EngineApiError(`(HTTP code ${answer.status}) ${method} ${path}: ${text}`, answer.status);
 }
 
+const get = (endpoint: ApiEndpoint, path: string, timeoutMs: number) => engineRequest(endpoint, 'GET', path, timeoutMs);
+
 /** Pings the daemon and reads its version; rejects with an error that keeps Node's code or the HTTP status. */
-export async function pingAndVersion(endpoint: Exclude<DockerEndpoint, { kind: 'ssh' }>, timeoutMs: number): Promise<DaemonInfo> {
+export async function pingAndVersion(endpoint: ApiEndpoint, timeoutMs: number): Promise<DaemonInfo> {
   const ping = await get(endpoint, '/_ping', timeoutMs);
   expectOk(ping, '/_ping');
   if (ping.body.trim() !== 'OK')

@@ -41,7 +41,7 @@ export interface ProbeResult {
   daemon: DaemonProbe;
 }
 
-/** Asks the daemon at an endpoint for its version; implemented over dockerode (api.ts) or the CLI (ssh). */
+/** Asks the daemon at an endpoint for its version; implemented over the Engine API (api.ts) or the CLI (ssh). */
 export type DaemonAsker = (endpoint: DockerEndpoint) => Promise<DaemonInfo>;
 
 export const TOOL_TIMEOUT_MS = 30_000;

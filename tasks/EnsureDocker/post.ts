@@ -3,8 +3,8 @@
 import * as path from 'node:path';
 import { dockerCliEnv } from '../../src/docker/api';
 import { readBuiltImageRecords } from '../../src/docker/built-images';
-import { dockerodeImages, pruneBuildCache, removeBuiltImages } from '../../src/docker/cleanup';
-import { createDockerClient } from '../../src/docker/client';
+import { engineImages, pruneBuildCache, removeBuiltImages } from '../../src/docker/cleanup';
+import { pingAndVersion } from '../../src/docker/engine-ping';
 import { stopDaemon } from '../../src/docker/daemon';
 import { processEnvironment, resolveEndpoint } from '../../src/docker/endpoint';
 import { run } from '../../src/process/exec';
@@ -27,9 +27,8 @@ void runPostJob(__dirname, async () => {
       log.warn(`Cleaning up over ${endpoint.host} is not supported; images are left in place.`);
       return;
     }
-    const client = await createDockerClient(endpoint, 60_000);
     try {
-      await client.ping();
+      await pingAndVersion(endpoint, 60_000);
     } catch (error) {
       log.warn(loc('PostDaemonUnreachable', (error as Error).message));
       return;
@@ -38,7 +37,7 @@ void runPostJob(__dirname, async () => {
     const tempDir = variable('Agent.TempDirectory');
     const records = tempDir ? readBuiltImageRecords(tempDir) : [];
     if (!jobId) log.warn('System.JobId is not set, so images are found only through the record file.');
-    const report = await removeBuiltImages(dockerodeImages(client), jobId ?? '', records, log);
+    const report = await removeBuiltImages(engineImages(endpoint, 60_000), jobId ?? '', records, log);
     console.log(report.removed.length ? loc('PostRemoved', report.removed.length) : loc('PostNothingBuilt'));
     if (mode === 'prune' && keepStorageBytes !== undefined) await pruneBuildCache(run, keepStorageBytes, dockerCliEnv(endpoint), log);
   } finally {

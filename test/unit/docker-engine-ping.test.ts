@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pingAndVersion } from '../../src/docker/engine-ping';
+import { engineImages } from '../../src/docker/cleanup';
+import { EngineApiError, pingAndVersion } from '../../src/docker/engine-ping';
 import type { DockerEndpoint } from '../../src/docker/endpoint';
 
 /** An Engine API stand-in on a unix socket in a temp dir; `answers` maps a path to status and body. */
@@ -98,6 +99,72 @@ describe('Engine API ping', () => {
       server.closeAllConnections();
       server.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Engine API image store (the post-job clean-up)', () => {
+  /** Like daemon() above, keyed by method and URL, so a DELETE and a GET of one path answer differently. */
+  async function imageDaemon(answers: Record<string, [number, string]>) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
+    const socketPath = path.join(dir, 'docker.sock');
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      const key = `${req.method} ${req.url}`;
+      requests.push(key);
+      const [status, body] = answers[key] ?? [404, '{"message":"page not found"}'];
+      res.writeHead(status).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const endpoint: DockerEndpoint = { kind: 'unix', host: `unix://${socketPath}`, socketPath, source: 'input' };
+    return { endpoint, requests, close: () => (server.close(), rmSync(dir, { recursive: true, force: true })) };
+  }
+
+  const label = 'com.example.built-by-job=job 1';
+  const listPath = `/images/json?filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`;
+
+  it('lists by label with the filter encoded, dropping <none>:<none>, and removes by name or reports it missing', async () => {
+    const d = await imageDaemon({
+      [`GET ${listPath}`]: [
+        200,
+        JSON.stringify([
+          { Id: 'sha256:aa', RepoTags: ['app:1', '<none>:<none>'] },
+          { Id: 'sha256:bb', RepoTags: null },
+        ]),
+      ],
+      'DELETE /images/sha256%3Aaa?force=true': [200, '[{"Deleted":"sha256:aa"}]'],
+      'DELETE /images/app%3A2?force=false': [404, '{"message":"No such image: app:2"}'],
+    });
+    try {
+      const images = engineImages(d.endpoint as Extract<DockerEndpoint, { kind: 'unix' }>, 5000);
+      assert.deepEqual(await images.listByLabel(label), [
+        { id: 'sha256:aa', tags: ['app:1'] },
+        { id: 'sha256:bb', tags: [] },
+      ]);
+      assert.equal(await images.remove('sha256:aa', true), 'removed');
+      assert.equal(await images.remove('app:2', false), 'missing');
+      assert.deepEqual(d.requests, [`GET ${listPath}`, 'DELETE /images/sha256%3Aaa?force=true', 'DELETE /images/app%3A2?force=false']);
+    } finally {
+      d.close();
+    }
+  });
+
+  it("fails a refused removal with the daemon's message and status", async () => {
+    const d = await imageDaemon({
+      'DELETE /images/app%3A1?force=false': [409, '{"message":"conflict: unable to remove repository reference \\"app:1\\""}'],
+    });
+    try {
+      const images = engineImages(d.endpoint as Extract<DockerEndpoint, { kind: 'unix' }>, 5000);
+      await assert.rejects(images.remove('app:1', false), (error: EngineApiError) => {
+        assert.equal(error.statusCode, 409);
+        assert.match(
+          error.message,
+          /^\(HTTP code 409\) DELETE \/images\/app%3A1\?force=false: conflict: unable to remove repository reference "app:1"$/,
+        );
+        return true;
+      });
+    } finally {
+      d.close();
     }
   });
 });
