@@ -47,6 +47,7 @@ export async function ensureDockerTask(options: EnsureOptions, context: EnsureDo
   }
   agent.setOutput('dockerVersion', result.dockerVersion);
   agent.setOutput('buildxVersion', result.buildxVersion);
+  agent.setOutput('composeVersion', result.composeVersion);
   agent.setOutput('serverVersion', result.server.version);
   agent.setOutput('serverPlatform', result.serverPlatform);
   agent.setOutput('installed', result.installed.join(','));

@@ -22,6 +22,7 @@ import {
   probeAll,
   probeBuildx,
   probeCli,
+  probeCompose,
   type ToolProbe,
   type ToolProbes,
 } from './probe';
@@ -35,6 +36,10 @@ export interface EnsureOptions {
   dockerVersion?: string;
   /** The buildx release the static source installs. */
   buildxVersion: string;
+  /** report: probe compose and output its version; install: also install it when missing (or only v1). */
+  compose: ComposeChoice;
+  /** The compose release the static source installs. */
+  composeVersion: string;
   startDaemon: 'auto' | 'never';
   emulatePlatforms: Platform[];
   dockerHost?: string;
@@ -63,6 +68,8 @@ export interface EnsureResult {
   endpoint: DockerEndpoint;
   dockerVersion: string;
   buildxVersion: string;
+  /** Compose v2's version, empty when it is not there. */
+  composeVersion: string;
   server: DaemonInfo;
   serverPlatform: string;
   installed: Component[];
@@ -77,11 +84,28 @@ function describeTool(name: string, probe: ToolProbe): string {
   return probe.path ? `${name} unusable: ${probe.problem}` : `${name} not found`;
 }
 
-function missingTools(cli: ToolProbe, buildx: ToolProbe, pin: string | undefined): Component[] {
+export type ComposeChoice = 'report' | 'install';
+export const COMPOSE_CHOICES: readonly ComposeChoice[] = ['report', 'install'];
+
+/** The tools as probed; compose only when it was asked for. */
+type Tools = { cli: ToolProbe; buildx: ToolProbe; compose: ToolProbe };
+
+function missingTools({ cli, buildx, compose }: Tools, options: Pick<EnsureOptions, 'dockerVersion' | 'compose'>): Component[] {
   const missing: Component[] = [];
+  const pin = options.dockerVersion;
   if (!cli.version || (pin && !satisfiesPin(cli.version, pin))) missing.push('docker-cli');
   if (!buildx.version) missing.push('buildx');
+  if (options.compose === 'install' && !compose.version) missing.push('compose');
   return missing;
+}
+
+async function probeTools(runner: EnsureContext['runner'], environment: EndpointEnvironment): Promise<Tools> {
+  const [cli, buildx, compose] = await Promise.all([
+    probeCli(runner, environment),
+    probeBuildx(runner, environment),
+    probeCompose(runner, environment),
+  ]);
+  return { cli, buildx, compose };
 }
 
 /** One run of ensureDocker: the resolved endpoint, how the daemon is asked, and the privilege, detected once when first needed. */
@@ -105,10 +129,10 @@ interface DaemonStartPlan {
 export async function ensureDocker(options: EnsureOptions, context: EnsureContext): Promise<EnsureResult> {
   const run = startRun(options, context);
   const probe = await probeAndLog(run);
-  const absentTools = missingTools(probe.cli, probe.buildx, options.dockerVersion);
+  const absentTools = missingTools(probe, options);
   const startPlan = probe.daemon.ok ? undefined : await planDaemonStart(run, probe.daemon.failure, absentTools);
   const missing = [...absentTools, ...(startPlan?.needsEngine ? (['engine'] as const) : [])];
-  const tools = missing.length ? await installMissing(run, missing) : { cli: probe.cli, buildx: probe.buildx, installed: [] };
+  const tools = missing.length ? await installMissing(run, missing) : { ...probe, installed: [] };
   const daemon = startPlan
     ? await startPlannedDaemon(run, startPlan)
     : probe.daemon.ok
@@ -122,6 +146,7 @@ export async function ensureDocker(options: EnsureOptions, context: EnsureContex
     endpoint: run.endpoint,
     dockerVersion: tools.cli.version ?? '',
     buildxVersion: tools.buildx.version ?? '',
+    composeVersion: tools.compose.version ?? '',
     server,
     serverPlatform: formatServerPlatform(server),
     installed: [...tools.installed, ...qemu],
@@ -149,6 +174,7 @@ async function probeAndLog({ context, environment, endpoint, ask }: EnsureRun) {
   const { logger } = context;
   logger.info(describeTool('docker', probe.cli));
   logger.info(describeTool('buildx', probe.buildx));
+  logger.info(describeTool('compose', probe.compose));
   logger.info(
     probe.daemon.ok
       ? `daemon ${probe.daemon.info.version} ${formatServerPlatform(probe.daemon.info)} at ${describeEndpoint(endpoint)}`
@@ -190,10 +216,7 @@ async function planDaemonStart(run: EnsureRun, failure: DaemonFailure, missing: 
 }
 
 /** Installs what is missing under the agent's install lock, then probes again: the tools as they are now, and what this job installed. */
-async function installMissing(
-  run: EnsureRun,
-  missing: Component[],
-): Promise<{ cli: ToolProbe; buildx: ToolProbe; installed: Component[] }> {
+async function installMissing(run: EnsureRun, missing: Component[]): Promise<Tools & { installed: Component[] }> {
   const { options, context, environment } = run;
   const { logger, runner, env } = context;
   const installer = new Installer(options, context, await run.privilege());
@@ -202,9 +225,8 @@ async function installMissing(
       path.join(context.toolsDir, LOCK_FILE),
       async (): Promise<Component[]> => {
         // Another job on this agent may have installed them while we waited for the lock.
-        const [c, b] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
         const still = [
-          ...missingTools(c, b, options.dockerVersion),
+          ...missingTools(await probeTools(runner, environment), options),
           ...(missing.includes('engine') && !findEngine(env.PATH) ? (['engine'] as const) : []),
         ];
         if (!still.length) {
@@ -217,11 +239,16 @@ async function installMissing(
       { onWait: (owner) => logger.info(`Waiting for another install on this agent to finish (${owner})`) },
     ),
   );
-  const [cli, buildx] = await Promise.all([probeCli(runner, environment), probeBuildx(runner, environment)]);
-  if (missingTools(cli, buildx, options.dockerVersion).length)
-    throw new Error(`After installing, still missing: ${[describeTool('docker', cli), describeTool('buildx', buildx)].join('; ')}`);
-  logger.info(`Installed ${installed.join(', ') || 'nothing'}: docker ${cli.version}, buildx ${buildx.version}`);
-  return { cli, buildx, installed };
+  const tools = await probeTools(runner, environment);
+  const { cli, buildx, compose } = tools;
+  if (missingTools(tools, options).length)
+    throw new Error(
+      `After installing, still missing: ${[describeTool('docker', cli), describeTool('buildx', buildx), describeTool('compose', compose)].join('; ')}`,
+    );
+  logger.info(
+    `Installed ${installed.join(', ') || 'nothing'}: docker ${cli.version}, buildx ${buildx.version}${compose.version ? `, compose ${compose.version}` : ''}`,
+  );
+  return { ...tools, installed };
 }
 
 async function startPlannedDaemon(run: EnsureRun, plan: DaemonStartPlan): Promise<{ info: DaemonInfo; started: StartedDaemon }> {

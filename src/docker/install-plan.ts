@@ -5,8 +5,8 @@
 export type InstallSource = 'auto' | 'dockerRepository' | 'distribution' | 'static';
 export const INSTALL_SOURCES: readonly InstallSource[] = ['auto', 'dockerRepository', 'distribution', 'static'];
 
-/** What can be missing: the CLI, the buildx plugin, the engine (dockerd + containerd), QEMU user emulation. */
-export type Component = 'docker-cli' | 'buildx' | 'engine' | 'qemu';
+/** What can be missing: the CLI, the buildx and compose plugins, the engine (dockerd + containerd), QEMU user emulation. */
+export type Component = 'docker-cli' | 'buildx' | 'compose' | 'engine' | 'qemu';
 
 export type PlanStep =
   | { kind: 'run'; argv: string[]; root: boolean; env?: Record<string, string>; why: string }
@@ -150,6 +150,7 @@ const REPOSITORY_PACKAGES: Record<Exclude<Component, 'qemu'>, string[]> = {
   engine: ['docker-ce', 'docker-ce-cli', 'containerd.io', 'docker-buildx-plugin', 'docker-compose-plugin'],
   'docker-cli': ['docker-ce-cli'],
   buildx: ['docker-buildx-plugin'],
+  compose: ['docker-compose-plugin'],
 };
 
 export function dockerRepositoryPlan(
@@ -218,7 +219,17 @@ export function distributionPackages(component: Exclude<Component, 'qemu'>, cand
       return has('docker.io') ? ['docker.io'] : undefined;
     case 'buildx':
       return has('docker-buildx') ? ['docker-buildx'] : undefined;
+    case 'compose':
+      // Debian 13's docker-compose is compose v2, the CLI plugin; Debian 12's (1.29) is the old Python program,
+      // which `docker compose` does not run.
+      return isComposeV2Package(candidates['docker-compose']) ? ['docker-compose'] : undefined;
   }
+}
+
+/** A docker-compose package version of compose v2 (`2.26.1-4`), not v1 (`1.29.2-3`). */
+export function isComposeV2Package(debianVersion: string | undefined): boolean {
+  const major = Number(/^(?:\d+:)?(\d+)\./.exec(debianVersion ?? '')?.[1] ?? 0);
+  return major >= 2;
 }
 
 export class UnavailableError extends Error {
@@ -228,7 +239,22 @@ export class UnavailableError extends Error {
   }
 }
 
-export const DISTRIBUTION_QUERY_PACKAGES = ['docker.io', 'docker-cli', 'docker-buildx'];
+export const DISTRIBUTION_QUERY_PACKAGES = ['docker.io', 'docker-cli', 'docker-buildx', 'docker-compose'];
+
+/** What a modern release (Debian 13) offers, for showing a plan when the lists cannot be read (no root). */
+export const MODERN_CANDIDATES: Candidates = { 'docker.io': 'any', 'docker-cli': 'any', 'docker-buildx': 'any', 'docker-compose': '2' };
+
+/** The package a component needs, as the error names it when the distribution has none. */
+const WANTED_PACKAGE: Record<Exclude<Component, 'qemu'>, string> = {
+  engine: 'docker.io',
+  'docker-cli': 'docker-cli or docker.io',
+  buildx: 'docker-buildx',
+  compose: 'docker-compose v2',
+};
+const WHY_NONE: Partial<Record<Exclude<Component, 'qemu'>, string>> = {
+  buildx: ' (Debian 12 and older ship none)',
+  compose: " (Debian 12's docker-compose is v1, which `docker compose` does not run)",
+};
 
 export function distributionPlan(
   facts: AptFacts,
@@ -241,9 +267,8 @@ export function distributionPlan(
   for (const component of wanted) {
     const found = distributionPackages(component, candidates);
     if (!found) {
-      const missing = component === 'buildx' ? 'docker-buildx' : component === 'docker-cli' ? 'docker-cli or docker.io' : 'docker.io';
       throw new UnavailableError(
-        `${osName(facts.os)} has no ${missing} package in its configured archives${component === 'buildx' ? ' (Debian 12 and older ship none)' : ''}. Use installSource dockerRepository or static.`,
+        `${osName(facts.os)} has no ${WANTED_PACKAGE[component]} package in its configured archives${WHY_NONE[component] ?? ''}. Use installSource dockerRepository or static.`,
       );
     }
     packages.push(...found);

@@ -16,12 +16,13 @@ import {
   distributionPlan,
   DOCKER_SOURCES_FILE,
   dockerRepositoryPlan,
+  MODERN_CANDIDATES,
   parseAptPolicy,
   parseOsRelease,
   type PlanStep,
 } from './install-plan';
 import { findOnPath } from './probe';
-import { cacheBuildx, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources } from './static';
+import { cacheBuildx, cacheCompose, cacheStaticDocker, DEFAULT_STATIC_DOCKER_VERSION, type StaticSources } from './static';
 
 function aptFacts(runnerArch: string): AptFacts {
   const os = parseOsRelease(existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '');
@@ -106,7 +107,7 @@ export class Installer {
       }
       case 'distribution': {
         // Without root the lists cannot be refreshed; the plan is then shown with the packages modern releases use.
-        const offered = candidates ?? Object.fromEntries(DISTRIBUTION_QUERY_PACKAGES.map((p) => [p, 'any']));
+        const offered = candidates ?? MODERN_CANDIDATES;
         const plan = distributionPlan(aptFacts(this.arch), components, offered, { pin, listsRefreshed: !!candidates });
         await this.execute(plan.steps, what);
         break;
@@ -133,22 +134,32 @@ export class Installer {
     }
     if (components.includes('buildx')) {
       const { file } = await cacheBuildx(this.options.buildxVersion, sources, cache, this.context.logger);
-      // System-wide where we may (later steps may point DOCKER_CONFIG elsewhere), else the user's plugin directory.
-      const systemWide = this.privilege !== 'none';
-      const target = systemWide
-        ? '/usr/local/lib/docker/cli-plugins/docker-buildx'
-        : path.join(dockerConfigDir(processEnvironment(this.context.env)), 'cli-plugins', 'docker-buildx');
-      await this.execute(
-        [
-          {
-            kind: 'run',
-            argv: ['install', '-D', '-m', '0755', file, target],
-            root: systemWide,
-            why: 'install buildx as a docker CLI plugin',
-          },
-        ],
-        'Installing buildx',
-      );
+      await this.installPlugin(file, 'docker-buildx');
     }
+    if (components.includes('compose')) {
+      const { file } = await cacheCompose(this.options.composeVersion, sources, cache, this.context.logger);
+      await this.installPlugin(file, 'docker-compose');
+    }
+  }
+
+  /** A CLI plugin from the tool cache where the docker CLI finds it. */
+  private async installPlugin(file: string, name: 'docker-buildx' | 'docker-compose'): Promise<void> {
+    // System-wide where we may (later steps may point DOCKER_CONFIG elsewhere), else the user's plugin directory.
+    const systemWide = this.privilege !== 'none';
+    const target = systemWide
+      ? `/usr/local/lib/docker/cli-plugins/${name}`
+      : path.join(dockerConfigDir(processEnvironment(this.context.env)), 'cli-plugins', name);
+    const what = name.replace(/^docker-/, '');
+    await this.execute(
+      [
+        {
+          kind: 'run',
+          argv: ['install', '-D', '-m', '0755', file, target],
+          root: systemWide,
+          why: `install ${what} as a docker CLI plugin`,
+        },
+      ],
+      `Installing ${what}`,
+    );
   }
 }

@@ -1,11 +1,11 @@
-// What is there before anything is done: the docker CLI, the buildx plugin, and a daemon that answers.
-// The three probes are independent and run at the same time; on an agent that has everything this is the
+// What is there before anything is done: the docker CLI, the buildx and compose plugins, and a daemon that answers.
+// The four probes are independent and run at the same time; on an agent that has everything this is the
 // whole cost of the task, so nothing here loads or runs more than it must.
 import { accessSync, constants, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastMeaningfulLine, type Runner } from '../process/exec';
 import { type DockerEndpoint, dockerConfigDir, type EndpointEnvironment } from './endpoint';
-import { parseBuildxVersion, parseDockerCliVersion } from './version';
+import { parseBuildxVersion, parseComposeVersion, parseDockerCliVersion, versionAtLeast } from './version';
 
 export interface ToolProbe {
   /** Where the executable was found (undefined when it was not). */
@@ -38,6 +38,7 @@ export type DaemonProbe = { ok: true; info: DaemonInfo } | { ok: false; failure:
 export interface ProbeResult {
   cli: ToolProbe;
   buildx: ToolProbe;
+  compose: ToolProbe;
   daemon: DaemonProbe;
 }
 
@@ -93,13 +94,22 @@ export function cliPluginDirs(environment: EndpointEnvironment): string[] {
   return [...extra, path.join(configDir, 'cli-plugins'), ...SYSTEM_PLUGIN_DIRS];
 }
 
+/** The first plugin of that name in the CLI's plugin directories, as the CLI would find it. */
+export function findPlugin(
+  environment: EndpointEnvironment,
+  name: 'docker-buildx' | 'docker-compose',
+  exists: (file: string) => boolean = isExecutableFile,
+): string | undefined {
+  return cliPluginDirs(environment)
+    .map((dir) => path.join(dir, name))
+    .find((file) => exists(file));
+}
+
 export function findBuildxPlugin(
   environment: EndpointEnvironment,
   exists: (file: string) => boolean = isExecutableFile,
 ): string | undefined {
-  return cliPluginDirs(environment)
-    .map((dir) => path.join(dir, 'docker-buildx'))
-    .find((file) => exists(file));
+  return findPlugin(environment, 'docker-buildx', exists);
 }
 
 async function versionOf(
@@ -134,6 +144,19 @@ export function probeBuildx(runner: Runner, environment: EndpointEnvironment): P
   return versionOf(runner, file, ['version'], parseBuildxVersion, environment.env);
 }
 
+/** Compose v2 is the CLI plugin (`docker compose`); a v1 found where plugins live does not count. */
+export const COMPOSE_V2 = '2.0.0';
+
+/** `docker-compose version`, the plugin run directly like buildx: what `docker compose version` prints, without the CLI's scan. */
+export async function probeCompose(runner: Runner, environment: EndpointEnvironment): Promise<ToolProbe> {
+  const file = findPlugin(environment, 'docker-compose');
+  if (!file) return {};
+  const probe = await versionOf(runner, file, ['version'], parseComposeVersion, environment.env);
+  if (probe.version && !versionAtLeast(probe.version, COMPOSE_V2))
+    return { path: file, problem: `${file} is compose ${probe.version} (v1); \`docker compose\` needs compose v2` };
+  return probe;
+}
+
 export function daemonFailure(error: unknown): DaemonFailure {
   const e = error as { code?: unknown; statusCode?: unknown; message?: unknown; json?: unknown };
   const code = typeof e?.code === 'string' ? e.code : undefined;
@@ -153,16 +176,18 @@ export async function probeDaemon(ask: DaemonAsker, endpoint: DockerEndpoint): P
 export interface ToolProbes {
   cli: Promise<ToolProbe>;
   buildx: Promise<ToolProbe>;
+  compose: Promise<ToolProbe>;
 }
 
 /** Starts the CLI and plugin probes; they need no input, so the task starts them before anything else loads. */
 export function startToolProbes(runner: Runner, environment: EndpointEnvironment): ToolProbes {
-  // buildx first: the larger binary takes longest to answer.
+  // The larger binaries first: they take longest to answer. All run at once, so compose adds no wait of its own.
+  const compose = probeCompose(runner, environment);
   const buildx = probeBuildx(runner, environment);
-  return { cli: probeCli(runner, environment), buildx };
+  return { cli: probeCli(runner, environment), buildx, compose };
 }
 
-/** The three probes at the same time (the tool probes possibly started earlier). */
+/** The four probes at the same time (the tool probes possibly started earlier). */
 export async function probeAll(
   runner: Runner,
   environment: EndpointEnvironment,
@@ -172,5 +197,5 @@ export async function probeAll(
 ): Promise<ProbeResult> {
   const tools = started ?? startToolProbes(runner, environment);
   const daemon = probeDaemon(ask, endpoint);
-  return { cli: await tools.cli, buildx: await tools.buildx, daemon: await daemon };
+  return { cli: await tools.cli, buildx: await tools.buildx, compose: await tools.compose, daemon: await daemon };
 }

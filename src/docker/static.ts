@@ -1,12 +1,12 @@
-// Docker's static binaries and the buildx release binary, downloaded once per agent into the tool cache
+// Docker's static binaries and the buildx and compose release binaries, downloaded once per agent into the tool cache
 // (azure-pipelines-tool-lib) and verified before anything is extracted or installed.
 //
 // Where the expected checksums come from (the design a demanding user can rely on):
 //   1. the staticChecksums input: lines in sha256sum format, `<sha256>  <name>`, where <name> is the asset's path
 //      under its base URL (`x86_64/docker-28.3.3.tgz`) or its file name (`buildx-v0.21.2.linux-amd64`).
 //      A line here always wins: it is the value the pipeline's owner reviewed.
-//   2. for buildx only: the release's checksums.txt, fetched from the same release (Docker publishes it with
-//      every buildx release). It catches corrupt or swapped downloads from a mirror, but comes from the same
+//   2. for buildx and compose: the checksum their release publishes, fetched from the same release (buildx's
+//      checksums.txt, compose's docker-compose-linux-<arch>.sha256). It catches corrupt or swapped downloads from a mirror, but comes from the same
 //      server as the binary: pin the line in staticChecksums to also cover a compromised server.
 //   Docker publishes no checksum file for its static archives, so without a staticChecksums line for the
 //   archive the task refuses to install it rather than run an unverified daemon.
@@ -21,12 +21,17 @@ export const DEFAULT_BUILDX_VERSION = '0.21.2';
 export const DEFAULT_DOCKER_STATIC_BASE_URL = 'https://download.docker.com/linux/static/stable';
 export const DEFAULT_BUILDX_BASE_URL = 'https://github.com/docker/buildx/releases/download';
 
+export const DEFAULT_COMPOSE_VERSION = '2.39.2';
+export const DEFAULT_COMPOSE_BASE_URL = 'https://github.com/docker/compose/releases/download';
+
 export const DOCKER_STATIC_TOOL = 'docker-static';
 export const BUILDX_TOOL = 'docker-buildx';
+export const COMPOSE_TOOL = 'docker-compose';
 
 export interface StaticSources {
   dockerBaseUrl: string;
   buildxBaseUrl: string;
+  composeBaseUrl: string;
   /** The staticChecksums input, one line each. */
   checksumLines: string[];
   /** Node's process.arch of the agent. */
@@ -42,6 +47,22 @@ const BUILDX_ARCH: Record<string, string> = {
   s390x: 's390x',
   riscv64: 'riscv64',
 };
+
+// Compose names its release binaries after uname -m: docker-compose-linux-x86_64, -aarch64, -armv7, ...
+const COMPOSE_ARCH: Record<string, string> = {
+  x64: 'x86_64',
+  arm64: 'aarch64',
+  arm: 'armv7',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
+
+export function composeArch(nodeArch: string): string {
+  const arch = COMPOSE_ARCH[nodeArch];
+  if (!arch) throw new Error(`compose publishes no release binary for the ${nodeArch} architecture.`);
+  return arch;
+}
 
 export function dockerStaticArch(nodeArch: string): string {
   const arch = DOCKER_ARCH[nodeArch];
@@ -73,6 +94,13 @@ export function buildxAsset(sources: StaticSources, version: string): Asset & { 
   const fileName = `buildx-v${version}.linux-${buildxArch(sources.arch)}`;
   const base = `${trimSlash(sources.buildxBaseUrl)}/v${version}`;
   return { url: `${base}/${fileName}`, relativePath: `v${version}/${fileName}`, fileName, checksumsUrl: `${base}/checksums.txt` };
+}
+
+/** compose publishes each binary's checksum beside it (`<file>.sha256`, sha256sum's format). */
+export function composeAsset(sources: StaticSources, version: string): Asset & { checksumsUrl: string } {
+  const fileName = `docker-compose-linux-${composeArch(sources.arch)}`;
+  const base = `${trimSlash(sources.composeBaseUrl)}/v${version}`;
+  return { url: `${base}/${fileName}`, relativePath: `v${version}/${fileName}`, fileName, checksumsUrl: `${base}/${fileName}.sha256` };
 }
 
 /** Checks the staticChecksums lines; a line that is not `<sha256>  <name>` is an input error (returned as text). */
@@ -141,19 +169,29 @@ export async function cacheStaticDocker(
   return { dir, fromCache: false };
 }
 
-/** The buildx release binary in the tool cache; returns the path of the cached docker-buildx file. */
-export async function cacheBuildx(
+/** A CLI plugin's release binary, and where its release publishes the binary's checksum. */
+interface PluginRelease {
+  /** The tool-cache name and the plugin file's name (docker-buildx, docker-compose). */
+  tool: string;
+  asset: Asset & { checksumsUrl: string };
+}
+
+/**
+ * A CLI plugin's release binary in the tool cache, verified against the staticChecksums line for it, else against the
+ * checksum its release publishes beside it; returns the path of the cached plugin file.
+ */
+async function cachePlugin(
+  { tool, asset }: PluginRelease,
   version: string,
   sources: StaticSources,
   cache: ToolCache,
   log: Logger,
 ): Promise<{ file: string; fromCache: boolean }> {
-  const cached = cache.find(BUILDX_TOOL, version, sources.arch);
+  const cached = cache.find(tool, version, sources.arch);
   if (cached) {
-    log.info(`buildx ${version} found in the tool cache (${cached})`);
-    return { file: path.join(cached, 'docker-buildx'), fromCache: true };
+    log.info(`${tool} ${version} found in the tool cache (${cached})`);
+    return { file: path.join(cached, tool), fromCache: true };
   }
-  const asset = buildxAsset(sources, version);
   let expected: { sha256: string; from: string } | undefined;
   const pinned = checksumOf(parseChecksums(sources.checksumLines), asset);
   if (pinned) expected = { sha256: pinned, from: 'the staticChecksums input' };
@@ -165,7 +203,7 @@ export async function cacheBuildx(
       rmSync(listFile, { force: true });
     } catch (error) {
       throw new Error(
-        `could not download ${asset.checksumsUrl} to verify buildx: ${(error as Error).message}. Put the binary's checksum in staticChecksums to install without it.`,
+        `could not download ${asset.checksumsUrl} to verify ${tool}: ${(error as Error).message}. Put the binary's checksum in staticChecksums to install without it.`,
       );
     }
     const listed = checksumOf(parseChecksums(list), asset);
@@ -173,9 +211,19 @@ export async function cacheBuildx(
     expected = { sha256: listed, from: asset.checksumsUrl };
   }
   const file = await download(cache, asset, expected, log);
-  const dir = await cache.cacheFile(file, 'docker-buildx', BUILDX_TOOL, version, sources.arch);
+  const dir = await cache.cacheFile(file, tool, tool, version, sources.arch);
   rmSync(file, { force: true });
-  const cachedFile = path.join(dir, 'docker-buildx');
+  const cachedFile = path.join(dir, tool);
   chmodSync(cachedFile, 0o755);
   return { file: cachedFile, fromCache: false };
+}
+
+/** The buildx release binary in the tool cache; returns the path of the cached docker-buildx file. */
+export function cacheBuildx(version: string, sources: StaticSources, cache: ToolCache, log: Logger) {
+  return cachePlugin({ tool: BUILDX_TOOL, asset: buildxAsset(sources, version) }, version, sources, cache, log);
+}
+
+/** The compose release binary in the tool cache; returns the path of the cached docker-compose file. */
+export function cacheCompose(version: string, sources: StaticSources, cache: ToolCache, log: Logger) {
+  return cachePlugin({ tool: COMPOSE_TOOL, asset: composeAsset(sources, version) }, version, sources, cache, log);
 }

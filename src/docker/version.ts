@@ -10,6 +10,11 @@ export function parseBuildxVersion(output: string): string | undefined {
   return /^\S*buildx\s+v?([0-9][^\s]*)/im.exec(output.trim())?.[1];
 }
 
+/** `Docker Compose version v2.26.1` (v2, the plugin) or `docker-compose version 1.29.2, build unknown` (v1) -> `2.26.1` / `1.29.2`. */
+export function parseComposeVersion(output: string): string | undefined {
+  return /compose version v?([0-9][^\s,]*)/i.exec(output)?.[1];
+}
+
 /** The x.y.z part of a version, without distribution suffixes (`26.1.5+dfsg1` -> `26.1.5`). */
 export function coreVersion(version: string): string | undefined {
   return /^v?(\d+\.\d+(?:\.\d+)?)/.exec(version.trim())?.[1];

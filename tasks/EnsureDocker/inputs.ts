@@ -3,10 +3,11 @@ import { parsePlatformList, type Platform } from '../../src/platform/platform';
 import { InputError, type Inputs } from '../../src/inputs';
 import { CLEANUP_MODES, type CleanupMode, parseSize } from '../../src/docker/cleanup';
 import { parseDockerHost } from '../../src/docker/endpoint';
-import type { EnsureOptions } from '../../src/docker/ensure';
+import { COMPOSE_CHOICES, type EnsureOptions } from '../../src/docker/ensure';
+import { COMPOSE_V2 } from '../../src/docker/probe';
 import { INSTALL_SOURCES } from '../../src/docker/install-plan';
 import { invalidChecksumLines } from '../../src/docker/static';
-import { parseVersionPin } from '../../src/docker/version';
+import { parseVersionPin, versionAtLeast } from '../../src/docker/version';
 
 function url(inputs: Inputs, name: string): string {
   const value = inputs.required(name);
@@ -30,14 +31,28 @@ export function readEnsureOptions(inputs: Inputs): EnsureOptions {
     );
   const buildxVersion = inputs.parse('buildxVersion', parseVersionPin);
   if (!buildxVersion) throw new InputError('buildxVersion', 'a value is required, for example 0.21.2.');
+  const composeVersion = inputs.parse('composeVersion', parseVersionPin);
+  if (!composeVersion) throw new InputError('composeVersion', 'a value is required, for example 2.39.2.');
+  if (!versionAtLeast(composeVersion, COMPOSE_V2))
+    throw new InputError(
+      'composeVersion',
+      `${composeVersion} is compose v1, which \`docker compose\` does not run. Give a 2.x release, for example 2.39.2.`,
+    );
   return {
     installSource: inputs.choice('installSource', INSTALL_SOURCES),
     dockerVersion: inputs.parse('dockerVersion', parseVersionPin),
     buildxVersion,
+    compose: inputs.choice('compose', COMPOSE_CHOICES),
+    composeVersion,
     startDaemon: inputs.choice('startDaemon', ['auto', 'never'] as const),
     emulatePlatforms: inputs.parse('emulatePlatforms', (v): Platform[] => (v === undefined ? [] : parsePlatformList(v))),
     dockerHost,
-    staticSources: { dockerBaseUrl: url(inputs, 'staticDockerBaseUrl'), buildxBaseUrl: url(inputs, 'staticBuildxBaseUrl'), checksumLines },
+    staticSources: {
+      dockerBaseUrl: url(inputs, 'staticDockerBaseUrl'),
+      buildxBaseUrl: url(inputs, 'staticBuildxBaseUrl'),
+      composeBaseUrl: url(inputs, 'staticComposeBaseUrl'),
+      checksumLines,
+    },
     dockerRepositoryUrl: url(inputs, 'dockerRepositoryUrl'),
   };
 }

@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import {
   buildxAsset,
   cacheBuildx,
+  cacheCompose,
   cacheStaticDocker,
+  composeAsset,
   ChecksumError,
   dockerStaticAsset,
   invalidChecksumLines,
@@ -19,6 +21,7 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 const sources = (checksumLines: string[] = [], arch = 'x64'): StaticSources => ({
   dockerBaseUrl: 'https://mirror.contoso.com/docker/static/stable/',
   buildxBaseUrl: 'https://mirror.contoso.com/buildx/releases/download',
+  composeBaseUrl: 'https://mirror.contoso.com/compose/releases/download',
   checksumLines,
   arch,
 });
@@ -153,5 +156,47 @@ describe('static binaries', () => {
       cacheBuildx('0.99.0', sources(), cache, new RecordingLogger()),
       /could not download .*v0\.99\.0\/checksums\.txt.*404/,
     );
+  });
+
+  it('verifies compose against the .sha256 its release publishes beside the binary, and finds it in the cache next time', async () => {
+    const base = 'https://mirror.contoso.com/compose/releases/download/v2.39.2';
+    const { cache, downloads } = fakeCache({
+      [`${base}/docker-compose-linux-x86_64.sha256`]: `${sha('compose')} *docker-compose-linux-x86_64\n`,
+      [`${base}/docker-compose-linux-x86_64`]: 'compose',
+    });
+    const first = await cacheCompose('2.39.2', sources(), cache, new RecordingLogger());
+    assert.equal(path.basename(first.file), 'docker-compose');
+    assert.equal(readFileSync(first.file, 'utf8'), 'compose');
+    const second = await cacheCompose('2.39.2', sources(), cache, new RecordingLogger());
+    assert.deepEqual(second, { file: first.file, fromCache: true });
+    assert.deepEqual(downloads, [`${base}/docker-compose-linux-x86_64.sha256`, `${base}/docker-compose-linux-x86_64`]);
+  });
+
+  it('refuses a tampered compose binary, and lets a staticChecksums line win', async () => {
+    const base = 'https://mirror.contoso.com/compose/releases/download/v2.39.2';
+    const { cache } = fakeCache({
+      [`${base}/docker-compose-linux-x86_64.sha256`]: `${sha('compose')} *docker-compose-linux-x86_64\n`,
+      [`${base}/docker-compose-linux-x86_64`]: 'compose+malware',
+    });
+    await assert.rejects(
+      cacheCompose('2.39.2', sources(), cache, new RecordingLogger()),
+      (e: Error) => e instanceof ChecksumError && /docker-compose-linux-x86_64\.sha256 says/.test(e.message),
+    );
+    assert.equal(cache.find('docker-compose', '2.39.2', 'x64'), undefined, 'nothing cached');
+    const pinned = await cacheCompose(
+      '2.39.2',
+      sources([`${sha('compose+malware')}  docker-compose-linux-x86_64`]),
+      cache,
+      new RecordingLogger(),
+    );
+    assert.equal(readFileSync(pinned.file, 'utf8'), 'compose+malware', 'the line the pipeline owner reviewed wins');
+  });
+
+  it("names compose's assets after uname -m", () => {
+    assert.equal(
+      composeAsset(sources([], 'arm64'), '2.39.2').url,
+      'https://mirror.contoso.com/compose/releases/download/v2.39.2/docker-compose-linux-aarch64',
+    );
+    assert.throws(() => composeAsset(sources([], 'mips'), '2.39.2'), /compose publishes no release binary for the mips architecture/);
   });
 });

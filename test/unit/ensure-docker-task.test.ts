@@ -11,11 +11,12 @@ const server: DaemonInfo = { version: '26.1.5', apiVersion: '1.45', os: 'linux',
 
 const options = ensureOptions;
 
-/** An agent with a docker CLI and a buildx plugin of its own (in its DOCKER_CONFIG), whatever this machine has. */
+/** An agent with a docker CLI, a buildx and a compose plugin of its own (in its DOCKER_CONFIG), whatever this machine has. */
 function agentWithDocker(ask: () => Promise<DaemonInfo>) {
   const { runner, calls } = fakeRunner(({ file, args }) => {
     if (path.basename(file) === 'docker' && args[0] === '--version') return { stdout: 'Docker version 27.3.1, build x\n' };
     if (file.endsWith('docker-buildx')) return { stdout: 'github.com/docker/buildx v0.21.2 abc\n' };
+    if (file.endsWith('docker-compose')) return { stdout: 'Docker Compose version v2.26.1\n' };
     return { exitCode: 127, stderr: `unexpected ${file}` };
   });
   const context = fakeContext('EnsureDocker', runner);
@@ -25,6 +26,7 @@ function agentWithDocker(ask: () => Promise<DaemonInfo>) {
   mkdirSync(plugins, { recursive: true });
   writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\n', { mode: 0o755 });
   writeFileSync(path.join(plugins, 'docker-buildx'), '#!/bin/sh\n', { mode: 0o755 });
+  writeFileSync(path.join(plugins, 'docker-compose'), '#!/bin/sh\n', { mode: 0o755 });
   context.env = { PATH: bin, HOME: context.root, DOCKER_CONFIG: path.join(context.root, 'config') };
   return { context: { ...context, ask, uid: 0, arch: 'x64' }, agent: context.agent, calls };
 }
@@ -44,6 +46,7 @@ describe('EnsureDocker task flow', () => {
     assert.deepEqual(Object.fromEntries(agent.outputs), {
       dockerVersion: '27.3.1',
       buildxVersion: '0.21.2',
+      composeVersion: '2.26.1',
       serverVersion: '26.1.5',
       serverPlatform: 'linux/amd64',
       installed: '',

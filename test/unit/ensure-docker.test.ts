@@ -40,6 +40,8 @@ function agent() {
   const plugins = path.join(root, 'config', 'cli-plugins');
   mkdirSync(plugins, { recursive: true });
   writeFileSync(path.join(plugins, 'docker-buildx'), '#!/bin/sh\n', { mode: 0o755 });
+  // compose found but unusable, whatever this machine has (compose: report, the default, only reports it)
+  writeFileSync(path.join(plugins, 'docker-compose'), '#!/bin/sh\n', { mode: 0o755 });
   // installWorks: the install leaves a usable buildx; installedBy: 'other' makes buildx appear while the lock is awaited.
   const state = { buildxInstalled: false, cliVersion: '27.3.1', installWorks: true, installedByAnotherJob: false, buildxProbes: 0 };
   const calls: string[] = [];
@@ -49,6 +51,7 @@ function agent() {
       if (state.installedByAnotherJob && ++state.buildxProbes > 1) state.buildxInstalled = true;
       return state.buildxInstalled ? ok('github.com/docker/buildx v0.21.2 abc\n') : ok('', 1, 'not usable in this test');
     }
+    if (file.endsWith('docker-compose')) return ok('', 1, 'not usable in this test');
     if (path.basename(file) === 'docker' && args[0] === '--version') return ok(`Docker version ${state.cliVersion}, build x\n`);
     if (file === 'install') {
       state.buildxInstalled = state.installWorks;
@@ -119,7 +122,7 @@ describe('EnsureDocker core', () => {
     assert.equal(result.buildxVersion, '0.21.2');
     assert.equal(result.serverPlatform, 'linux/amd64');
     assert.equal(result.daemonStarted, undefined);
-    assert.deepEqual(a.calls.sort(), ['docker --version', 'docker-buildx version']);
+    assert.deepEqual(a.calls.sort(), ['docker --version', 'docker-buildx version', 'docker-compose version']);
     assert.deepEqual(a.downloads, []);
   });
 
@@ -193,6 +196,7 @@ describe('EnsureDocker core', () => {
       [
         `docker 27.3.1 (${path.join(a.root, 'bin', 'docker')})`,
         `buildx 0.21.2 (${path.join(a.root, 'config', 'cli-plugins', 'docker-buildx')})`,
+        `compose unusable: \`docker-compose version\` did not print a version: not usable in this test`,
         'daemon 26.1.5 linux/amd64 at unix:///run/test-docker.sock (the dockerHost input)',
       ],
     );

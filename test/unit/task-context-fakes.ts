@@ -132,9 +132,16 @@ export function fakeContext(task: string, runner: Runner, overrides: Partial<Tas
 export const ensureOptions = (over: Partial<EnsureOptions> = {}): EnsureOptions => ({
   installSource: 'static',
   buildxVersion: '0.21.2',
+  compose: 'report',
+  composeVersion: '2.39.2',
   startDaemon: 'never',
   emulatePlatforms: [],
-  staticSources: { dockerBaseUrl: 'https://mirror.test/static/stable', buildxBaseUrl: 'https://mirror.test/buildx', checksumLines: [] },
+  staticSources: {
+    dockerBaseUrl: 'https://mirror.test/static/stable',
+    buildxBaseUrl: 'https://mirror.test/buildx',
+    composeBaseUrl: 'https://mirror.test/compose',
+    checksumLines: [],
+  },
   dockerRepositoryUrl: 'https://download.docker.com/linux',
   ...over,
 });
