@@ -10,6 +10,7 @@ import { distTasks, repoRoot, type RunTaskOptions, type TaskRun } from '../helpe
 import { AgentContainer, type AgentContainerOptions, agentImageTag, ensureAgentImage } from '../lab/agent-image';
 import { LabControl } from '../lab/client';
 import { type Lab, labNodeEnv, readLab } from '../lab/lab';
+import { type ComposeReleases, readComposeReleases } from '../lab/releases/compose';
 import { type DockerReleases, readDockerReleases } from '../lab/releases/docker';
 
 const visible = (r: TaskRun) =>
@@ -23,6 +24,7 @@ describe('EnsureDocker in agent containers', function () {
   this.timeout(900_000);
   let lab: Lab;
   let releases: DockerReleases;
+  let compose: ComposeReleases;
   // Read once the lab is up (the root hook may start it): not when mocha loads this file.
   let socketGid: string;
 
@@ -31,6 +33,7 @@ describe('EnsureDocker in agent containers', function () {
     socketGid = String(statSync('/var/run/docker.sock').gid);
     lab = readLab();
     releases = readDockerReleases(lab);
+    compose = readComposeReleases(lab);
     execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'EnsureDocker', '--no-typecheck'], {
       stdio: 'ignore',
     });
@@ -280,6 +283,59 @@ describe('EnsureDocker in agent containers', function () {
         assert.match(visible(second), new RegExp(`docker ${releases.dockerVersion.replace(/\./g, '\\.')} found in the tool cache`));
         const downloads = (await control.audit(mark)).filter((e) => e.host === 'releases.lab.test');
         assert.deepEqual(downloads, [], 'the second job downloaded nothing');
+      }));
+  });
+
+  describe('installing compose', () => {
+    const composeInputs = () => ({
+      ...staticInputs(),
+      compose: 'install',
+      composeVersion: compose.composeVersion,
+      staticComposeBaseUrl: compose.composeBaseUrl,
+    });
+
+    it('from the static release verified against its .sha256; a tampered binary is refused; `docker compose` runs', () =>
+      withAgent({ dockerCli: true, buildxPlugin: true, dockerSocket: true, network: 'host' }, async (agent) => {
+        const report = await task(agent, { inputs: staticInputs() });
+        assert.equal(report.result, 'Succeeded', explain(report));
+        assert.equal(report.outputs.composeVersion, '', 'compose: report (the default) installs nothing');
+        assert.match(visible(report), /^compose not found$/m);
+
+        const tampered = await task(agent, { inputs: { ...composeInputs(), staticComposeBaseUrl: compose.tamperedComposeBaseUrl } });
+        assert.equal(tampered.result, 'Failed', explain(tampered));
+        assert.match(
+          tampered.resultMessage ?? '',
+          new RegExp(
+            `^Refused ${compose.tamperedComposeBaseUrl.replace(/\./g, '\\.')}/v${compose.composeVersion}/docker-compose-linux-x86_64: its sha256 is [0-9a-f]{64}, but .*docker-compose-linux-x86_64\\.sha256 says [0-9a-f]{64}\\. The download was deleted and nothing was installed\\.`,
+          ),
+        );
+        assert.notEqual((await agent.exec(['test', '-e', '/usr/local/lib/docker/cli-plugins/docker-compose'])).exitCode, 0);
+
+        const genuine = await task(agent, { inputs: composeInputs() });
+        assert.equal(genuine.result, 'Succeeded', explain(genuine));
+        assert.equal(genuine.outputs.installed, 'compose');
+        assert.equal(genuine.outputs.composeVersion.split('-')[0], compose.composeVersion, "the lab's binary is Debian's build: 2.26.1-4");
+        assert.match(visible(genuine), /Installing compose from static \(as asked\)/);
+        assert.match(visible(genuine), /sha256 [0-9a-f]{64} matches https:\/\/releases\.lab\.test\/.*docker-compose-linux-x86_64\.sha256/);
+        const version = await agent.exec(['docker', 'compose', 'version']);
+        assert.equal(version.exitCode, 0, version.stderr);
+        assert.match(version.stdout, new RegExp(`Docker Compose version v?${compose.composeVersion.replace(/\./g, '\\.')}`));
+
+        const again = await task(agent, { inputs: composeInputs() });
+        assert.equal(again.outputs.installed, '');
+        assert.equal(again.outputs.composeVersion, genuine.outputs.composeVersion);
+      }));
+
+    it("from Debian 13's docker-compose package (compose v2) with installSource auto", () =>
+      withAgent({ dockerCli: true, buildxPlugin: true, dockerSocket: true, network: 'host' }, async (agent) => {
+        const run = await task(agent, { inputs: { installSource: 'auto', compose: 'install' } });
+        assert.equal(run.result, 'Succeeded', explain(run));
+        assert.equal(run.outputs.installed, 'compose');
+        assert.match(visible(run), /Installing compose from distribution \(the distribution has every package\)/);
+        assert.match(visible(run), /apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends docker-compose/);
+        assert.match(run.outputs.composeVersion, /^2\.\d+\.\d+/);
+        const version = await agent.exec(['docker', 'compose', 'version']);
+        assert.equal(version.exitCode, 0, version.stderr);
       }));
   });
 

@@ -61,6 +61,7 @@ describe('EnsureDocker on the lab machine', function () {
     assert.equal(run.outputs.serverPlatform, 'linux/amd64');
     assert.match(run.outputs.dockerVersion, /^\d+\.\d+\.\d+/);
     assert.match(run.outputs.buildxVersion, /^0\.\d+\.\d+/);
+    assert.ok('composeVersion' in run.outputs, 'compose is probed and reported (empty when absent)');
     assert.equal(run.outputs.serverVersion.split('+')[0], lab.docker.serverVersion.split('+')[0]);
     assert.match(visible(run), /Everything was already there; nothing was installed\./);
     assert.deepEqual(JSON.parse(run.taskVariables.ensureDockerState), { reachable: true });
