@@ -17,6 +17,7 @@ import {
   runLabTask,
 } from '../test/lab/agent';
 import { type BuildContext, makeBuildContext } from '../test/lab/base';
+import { type AcrTasksServer, startAcrTasksServer } from '../test/lab/emulators/acr-tasks-server';
 import { labPath } from '../test/lab/engine';
 import { BuildRecorder } from '../test/lab/tab-host/build-records';
 import { LabControl } from '../test/lab/client';
@@ -134,7 +135,7 @@ async function ensureDocker(job: Job): Promise<TaskRun> {
 
 async function build(
   job: Job,
-  options: { name: string; repository: string; platforms: string; labels?: string; dockerfile?: string; note: string },
+  options: { name: string; repository: string; platforms: string; labels?: string; dockerfile?: string; note: string; engine?: 'acrTasks' },
   connection: LabServiceConnection,
 ): Promise<TaskRun> {
   return step(job, {
@@ -142,6 +143,7 @@ async function build(
     name: options.name,
     displayName: `Build ${options.repository} for ${options.platforms}${options.note}`,
     inputs: {
+      ...(options.engine ? { engine: options.engine } : {}),
       registry,
       repository: options.repository,
       platforms: options.platforms,
@@ -200,6 +202,8 @@ interface Variant {
   labels?: string;
   note: string;
   verdict: 'released' | 'rejected';
+  /** Built in Azure by ACR Tasks, with no docker on the agent (the lab's ACR Tasks emulator). */
+  engine?: 'acrTasks';
 }
 
 const variants: Variant[] = [
@@ -213,6 +217,15 @@ const variants: Variant[] = [
     verdict: 'rejected',
   },
   { name: 'web', repository: 'demo/web', platforms: 'linux/amd64,linux/arm64', note: '', verdict: 'released' },
+  // The same app with engine: acrTasks: no docker needed on the agent; one ACR run per platform, joined into one index.
+  {
+    name: 'webAcrTasks',
+    repository: 'demo/web-acr-tasks',
+    platforms: 'linux/amd64,linux/arm64',
+    note: ' in Azure with ACR Tasks (no docker on the agent)',
+    verdict: 'released',
+    engine: 'acrTasks',
+  },
 ];
 
 /** A scan that should have released the image (Passed) or rejected it (Failed, the step failing on the policy). */
@@ -389,14 +402,31 @@ async function main(): Promise<number> {
   log.print(`Registry ${registry} (quarantine on). Build identity: service connection ${pipelineWif.name}; scanner: ${scannerWif.name}.`);
   log.print();
   let ensured: TaskRun | undefined;
+  let acrTasks: AcrTasksServer | undefined;
   try {
     ensured = await ensureDocker(job);
 
     note(job, 'Build the sample app (examples/app) twice and push both to the registry, where they stay quarantined until scanned');
     const digests = new Map<Variant, string | undefined>();
     for (const variant of variants) {
-      const run = await build(job, variant, pipelineWif);
+      if (variant.engine === 'acrTasks') {
+        note(
+          job,
+          'The same app built with no docker on the agent: engine acrTasks uploads the context and builds in Azure, one ACR run per platform',
+        );
+        acrTasks ??= await startAcrTasksServer();
+      }
+      // ACR Tasks through Resource Manager with the same AzureRM connection; in the lab its URL is the emulator's
+      const connection =
+        variant.engine === 'acrTasks' && acrTasks
+          ? { ...pipelineWif, endpoint: { ...pipelineWif.endpoint, url: acrTasks.url } }
+          : pipelineWif;
+      const run = await build(job, variant, connection);
       digests.set(variant, await checkPushed(job, run, variant.repository, variant.platforms));
+      if (variant.engine === 'acrTasks') {
+        job.expect.match('each ACR run streamed its log into the step', run.stdout, /\[linux\/arm64\] [\s\S]*Run ID: \S+ was successful/);
+        job.expect.check("the agent's docker built nothing for it", !run.stdout.includes('##[group]Builder'));
+      }
     }
     note(
       job,
@@ -433,6 +463,7 @@ async function main(): Promise<number> {
       job.expect.equal('no image of this build is left in the local image store', left.stdout.trim(), '');
     }
     if (process.env.DEMO_BUILD_RECORDS) job.recorder.save(process.env.DEMO_BUILD_RECORDS);
+    await acrTasks?.close();
     job.context.remove();
     rmSync(agentTemp, { recursive: true, force: true });
   }

@@ -217,7 +217,14 @@ async function joinIndex(
     manifests.push({ ...descriptor, platform: { os, architecture, ...(variant ? { variant } : {}) } });
     context.logger.info(`${formatPlatform(image.platform)}: ${descriptor.digest} (run ${image.runId})`);
   }
-  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+  // The pipeline's OCI labels (source, revision, created, version), which a run cannot add to its image, annotate the index.
+  const annotations = Object.fromEntries([...request.labels].filter(([key]) => key.startsWith('org.opencontainers.image.')));
+  const index: Index = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests,
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+  };
   const raw = Buffer.from(JSON.stringify(index));
   let digest = '';
   for (const tag of request.tags) digest = (await client.putManifest(request.repository, tag, MediaType.ociIndex, raw)).digest;

@@ -177,7 +177,13 @@ describe('BuildForPlatform@1 engine: acrTasks (lab)', function () {
     const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/1.0.0`, {
       headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
     });
-    const index = (await response.json()) as { mediaType: string; manifests: { platform: { architecture: string } }[] };
+    const index = (await response.json()) as {
+      mediaType: string;
+      manifests: { platform: { architecture: string } }[];
+      annotations?: Record<string, string>;
+    };
+    assert.equal(index.annotations?.['org.opencontainers.image.version'], '1.0.0', 'the pipeline labels annotate the index');
+    assert.match(index.annotations?.['org.opencontainers.image.created'] ?? '', /^\d{4}-\d\d-\d\dT/);
     assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
     assert.deepEqual(
       index.manifests.map((m) => m.platform.architecture),

@@ -45,7 +45,7 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
       output = `${result.stdout}\n${result.stderr}`;
       const lines = result.stdout.split('\n');
       const header = lines.findIndex((line) => /^image\s+digest\s+platforms proven\s+findings\s+quarantine$/.test(line));
-      table = header === -1 ? [] : lines.slice(header, header + 5);
+      table = header === -1 ? [] : lines.slice(header, header + 6);
       buildId = /Container Release demo, build (\d+)/.exec(result.stdout)?.[1] ?? '';
     });
 
@@ -55,15 +55,20 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
       assert.doesNotMatch(result.stdout, /✘/);
     });
 
-    it('ends with the table: the released image, the rejected one and the refused one', () => {
-      assert.equal(table.length, 5, tail(result));
+    it('ends with the table: the released images (buildx and ACR Tasks), the rejected one and the refused one', () => {
+      assert.equal(table.length, 6, tail(result));
       assert.match(
         table[2],
         new RegExp(`^demo/web-legacy:${buildId}\\s+sha256:[0-9a-f]{12}\\s+linux/amd64\\s+CRITICAL [1-9]\\d*(, [A-Z]+ \\d+)*\\s+Failed$`),
       );
       assert.match(table[3], new RegExp(`^demo/web:${buildId}\\s+sha256:[0-9a-f]{12}\\s+linux/amd64, linux/arm64\\s+none\\s+Passed$`));
+      // the docker-free build beside the buildx one: the same app, proven for the same platforms, released the same way
       assert.match(
         table[4],
+        new RegExp(`^demo/web-acr-tasks:${buildId}\\s+sha256:[0-9a-f]{12}\\s+linux/amd64, linux/arm64\\s+none\\s+Passed$`),
+      );
+      assert.match(
+        table[5],
         new RegExp(
           `^demo/api:${buildId}\\s+sha256:[0-9a-f]{12}\\s+refused: /app/\\.venv/bin/python is arm64 in a linux/amd64 image\\s+not scanned\\s+Quarantined$`,
         ),
@@ -74,6 +79,7 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
       const expected: [string, string][] = [
         ['demo/web-legacy', 'Failed'],
         ['demo/web', 'Passed'],
+        ['demo/web-acr-tasks', 'Passed'],
         ['demo/api', 'Quarantined'],
       ];
       for (const [index, [repository, state]] of expected.entries()) {
@@ -87,13 +93,19 @@ describe('npm run demo (examples/demo.ts against the lab)', function () {
     it('prints the log as the agent shows it: steps, groups, issues; no logging command', () => {
       const starts = result.stdout.match(/^##\[section\]Starting: .+$/gm) ?? [];
       const finishes = result.stdout.match(/^##\[section\]Finishing: .+$/gm) ?? [];
-      assert.equal(starts.length, 7, starts.join('\n'));
+      assert.equal(starts.length, 9, starts.join('\n'));
       assert.deepEqual(
         finishes.map((line) => line.replace('Finishing', 'Starting')),
         starts,
       );
       assert.ok(starts.includes('##[section]Starting: Post-job: Docker, buildx and a reachable daemon'));
       assert.match(result.stdout, /^##\[group\]Sign in to contoso\.azurecr\.io$/m);
+      assert.ok(
+        starts.includes(
+          '##[section]Starting: Build demo/web-acr-tasks for linux/amd64,linux/arm64 in Azure with ACR Tasks (no docker on the agent)',
+        ),
+      );
+      assert.match(result.stdout, /^##\[group\]Build in ACR Tasks$/m);
       assert.match(result.stdout, /^##\[endgroup\]$/m);
       assert.match(
         result.stdout,
