@@ -93,6 +93,8 @@ describe('BuildForPlatform@1 engine: acrTasks (lab)', function () {
       inputs: { engine: 'acrTasks', registry: contoso, tags: '1.0.0', ...inputs },
       connections: { azureSubscription: options.connection ?? connection() },
       timeoutMs: 600_000,
+      // the sources directory is the context, as on an agent that checked the app out: filePath inputs resolve there
+      cwd: inputs.buildContext,
     });
     // the lab CA as the agent container holds it (the lab's own path is root's only, and may be behind a symlink)
     return agent.runTask({ ...task, env: { ...task.env, NODE_EXTRA_CA_CERTS: path.join(agent.root, 'lab-ca.crt') } });
@@ -253,16 +255,18 @@ describe('BuildForPlatform@1 engine: acrTasks (lab)', function () {
     server.emulator.setBehaviour(contoso, { queueMs: -1 });
     let child: ChildProcess | undefined;
     try {
+      const dir = context(`${busyboxBase}\n`).dir;
       const options = labTaskOptions(lab, {
         task: 'BuildForPlatform',
-        inputs: { engine: 'acrTasks', registry: contoso, repository, tags: '1.0.0', buildContext: context(`${busyboxBase}\n`).dir },
+        inputs: { engine: 'acrTasks', registry: contoso, repository, tags: '1.0.0', buildContext: dir },
         connections: { azureSubscription: connection() },
+        cwd: dir,
       });
       const temp = mkdtempSync(path.join(os.tmpdir(), 'acr-tasks-cancel-'));
       mkdirSync(temp, { recursive: true });
       const env = agentEnvironment(options, temp);
       const run = await new Promise<TaskRun>((resolve, reject) => {
-        child = spawn(process.execPath, [path.join(distTasks, 'BuildForPlatform', 'index.js')], { env, cwd: repoRoot });
+        child = spawn(process.execPath, [path.join(distTasks, 'BuildForPlatform', 'index.js')], { env, cwd: dir });
         let out = '';
         let err = '';
         let signalled = false;
