@@ -236,7 +236,11 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
 
   const { scan: outcome } = result;
   if (result.quarantineState) agent.setOutput('quarantineState', result.quarantineState);
-  if (release === 'promote') agent.setOutput('releasedImage', result.promoted?.reference ?? '');
+  if (release === 'promote') {
+    agent.setOutput('releasedImage', result.promoted?.reference ?? '');
+    // Notation@0 signs RESOURCE_URIS when it has no artifactRefs (what Docker@2 sets after a push): exactly this digest.
+    if (result.promoted) agent.exportVariable('RESOURCE_URIS', result.promoted.reference);
+  }
   const message = decisionMessage(result, release, (key, ...args) => agent.loc(key, ...args));
   publishSummary(outcome, message, context, { release, quarantineState: result.quarantineState });
   logger.info(message);

@@ -210,6 +210,7 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
     it('succeeds and names the released digest (output releasedImage)', () => {
       assert.equal(run.result, 'Succeeded', explain(run));
       assert.equal(run.outputs.releasedImage, `${fabrikam}/${release}@${digest}`);
+      assert.equal(run.variables.RESOURCE_URIS?.value, `${fabrikam}/${release}@${digest}`, 'Notation@0 signs exactly the released digest');
       assert.match(run.stdout, /Policy passed: .* is released as fabrikam\.azurecr\.io\/.*\/release@sha256:/);
     });
 
