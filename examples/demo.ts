@@ -2,6 +2,7 @@
 // one after the other against the lab, the way the agent runs a job of examples/azure-pipelines.yml, on the sample
 // app in examples/app. Each step's result is checked against what it should have done; the process exits non-zero
 // when any check failed. Also run on its own: `npx tsx examples/demo.ts` (the lab must be up, the tasks built).
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,7 +22,7 @@ import { type AcrTasksServer, startAcrTasksServer } from '../test/lab/emulators/
 import { labPath } from '../test/lab/engine';
 import { BuildRecorder } from '../test/lab/tab-host/build-records';
 import { LabControl } from '../test/lab/client';
-import { backingDigest, type Lab, readLab } from '../test/lab/lab';
+import { backingDigest, type Lab, labRoot, readLab } from '../test/lab/lab';
 import { qemuState, setQemu, withQemuOff } from '../test/lab/qemu';
 import { AgentLog, type TaskHeader } from './demo/agent-log';
 import { Expectations } from './demo/expectations';
@@ -32,8 +33,21 @@ process.env.PATH = labPath(process.env.PATH);
 
 const registry = 'contoso.azurecr.io';
 const appDir = path.join(repoRoot, 'examples', 'app');
-/** The agent's tool cache, kept between runs (trivy is installed once, its DB cached): the second run is fast. */
-const toolsDirectory = path.join(os.tmpdir(), 'container-release-demo', 'tools');
+/**
+ * The agent's tool cache, kept between runs (trivy is installed once, its DB cached): the second run is fast. It is
+ * named after the lab's trivy release, so a stand-in rebuilt under the same version is installed afresh instead of an
+ * older build being found in the cache.
+ */
+function demoToolsDirectory(): string {
+  const releases = path.join(labRoot, 'releases', 'aquasecurity', 'trivy', 'releases', 'download');
+  const hash = createHash('sha256');
+  for (const version of readdirSync(releases).sort()) {
+    for (const file of readdirSync(path.join(releases, version)).filter((f) => f.endsWith('_checksums.txt'))) {
+      hash.update(readFileSync(path.join(releases, version, file)));
+    }
+  }
+  return path.join(os.tmpdir(), 'container-release-demo', `tools-${hash.digest('hex').slice(0, 12)}`);
+}
 
 /** One job of the pipeline: its variables (outputs of earlier steps included), temp directory and every step's run. */
 interface Job {
@@ -375,6 +389,7 @@ async function main(): Promise<number> {
   if (missing.length) throw new Error(`${missing.join(', ')} not built: run \`npm run build\` (or \`npm run demo\`, which builds first).`);
   const log = new AgentLog((text) => process.stdout.write(text), labSecrets(lab));
   const agentTemp = mkdtempSync(path.join(os.tmpdir(), 'container-release-demo-job-'));
+  const toolsDirectory = demoToolsDirectory();
   mkdirSync(toolsDirectory, { recursive: true });
   const buildId = String(Math.floor(Date.now() / 1000));
   const job: Job = {
