@@ -612,12 +612,13 @@ describe('lab emulators: ACR (contoso quarantine on, fabrikam off)', function ()
       assert.equal(tag.signed, false);
       assert.match(String(tag.createdTime), /^\d{4}-/);
       assert.match(String(tag.lastUpdateTime), /^\d{4}-/);
+      // as recorded (js__recording_should_list_tags_by_pages): the tag's quarantineState sits beside its attributes
+      assert.equal(tag.quarantineState, 'Passed');
       assert.deepEqual(tag.changeableAttributes, {
         deleteEnabled: true,
         writeEnabled: true,
         readEnabled: true,
         listEnabled: true,
-        quarantineState: 'Passed',
       });
       const forReader = await acrCall(lab, contoso, token('qreader'), `/acr/v1/${repository}/_tags?orderby=timeasc`);
       assert.deepEqual(

@@ -173,9 +173,9 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
       .evaluateAll((cards) => cards.map((c) => c.getAttribute('data-reference')));
     assert.deepEqual(
       references.map((r) => /\/(demo\/[^@]+)@/.exec(r ?? '')?.[1]),
-      ['demo/web-legacy', 'demo/web', 'demo/api'],
+      ['demo/web-legacy', 'demo/web', 'demo/web-acr-tasks', 'demo/api'],
     );
-    assert.match(await t.getByTestId('summary').innerText(), /^3 images in 1 job$/);
+    assert.match(await t.getByTestId('summary').innerText(), /^4 images in 1 job$/);
     // the tab used the host's access token and the Build REST routes
     assert.ok(host!.requests.some((r) => r.endsWith(`/attachments/${RECORD_TYPE}`)));
     assert.ok(host!.requests.some((r) => /\/Timeline\/?$/i.test(r)));
@@ -364,7 +364,7 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
     const p = await open(demo.id, 'light', 'configuration');
     await card(p, 'demo/web').waitFor();
     assert.equal(await p.evaluate(() => window.__host.onBuildChanged), true);
-    assert.equal(await tab(p).locator('[data-testid="image-card"]').count(), 3);
+    assert.equal(await tab(p).locator('[data-testid="image-card"]').count(), 4);
     assert.deepEqual(consoleErrors, []);
   });
 
@@ -396,7 +396,7 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
       const second = tab(p).locator('[data-testid="job"]').nth(1).locator('[data-testid="image-card"]');
       assert.equal(await second.count(), 1);
       assert.match((await second.getAttribute('data-reference')) ?? '', /\/demo\/web@/);
-      assert.match(await tab(p).getByTestId('summary').innerText(), /^3 images in 2 jobs$/);
+      assert.match(await tab(p).getByTestId('summary').innerText(), /^4 images in 2 jobs$/);
       assert.deepEqual(consoleErrors, []);
       await p.close();
       page = undefined;
