@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import * as tls from 'node:tls';
 import type { StreamHttpClient, StreamResponse } from '../registry/transport';
-import { DEFAULT_TIMEOUT_MS, type HttpClient, type HttpRequest, type HttpResponse, redactUrl } from './client';
+import { DEFAULT_TIMEOUT_MS, type HttpClient, type HttpRequest, bufferedResponse, redactUrl } from './client';
 import { type AgentNetwork, type CertSettings, type ProxySettings, describeProxy, proxyAuthorization, proxyFor } from './proxy';
 
 /** The agent's proxy refused or failed a connection: names the proxy (never its credentials) and the host. */
@@ -214,7 +214,7 @@ export function agentHttpClient(network: AgentNetwork): HttpClient {
         const location = opened.headers.get('location');
         if (!isRedirect(opened.status) || !location || hops >= MAX_REDIRECTS) {
           const body = await readBody(opened.body);
-          return buffered(opened, body);
+          return bufferedResponse(opened, body);
         }
         opened.body.resume();
         const next = new URL(location, current.url).toString();
@@ -227,17 +227,6 @@ export function agentHttpClient(network: AgentNetwork): HttpClient {
     } finally {
       clear();
     }
-  };
-}
-
-function buffered(opened: Opened, body: Buffer): HttpResponse {
-  return {
-    status: opened.status,
-    url: opened.url,
-    headers: opened.headers,
-    body,
-    text: () => body.toString('utf8'),
-    json: <T>() => JSON.parse(body.toString('utf8')) as T,
   };
 }
 

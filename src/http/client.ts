@@ -36,6 +36,18 @@ export class HttpError extends Error {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** An answer whose body has been read whole: every client hands these to the core. */
+export function bufferedResponse(head: Pick<HttpResponse, 'status' | 'url' | 'headers'>, body: Buffer): HttpResponse {
+  return {
+    status: head.status,
+    url: head.url,
+    headers: head.headers,
+    body,
+    text: () => body.toString('utf8'),
+    json: <T>() => JSON.parse(body.toString('utf8')) as T,
+  };
+}
+
 export const fetchClient: HttpClient = async (request) => {
   const response = await fetch(request.url, {
     method: request.method,
@@ -45,14 +57,7 @@ export const fetchClient: HttpClient = async (request) => {
     signal: AbortSignal.timeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS),
   });
   const body = Buffer.from(await response.arrayBuffer());
-  return {
-    status: response.status,
-    url: response.url || request.url,
-    headers: response.headers,
-    body,
-    text: () => body.toString('utf8'),
-    json: <T>() => JSON.parse(body.toString('utf8')) as T,
-  };
+  return bufferedResponse({ status: response.status, url: response.url || request.url, headers: response.headers }, body);
 };
 
 /** Throws an HttpError unless the status is one of the expected ones. */

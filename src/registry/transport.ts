@@ -3,7 +3,7 @@
 // So this seam never follows redirects: the registry client does, and decides what travels.
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { DEFAULT_TIMEOUT_MS, type HttpRequest, type HttpResponse } from '../http/client';
+import { DEFAULT_TIMEOUT_MS, type HttpRequest, type HttpResponse, bufferedResponse } from '../http/client';
 
 export interface StreamResponse {
   status: number;
@@ -62,12 +62,5 @@ export async function buffered(response: StreamResponse, limit = 1 << 20): Promi
   } catch {
     body = Buffer.alloc(0);
   }
-  return {
-    status: response.status,
-    url: response.url,
-    headers: response.headers,
-    body,
-    text: () => body.toString('utf8'),
-    json: <T>() => JSON.parse(body.toString('utf8')) as T,
-  };
+  return bufferedResponse(response, body);
 }

@@ -7,7 +7,7 @@
 //   template`): only the fields the policy, the summary and the Tests tab read.
 // Both are checked like a whole report (checkTrivyReport), so a damaged or foreign file is refused the same way.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type Result, type TrivyReport, TrivyReportError, checkTrivyReport, isObject } from './report';
+import { type Result, type TrivyReport, TrivyReportError, checkTrivyReport, isObject, parseTrivyJson } from './report';
 
 // Go text/template over trivy's types.Results (the template's dot). Every string goes through sprig's toJson, so
 // the output is JSON whatever a finding holds. `{{if .X}}` leaves out a zero value the way the JSON report's
@@ -71,13 +71,7 @@ export function readReportHead(file: string, chunkSize = 65_536): Omit<TrivyRepo
 }
 
 function parseHead(text: string): Omit<TrivyReport, 'Results'> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const start = text.trim().slice(0, 60).replace(/\s+/g, ' ');
-    throw new TrivyReportError(`the output is not JSON (${(error as Error).message}); it starts with: ${start || '(empty)'}`);
-  }
+  const value = parseTrivyJson(text);
   if (!isObject(value)) throw new TrivyReportError('the output is JSON but not an object, so it is not a trivy report.');
   return value as unknown as Omit<TrivyReport, 'Results'>;
 }

@@ -135,19 +135,22 @@ export class TrivyReportError extends Error {
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
+/** JSON.parse of trivy's output, failing with the start of what trivy printed when it is not JSON. */
+export function parseTrivyJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const start = text.trim().slice(0, 60).replace(/\s+/g, ' ');
+    throw new TrivyReportError(`the output is not JSON (${(error as Error).message}); it starts with: ${start || '(empty)'}`);
+  }
+}
+
 /**
  * Parses trivy's JSON output and checks its shape deeply enough that policy evaluation cannot be fooled by
  * a missing array or a finding without a severity: anything else is refused rather than read as "no findings".
  */
 export function parseTrivyReport(text: string): TrivyReport {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    const start = text.trim().slice(0, 60).replace(/\s+/g, ' ');
-    throw new TrivyReportError(`the output is not JSON (${(error as Error).message}); it starts with: ${start || '(empty)'}`);
-  }
-  return checkTrivyReport(value);
+  return checkTrivyReport(parseTrivyJson(text));
 }
 
 /** The checks of parseTrivyReport on a value already parsed (a whole report, or a head with rendered findings). */
