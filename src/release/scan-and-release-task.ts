@@ -61,7 +61,7 @@ export function readScanAndReleaseInputs(
   const allowTag = inputs.bool('allowTag');
   if (!image.digest && !allowTag) throw new InputError('image', movableTagMessage(inputs.string('image') ?? '', image));
   const release = inputs.choice('release', ['quarantine', 'gateOnly', 'promote'] as const);
-  const promote = release === 'promote' ? readPromoteInputs(inputs, image) : undefined;
+  const promote = release === 'promote' ? readPromoteInputs(inputs, image) : refuseUnusedPromoteInputs(inputs, release);
   const failOnViolation = inputs.bool('failTaskOnPolicyViolation');
   const threshold = inputs.parse('severityThreshold', (v) => parseSeverityList((v ?? '').split(',')));
   const gaps = thresholdGaps(threshold);
@@ -112,6 +112,19 @@ export function noCachedDbMessage(cacheDir: string): string {
     `'true' tells trivy not to download its database, but the trivy cache ${cacheDir} holds none (db/trivy.db), so trivy cannot scan. ` +
     "Run the task once without skipDbUpdate on this agent (it downloads the database into that cache), or point 'cacheDirectory' at a directory that holds one."
   );
+}
+
+/** Promotion's inputs given to another release mode: the run would ignore them, so say so before anything runs. */
+function refuseUnusedPromoteInputs(inputs: Inputs, release: string): undefined {
+  for (const name of ['releaseRepository', 'releaseTags']) {
+    if (inputs.string(name) !== undefined)
+      throw new InputError(
+        name,
+        `is set, but release is '${release}', which never copies the image to another repository. ` +
+          `Set release: promote to copy the scanned digest there, or remove ${name}.`,
+      );
+  }
+  return undefined;
 }
 
 function readPromoteInputs(inputs: Inputs, image: ImageReference): { repository: string; tags: string[] } {

@@ -5,7 +5,8 @@ import { strict as assert } from 'node:assert';
 import { rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readBuildForPlatformInputs } from '../../src/buildx/build-for-platform';
-import { Inputs } from '../../src/inputs';
+import { InputError, Inputs } from '../../src/inputs';
+import { readScanAndReleaseInputs } from '../../src/release/scan-and-release-task';
 import { readEnsureOptions } from '../../tasks/EnsureDocker/inputs';
 import { fakeContext, fakeRunner, taskJson } from './task-context-fakes';
 
@@ -45,5 +46,41 @@ describe('every input is read when the task starts', () => {
     } finally {
       rmSync(context.root, { recursive: true, force: true });
     }
+  });
+
+  describe('ScanAndRelease (the two connection inputs are read by readRegistryConnection, when signing in)', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const read = (values: Record<string, string>) => {
+      const context = fakeContext('ScanAndRelease', fakeRunner(() => undefined).runner);
+      try {
+        const inputs = new RecordingInputs(taskJson('ScanAndRelease').inputs, (n) => values[n], context.root);
+        readScanAndReleaseInputs(inputs, () => undefined, context);
+        return inputs.read;
+      } finally {
+        rmSync(context.root, { recursive: true, force: true });
+      }
+    };
+    const unread = (read: Set<string>) =>
+      declared('ScanAndRelease').filter(
+        (n: string) => !read.has(n) && !['azureSubscription', 'dockerRegistryServiceConnection'].includes(n),
+      );
+
+    for (const release of ['quarantine', 'gateOnly', 'promote'])
+      it(`release: ${release}`, () => {
+        const values: Record<string, string> = { image: `contoso.azurecr.io/staging/app@${digest}`, release };
+        if (release === 'promote') Object.assign(values, { releaseRepository: 'release/app', releaseTags: '1.0' });
+        assert.deepEqual(unread(read(values)), []);
+      });
+
+    it("promotion's inputs under another release mode fail at the start, naming the input and the fix", () => {
+      for (const [name, value] of [
+        ['releaseRepository', 'release/app'],
+        ['releaseTags', '1.0'],
+      ])
+        assert.throws(
+          () => read({ image: `contoso.azurecr.io/staging/app@${digest}`, release: 'quarantine', [name]: value }),
+          (e: unknown) => e instanceof InputError && e.input === name && /release is 'quarantine'.*Set release: promote/.test(e.message),
+        );
+    });
   });
 });
