@@ -282,7 +282,13 @@ describe('lab emulators: quarantine records and policy', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const on: RegistryPolicy = { quarantine: true, freshState: 'Quarantined', disallowedStatus: 403, pushersSeeQuarantined: false };
-  const legacyDefaults: RegistryPolicy = { ...on, roleAssignmentMode: 'legacy', abacAssignments: [], abacQuarantineRoles: true };
+  const legacyDefaults: RegistryPolicy = {
+    ...on,
+    roleAssignmentMode: 'legacy',
+    abacAssignments: [],
+    abacQuarantineRoles: true,
+    referrersApi: false,
+  };
 
   it('starts a push quarantined under the policy, Passed without it, and keeps the state on a re-push', () => {
     const store = new AcrStore(path.join(dir, 'state.json'));

@@ -156,6 +156,15 @@ function parsePolicy(value: unknown, registries: string[]): { registry?: string;
     if (typeof body.abacQuarantineRoles !== 'boolean') return { error: 'abacQuarantineRoles must be a boolean' };
     changes.abacQuarantineRoles = body.abacQuarantineRoles;
   }
+  if (body.referrersApi !== undefined) {
+    if (typeof body.referrersApi !== 'boolean') return { error: 'referrersApi must be a boolean' };
+    changes.referrersApi = body.referrersApi;
+  }
+  if (body.referrersApiScope !== undefined) {
+    if (typeof body.referrersApiScope !== 'string')
+      return { error: 'referrersApiScope must be a string (a repository prefix; empty: every repository)' };
+    changes.referrersApiScope = body.referrersApiScope;
+  }
   if (body.abacAssignments !== undefined) {
     const { assignments, error } = parseAssignments(body.abacAssignments);
     if (!assignments) return { error };

@@ -4,6 +4,7 @@ import type { Exchange } from '../http';
 import { type AcrContext, isBlocked, isDigest } from './context';
 import { acrError, operationDisallowed } from './errors';
 import { proxyToBacking } from './proxy';
+import { backingManifest, referrersApiServes, serveReferrers, subjectOf } from './referrers';
 import { hasAccess, type ResourceScope } from './scopes';
 
 export type V2Route =
@@ -76,11 +77,17 @@ export class RegistryV2 {
       case 'manifest': {
         if (method === 'PUT') {
           return proxyToBacking(exchange, backing, {
-            intercept: (upstream) => {
+            intercept: async (upstream) => {
               const digest = header(upstream, 'docker-content-digest');
               if (upstream.statusCode === 201 && digest) {
                 const tag = isDigest(route.reference) ? undefined : route.reference;
                 store.manifestPushed(registry, route.repository, digest, header(exchange.req, 'content-type'), tag, policy.quarantine);
+                // A registry with the referrers API says it processed the subject (distribution-spec v1.1).
+                if (referrersApiServes(policy, route.repository)) {
+                  const pushed = await backingManifest(backing, route.repository, digest);
+                  const subject = pushed && subjectOf(pushed.raw, pushed.contentType);
+                  if (subject) res.setHeader('OCI-Subject', subject);
+                }
               }
               return false;
             },
@@ -155,6 +162,11 @@ export class RegistryV2 {
             return true;
           },
         });
+      }
+      case 'referrers': {
+        if (!referrersApiServes(policy, route.repository)) return proxyToBacking(exchange, backing);
+        const candidates = store.records(registry, route.repository).map((record) => record.digest);
+        return serveReferrers(exchange, backing, route.repository, route.digest, candidates);
       }
       default:
         return proxyToBacking(exchange, backing);

@@ -204,6 +204,14 @@ export interface RegistryPolicy {
    * test ABAC mode on a shared registry without changing what other suites see ('' or absent: every repository).
    */
   abacScope?: string;
+  /**
+   * Whether the registry serves the OCI 1.1 referrers API (GET /v2/<name>/referrers/<digest>) and answers a manifest
+   * PUT with a subject with `OCI-Subject`, as ACR does. Off (the default): as the lab's registry, distribution 2.8,
+   * which answers 404 there, so clients keep referrers under the `<alg>-<hex>` fallback tag.
+   */
+  referrersApi?: boolean;
+  /** Lab only, like abacScope: the referrers API is served for repositories under this prefix only ('' or absent: all). */
+  referrersApiScope?: string;
 }
 
 /** Runtime policy switches per registry; lab.json gives the defaults, the control API changes them. */
@@ -221,6 +229,7 @@ export class AcrPolicies {
       roleAssignmentMode: 'legacy',
       abacAssignments: [],
       abacQuarantineRoles: true,
+      referrersApi: false,
       ...this.overrides.get(registry),
     };
   }
