@@ -1,11 +1,13 @@
 // What is there before anything is done: the docker CLI, the buildx and compose plugins, and a daemon that answers.
 // The four probes are independent and run at the same time; on an agent that has everything this is the
-// whole cost of the task, so nothing here loads or runs more than it must.
+// whole cost of the task, so nothing here loads or runs more than it must: a tool file unchanged since an earlier job
+// on this agent is not run again to read its version (version-memo.ts).
 import { accessSync, constants, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { lastMeaningfulLine, type Runner } from '../process/exec';
 import { type DockerEndpoint, dockerConfigDir, type EndpointEnvironment } from './endpoint';
 import { parseBuildxVersion, parseComposeVersion, parseDockerCliVersion, versionAtLeast } from './version';
+import { versionMemo } from './version-memo';
 
 export interface ToolProbe {
   /** Where the executable was found (undefined when it was not). */
@@ -119,10 +121,16 @@ async function versionOf(
   parse: (text: string) => string | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<ToolProbe> {
+  const memo = versionMemo(env.AGENT_TOOLSDIRECTORY);
+  const remembered = memo.recall(file, args);
+  if (remembered) return { path: file, version: remembered };
   try {
     const result = await runner(file, args, { env, timeoutMs: TOOL_TIMEOUT_MS });
     const version = result.exitCode === 0 ? parse(result.stdout) : undefined;
-    if (version) return { path: file, version };
+    if (version) {
+      memo.remember(file, args, version);
+      return { path: file, version };
+    }
     const said = lastMeaningfulLine(result.stderr) ?? lastMeaningfulLine(result.stdout) ?? `exit code ${result.exitCode}`;
     return { path: file, problem: `\`${[path.basename(file), ...args].join(' ')}\` did not print a version: ${said}` };
   } catch (error) {

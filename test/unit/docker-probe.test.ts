@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliAsker, dockerCliEnv, serverPlatform } from '../../src/docker/api';
@@ -14,6 +14,7 @@ import {
   probeCli,
   SYSTEM_PLUGIN_DIRS,
 } from '../../src/docker/probe';
+import { versionMemo } from '../../src/docker/version-memo';
 import { formatPlatform } from '../../src/platform/platform';
 import type { RunResult, Runner } from '../../src/process/exec';
 
@@ -82,6 +83,52 @@ describe('probes', () => {
     assert.deepEqual(await probeCli(runner, env), { path: path.join(bin, 'docker'), version: '27.3.1' });
     assert.deepEqual(await probeBuildx(runner, env), { path: path.join(config, 'cli-plugins', 'docker-buildx'), version: '0.21.2' });
     assert.deepEqual(calls.sort(), ['docker --version', 'docker-buildx version']);
+  });
+
+  it('remembers a printed version per file in the tools directory: an unchanged file is not run again, a changed one is', async () => {
+    const docker = executable(bin, 'docker');
+    const tools = path.join(root, 'tools');
+    let runs = 0;
+    let says = 'Docker version 27.3.1, build ce12230\n';
+    const runner: Runner = async () => {
+      runs++;
+      return ok(says);
+    };
+    const env = environment({ PATH: bin, AGENT_TOOLSDIRECTORY: tools });
+    assert.equal((await probeCli(runner, env)).version, '27.3.1');
+    assert.equal((await probeCli(runner, env)).version, '27.3.1');
+    assert.equal(runs, 1, 'the second probe of the unchanged file ran it again');
+    // Replaced by an upgrade (same size, new content): its change time moves, so it is run again.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    writeFileSync(docker, '#!/bin/sh\n');
+    says = 'Docker version 28.2.2, build e6534b4\n';
+    assert.equal((await probeCli(runner, env)).version, '28.2.2');
+    assert.equal(runs, 2);
+    // A failure is never remembered; without a tools directory nothing is.
+    const failing: Runner = async () => ok('', 1, 'boom\n');
+    writeFileSync(docker, '#!/bin/sh\n\n');
+    assert.match((await probeCli(failing, env)).problem ?? '', /boom/);
+    assert.match((await probeCli(failing, env)).problem ?? '', /boom/);
+    runs = 0;
+    await probeCli(runner, environment({ PATH: bin }));
+    await probeCli(runner, environment({ PATH: bin }));
+    assert.equal(runs, 2);
+  });
+
+  it('does not trust a memo written on another host or architecture, or one that is not JSON', () => {
+    const tools = path.join(root, 'tools-shared');
+    const file = executable(bin, 'docker-shared');
+    const memo = versionMemo(tools);
+    memo.remember(file, ['--version'], '27.3.1');
+    assert.equal(versionMemo(tools).recall(file, ['--version']), '27.3.1');
+    assert.equal(versionMemo(tools).recall(file, ['version']), undefined);
+    const memoFile = path.join(tools, 'container-release', 'tool-versions.json');
+    const entries = JSON.parse(readFileSync(memoFile, 'utf8')) as Record<string, { identity: string }>;
+    for (const entry of Object.values(entries)) entry.identity = entry.identity.replace(/^[^:]+/, 'other-host/arm64');
+    writeFileSync(memoFile, JSON.stringify(entries));
+    assert.equal(versionMemo(tools).recall(file, ['--version']), undefined);
+    writeFileSync(memoFile, 'not json');
+    assert.equal(versionMemo(tools).recall(file, ['--version']), undefined);
   });
 
   it('reports a tool that is found but does not run, and one that is not found', async () => {
