@@ -13,7 +13,8 @@ import { formatPlatform, type Platform } from '../platform/platform';
 import { RegistryClient } from '../registry/client';
 import type { RegistryCredentials } from '../registry/credentials';
 import { type Descriptor, type Index, INDEX_MEDIA_TYPES, MediaType, REFERENCE_TYPE_ANNOTATION } from '../registry/oci';
-import { ARM_AUDIENCE, ArmClient, ArmError, type DockerBuildRequest, type Run } from './arm';
+import { ArmError, armTarget } from '../azure/arm';
+import { AcrTasksClient, type DockerBuildRequest, type Run } from './arm';
 import { uploadBlockBlob } from './blob';
 import { type AcrTasksOptions, acrPlatform, QUEUE_TIMEOUT_INPUT } from './options';
 import { followRun } from './run';
@@ -236,43 +237,27 @@ function subscriptionOf(connection: RegistryConnection | undefined): string {
   return connection?.kind === 'azure' ? (connection.azure.data('subscriptionId') ?? '') : '';
 }
 
-/** An ARM client for the connection: its Resource Manager URL and subscription, a token for ARM's audience. */
-function armClientFor(connection: RegistryConnection | undefined, context: TaskContext): ArmClient {
+/** An ACR Tasks client for the connection: its Resource Manager URL and subscription, a token for ARM's audience. */
+function armClientFor(connection: RegistryConnection | undefined, context: TaskContext): AcrTasksClient {
   if (connection?.kind !== 'azure') {
     throw new Error(
       "Input 'azureSubscription': engine: acrTasks schedules the build through Azure Resource Manager and needs an Azure Resource Manager service connection (a docker-registry connection cannot).",
     );
   }
   const azure = connection.azure;
-  const subscriptionId = azure.data('subscriptionId')?.trim();
-  if (!subscriptionId) {
+  // @azure/identity is loaded only on the paths that need it (see src/acr/signin.ts).
+  const load = () => require('../azure/credential') as typeof import('../azure/credential'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const onSecret = (secret: string) => context.agent.registerSecret(secret);
+  const hasSubscription = Boolean(azure.data('subscriptionId')?.trim());
+  const target = hasSubscription
+    ? armTarget(azure, load().azureCredential(azure, { oidc: connection.oidc, logger: context.logger, onSecret }), onSecret)
+    : undefined;
+  if (!target) {
     throw new Error(
       `Input 'azureSubscription': the service connection '${azure.id}' has no subscription; engine: acrTasks needs a connection scoped to the registry's subscription.`,
     );
   }
-  // @azure/identity is loaded only on the paths that need it (see src/acr/signin.ts).
-  const load = () => require('../azure/credential') as typeof import('../azure/credential'); // eslint-disable-line @typescript-eslint/no-require-imports
-  const credential = load().azureCredential(azure, {
-    oidc: connection.oidc,
-    logger: context.logger,
-    onSecret: (secret) => context.agent.registerSecret(secret),
-  });
-  const audience = azure.data('activeDirectoryServiceEndpointResourceId')?.trim().replace(/\/+$/, '') || ARM_AUDIENCE;
-  let cached: { token: string; renewAt: number } | undefined;
-  return new ArmClient({
-    baseUrl: azure.url?.trim() || `${ARM_AUDIENCE}/`,
-    subscriptionId,
-    http: context.http,
-    logger: context.logger,
-    token: async () => {
-      if (!cached || cached.renewAt <= Date.now()) {
-        const token = await credential.getToken(`${audience}/.default`);
-        context.agent.registerSecret(token.token);
-        cached = { token: token.token, renewAt: token.expiresOnTimestamp - 5 * 60_000 };
-      }
-      return cached.token;
-    },
-  });
+  return new AcrTasksClient({ ...target, http: context.http, logger: context.logger });
 }
 
 /** Resource Manager's refusals users meet, with what to do. */

@@ -3,7 +3,7 @@
 // longer than allowed or when the pipeline is cancelled, and a failure reported with the last lines of its log.
 import type { HttpClient } from '../http/client';
 import type { Logger } from '../log';
-import type { ArmClient, Run, RunStatus } from './arm';
+import type { AcrTasksClient, Run, RunStatus } from './arm';
 import { readBlobFrom } from './blob';
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['Succeeded', 'Failed', 'Canceled', 'Error', 'Timeout']);
@@ -11,7 +11,7 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set(['Succeeded', 'Failed', 'Cancel
 export const LOG_TAIL_LINES = 20;
 
 export interface FollowOptions {
-  arm: ArmClient;
+  arm: AcrTasksClient;
   registryId: string;
   runId: string;
   /** Put before each log line when several runs stream at once, e.g. `[linux/arm64] `. */

@@ -3,6 +3,7 @@
 // the zero-GUID user (ACR docs/AAD-OAuth.md; what Docker@2 does). Docker registry connections give their user
 // and password directly (ACR admin user, ACR tokens, other registries).
 import type { TokenCredential } from '@azure/identity';
+import { armTarget } from '../azure/arm';
 import {
   type AzureConnection,
   ConnectionError,
@@ -21,6 +22,7 @@ import { isDockerHub, validateLoginServer } from '../registry/reference';
 import { formPost, sendTokenRequest } from '../registry/token-request';
 import type { RetryPolicy } from '../util/retry';
 import { type AccessNeed, type ModeKnowledge, type PermissionNeeds, PermissionError, checkPermissions, describeMissing } from './preflight';
+import { roleAssignmentModeFromArm } from './role-assignment-mode';
 
 /** The Entra ID scope of ACR's own audience (preferred: registries may refuse ARM-audience tokens). */
 export const ACR_SCOPE = 'https://containerregistry.azure.net/.default';
@@ -49,7 +51,11 @@ export interface SignInOptions {
    * and its grant read), so a missing role fails now with the role to assign, not halfway through a build.
    */
   checkAccess?: AccessNeed | PermissionNeeds;
-  /** The registry's role-assignment mode, for naming the role a preflight finds missing; unknown by default. */
+  /**
+   * The registry's role-assignment mode, for naming the role a preflight finds missing. By default it is read from
+   * Resource Manager with an AzureRM connection once the preflight has found something missing (unknown when it
+   * cannot be read, or with another kind of connection: both kinds of role are then named).
+   */
   roleAssignmentMode?: ModeKnowledge;
 }
 
@@ -89,7 +95,7 @@ export async function signInToRegistry(options: SignInOptions): Promise<SignedIn
   const credentials: RegistryCredentials = { registry, username, password };
   // The preflight names ACR roles, so it runs for ACR connections only; other registries show their rights as the run goes.
   if (options.checkAccess && isAcr) {
-    const token = await checkAccess(credentials, options.checkAccess, docker, options);
+    const token = await checkAccess(credentials, options.checkAccess, docker, options, undefined);
     if (token) secrets.push(token);
   }
   return {
@@ -155,7 +161,18 @@ async function signInWithEntra(
   if (!refreshToken) throw new ConnectionError(connection, `${registry} gave no refresh token.`);
   remember(refreshToken);
   const credentials: RegistryCredentials = { registry, username: ACR_TOKEN_USERNAME, password: refreshToken };
-  if (options.checkAccess) remember(await checkAccess(credentials, options.checkAccess, connection, options));
+  if (options.checkAccess) {
+    // Only an AzureRM connection can ask Resource Manager (its subscription and ARM audience).
+    const lookupMode =
+      options.connection.kind === 'azure'
+        ? async (): Promise<ModeKnowledge> => {
+            const target = armTarget(connection, credential, remember);
+            if (!target) return { reason: 'the service connection names no subscription to read it from' };
+            return roleAssignmentModeFromArm(registry, target, { http: options.http, logger: options.logger });
+          }
+        : undefined;
+    remember(await checkAccess(credentials, options.checkAccess, connection, options, lookupMode));
+  }
   return { credentials, secrets, method: `Entra ID (${describeCredentialKind(plan.kind, 'short')}) -> ACR refresh token` };
 }
 
@@ -221,12 +238,16 @@ function explainExchangeFailure(registry: string, connection: AzureConnection, e
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** The permission preflight at sign-in (src/acr/preflight.ts): a missing role fails now, named for the registry's mode. */
+/**
+ * The permission preflight at sign-in (src/acr/preflight.ts): a missing role fails now, named for the registry's mode
+ * (given, else asked with lookupMode, else unknown).
+ */
 async function checkAccess(
   credentials: RegistryCredentials,
   wanted: AccessNeed | PermissionNeeds,
   connection: AzureConnection,
   options: SignInOptions,
+  lookupMode: (() => Promise<ModeKnowledge>) | undefined,
 ): Promise<string> {
   const needs: PermissionNeeds = 'access' in wanted ? wanted : { access: [wanted] };
   try {
@@ -241,8 +262,15 @@ async function checkAccess(
     });
     return result.token ?? '';
   } catch (error) {
-    if (error instanceof PermissionError)
-      throw new ConnectionError(connection, `its identity ${describeMissing(error.registry, error.missing, error.mode)}`);
+    if (error instanceof PermissionError) {
+      const mode =
+        error.mode.mode || options.roleAssignmentMode
+          ? error.mode
+          : lookupMode
+            ? await lookupMode().catch((): ModeKnowledge => error.mode)
+            : { reason: 'a Docker registry service connection cannot read it from Resource Manager' };
+      throw new ConnectionError(connection, `its identity ${describeMissing(error.registry, error.missing, mode)}`);
+    }
     throw new ConnectionError(connection, error instanceof Error ? error.message : String(error));
   }
 }

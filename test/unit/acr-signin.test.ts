@@ -198,7 +198,7 @@ describe('signing in to a registry', () => {
         credential: fixedCredential(),
         checkAccess: { repository: 'team/app', actions: ['pull', 'push'] },
       }),
-      /its identity may not push on contoso\.azurecr\.io\/team\/app \(granted: pull\)\. Assign it the AcrPush role on the registry if the registry is in RBAC Registry Permissions mode, or the Container Registry Repository Writer role with the condition @Request\[Microsoft\.ContainerRegistry\/registries\/repositories:name\] StringEqualsIgnoreCase 'team\/app' if it is in RBAC Registry \+ ABAC Repository Permissions mode \(the mode is unknown\)\./,
+      /its identity may not push on contoso\.azurecr\.io\/team\/app \(granted: pull\)\. Assign it the AcrPush role on the registry if the registry is in RBAC Registry Permissions mode, or the Container Registry Repository Writer role with the condition @Request\[Microsoft\.ContainerRegistry\/registries\/repositories:name\] StringEqualsIgnoreCase 'team\/app' if it is in RBAC Registry \+ ABAC Repository Permissions mode \(the mode is unknown: the service connection names no subscription to read it from\)\./,
     );
     const tokenRequest = pullOnly.requests[1];
     assert.deepEqual(Object.fromEntries(form(tokenRequest)), {

@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { ArmClient, ArmError, type Run } from '../../src/acr-tasks/arm';
+import { AcrTasksClient, type Run } from '../../src/acr-tasks/arm';
+import { ArmError } from '../../src/azure/arm';
 import { explainArm } from '../../src/acr-tasks/build';
 import { acrPlatform, refuseUnsupported, type RequestedExtras, secretMountLine } from '../../src/acr-tasks/options';
 import { followRun, RunError } from '../../src/acr-tasks/run';
@@ -241,7 +242,7 @@ describe('ACR Tasks', () => {
       properties: { loginServer: `${name}.azurecr.io` },
     });
     const client = (http: HttpClient) =>
-      new ArmClient({
+      new AcrTasksClient({
         baseUrl: 'https://management.azure.com/',
         subscriptionId: 's',
         token: async () => 'arm-token',
@@ -314,7 +315,7 @@ describe('ACR Tasks', () => {
         },
         listLogSasUrl: async () => 'https://blob.example/logs/r1/rawtext.log?sig=secret',
         cancelRun: async (_registry: string, runId: string) => void cancelled.push(runId),
-      } as unknown as ArmClient;
+      } as unknown as AcrTasksClient;
       const http: HttpClient = async (request) => {
         const from = Number(/bytes=(\d+)-/.exec(request.headers?.Range ?? '')?.[1] ?? 0);
         ranges.push(request.headers?.Range ?? '');

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AcrEmulator } from '../lab/emulators/acr';
+import { AcrTasksEmulator } from '../lab/emulators/acr-tasks';
 import { accessOf } from '../lab/emulators/acr/scopes';
 import { LabConfig } from '../lab/emulators/config';
 import type { EntraEmulator } from '../lab/emulators/entra';
@@ -32,13 +33,25 @@ describe('lab emulators: ACR in RBAC Registry + ABAC Repository Permissions mode
         caFile: path.join(dir, 'ca.pem'),
         backingRegistry: '127.0.0.1:9', // never reached: every request here is answered by the check
         registries: { [registry]: { quarantine: true, admin: { username: 'c', password: 'admin-pass' } } },
-        entra: { tenantId: '33333333-0000-0000-0000-000000000001', authorityHost: 'https://login.lab.test' },
+        entra: {
+          tenantId: '33333333-0000-0000-0000-000000000001',
+          authorityHost: 'https://login.lab.test',
+          subscriptionId: '44444444-0000-0000-0000-000000000001',
+        },
         identities: { builder: { ...builder, roles: { [registry]: ['AcrPush'] } } },
       }),
     );
     const config = new LabConfig(labJson);
     acr = new AcrEmulator(config, loadOrCreateSigningKey(dir, 'acr'), {} as EntraEmulator);
+    // Resource Manager beside it, on the same policies; its Entra check accepts any token as the builder's for ARM.
+    const entra = { verifyAccessToken: () => ({ ok: true, claims: { aud: 'https://management.azure.com/', oid: builder.objectId } }) };
+    const arm = new AcrTasksEmulator(config, entra as unknown as EntraEmulator, acr.policies);
     server = createServer((req, res) => {
+      if (req.url?.startsWith('/subscriptions/')) {
+        const url = new URL(req.url, 'https://127.0.0.1');
+        void arm.handle({ req, res, url, host: '127.0.0.1' });
+        return;
+      }
       const url = new URL(req.url ?? '/', `https://${registry}`);
       void acr.handle({ req, res, url, host: registry }, registry);
     });
@@ -112,5 +125,25 @@ describe('lab emulators: ACR in RBAC Registry + ABAC Repository Permissions mode
     acr.policies.set(registry, { abacScope: 'abac-only/' });
     assert.deepEqual(await grant(...scopes), { 'shop/web': ['pull', 'push'], 'other/app': ['pull'] }, 'outside abacScope: legacy');
     acr.policies.reset();
+  });
+
+  it("Resource Manager lists the registry's roleAssignmentMode from the same policy (from api-version 2025-03-01-preview)", async () => {
+    const mode = async (apiVersion: string) => {
+      const answer = await fetch(
+        `${base}/subscriptions/44444444-0000-0000-0000-000000000001/providers/Microsoft.ContainerRegistry/registries?api-version=${apiVersion}`,
+        { headers: { Authorization: 'Bearer arm-token' } },
+      );
+      assert.equal(answer.status, 200);
+      const body = (await answer.json()) as { value: { properties: { loginServer: string; roleAssignmentMode?: string } }[] };
+      assert.equal(body.value[0].properties.loginServer, registry);
+      return body.value[0].properties.roleAssignmentMode;
+    };
+    assert.equal(await mode('2025-11-01'), 'LegacyRegistryPermissions');
+    acr.policies.set(registry, { roleAssignmentMode: 'abac', abacScope: 'only/' });
+    assert.equal(await mode('2025-11-01'), 'AbacRepositoryPermissions', 'the whole registry says ABAC, whatever abacScope narrows');
+    assert.equal(await mode('2025-03-01-preview'), 'AbacRepositoryPermissions');
+    assert.equal(await mode('2019-05-01'), undefined, 'older API versions do not carry it');
+    acr.policies.reset();
+    assert.equal(await mode('2025-11-01'), 'LegacyRegistryPermissions');
   });
 });

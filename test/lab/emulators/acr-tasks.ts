@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { labPath } from '../engine';
+import type { AcrPolicies } from './acr/store';
 import type { LabConfig } from './config';
 import type { EntraEmulator } from './entra';
 import { bearerToken, type Exchange, readBody, sendJson } from './http';
@@ -62,6 +63,11 @@ export class AcrTasksEmulator {
   constructor(
     private readonly config: LabConfig,
     private readonly entra: EntraEmulator,
+    /**
+     * The ACR emulator's policies: the registries list shows each one's roleAssignmentMode from the same switch the
+     * token service obeys (POST /_lab/policy). Without them (acr-tasks-server.ts, a process of its own) it is left out.
+     */
+    private readonly policies?: AcrPolicies,
   ) {}
 
   behaviour(registry: string): TasksBehaviour {
@@ -101,7 +107,7 @@ export class AcrTasksEmulator {
       const value = this.config
         .registryNames()
         .filter((registry) => this.config.rolesOf(identity.identity, registry).length > 0)
-        .map((registry) => this.registryResource(registry));
+        .map((registry) => this.registryResource(registry, url.searchParams.get('api-version') ?? ''));
       return sendJson(res, 200, { value });
     }
     const match =
@@ -192,15 +198,25 @@ export class AcrTasksEmulator {
     return identity;
   }
 
-  private registryResource(registry: string) {
+  /**
+   * A registry as Resource Manager lists it. `properties.roleAssignmentMode` exists from api-version 2025-03-01-preview
+   * (stable 2025-11-01; azure-rest-api-specs containerregistry Registry, RegistryList.json); abacScope, a lab-only
+   * narrowing, does not show here: a registry switched to ABAC mode says so as a whole.
+   */
+  private registryResource(registry: string, apiVersion = '') {
     const name = registry.split('.')[0];
+    const policy = this.policies?.get(registry);
+    const mode =
+      policy && apiVersion >= '2025-03-01-preview'
+        ? { roleAssignmentMode: policy.roleAssignmentMode === 'abac' ? 'AbacRepositoryPermissions' : 'LegacyRegistryPermissions' }
+        : {};
     return {
       id: `/subscriptions/${this.config.lab.entra.subscriptionId}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.ContainerRegistry/registries/${name}`,
       name,
       type: 'Microsoft.ContainerRegistry/registries',
       location: 'westeurope',
       sku: { name: 'Premium', tier: 'Premium' },
-      properties: { loginServer: registry, provisioningState: 'Succeeded', adminUserEnabled: true },
+      properties: { loginServer: registry, provisioningState: 'Succeeded', adminUserEnabled: true, ...mode },
     };
   }
 

@@ -56,7 +56,7 @@ function main(): void {
   });
   const acr = new AcrEmulator(config, loadOrCreateSigningKey(stateDir, 'acr'), entra);
   const imds = new ImdsEmulator(config, entra);
-  const acrTasks = new AcrTasksEmulator(config, entra);
+  const acrTasks = new AcrTasksEmulator(config, entra, acr.policies);
   const releases = new ReleasesServer(config);
   const faults = new FaultTable();
   const audit = new AuditLog();
