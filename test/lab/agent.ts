@@ -14,8 +14,14 @@ export interface LabServiceConnection {
   endpoint: Endpoint;
 }
 
-/** What the agent puts into ENDPOINT_URL_ of an Azure Resource Manager connection (the ARM resource). */
-const armUrl = 'https://management.azure.com/';
+/**
+ * ENDPOINT_URL_ of an Azure Resource Manager connection: the Resource Manager URL. In the lab it is the lab's own
+ * (emulators/acr-tasks.ts on https://127.0.0.1), so a task asking ARM (the preflight's role-assignment mode, ACR
+ * Tasks) reaches the emulator and never the real management.azure.com.
+ */
+const armUrl = 'https://127.0.0.1/';
+/** What the agent puts into the connection's activeDirectoryServiceEndpointResourceId: the ARM audience (AzureCloud). */
+const armResource = 'https://management.core.windows.net/';
 
 /**
  * The AzureRM service connection of lab.json for an identity and scheme (e.g. pipeline + WorkloadIdentityFederation =
@@ -43,6 +49,7 @@ function connectionById(lab: Lab, id: string): LabServiceConnection {
     environment: 'AzureCloud',
     environmentAuthorityUrl: `${lab.entra.authorityHost}/`,
     subscriptionId: lab.entra.subscriptionId,
+    activeDirectoryServiceEndpointResourceId: armResource,
     subscriptionName: 'lab subscription',
     scopeLevel: 'Subscription',
   };

@@ -19,7 +19,13 @@ import { bearerToken, type Exchange, readBody, sendJson } from './http';
 export const ARM_HOST = '127.0.0.1';
 const RESOURCE_GROUP = 'lab-rg';
 const STORAGE_PREFIX = '/labstorage/';
-const ARM_AUDIENCES = ['https://management.azure.com', 'https://management.azure.com/', 'https://management.core.windows.net/'];
+/** ARM's audiences, with and without the slash (a `<resource>/.default` scope gives the resource without it). */
+const ARM_AUDIENCES = [
+  'https://management.azure.com',
+  'https://management.azure.com/',
+  'https://management.core.windows.net',
+  'https://management.core.windows.net/',
+];
 /** Roles of lab.json that may schedule runs: a data role with push stands in for Container Registry Tasks Contributor. */
 const TASK_ROLES = ['AcrPush', 'Contributor', 'Owner', 'Container Registry Tasks Contributor'];
 const SAS_LIFETIME_MS = 60 * 60_000;
