@@ -82,9 +82,13 @@ export class Installer {
     });
     let source = first.source;
     let reason = first.reason;
+    // Before anything runs or is shown: a user without root would otherwise be handed apt commands to run as root.
+    if (!hasApt && source === 'distribution')
+      throw new Error('installSource distribution needs apt, and this agent has none. Use installSource static.');
+    if (!hasApt && source === 'dockerRepository')
+      throw new Error('installSource dockerRepository needs apt (Debian or Ubuntu), and this agent has none. Use installSource static.');
     let candidates: Candidates | undefined;
     if (source === 'auto' || (source === 'distribution' && this.privilege !== 'none')) {
-      if (!hasApt) throw new Error('installSource distribution needs apt, and this agent has none. Use installSource static.');
       await this.execute([aptUpdate()], 'Reading the package lists');
       candidates = await this.candidates();
       if (source === 'auto') ({ source, reason } = chooseAfterCandidates(components, candidates, pin));
@@ -93,10 +97,6 @@ export class Installer {
     const what = `Installing ${components.join(', ')}`;
     switch (source) {
       case 'dockerRepository': {
-        if (!hasApt)
-          throw new Error(
-            'installSource dockerRepository needs apt (Debian or Ubuntu), and this agent has none. Use installSource static.',
-          );
         const plan = dockerRepositoryPlan(aptFacts(this.arch), components, {
           pin,
           repositoryUrl: this.options.dockerRepositoryUrl,

@@ -1,5 +1,6 @@
-// A small streaming tar reader for image layers: ustar and GNU headers, GNU long names (L/K), PAX extended headers
-// (path, linkpath, size) and base-256 sizes. It keeps only what the caller asks for of each file: the first bytes.
+// A small streaming tar reader for image layers and the tool cache's archives: ustar and GNU headers, GNU long names
+// (L/K), PAX extended headers (path, linkpath, size) and base-256 sizes. It keeps only what the caller asks for of each
+// file: the first bytes in one buffer (head), or the content in chunks as it streams by (body).
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -15,11 +16,13 @@ export interface TarEntry {
 
 /**
  * Called for every entry; returns how many leading bytes of a regular file's content it wants (0 for none).
- * The bytes arrive through `onHead` before the next entry is visited.
+ * The bytes arrive before the next entry is visited: through `body` in chunks as they stream by when the visitor has
+ * it (nothing is held for the whole file), else through `head` in one buffer.
  */
 export interface TarVisitor {
   entry(entry: TarEntry): number;
   head?(entry: TarEntry, head: Buffer): void;
+  body?(entry: TarEntry, chunk: Buffer): void;
 }
 
 const BLOCK = 512;
@@ -65,21 +68,23 @@ class ByteReader {
     while (!this.done) if ((await this.source.next()).done) this.done = true;
   }
 
-  async skip(n: number): Promise<void> {
+  /** Hands the next n bytes to `onChunk` in the pieces they arrived in (a partial read is an error). */
+  async forEachChunk(n: number, onChunk: (chunk: Buffer) => void): Promise<void> {
     let left = n;
     while (left > 0) {
       if (this.buffered === 0 && !(await this.fill(1))) throw new Error(`tar stream ends inside an entry (${left} bytes missing)`);
       const first = this.chunks[0];
-      if (first.length <= left) {
-        this.chunks.shift();
-        this.buffered -= first.length;
-        left -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(left);
-        this.buffered -= left;
-        left = 0;
-      }
+      const taken = Math.min(first.length, left);
+      onChunk(first.subarray(0, taken));
+      if (taken === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(taken);
+      this.buffered -= taken;
+      left -= taken;
     }
+  }
+
+  skip(n: number): Promise<void> {
+    return this.forEachChunk(n, () => {});
   }
 }
 
@@ -203,7 +208,11 @@ export async function readTar(source: AsyncIterable<Buffer>, visitor: TarVisitor
     const wanted = Math.min(visitor.entry(entry), entry.size);
     // Hard links and other non-file entries may still declare a size; their data blocks follow regardless.
     const dataBlocks = padded(size);
-    if (wanted > 0 && visitor.head) {
+    if (wanted > 0 && visitor.body) {
+      const body = visitor.body.bind(visitor);
+      await reader.forEachChunk(wanted, (chunk) => body(entry, chunk));
+      await reader.skip(dataBlocks - wanted);
+    } else if (wanted > 0 && visitor.head) {
       const headBlocks = padded(wanted);
       const head = (await reader.read(headBlocks)) ?? Buffer.alloc(0);
       visitor.head(entry, head.subarray(0, wanted));

@@ -2,9 +2,10 @@
 // engine if played on the host. Docker or buildx missing, a socket that is missing or not ours, an engine that is
 // installed but stopped (and started by the task, then stopped by its post-job step), installs from the distribution
 // and from static binaries served by the lab (and tampered ones refused), and emulation without binfmt_misc.
+// An agent without apt (Azure Linux 3.0 on busybox) takes the static source and sees what QEMU the kernel has.
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { distTasks, repoRoot, type RunTaskOptions, type TaskRun } from '../helpers/task-runner';
 import { AgentContainer, type AgentContainerOptions, agentImageTag, ensureAgentImage } from '../lab/agent-image';
@@ -12,6 +13,7 @@ import { LabControl } from '../lab/client';
 import { type Lab, labNodeEnv, readLab } from '../lab/lab';
 import { type ComposeReleases, readComposeReleases } from '../lab/releases/compose';
 import { type DockerReleases, readDockerReleases } from '../lab/releases/docker';
+import { baseDir } from '../lab/setup/busybox';
 
 const visible = (r: TaskRun) =>
   r.stdout
@@ -41,6 +43,7 @@ describe('EnsureDocker in agent containers', function () {
     // Built once per machine (debootstrap from Debian's archive, a few minutes), then cached by tag.
     await ensureAgentImage('base');
     await ensureAgentImage('engine');
+    await ensureAgentImage('azurelinux');
   });
 
   async function withAgent<T>(
@@ -354,5 +357,158 @@ describe('EnsureDocker in agent containers', function () {
         assert.equal(arm.result, 'Succeeded', explain(arm));
         assert.match(visible(arm), /linux\/arm64: ready/);
       }));
+  });
+  describe('an agent without apt: Azure Linux 3.0 on busybox', () => {
+    const azureLinux = agentImageTag('azurelinux');
+    const allStatic = () => ({
+      ...staticInputs(),
+      installSource: 'auto',
+      dockerVersion: releases.dockerVersion,
+      staticChecksums: releases.dockerChecksumLine,
+      compose: 'install',
+      composeVersion: compose.composeVersion,
+      staticComposeBaseUrl: compose.composeBaseUrl,
+    });
+    /** The tool-cache directory the step put on PATH for later steps, and that PATH. */
+    const laterPath = (run: TaskRun) => {
+      const dir = run.commands.find((c) => c.command === 'task.prependpath' && /docker-static/.test(c.message))?.message;
+      assert.ok(dir, `later steps get docker on PATH: ${JSON.stringify(run.commands.map((c) => c.command))}`);
+      return `${dir}:/usr/local/bin:/usr/bin:/usr/sbin`;
+    };
+
+    it('the agent has no apt, dpkg, docker or tar but busybox’s', () =>
+      withAgent({ image: azureLinux }, async (agent) => {
+        // files on PATH, as the tasks look for commands (busybox's sh would name its dpkg applet without a link)
+        const probe = await agent.exec([
+          'sh',
+          '-c',
+          'for c in apt-get apt dpkg docker sudo; do for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin; do test -e $d/$c && echo $d/$c; done; done; readlink /usr/bin/tar; . /etc/os-release; echo $ID $VERSION_ID',
+        ]);
+        assert.equal(probe.stdout.trim(), '/usr/bin/busybox\nazurelinux 3.0', probe.stdout + probe.stderr);
+      }));
+
+    it('installSource auto takes the static source: docker, buildx and compose verified, then they work against the socket', () =>
+      withAgent({ image: azureLinux, dockerSocket: true, network: 'host' }, async (agent) => {
+        const control = new LabControl();
+        const mark = await control.auditMark();
+        const run = await task(agent, { inputs: allStatic() });
+        assert.equal(run.result, 'Succeeded', explain(run));
+        const out = visible(run);
+        assert.match(out, /Installing docker-cli, buildx, compose from static \(this agent has no apt\)/);
+        assert.equal(run.outputs.installed, 'docker-cli,buildx,compose');
+        assert.doesNotMatch(out, /apt-get|dpkg/);
+        // each download verified before it was unpacked or installed
+        assert.match(out, /sha256 [0-9a-f]{64} matches the staticChecksums input/);
+        assert.match(out, /sha256 [0-9a-f]{64} matches https:\/\/releases\.lab\.test\/.*checksums\.txt/);
+        assert.match(out, /sha256 [0-9a-f]{64} matches https:\/\/releases\.lab\.test\/.*docker-compose-linux-x86_64\.sha256/);
+        assert.equal(run.outputs.dockerVersion.split('+')[0], releases.dockerVersion);
+        assert.equal(run.outputs.buildxVersion.split('+')[0], releases.buildxVersion);
+        assert.equal(run.outputs.composeVersion.split('-')[0], compose.composeVersion);
+        assert.match(run.outputs.serverVersion, /^26\./);
+        const gets = (await control.audit(mark)).filter((e) => e.host === 'releases.lab.test').map((e) => e.path);
+        assert.ok(
+          gets.some((p) => p.endsWith(`/docker-${releases.dockerVersion}.tgz`)),
+          gets.join(', '),
+        );
+
+        // the unpacked binaries keep their modes: what a later step runs from PATH
+        const PATH = laterPath(run);
+        const modes = await agent.exec(['sh', '-c', 'cd "${PATH%%:*}" && stat -c "%a %n" docker dockerd containerd runc'], {
+          env: { PATH },
+        });
+        assert.equal(modes.stdout.trim(), '755 docker\n755 dockerd\n755 containerd\n755 runc', modes.stderr);
+        const version = await agent.exec(['docker', 'version', '--format', '{{.Client.Version}} {{.Server.Version}}'], { env: { PATH } });
+        assert.equal(version.exitCode, 0, version.stderr);
+        assert.match(version.stdout.trim(), new RegExp(`^${releases.dockerVersion.replace(/\./g, '\\.')}\\S* 26\\.`));
+        const composeVersion = await agent.exec(['docker', 'compose', 'version'], { env: { PATH } });
+        assert.equal(composeVersion.exitCode, 0, composeVersion.stderr);
+
+        // buildx builds through the socket: a context with the lab's busybox, the result kept in the cache only
+        const context = path.join(agent.root, 'context');
+        mkdirSync(context);
+        copyFileSync(path.join(baseDir, 'amd64', 'busybox'), path.join(context, 'busybox'));
+        writeFileSync(path.join(context, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "true"]\n');
+        const build = await agent.exec(['docker', 'buildx', 'build', '--progress', 'plain', '--output', 'type=cacheonly', context], {
+          env: { PATH },
+        });
+        assert.equal(build.exitCode, 0, build.stderr);
+        assert.match(build.stderr, /RUN \["\/bin\/busybox", "true"\]/);
+
+        // a later job on the agent (no PATH from this one): docker from the tool cache, the plugins where they are
+        const mark2 = await control.auditMark();
+        const again = await task(agent, { inputs: allStatic() });
+        assert.equal(again.result, 'Succeeded', explain(again));
+        assert.match(visible(again), new RegExp(`docker ${releases.dockerVersion.replace(/\./g, '\\.')} found in the tool cache`));
+        assert.equal(again.outputs.installed, 'docker-cli', 'docker onto PATH again; buildx and compose are installed');
+        assert.deepEqual(
+          (await control.audit(mark2)).filter((e) => e.host === 'releases.lab.test'),
+          [],
+          'the later job downloaded nothing',
+        );
+      }));
+
+    it('installSource distribution and dockerRepository fail at once: they need apt; use static', () =>
+      withAgent({ image: azureLinux, dockerSocket: true, network: 'host', groupAdd: [socketGid] }, async (agent) => {
+        const control = new LabControl();
+        const mark = await control.auditMark();
+        const cases: [string, string | undefined, RegExp][] = [
+          ['distribution', undefined, /^installSource distribution needs apt, and this agent has none\. Use installSource static\./],
+          ['distribution', '1000:1000', /^installSource distribution needs apt, and this agent has none\. Use installSource static\./],
+          [
+            'dockerRepository',
+            undefined,
+            /^installSource dockerRepository needs apt \(Debian or Ubuntu\), and this agent has none\. Use installSource static\./,
+          ],
+          [
+            'dockerRepository',
+            '1000:1000',
+            /^installSource dockerRepository needs apt \(Debian or Ubuntu\), and this agent has none\. Use installSource static\./,
+          ],
+        ];
+        for (const [installSource, user, expected] of cases) {
+          const run = await task(agent, { user, inputs: { ...staticInputs(), installSource } });
+          assert.equal(run.result, 'Failed', explain(run));
+          assert.match(run.resultMessage ?? '', expected, `${installSource} as ${user ?? 'root'}: ${explain(run)}`);
+          assert.doesNotMatch(visible(run), /\$ /, 'no command was run to install anything');
+        }
+        assert.deepEqual(
+          (await control.audit(mark)).filter((e) => e.host === 'releases.lab.test'),
+          [],
+          'nothing was downloaded',
+        );
+        assert.deepEqual(readdirSync(path.join(agent.root, 'tools')), [], 'the tool cache is untouched');
+      }));
+
+    describe('QEMU', () => {
+      it('an emulator the kernel already has (the host registered qemu-aarch64) is used: linux/arm64 is ready', () =>
+        withAgent({ image: azureLinux, dockerSocket: true, network: 'host' }, async (agent) => {
+          const run = await task(agent, { inputs: { ...allStatic(), compose: 'report', emulatePlatforms: 'linux/arm64' } });
+          assert.equal(run.result, 'Succeeded', explain(run));
+          assert.match(visible(run), /linux\/arm64: ready/);
+          assert.doesNotMatch(visible(run), /^\$ .*(apt-get|update-binfmts|mount)/m, 'nothing was installed, registered or mounted');
+        }));
+
+      it('a platform no emulator is registered for fails naming it: no apt to install QEMU, mount or not', async () => {
+        await withAgent({ image: azureLinux, dockerSocket: true, network: 'host' }, async (agent) => {
+          const run = await task(agent, { inputs: { ...allStatic(), compose: 'report', emulatePlatforms: 'linux/riscv64' } });
+          assert.equal(run.result, 'Failed', explain(run));
+          assert.match(
+            run.resultMessage ?? '',
+            /^QEMU emulation of linux\/riscv64 cannot be set up from this agent: \/proc\/sys\/fs\/binfmt_misc is not mounted here and mounting it failed/,
+          );
+        });
+        // privileged: binfmt_misc is mounted (busybox's mount), the entry is not registered, and there is no apt
+        await withAgent({ image: azureLinux, dockerSocket: true, network: 'host', privileged: true }, async (agent) => {
+          const run = await task(agent, { inputs: { ...allStatic(), compose: 'report', emulatePlatforms: 'linux/riscv64' } });
+          assert.equal(run.result, 'Failed', explain(run));
+          assert.match(
+            run.resultMessage ?? '',
+            /^QEMU for linux\/riscv64 is not installed and this agent has no apt to install qemu-user-static; register it on the machine that runs the daemon/,
+          );
+          assert.match(visible(run), /^\$ mount -t binfmt_misc binfmt_misc \/proc\/sys\/fs\/binfmt_misc$/m);
+          assert.doesNotMatch(visible(run), /^\$ .*(apt-get|update-binfmts)/m, 'nothing tried to install or register QEMU');
+        });
+      });
+    });
   });
 });

@@ -2,13 +2,31 @@
 // debootstrap from Debian's archive (no public registry is reachable), imported with `docker import`, with the
 // host's node binary and the bundled task mounted, so a task runs inside exactly as on a containerized agent.
 //
-//   base    Debian trixie minbase + ca-certificates, apt lists emptied (a fresh agent): no docker at all.
-//   engine  base + docker.io, docker-cli, docker-buildx (Debian's packages): an engine that is installed but not
-//           running, for startDaemon (needs --privileged to run); and sudo with a user `agent` (uid 1000) that may
-//           use it without a password, like a VM agent's service account.
-// Images are cached by tag (the recipe revision is in the tag); building them takes a few minutes once.
+//   base        Debian trixie minbase + ca-certificates, apt lists emptied (a fresh agent): no docker at all.
+//   engine      base + docker.io, docker-cli, docker-buildx (Debian's packages): an engine that is installed but not
+//               running, for startDaemon (needs --privileged to run); and sudo with a user `agent` (uid 1000) that may
+//               use it without a password, like a VM agent's service account.
+//   azurelinux  an agent without apt (debootstrap makes only Debian): FROM scratch, the lab's static busybox and its
+//               applet links (dpkg's left out), Azure Linux 3.0's /etc/os-release, the Node.js the agent runs with the
+//               glibc it is linked against (what `ldd` lists, in /usr/lib as Azure Linux has it), coreutils' `install`
+//               (Azure Linux and RHEL have coreutils; Debian's busybox has no install applet), CA roots where RHEL and
+//               Azure Linux keep them, users root and agent. No apt, dpkg, sudo, docker, and no tar but busybox's.
+// Images are cached by tag (the recipe revision is in the tag); building them takes a few minutes once (azurelinux:
+// seconds).
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { withLock } from '../../src/docker/lock';
@@ -17,10 +35,11 @@ import { agentEnvironment, agentMasks, distTasks, interpret, type RunTaskOptions
 import { buildxPlugin, debootstrapCommand, debootstrapDir, labPath } from './engine';
 import { labRoot } from './lab';
 import { hostDebianArchive } from './setup/apt';
+import { baseDir } from './setup/busybox';
 
 export const AGENT_IMAGE = 'lab-agent/debian';
 /** Bump a kind's revision when its recipe below changes, so that a stale cached image is not used. */
-export const AGENT_RECIPE: Record<AgentImageKind, number> = { base: 1, engine: 2 };
+export const AGENT_RECIPE: Record<AgentImageKind, number> = { base: 1, engine: 2, azurelinux: 1 };
 export const DEBIAN_SUITE = 'trixie';
 /** Where Debian's docker-buildx puts the plugin: the lab's is mounted there where a scenario needs one. */
 export const AGENT_BUILDX_PLUGIN = '/usr/libexec/docker/cli-plugins/docker-buildx';
@@ -34,9 +53,29 @@ function hostDockerCli(): string {
   throw new Error("no docker CLI on PATH, not even the lab engine's: run `npm run lab:up`");
 }
 
-export type AgentImageKind = 'base' | 'engine';
+export type AgentImageKind = 'base' | 'engine' | 'azurelinux';
 
-export const agentImageTag = (kind: AgentImageKind) => `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE[kind]}`;
+/** The non-Debian agent: busybox with Azure Linux 3.0's os-release. */
+export const AZURELINUX_AGENT_IMAGE = 'lab-agent/azurelinux';
+
+export const agentImageTag = (kind: AgentImageKind) =>
+  kind === 'azurelinux'
+    ? `${AZURELINUX_AGENT_IMAGE}:3.0-busybox-r${AGENT_RECIPE[kind]}`
+    : `${AGENT_IMAGE}:${DEBIAN_SUITE}-${kind}-r${AGENT_RECIPE[kind]}`;
+
+/** Azure Linux 3.0's /etc/os-release as the distribution ships it (no ID_LIKE). */
+export const AZURELINUX_OS_RELEASE = [
+  'NAME="Microsoft Azure Linux"',
+  'VERSION="3.0.20250702"',
+  'ID=azurelinux',
+  'VERSION_ID="3.0"',
+  'PRETTY_NAME="Microsoft Azure Linux 3.0"',
+  'ANSI_COLOR="1;34"',
+  'HOME_URL="https://aka.ms/azurelinux"',
+  'BUG_REPORT_URL="https://aka.ms/azurelinux"',
+  'SUPPORT_URL="https://aka.ms/azurelinux"',
+  '',
+].join('\n');
 
 async function sh(
   file: string,
@@ -60,10 +99,10 @@ async function imageExists(tag: string): Promise<boolean> {
 }
 
 /** tar -C dir -c . | docker import --change ... - tag */
-function importRootfs(dir: string, tag: string): Promise<void> {
+function importRootfs(dir: string, tag: string, shell = '/bin/bash'): Promise<void> {
   return new Promise((resolve, reject) => {
     const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const imp = spawn('docker', ['import', '--change', 'CMD ["/bin/bash"]', '--change', 'ENV LANG=C.UTF-8', '-', tag], {
+    const imp = spawn('docker', ['import', '--change', `CMD ["${shell}"]`, '--change', 'ENV LANG=C.UTF-8', '-', tag], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     tar.stdout.pipe(imp.stdin);
@@ -119,6 +158,114 @@ async function buildEngine(tag: string, say: (l: string) => void): Promise<void>
   }
 }
 
+/** The files `ldd` says a dynamically linked program loads (its libraries and the loader), as absolute paths. */
+async function sharedLibraries(program: string): Promise<string[]> {
+  const { stdout } = await sh('ldd', [program]);
+  const files: string[] = [];
+  for (const line of stdout.split('\n')) {
+    // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)` or `/lib64/ld-linux-x86-64.so.2 (0x...)`; not the vdso
+    const m = /^\s*(?:\S+\s+=>\s+)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
+    if (m) files.push(m[1]);
+    else if (/=>\s+not found/.test(line)) throw new Error(`ldd ${program}: ${line.trim()}`);
+  }
+  return files;
+}
+
+/**
+ * An Azure Linux 3.0 agent as far as the tasks can tell: merged /usr (/bin, /sbin, /lib and /lib64 link into /usr),
+ * busybox for the commands, glibc for node. Built from files on this machine in seconds, no network.
+ */
+async function buildAzureLinux(tag: string, say: (l: string) => void): Promise<void> {
+  const busybox = path.join(baseDir, 'amd64', 'busybox');
+  if (process.arch !== 'x64') throw new Error(`the azurelinux agent image is made for amd64 hosts; this one is ${process.arch}`);
+  if (!existsSync(busybox)) throw new Error(`no static busybox at ${busybox}: run \`npm run lab:up\``);
+  const root = mkdtempSync(path.join(labRoot, 'agent-rootfs-'));
+  try {
+    chmodSync(root, 0o755);
+    const dir = (p: string, mode = 0o755) => {
+      mkdirSync(path.join(root, p), { recursive: true });
+      chmodSync(path.join(root, p), mode);
+    };
+    const file = (p: string, content: string | Buffer, mode = 0o644) => {
+      mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+      writeFileSync(path.join(root, p), content, { mode });
+      chmodSync(path.join(root, p), mode);
+    };
+    const copy = (from: string, to: string, mode = 0o755) => {
+      mkdirSync(path.dirname(path.join(root, to)), { recursive: true });
+      copyFileSync(realpathSync(from), path.join(root, to));
+      chmodSync(path.join(root, to), mode);
+    };
+    for (const d of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/local/bin', 'usr/local/lib', 'etc', 'run', 'var/lib', 'var/log']) dir(d);
+    for (const d of ['proc', 'sys', 'dev', 'home', 'opt']) dir(d);
+    dir('tmp', 0o1777);
+    dir('var/tmp', 0o1777);
+    dir('root', 0o700);
+    // merged /usr, as Azure Linux 3.0 has it (its 64-bit libraries are in /usr/lib)
+    for (const [link, target] of [
+      ['bin', 'usr/bin'],
+      ['sbin', 'usr/sbin'],
+      ['lib', 'usr/lib'],
+      ['lib64', 'usr/lib'],
+      ['var/run', '../run'],
+    ])
+      symlinkSync(target, path.join(root, link));
+
+    say('busybox and its applet links (not dpkg, dpkg-deb)');
+    copy(busybox, 'usr/bin/busybox');
+    const applets = (await sh(busybox, ['--list-full'])).stdout.split('\n').filter(Boolean);
+    for (const applet of applets) {
+      const name = path.basename(applet);
+      if (name === 'busybox' || name === 'dpkg' || name === 'dpkg-deb') continue;
+      const where = applet.startsWith('sbin/') || applet.startsWith('usr/sbin/') ? 'usr/sbin' : 'usr/bin';
+      const link = path.join(root, where, name);
+      if (!existsSync(link)) symlinkSync('/usr/bin/busybox', link);
+    }
+
+    // node at the path the tasks are started with, and coreutils' install (the plugin installer's command), with
+    // the shared libraries and the loader they were linked against: what a glibc distribution has in /usr/lib
+    say(`${process.execPath} and install, with what ldd lists`);
+    const programs: [string, string][] = [
+      [process.execPath, process.execPath],
+      ['/usr/bin/install', '/usr/bin/install'],
+    ];
+    const libraries = new Set<string>();
+    for (const [from, to] of programs) {
+      copy(from, to.replace(/^\/(bin|sbin)\//, '/usr/$1/'));
+      for (const lib of await sharedLibraries(from)) libraries.add(lib);
+    }
+    for (const lib of libraries) copy(lib, path.join('usr/lib', path.basename(lib)));
+    file('etc/ld.so.conf', '/usr/lib\n');
+    await sh('ldconfig', ['-r', root]);
+
+    file('etc/os-release', AZURELINUX_OS_RELEASE);
+    file('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/sh\n');
+    file('etc/group', 'root:x:0:\nagent:x:1000:\n');
+    file('etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');
+    dir('home/agent');
+    // Mozilla's roots as ca-certificates ships them, where RHEL and Azure Linux keep the bundle (the lab CA comes,
+    // as on the Debian agents, through NODE_EXTRA_CA_CERTS when a task runs)
+    const mozilla = '/usr/share/ca-certificates/mozilla';
+    const roots = readdirSync(mozilla)
+      .filter((f) => f.endsWith('.crt'))
+      .sort()
+      .map((f) => readFileSync(path.join(mozilla, f), 'utf8').trimEnd())
+      .join('\n');
+    file('etc/pki/tls/certs/ca-bundle.crt', `${roots}\n`);
+    dir('etc/ssl');
+    symlinkSync('../pki/tls/certs', path.join(root, 'etc/ssl/certs'));
+    await sh('chown', ['-R', '1000:1000', path.join(root, 'home/agent')]);
+
+    // the root must work before it becomes an image: node runs, and the applets do
+    const check = await sh('chroot', [root, process.execPath, '-e', 'console.log(process.versions.node)']);
+    say(`node ${check.stdout.trim()} runs in the root`);
+    say(`docker import ${tag}`);
+    await importRootfs(root, tag, '/bin/sh');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 /** The agent image of that kind, built when it is not in the image store yet. */
 export async function ensureAgentImage(
   kind: AgentImageKind,
@@ -133,7 +280,8 @@ export async function ensureAgentImage(
       if (await imageExists(tag)) return;
       const started = Date.now();
       if (kind === 'base') await buildBase(tag, say);
-      else await buildEngine(tag, say);
+      else if (kind === 'engine') await buildEngine(tag, say);
+      else await buildAzureLinux(tag, say);
       say(`${tag} built in ${Math.round((Date.now() - started) / 1000)} s`);
     },
     { timeoutMs: 40 * 60_000, onWait: (owner) => say(`waiting for ${owner} to build ${tag}`) },
