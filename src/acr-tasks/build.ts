@@ -1,8 +1,8 @@
 // engine: acrTasks, the build in Azure: no docker CLI and no daemon on the agent. Through Resource Manager with the
 // pipeline's AzureRM connection (any scheme): the registry is found by its login server, the context is packed (as
 // .dockerignore says) and uploaded to the SAS URL of listBuildSourceUploadUrl, one quick run (DockerBuildRequest) is
-// scheduled per platform, each is followed with its log streamed, and its output digest read. Several platforms are
-// joined into one OCI index pushed under the tags. The caller proves and publishes the result as for buildx.
+// scheduled per platform, each is followed with its log streamed, and its output digest read. Several platforms (or one
+// with the user's annotations) are joined into one OCI index pushed under the tags, carrying the annotations. The caller proves and publishes the result as for buildx.
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { RegistryConnection } from '../acr/signin';
@@ -76,9 +76,10 @@ export async function buildWithAcrTasks(request: BuildRequest, run: AcrTasksRun,
     return { relativePath: upload.relativePath, dockerfilePath: packed.dockerfilePath };
   });
 
-  const multi = request.platforms.length > 1;
+  // Several platforms are joined into one index; so is one platform the user gave annotations for (a run's image has none).
+  const joined = request.platforms.length > 1 || request.annotationsGiven === true;
   const repositoryTags = (platform: Platform) =>
-    multi ? [platformTag(request.tags[0], platform)] : request.tags.length ? request.tags : [platformTag('build', platform)];
+    joined ? [platformTag(request.tags[0], platform)] : request.tags.length ? request.tags : [platformTag('build', platform)];
   const runs: { platform: Platform; run: Run }[] = [];
   const buildStarted = Date.now();
   const aborter = new AbortController();
@@ -122,7 +123,7 @@ export async function buildWithAcrTasks(request: BuildRequest, run: AcrTasksRun,
               arm,
               registryId: registry.id,
               runId: scheduled.runId,
-              prefix: multi ? `[${formatPlatform(platform)}] ` : '',
+              prefix: request.platforms.length > 1 ? `[${formatPlatform(platform)}] ` : '',
               logger,
               http: context.http,
               queueTimeoutMs: run.options.queueTimeoutSeconds * 1000,
@@ -156,7 +157,7 @@ export async function buildWithAcrTasks(request: BuildRequest, run: AcrTasksRun,
           `ACR run ${image.runId} succeeded but reported no digest for ${request.registry}/${request.repository}; refusing to go on.`,
         );
     }
-    digest = multi
+    digest = joined
       ? await logger.group('Join the platforms into one index', () =>
           joinIndex(request, platformImages as Joined[], run.credentials, context),
         )
@@ -177,7 +178,7 @@ export async function buildWithAcrTasks(request: BuildRequest, run: AcrTasksRun,
     ),
   );
   return {
-    mode: multi ? 'per-platform' : 'single',
+    mode: joined ? 'per-platform' : 'single',
     digest,
     metadataFile,
     platformImages: platformImages.filter((i): i is Joined => Boolean(i.digest)),
@@ -218,8 +219,8 @@ async function joinIndex(
     manifests.push({ ...descriptor, platform: { os, architecture, ...(variant ? { variant } : {}) } });
     context.logger.info(`${formatPlatform(image.platform)}: ${descriptor.digest} (run ${image.runId})`);
   }
-  // The pipeline's OCI labels (source, revision, created, version), which a run cannot add to its image, annotate the index.
-  const annotations = Object.fromEntries([...request.labels].filter(([key]) => key.startsWith('org.opencontainers.image.')));
+  // A run cannot annotate its image: the index carries the annotations (the pipeline's OCI labels and the user's).
+  const annotations = Object.fromEntries(request.annotations);
   const index: Index = {
     schemaVersion: 2,
     mediaType: MediaType.ociIndex,

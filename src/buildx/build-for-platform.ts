@@ -36,6 +36,7 @@ import {
   ATTESTATIONS,
   type BuilderChoice,
   CACHE_MODES,
+  parseAnnotations,
   parseBuildArgs,
   parseBuilder,
   parseCacheRef,
@@ -45,6 +46,7 @@ import {
   parseSecrets,
   parseTags,
   parseTarget,
+  pipelineAnnotations,
   pipelineLabels,
   PROVENANCE_MODES,
   publicRepositoryUri,
@@ -87,6 +89,7 @@ export function readBuildForPlatformInputs(
   for (const secret of secrets) if (secret.kind === 'env') agent.registerSecret(env[secret.variable]);
   const target = inputs.parse('target', parseTarget);
   const userLabels = inputs.parse('labels', () => parseLabels(inputs.lines('labels')));
+  const userAnnotations = inputs.parse('annotations', () => parseAnnotations(inputs.lines('annotations')));
   const engine = inputs.choice('engine', ENGINES);
   const cacheGiven = inputs.choice('cache', ['auto', ...CACHE_MODES] as const);
   // auto: the registry cache with buildx; none with ACR Tasks, whose runs start on a fresh agent
@@ -108,6 +111,7 @@ export function readBuildForPlatformInputs(
   const jobId = agent.variable('System.JobId');
   if (jobId) labels.set(BUILT_BY_JOB_LABEL, jobId);
   for (const [key, value] of userLabels) labels.set(key, value);
+  const annotations = pipelineAnnotations(labels, userAnnotations);
 
   const request: BuildRequest = {
     registry,
@@ -120,6 +124,8 @@ export function readBuildForPlatformInputs(
     secrets,
     target,
     labels,
+    annotations,
+    annotationsGiven: [...userAnnotations.values()].some((value) => value !== ''),
     push: inputs.bool('push'),
     cache,
     cacheRef,

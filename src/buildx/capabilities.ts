@@ -13,9 +13,17 @@ export type { BuilderInfo } from './builder';
 /** buildx 0.10 added attestations: --attest, and --provenance/--sbom to turn BuildKit's default ones off. */
 export const ATTESTATIONS_SINCE = '0.10';
 
-/** The one gate on the buildx version: can this buildx take the attestation flags? */
+/** The gate on the buildx version for attestations: can this buildx take the attestation flags? */
 export function hasAttestationFlags(buildxVersion: string): boolean {
   return versionAtLeast(buildxVersion, ATTESTATIONS_SINCE);
+}
+
+/** buildx 0.12 added `--annotation` to `buildx build` (and to `imagetools create`). */
+export const ANNOTATIONS_SINCE = '0.12';
+
+/** The gate on the buildx version for annotations: can this buildx take `--annotation`? */
+export function hasAnnotationFlag(buildxVersion: string): boolean {
+  return versionAtLeast(buildxVersion, ANNOTATIONS_SINCE);
 }
 
 /** The x.y.z of `docker buildx version` (`0.13.1+ds1` -> `0.13.1`); throws when the output names none. */
@@ -38,7 +46,14 @@ export function usesContainerdImageStore(driverStatusJson: string): boolean {
 /** What a builder can do: the docker driver on the classic image store is the one limited case. */
 export function capabilitiesOf(builder: BuilderInfo, buildxVersion: string, containerdImageStore: boolean): BuilderCapabilities {
   const full = builder.driver !== 'docker' || containerdImageStore;
-  return { buildxVersion, pushFromDaemon: builder.driver === 'docker', multiPlatform: full, cacheExport: full, attestations: full };
+  return {
+    buildxVersion,
+    pushFromDaemon: builder.driver === 'docker',
+    multiPlatform: full,
+    cacheExport: full,
+    attestations: full,
+    annotations: full,
+  };
 }
 
 /** The requested platforms no node of the builder can run. */

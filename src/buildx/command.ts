@@ -2,7 +2,7 @@
 // so every combination of inputs is a row in a table test (build-push-action's context.test.ts is the model).
 import { formatPlatform, type Platform } from '../platform/platform';
 import type { Attestations, BuildArg, BuildSecret, CacheMode, ProvenanceMode } from './options';
-import { ATTESTATIONS_SINCE, hasAttestationFlags } from './capabilities';
+import { ANNOTATIONS_SINCE, ATTESTATIONS_SINCE, hasAnnotationFlag, hasAttestationFlags } from './capabilities';
 
 export interface BuildRequest {
   registry: string;
@@ -16,6 +16,10 @@ export interface BuildRequest {
   target?: string;
   /** In the order they are passed; pipeline labels first, user labels over them. */
   labels: Map<string, string>;
+  /** OCI annotations for what is pushed (options.ts pipelineAnnotations): the pipeline's, the user's over them. */
+  annotations: Map<string, string>;
+  /** The user wrote the annotations input: a builder that cannot carry them warns, and ACR Tasks makes an index for one platform. */
+  annotationsGiven?: boolean;
   push: boolean;
   cache: CacheMode;
   /** Used with cache 'registry'. */
@@ -45,6 +49,8 @@ export interface BuilderCapabilities {
   multiPlatform: boolean;
   cacheExport: boolean;
   attestations: boolean;
+  /** Annotations need OCI media types, which the classic image store does not keep (docker push sends Docker manifests). */
+  annotations: boolean;
 }
 
 /** One invocation of `docker buildx build`. */
@@ -104,6 +110,7 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
   }
 
   const attestationFlags = hasAttestationFlags(capabilities.buildxVersion);
+  let attested = false;
   if (request.attestations === 'none') {
     // Without these BuildKit adds a provenance attestation, which turns a single-platform push into an index.
     if (attestationFlags) args.push('--provenance=false', '--sbom=false');
@@ -119,9 +126,30 @@ export function buildCommand(request: BuildRequest, step: BuildStep, capabilitie
       `buildx ${capabilities.buildxVersion} cannot attach attestations (${ATTESTATIONS_SINCE} or later can); '${request.attestations}' was dropped.`,
     );
   } else {
+    attested = true;
     args.push('--attest', `type=provenance,mode=${request.provenanceMode ?? 'min'}`);
     if (request.attestations === 'provenance+sbom')
       args.push('--attest', request.sbomGenerator ? `type=sbom,generator=${request.sbomGenerator}` : 'type=sbom');
+  }
+
+  if (request.push && request.annotations.size > 0) {
+    const dropped = (why: string) => {
+      if (request.annotationsGiven)
+        warnings.push(`${why}; the annotations (${[...request.annotations.keys()].join(', ')}) were not added.`);
+    };
+    if (!capabilities.annotations)
+      dropped(
+        "this builder (docker driver without the containerd image store) pushes Docker manifests, which carry no annotations. Turn on the containerd image store or use a docker-container builder for 'annotations'",
+      );
+    else if (!hasAnnotationFlag(capabilities.buildxVersion))
+      dropped(`buildx ${capabilities.buildxVersion} cannot add annotations (${ANNOTATIONS_SINCE} or later can)`);
+    else {
+      // OCI media types: a Docker manifest or list has no annotations, and BuildKit drops them from one without a word.
+      // BuildKit makes an index for several platforms or attestations; one plain image has only its manifest.
+      args.push('--output', 'type=image,oci-mediatypes=true');
+      const where = step.platforms.length > 1 || attested ? ['index', 'manifest'] : ['manifest'];
+      for (const level of where) for (const [key, value] of request.annotations) args.push('--annotation', `${level}:${key}=${value}`);
+    }
   }
 
   args.push('--metadata-file', step.metadataFile);

@@ -79,6 +79,54 @@ export function parseLabels(lines: readonly string[]): Map<string, string> {
   return labels;
 }
 
+/**
+ * An OCI annotation key: reverse-domain notation (image-spec annotations.md), a lower-case domain of two or more
+ * labels, then more dot-separated parts that may hold capitals, digits, '_' and '-' (com.example.myKey,
+ * org.opencontainers.image.base.digest). No '=', ':' or white space: buildx reads `--annotation <where>:<key>=<value>`.
+ */
+const ANNOTATION_KEY = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(\.[A-Za-z0-9]([A-Za-z0-9_-]*[A-Za-z0-9])?)+$/;
+
+/**
+ * key=value per line, in order; a later line wins over an earlier one with the same key. An empty value (`key=`)
+ * leaves the key out, so a line can drop one of the task's defaults (pipelineAnnotations).
+ */
+export function parseAnnotations(lines: readonly string[]): Map<string, string> {
+  const annotations = new Map<string, string>();
+  for (const line of lines) {
+    if (/\$\(/.test(line)) throw new Error(`'${line}' holds a pipeline variable the agent did not expand; is the variable defined?`);
+    const eq = line.indexOf('=');
+    if (eq <= 0)
+      throw new Error(
+        `'${line}' is not an annotation. Write each one as key=value on its own line, e.g. org.opencontainers.image.description=Shop front end.`,
+      );
+    const key = line.slice(0, eq).trim();
+    const where = /^(index|manifest|manifest-descriptor|index-descriptor)(\[[^\]]*\])?:/.exec(key);
+    if (where)
+      throw new Error(
+        `'${key}' names where the annotation goes (${where[0]}); write the key alone (${key.slice(where[0].length)}): the task puts each annotation on the pushed index and on every image manifest.`,
+      );
+    if (!ANNOTATION_KEY.test(key))
+      throw new Error(
+        `'${key}' is not an annotation key. Use reverse-domain notation, e.g. com.contoso.team or org.opencontainers.image.description: lower-case domain parts, then letters, digits, '_' and '-' between dots; no '=', ':' or spaces.`,
+      );
+    annotations.set(key, line.slice(eq + 1).trim());
+  }
+  return annotations;
+}
+
+/**
+ * The annotations of what is pushed: the image's `org.opencontainers.image.*` labels (the pipeline's source, revision,
+ * created and version, and any the user set), then the user's annotations over them; an empty user value removes a key.
+ */
+export function pipelineAnnotations(labels: ReadonlyMap<string, string>, user: ReadonlyMap<string, string>): Map<string, string> {
+  const annotations = new Map([...labels].filter(([key]) => key.startsWith('org.opencontainers.image.')));
+  for (const [key, value] of user) {
+    if (value === '') annotations.delete(key);
+    else annotations.set(key, value);
+  }
+  return annotations;
+}
+
 export function parseTags(items: readonly string[]): string[] {
   if (items.length === 0) throw new Error('no tag was given. Give at least one, for example $(Build.BuildId).');
   const tags: string[] = [];

@@ -102,6 +102,7 @@ describe('BuildForPlatform@1 (lab)', function () {
     connection?: LabServiceConnection;
     connectionKind?: 'azureSubscription' | 'dockerRegistryServiceConnection';
     env?: Record<string, string>;
+    variables?: Record<string, string>;
   }): Promise<Watched> {
     const watch = new ArgvWatch().start();
     try {
@@ -111,6 +112,7 @@ describe('BuildForPlatform@1 (lab)', function () {
         inputs: options.inputs,
         connections: options.connection ? { [options.connectionKind ?? 'azureSubscription']: options.connection } : {},
         env: options.env,
+        variables: options.variables,
       });
       return { run, commandLines: watch.stop() };
     } finally {
@@ -228,6 +230,89 @@ describe('BuildForPlatform@1 (lab)', function () {
       assert.equal(result.stdout.trim(), `built on ${machine}`);
     }
     spawnSync('docker', ['image', 'rm', '--force', `${lab.backingRegistry}/${repository}@${digest}`]);
+  });
+
+  describe('OCI annotations on what is pushed', () => {
+    const revision = 'feedface'.repeat(5);
+    const variables = {
+      'Build.Repository.Uri': 'https://build-user@dev.azure.lab.test/contoso/shop/_git/shop',
+      'Build.SourceVersion': revision,
+    };
+    const userAnnotations = 'org.opencontainers.image.description=Shop front end, built = tested\ncom.contoso.team=checkout';
+    const expected = {
+      'org.opencontainers.image.source': 'https://dev.azure.lab.test/contoso/shop/_git/shop',
+      'org.opencontainers.image.revision': revision,
+      'org.opencontainers.image.version': '4711',
+      'org.opencontainers.image.description': 'Shop front end, built = tested',
+      'com.contoso.team': 'checkout',
+    };
+    let started = 0;
+    beforeEach(() => (started = Date.now()));
+    /** The annotations but created, which must be the time of this build (RFC 3339). */
+    const annotated = (annotations: Record<string, string> | undefined) => {
+      const { 'org.opencontainers.image.created': created, ...rest } = annotations ?? {};
+      assert.match(created ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, 'created: RFC 3339');
+      assert.ok(Date.parse(created) >= started, `created ${created} is this build's`);
+      return rest;
+    };
+
+    it("annotates the pushed index and each platform's manifest (run variables + the user's), proves it, and promote releases it unchanged", async () => {
+      const repository = uniqueRepository('annotated');
+      const watched = await build({
+        context: context(),
+        inputs: { registry: fabrikam, repository, platforms: 'linux/amd64,linux/arm64', annotations: userAnnotations },
+        connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+        variables,
+      });
+      assertSucceeded(watched.run);
+      assertNoLeak(watched);
+      assert.match(
+        watched.run.log,
+        /Verified fabrikam\.azurecr\.io\/it-bfp\/annotated-[0-9a-f]+@sha256:[0-9a-f]{64}: linux\/amd64, linux\/arm64/,
+      );
+      const digest = watched.run.outputs.imageDigest;
+      const index = (await backingJson(lab, repository, digest)) as Index;
+      assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+      assert.deepEqual(annotated(index.annotations), expected);
+      for (const child of index.manifests) {
+        const manifest = (await backingJson(lab, repository, child.digest)) as Manifest;
+        assert.deepEqual(annotated(manifest.annotations), expected, `the ${child.platform?.architecture} manifest`);
+      }
+
+      const release = `${repository}-release`;
+      const scan = await runLabTask(lab, {
+        task: 'ScanAndRelease',
+        inputs: {
+          image: watched.run.outputs.imageReference,
+          trivyDownloadBaseUrl: lab.trivy.downloadBaseUrl,
+          trivyVersion: lab.trivy.version,
+          release: 'promote',
+          releaseRepository: release,
+          releaseTags: '1.0',
+        },
+        connections: { azureSubscription: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') },
+        timeoutMs: 300_000,
+      });
+      assertSucceeded(scan);
+      assert.equal(scan.outputs.releasedImage, `${fabrikam}/${release}@${digest}`);
+      assert.equal(await backingDigest(lab, release, '1.0'), digest, 'the release tag holds the scanned digest');
+      assert.deepEqual(annotated(((await backingJson(lab, release, digest)) as Index).annotations), expected);
+    });
+
+    it('annotates the one image manifest of a single-platform build (no index without attestations)', async () => {
+      const repository = uniqueRepository('annotated-one');
+      const watched = await build({
+        context: context(),
+        inputs: { registry: fabrikam, repository, annotations: userAnnotations },
+        connection: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey'),
+        variables,
+      });
+      assertSucceeded(watched.run);
+      const manifest = (await backingJson(lab, repository, watched.run.outputs.imageDigest)) as Manifest;
+      assert.equal(manifest.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+      assert.deepEqual(annotated(manifest.annotations), expected);
+      assert.match(watched.run.log, /Platform proof|Verified/);
+    });
   });
 
   it('refuses an arm64 program behind /app/.venv/bin/python in a linux/amd64 image, naming the file and both architectures; passes with verifyPlatforms false', async () => {

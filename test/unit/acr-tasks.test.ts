@@ -163,6 +163,7 @@ describe('ACR Tasks', () => {
       buildArgs: [],
       secrets: [],
       labels: new Map(),
+      annotations: new Map(),
       push: true,
       cache: 'none',
       cacheRef: '',

@@ -185,6 +185,16 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
       ['a bad verifyPlatforms value', { verifyPlatforms: 'maybe' }, /^Input 'verifyPlatforms': 'maybe' is not a boolean/],
       ['a label without =', { labels: 'team' }, /^Input 'labels': 'team' is not a label/],
       [
+        'an annotation key that is not reverse-domain',
+        { annotations: 'com.contoso.team=checkout\nteam=shop' },
+        /^Input 'annotations': 'team' is not an annotation key\. Use reverse-domain notation, e\.g\. com\.contoso\.team/,
+      ],
+      [
+        'an annotation that names where it goes',
+        { annotations: 'index:com.contoso.team=checkout' },
+        /^Input 'annotations': 'index:com\.contoso\.team' names where the annotation goes \(index:\); write the key alone/,
+      ],
+      [
         'a bad builder endpoint',
         { builder: 'http://buildkit:1234' },
         /^Input 'builder': 'http:\/\/buildkit:1234' is not a BuildKit endpoint/,
@@ -222,6 +232,58 @@ describe('BuildForPlatform flow (in-process, fakes)', () => {
       assert.equal(parsed.request.labels.get('org.opencontainers.image.version'), '4711');
       assert.ok([...parsed.request.labels.values()].includes('job-1'), 'the job label lets EnsureDocker clean up');
     });
+  });
+
+  it("annotates from the run's variables (source without the user name, revision, created, version), the user's over them", () => {
+    setUp();
+    context.agent.variables.set('Build.Repository.Uri', 'https://contoso@dev.azure.com/contoso/shop/_git/shop');
+    context.agent.variables.set('Build.SourceVersion', 'abc123');
+    const defaults = read({}).request;
+    assert.deepEqual(
+      [...defaults.annotations.keys()],
+      [
+        'org.opencontainers.image.source',
+        'org.opencontainers.image.revision',
+        'org.opencontainers.image.created',
+        'org.opencontainers.image.version',
+      ],
+    );
+    assert.equal(defaults.annotations.get('org.opencontainers.image.source'), 'https://dev.azure.com/contoso/shop/_git/shop');
+    assert.equal(defaults.annotations.get('org.opencontainers.image.revision'), 'abc123');
+    assert.match(defaults.annotations.get('org.opencontainers.image.created') ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(defaults.annotations.get('org.opencontainers.image.version'), '4711');
+    assert.equal(defaults.annotationsGiven, false);
+    const given = read({
+      annotations: 'com.contoso.team=checkout\norg.opencontainers.image.version=2.0\norg.opencontainers.image.created=',
+      labels: 'org.opencontainers.image.title=Shop',
+    }).request;
+    assert.deepEqual(Object.fromEntries(given.annotations), {
+      'org.opencontainers.image.source': 'https://dev.azure.com/contoso/shop/_git/shop',
+      'org.opencontainers.image.revision': 'abc123',
+      'org.opencontainers.image.version': '2.0',
+      'org.opencontainers.image.title': 'Shop',
+      'com.contoso.team': 'checkout',
+    });
+    assert.equal(given.annotationsGiven, true);
+  });
+
+  it('puts the annotations on what buildx pushes (one platform: its manifest, OCI media types)', async () => {
+    const registry = registryWithImage('amd64', 62);
+    setUp(fakeDocker({ digest: registry.digest }), { http: registry.http, stream: registry.stream });
+    context.agent.variables.set('Build.SourceVersion', 'abc123');
+    const outcome = await buildForPlatform(read({ annotations: 'com.contoso.team=checkout' }), context);
+    assert.deepEqual(outcome, { result: 'succeeded' });
+    const [build] = pushed();
+    const annotations = build.args.flatMap((arg, i) => (build.args[i - 1] === '--annotation' ? [arg] : []));
+    assert.deepEqual(
+      annotations.filter((a) => !a.includes('.created=')),
+      [
+        'manifest:org.opencontainers.image.revision=abc123',
+        'manifest:org.opencontainers.image.version=4711',
+        'manifest:com.contoso.team=checkout',
+      ],
+    );
+    assert.equal(build.args[build.args.indexOf('--output') + 1], 'type=image,oci-mediatypes=true');
   });
 
   it("without a connection: builds and pushes with the builder's own access, proves amd64 and hands the digest on", async () => {

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { parseBuildxInspect as parseBuilderInspect } from '../../src/buildx/builder';
 import {
   capabilitiesOf,
+  hasAnnotationFlag,
   hasAttestationFlags,
   readBuildxVersion,
   unsupportedPlatformMessage,
@@ -94,6 +95,13 @@ describe('builder capabilities', () => {
     assert.equal(hasAttestationFlags('0.13.1+ds1'), true);
   });
 
+  it('gates --annotation on buildx 0.12 in the same place', () => {
+    assert.equal(hasAnnotationFlag('0.11.2'), false);
+    assert.equal(hasAnnotationFlag('0.12.0'), true);
+    assert.equal(hasAnnotationFlag('0.12.0-rc1'), true);
+    assert.equal(hasAnnotationFlag('0.13.1+ds1'), true);
+  });
+
   it('tells the containerd image store from the classic one', () => {
     assert.equal(usesContainerdImageStore('[["driver-type","io.containerd.snapshotter.v1"]]'), true);
     assert.equal(usesContainerdImageStore('[["Backing Filesystem","extfs"],["Supports d_type","true"]]'), false);
@@ -109,6 +117,7 @@ describe('builder capabilities', () => {
       multiPlatform: false,
       cacheExport: false,
       attestations: false,
+      annotations: false,
     });
     assert.equal(capabilitiesOf(parseBuilderInspect(twoNodes), '0.13.1', false).pushFromDaemon, false);
     assert.equal(capabilitiesOf(docker, '0.13.1', true).multiPlatform, true);

@@ -24,6 +24,7 @@ const base: BuildRequest = {
   buildArgs: [],
   secrets: [],
   labels: new Map(),
+  annotations: new Map(),
   push: true,
   cache: 'none',
   cacheRef: 'contoso.azurecr.io/team/app:buildcache',
@@ -44,6 +45,7 @@ const full: BuilderCapabilities = {
   multiPlatform: true,
   cacheExport: true,
   attestations: true,
+  annotations: true,
 };
 /** The docker driver on the containerd image store. */
 const dockerDriver: BuilderCapabilities = { ...full, pushFromDaemon: true };
@@ -54,6 +56,7 @@ const classic: BuilderCapabilities = {
   multiPlatform: false,
   cacheExport: false,
   attestations: false,
+  annotations: false,
 };
 
 const HEAD = ['buildx', 'build', '--progress', 'plain', '--file', '/src/Dockerfile'];
@@ -332,6 +335,104 @@ const rows: Row[] = [
     [],
   ],
 ];
+
+const ANNOTATED = {
+  annotations: new Map([
+    ['org.opencontainers.image.revision', 'abc'],
+    ['com.contoso.team', 'shop, core'],
+  ]),
+  annotationsGiven: true,
+};
+const OCI_OUTPUT = ['--output', 'type=image,oci-mediatypes=true'];
+const ON_MANIFEST = [
+  '--annotation',
+  'manifest:org.opencontainers.image.revision=abc',
+  '--annotation',
+  'manifest:com.contoso.team=shop, core',
+];
+const ON_INDEX = ['--annotation', 'index:org.opencontainers.image.revision=abc', '--annotation', 'index:com.contoso.team=shop, core'];
+const ONE = ['--platform', 'linux/amd64', '--tag', 'contoso.azurecr.io/team/app:4711'];
+
+rows.push(
+  [
+    'annotations on one platform without attestations: on its manifest (BuildKit refuses index annotations there), OCI media types',
+    ANNOTATED,
+    {},
+    full,
+    [...HEAD, ...ONE, ...NO_ATTEST, ...OCI_OUTPUT, ...ON_MANIFEST, ...TAIL],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'annotations on several platforms built into the daemon (docker driver, containerd store): on the index and each manifest',
+    { ...ANNOTATED, platforms: parsePlatformList('linux/amd64,linux/arm64') },
+    { platforms: parsePlatformList('linux/amd64,linux/arm64'), push: false },
+    dockerDriver,
+    [
+      ...HEAD,
+      '--platform',
+      'linux/amd64,linux/arm64',
+      '--tag',
+      'contoso.azurecr.io/team/app:4711',
+      ...NO_ATTEST,
+      ...OCI_OUTPUT,
+      ...ON_INDEX,
+      ...ON_MANIFEST,
+      '--metadata-file',
+      '/tmp/m.json',
+      '/src',
+    ],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'annotations on one platform with provenance: BuildKit makes an index, so on the index and the manifest',
+    { ...ANNOTATED, attestations: 'provenance' },
+    {},
+    full,
+    [...HEAD, ...ONE, '--attest', 'type=provenance,mode=min', ...OCI_OUTPUT, ...ON_INDEX, ...ON_MANIFEST, ...TAIL],
+    {},
+    [],
+  ],
+  [
+    'annotations given on the classic image store: dropped with a warning naming them and the fix',
+    ANNOTATED,
+    {},
+    classic,
+    [...HEAD, ...ONE, ...NO_ATTEST, ...TAIL],
+    NO_ATTEST_ENV,
+    [
+      /pushes Docker manifests, which carry no annotations\. Turn on the containerd image store.*the annotations \(org\.opencontainers\.image\.revision, com\.contoso\.team\) were not added/,
+    ],
+  ],
+  [
+    "only the pipeline's default annotations on the classic image store: left out without a warning",
+    { ...ANNOTATED, annotationsGiven: false },
+    {},
+    classic,
+    [...HEAD, ...ONE, ...NO_ATTEST, ...TAIL],
+    NO_ATTEST_ENV,
+    [],
+  ],
+  [
+    'annotations with a buildx older than 0.12: dropped with a warning',
+    ANNOTATED,
+    {},
+    { ...full, buildxVersion: '0.11.2' },
+    [...HEAD, ...ONE, ...NO_ATTEST, ...TAIL],
+    NO_ATTEST_ENV,
+    [/buildx 0\.11\.2 cannot add annotations \(0\.12 or later can\)/],
+  ],
+  [
+    'annotations when nothing is pushed: no flags, the build stays as it was',
+    { ...ANNOTATED, push: false },
+    { push: false, exportCache: false },
+    full,
+    [...HEAD, ...ONE, ...NO_ATTEST, '--metadata-file', '/tmp/m.json', '/src'],
+    NO_ATTEST_ENV,
+    [],
+  ],
+);
 
 describe('buildx build argv', () => {
   for (const [name, changes, stepChanges, capabilities, args, env, warnings] of rows) {

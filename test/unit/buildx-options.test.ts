@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  parseAnnotations,
   parseBuildArgs,
   parseBuilder,
   parseCacheRef,
@@ -11,6 +12,7 @@ import {
   parseSecrets,
   parseTags,
   parseTarget,
+  pipelineAnnotations,
   pipelineLabels,
   publicRepositoryUri,
   resolveContext,
@@ -138,5 +140,70 @@ describe('build inputs', () => {
       ],
     );
     assert.deepEqual([...pipelineLabels({ created: new Date(0) }).keys()], ['org.opencontainers.image.created']);
+  });
+
+  it('reads annotations in reverse-domain notation, a later key winning, values may hold = , and spaces', () => {
+    assert.deepEqual(
+      [
+        ...parseAnnotations([
+          'org.opencontainers.image.description=Shop front end, v2',
+          'com.contoso.team=checkout',
+          'com.example.myKey_2=a=b',
+          'io.artifacthub.package.readme-url = https://x/y?a=b',
+          'com.contoso.team=payments',
+          'org.opencontainers.image.created=',
+        ]),
+      ],
+      [
+        ['org.opencontainers.image.description', 'Shop front end, v2'],
+        ['com.contoso.team', 'payments'],
+        ['com.example.myKey_2', 'a=b'],
+        ['io.artifacthub.package.readme-url', 'https://x/y?a=b'],
+        ['org.opencontainers.image.created', ''],
+      ],
+    );
+  });
+
+  const badAnnotations: [string, RegExp][] = [
+    ['novalue', /'novalue' is not an annotation\. Write each one as key=value on its own line/],
+    ['=value', /'=value' is not an annotation/],
+    ['team=checkout', /'team' is not an annotation key\. Use reverse-domain notation/],
+    ['Com.Contoso.team=x', /'Com\.Contoso\.team' is not an annotation key/],
+    ['com.contoso.my key=x', /'com\.contoso\.my key' is not an annotation key.*no '=', ':' or spaces/],
+    ['com..contoso=x', /is not an annotation key/],
+    ['com.contoso.=x', /is not an annotation key/],
+    [
+      'index:org.opencontainers.image.title=x',
+      /names where the annotation goes \(index:\); write the key alone \(org\.opencontainers\.image\.title\)/,
+    ],
+    ['manifest[linux/amd64]:com.contoso.a=x', /names where the annotation goes \(manifest\[linux\/amd64\]:\)/],
+    ['com.contoso.build=$(Build.Missing)', /pipeline variable the agent did not expand/],
+  ];
+  for (const [line, reason] of badAnnotations) {
+    it(`refuses the annotation line ${JSON.stringify(line)}`, () => assert.throws(() => parseAnnotations([line]), reason));
+  }
+
+  it("annotates with the image's OCI labels, the user's annotations over them, an empty value dropping one", () => {
+    const labels = new Map([
+      ['org.opencontainers.image.source', 'https://dev.azure.com/contoso/shop/_git/shop'],
+      ['org.opencontainers.image.created', '2026-01-02T03:04:05.000Z'],
+      ['org.opencontainers.image.version', '4711'],
+      ['team', 'shop'],
+      ['org.opencontainers.image.title', 'Shop'],
+    ]);
+    const user = parseAnnotations([
+      'org.opencontainers.image.version=1.2.0',
+      'org.opencontainers.image.created=',
+      'com.contoso.team=checkout',
+    ]);
+    assert.deepEqual(
+      [...pipelineAnnotations(labels, user)],
+      [
+        ['org.opencontainers.image.source', 'https://dev.azure.com/contoso/shop/_git/shop'],
+        ['org.opencontainers.image.version', '1.2.0'],
+        ['org.opencontainers.image.title', 'Shop'],
+        ['com.contoso.team', 'checkout'],
+      ],
+    );
   });
 });

@@ -23,6 +23,7 @@ const request = (platforms: string): BuildRequest => ({
   buildArgs: [],
   secrets: [],
   labels: new Map(),
+  annotations: new Map(),
   push: true,
   cache: 'none',
   cacheRef: `${name}:buildcache`,
@@ -35,6 +36,7 @@ const full: BuilderCapabilities = {
   multiPlatform: true,
   cacheExport: true,
   attestations: true,
+  annotations: true,
 };
 const dockerDriver: BuilderCapabilities = { ...full, pushFromDaemon: true };
 const classic: BuilderCapabilities = {
@@ -43,6 +45,7 @@ const classic: BuilderCapabilities = {
   multiPlatform: false,
   cacheExport: false,
   attestations: false,
+  annotations: false,
 };
 
 const ok = (stdout = '', stderr = ''): RunResult => ({ exitCode: 0, signal: null, stdout, stderr, timedOut: false, durationMs: 1 });
