@@ -87,11 +87,15 @@ describe('BuildForPlatform@1 engine: acrTasks (lab)', function () {
     return result;
   }
 
-  function build(inputs: Record<string, string>, options: { connection?: LabServiceConnection } = {}): Promise<TaskRun> {
+  function build(
+    inputs: Record<string, string>,
+    options: { connection?: LabServiceConnection; variables?: Record<string, string> } = {},
+  ): Promise<TaskRun> {
     const task = labTaskOptions(lab, {
       task: 'BuildForPlatform',
       inputs: { engine: 'acrTasks', registry: contoso, tags: '1.0.0', ...inputs },
       connections: { azureSubscription: options.connection ?? connection() },
+      variables: options.variables,
       timeoutMs: 600_000,
       // the sources directory is the context, as on an agent that checked the app out: filePath inputs resolve there
       cwd: inputs.buildContext,
@@ -192,6 +196,44 @@ describe('BuildForPlatform@1 engine: acrTasks (lab)', function () {
       ['amd64', 'arm64'],
     );
     assert.equal(response.headers.get('docker-content-digest'), run.outputs.imageDigest);
+  });
+
+  it("annotates the index it joins; one platform with the user's annotations is joined into an index of one, proven", async () => {
+    const repository = uniqueRepository('annotated');
+    const ctx = ignoringContext();
+    const revision = 'c0ffee00'.repeat(5);
+    const run = await build(
+      {
+        repository,
+        buildContext: ctx.dir,
+        platforms: 'linux/amd64',
+        annotations: 'org.opencontainers.image.description=Shop front end\ncom.contoso.team=checkout',
+      },
+      { variables: { 'Build.SourceVersion': revision } },
+    );
+    assert.equal(run.result, 'Succeeded', explain(run));
+    assert.match(visible(run), /linux\/amd64: manifest sha256:/, 'the platform proof ran');
+    const response = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/1.0.0`, {
+      headers: { Accept: 'application/vnd.oci.image.index.v1+json' },
+    });
+    assert.equal(response.headers.get('docker-content-digest'), run.outputs.imageDigest, 'the output names the index');
+    const index = (await response.json()) as { mediaType: string; manifests: unknown[]; annotations?: Record<string, string> };
+    assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.equal(index.manifests.length, 1);
+    const { 'org.opencontainers.image.created': created, ...rest } = index.annotations ?? {};
+    assert.match(created ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(rest, {
+      'org.opencontainers.image.source': 'https://dev.azure.lab.test/contoso/shop/_git/shop',
+      'org.opencontainers.image.revision': revision,
+      'org.opencontainers.image.version': '1.0.0',
+      'org.opencontainers.image.description': 'Shop front end',
+      'com.contoso.team': 'checkout',
+    });
+    const platformTag = await fetch(`http://${lab.backingRegistry}/v2/${repository}/manifests/1.0.0-linux-amd64`, {
+      method: 'HEAD',
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+    });
+    assert.equal(platformTag.status, 200, "the run's image under its platform tag, as for several platforms");
   });
 
   it('refuses the wrong-architecture .venv image exactly as the buildx path does', async () => {
