@@ -67,5 +67,7 @@ function shortReason(error: unknown): string {
   const code = networkErrorCode(error);
   if (code) return code;
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'no answer in time';
-  return error instanceof Error ? error.message.split('\n')[0].slice(0, 120) : String(error);
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`.split('\n')[0].slice(0, 120);
 }
