@@ -2,7 +2,7 @@
 // decide and release through src/release/scan-and-release.ts, and publish what it found where people look
 // (outputs, report files and attachments, the Tests tab, the Summary tab). The task shell reads the inputs and the
 // connection and hands in the context; tests hand in fakes.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AcrClient, quarantineStateOf } from '../acr/client';
 import { HttpError } from '../http/client';
@@ -195,6 +195,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   };
 
   let scanned: ScanOutcome | undefined;
+  let reports: PublishedReports | undefined;
   let result: ScanAndReleaseResult;
   try {
     result = await scanAndRelease(
@@ -223,7 +224,8 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
                 tags: promoteTo.tags,
               };
               const beforeTags = async (subject: Descriptor, top: FetchedManifest) => {
-                const files = [...evidenceFiles(outcome, workDir), ...(await sbomsOf(registry, outcome.repository, top))];
+                if (!reports) throw new Error('The reports were not published; nothing is attached or tagged.');
+                const files = [...evidenceFiles(reports), ...(await sbomsOf(registry, outcome.repository, top))];
                 await attachEvidence(registry, promoteTo.repository, subject, files, logger);
               };
               return promote({ ...request, beforeTags }, registry, logger);
@@ -236,7 +238,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
       },
       async (outcome) => {
         scanned = outcome;
-        await logger.group('Publish', () => publishReports(outcome, scan, workDir, { ...context, credentials }));
+        reports = await logger.group('Publish', () => publishReports(outcome, scan, workDir, { ...context, credentials }));
       },
     );
   } catch (error) {
@@ -294,13 +296,16 @@ async function checkPromotable(registry: RegistryClient, acr: AcrClient, reposit
   refusePromoteUnderQuarantine(`${registry.registry}/${repository}@${digest}`, state);
 }
 
-/** The trivy JSON report (merged for an index) and the SARIF that publishReports wrote, as evidence files. */
-function evidenceFiles(outcome: ScanOutcome, workDir: string): EvidenceFile[] {
-  const merged = path.join(workDir, 'trivy-report.json');
-  const report = outcome.images.length > 1 ? merged : outcome.images[0].reportFile;
-  const sarif = path.join(workDir, 'trivy.sarif');
-  const files: EvidenceFile[] = [{ artifactType: TRIVY_REPORT_TYPE, title: 'trivy-report.json', bytes: readFileSync(report) }];
-  if (existsSync(sarif)) files.push({ artifactType: SARIF_TYPE, title: 'trivy.sarif', bytes: readFileSync(sarif) });
+/** The files publishReports wrote: the trivy JSON report (merged for an index) and the SARIF (none when trivy made none). */
+interface PublishedReports {
+  reportPath: string;
+  sarifPath?: string;
+}
+
+/** The trivy JSON report and the SARIF that publishReports wrote (the reportPath and sarifPath outputs), as evidence files. */
+function evidenceFiles(reports: PublishedReports): EvidenceFile[] {
+  const files: EvidenceFile[] = [{ artifactType: TRIVY_REPORT_TYPE, title: 'trivy-report.json', bytes: readFileSync(reports.reportPath) }];
+  if (reports.sarifPath) files.push({ artifactType: SARIF_TYPE, title: 'trivy.sarif', bytes: readFileSync(reports.sarifPath) });
   return files;
 }
 
@@ -358,7 +363,7 @@ async function publishReports(
   scan: ScanSettings,
   workDir: string,
   context: TaskContext & { credentials: RegistryCredentials },
-): Promise<void> {
+): Promise<PublishedReports> {
   const { agent, logger } = context;
   agent.setOutput('imageReference', outcome.reference);
   agent.setOutput('policyResult', outcome.decision === 'Passed' ? 'passed' : 'failed');
@@ -394,11 +399,13 @@ async function publishReports(
     // The Scans tab (SARIF SAST Scans Tab extension) shows the .sarif files of the CodeAnalysisLogs artifact.
     agent.uploadArtifact('CodeAnalysisLogs', sarifPath);
     logger.info(`Reports: ${reportPath}, ${sarifPath}, ${junitPath}`);
+    return { reportPath, sarifPath };
   } catch (error) {
     // SARIF is for the Scans tab; the decision does not depend on it.
     agent.setOutput('sarifPath', '');
     logger.warn(`No SARIF report: ${(error as Error).message}`);
     logger.info(`Reports: ${reportPath}, ${junitPath}`);
+    return { reportPath };
   }
 }
 

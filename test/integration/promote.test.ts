@@ -1,17 +1,21 @@
 // ScanAndRelease@1 with release: promote, as the agent runs it, against the lab: fabrikam (no quarantine) holds a
 // staging and a release repository; a multi-platform image is pushed to staging with docker, a signature-like
 // referrer is attached to it (the fallback tag, as the lab's registry has no referrers API), and the task copies the
-// scanned digest to the release repository. The emulator's audit log shows what travelled.
+// scanned digest to the release repository. The emulator's audit log shows what travelled. The evidence (trivy
+// report, SARIF, SBOM) is read back both ways: through the fallback tag on a registry without the referrers API (the
+// lab's default), and through the API where the emulator's policy `referrersApi` serves it (this suite's `api/`
+// repositories only, so other suites keep the default).
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type RunTaskOptions, type TaskRun, repoRoot } from '../helpers/task-runner';
 import { type LabServiceConnection, labServiceConnection, runLabTask } from '../lab/agent';
 import { busyboxDockerfile, makeBuildContext } from '../lab/base';
 import { type AuditEntry, LabControl } from '../lab/client';
+import { ensureSbomGenerator } from '../lab/sbom-generator';
 import { nullGuid } from '../lab/emulators/acr/auth';
 import {
   DockerClient,
@@ -29,6 +33,9 @@ import { type Lab, readLab } from '../lab/lab';
 const fabrikam = 'fabrikam.azurecr.io';
 const contoso = 'contoso.azurecr.io';
 const signatureType = 'application/vnd.cncf.notary.signature';
+const trivyReportType = 'application/vnd.aquasec.trivy.report.v1+json';
+const sarifType = 'application/sarif+json';
+const spdxType = 'application/spdx+json';
 // Every manifest type, docker's too: without them the lab's registry (distribution 2.8) would answer a schema 1 conversion.
 const manifestAccept = [
   ociIndexType,
@@ -62,9 +69,8 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
 
   before(async () => {
     lab = readLab();
-    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', 'ScanAndRelease', '--no-typecheck'], {
-      stdio: 'pipe',
-    });
+    for (const task of ['ScanAndRelease', 'BuildForPlatform'])
+      execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.mjs'), '--task', task, '--no-typecheck'], { stdio: 'pipe' });
     builder = new DockerClient();
     ok(builder.login(fabrikam, nullGuid, await identityRefreshToken(lab, fabrikam, 'builder')), 'docker login to fabrikam as builder');
     ok(builder.login(contoso, nullGuid, await identityRefreshToken(lab, contoso, 'builder')), 'docker login to contoso as builder');
@@ -193,6 +199,62 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
 
   const toRelease = (entries: AuditEntry[], repository = release) => entries.filter((e) => e.path.startsWith(`/v2/${repository}/`));
 
+  /** A GET of the registry API as the builder (pull on the repository). */
+  async function pull(repository: string, pathAndQuery: string, accept = manifestAccept) {
+    const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+      `repository:${repository}:pull`,
+    ]);
+    return labRequest(lab, `https://${fabrikam}/v2/${repository}/${pathAndQuery}`, {
+      headers: { Authorization: `Bearer ${token}`, Accept: accept },
+    });
+  }
+
+  interface ReadEvidence {
+    descriptor: { digest: string; artifactType?: string; annotations?: Record<string, string> };
+    manifest: { artifactType?: string; subject?: { digest: string }; layers: { mediaType: string; digest: string }[] };
+    content: Buffer;
+  }
+
+  /**
+   * The referrers of `subject` in `repository` as a client reads them: the referrers API, or the fallback tag index
+   * (`sha256-<hex>`), then each referrer's manifest and its one layer.
+   */
+  async function readReferrers(repository: string, subject: string, via: 'api' | 'tag'): Promise<ReadEvidence[]> {
+    const listing =
+      via === 'api'
+        ? await pull(repository, `referrers/${subject}`, ociIndexType)
+        : await pull(repository, `manifests/${subject.replace(':', '-')}`, ociIndexType);
+    assert.equal(listing.status, 200, `${via === 'api' ? 'referrers API' : 'fallback tag'}: ${listing.text}`);
+    assert.equal(listing.headers['content-type'], ociIndexType);
+    const read: ReadEvidence[] = [];
+    for (const descriptor of listing.json<{ manifests: ReadEvidence['descriptor'][] }>().manifests) {
+      const manifest = (await pull(repository, `manifests/${descriptor.digest}`, ociManifestType)).json<ReadEvidence['manifest']>();
+      const blob = await pull(repository, `blobs/${manifest.layers[0].digest}`, '*/*');
+      assert.equal(blob.status, 200);
+      read.push({ descriptor, manifest, content: blob.body });
+    }
+    return read;
+  }
+
+  /** The trivy report and the SARIF among the referrers: each its own artifactType, the subject, and what it holds. */
+  function assertScanEvidence(read: ReadEvidence[], subject: string): void {
+    for (const type of [trivyReportType, sarifType]) {
+      const found = read.filter((r) => r.descriptor.artifactType === type);
+      assert.equal(found.length, 1, `one ${type} referrer: ${JSON.stringify(read.map((r) => r.descriptor))}`);
+      const [evidence] = found;
+      assert.equal(evidence.manifest.artifactType, type);
+      assert.equal(evidence.manifest.subject?.digest, subject, `the ${type} referrer's subject is the released digest`);
+      assert.equal(evidence.manifest.layers[0].mediaType, type);
+      const json = JSON.parse(evidence.content.toString('utf8')) as { SchemaVersion?: number; version?: string; runs?: unknown[] };
+      if (type === trivyReportType) assert.equal(json.SchemaVersion, 2, 'a trivy JSON report');
+      else assert.ok(json.version === '2.1.0' && Array.isArray(json.runs), 'a SARIF 2.1.0 log');
+    }
+  }
+
+  /** The PUTs of the fallback tag of `subject` in `repository` that the audit saw. */
+  const fallbackTagPuts = (entries: AuditEntry[], repository: string, subject: string) =>
+    entries.filter((e) => e.method === 'PUT' && e.path === `/v2/${repository}/manifests/${subject.replace(':', '-')}`);
+
   describe('a clean multi-platform image with a referrer', () => {
     let digest: string;
     let signature: string;
@@ -256,17 +318,11 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
       );
     });
 
-    it('the trivy report and the SARIF are referrers of the released digest, each with its artifactType, read back', async () => {
-      const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
-        `repository:${release}:pull`,
-      ]);
-      const index = await labRequest(lab, `https://${fabrikam}/v2/${release}/manifests/${digest.replace(':', '-')}`, {
-        headers: { Authorization: `Bearer ${token}`, Accept: ociIndexType },
-      });
-      const types = index.json<{ manifests: { artifactType?: string }[] }>().manifests.map((m) => m.artifactType);
-      assert.ok(types.includes('application/vnd.aquasec.trivy.report.v1+json'), JSON.stringify(types));
-      assert.ok(types.includes('application/sarif+json'), JSON.stringify(types));
+    it('no referrers API (the default): the trivy report and the SARIF are listed under the fallback tag, each with its artifactType and the released digest as subject', async () => {
+      assert.equal((await pull(release, `referrers/${digest}`, ociIndexType)).status, 404, 'the registry has no referrers API');
+      assertScanEvidence(await readReferrers(release, digest, 'tag'), digest);
       assert.match(run.stdout, /Evidence attached to sha256:[0-9a-f]{64} \(fallback tag sha256-[0-9a-f]{64}\), read back/);
+      assert.ok(fallbackTagPuts(audit, release, digest).length > 0, 'the fallback tag index was written');
     });
 
     it('a re-run is safe: succeeded, nothing mounted or uploaded again, same tags', async () => {
@@ -373,6 +429,140 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
       'the 429 was served',
     );
     assert.equal(await releaseHead('throttled'), digest);
+  });
+
+  it('a 503 that persists on an evidence referrer push fails the run with nothing tagged; the next run completes it', async () => {
+    const digest = pushImage(fabrikam, staging, 'evidence-503');
+    // every manifest PUT by digest in the release repository but the image's own: the evidence referrers
+    const fault = await control.addFault({
+      host: fabrikam,
+      method: 'PUT',
+      path: `^/v2/${release}/manifests/sha256:(?!${digest.slice('sha256:'.length)})`,
+      kind: '503',
+      times: -1,
+    });
+    const mark = await control.auditMark();
+    let run: TaskRun;
+    try {
+      run = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'evidence-503' });
+    } finally {
+      await control.removeFault(fault);
+    }
+    assert.equal(run.result, 'Failed', explain(run));
+    assert.match(run.resultMessage ?? '', /503/);
+    const served = toRelease(await control.audit(mark)).filter((e) => e.status === 503);
+    assert.ok(served.length > 1 && served.every((e) => e.path === served[0].path), `the push was retried: ${JSON.stringify(served)}`);
+    assert.equal(await releaseHead(digest), digest, 'the copy itself completed');
+    assert.equal(await releaseHead('evidence-503'), undefined, 'no release tag');
+    assert.equal(await releaseHead(digest.replace(':', '-')), undefined, 'no fallback tag index');
+
+    const again = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'evidence-503' });
+    assert.equal(again.result, 'Succeeded', explain(again));
+    assert.equal(await releaseHead('evidence-503'), digest);
+    assertScanEvidence(await readReferrers(release, digest, 'tag'), digest);
+  });
+
+  describe("with the referrers API (policy referrersApi on for this suite's api/ repositories)", () => {
+    let apiStaging: string;
+    let apiRelease: string;
+    let digest: string;
+    let run: TaskRun;
+    let audit: AuditEntry[];
+
+    before(async () => {
+      apiStaging = `${base}/api/staging`;
+      apiRelease = `${base}/api/release`;
+      await control.setPolicy(fabrikam, { referrersApi: true, referrersApiScope: `${base}/api/` });
+      const generator = await ensureSbomGenerator(lab);
+      const context = makeBuildContext({
+        lab,
+        dockerfile: `${busyboxDockerfile}COPY stamp.txt /stamp.txt\n`,
+        files: { 'stamp.txt': randomBytes(16).toString('hex') },
+      });
+      contexts.push(context.remove);
+      const built = await runLabTask(lab, {
+        task: 'BuildForPlatform',
+        cwd: context.dir,
+        inputs: { registry: fabrikam, repository: apiStaging, tags: 'sbom', attestations: 'provenance+sbom', sbomGenerator: generator },
+        connections: { azureSubscription: builderConnection() },
+        timeoutMs: 600_000,
+      });
+      assert.equal(built.result, 'Succeeded', explain(built));
+      digest = built.outputs.imageDigest;
+      const mark = await control.auditMark();
+      run = await promoteRun({ image: `${fabrikam}/${apiStaging}@${digest}`, releaseRepository: apiRelease });
+      audit = await control.audit(mark);
+    });
+
+    after(async () => {
+      await control.setPolicy(fabrikam, { referrersApi: false, referrersApiScope: '' }).catch(() => undefined);
+    });
+
+    it('attaches the trivy report and the SARIF through the API, each with its artifactType and the released digest as subject; no fallback tag', async () => {
+      assert.equal(run.result, 'Succeeded', explain(run));
+      assert.match(run.stdout, /Evidence attached to sha256:[0-9a-f]{64} \(referrers API\), read back/);
+      assertScanEvidence(await readReferrers(apiRelease, digest, 'api'), digest);
+      assert.deepEqual(fallbackTagPuts(audit, apiRelease, digest), [], 'no fallback tag index was written');
+      assert.equal(await releaseHead(digest.replace(':', '-'), apiRelease), undefined, 'no fallback tag');
+      assert.equal(await releaseHead('1.0', apiRelease), digest);
+    });
+
+    it("attaches the build's SBOM attestation (application/spdx+json) to the released digest; it lists the image's busybox", async () => {
+      const filtered = await pull(apiRelease, `referrers/${digest}?artifactType=${encodeURIComponent(spdxType)}`, ociIndexType);
+      assert.equal(filtered.status, 200, filtered.text);
+      assert.equal(filtered.headers['oci-filters-applied'], 'artifactType');
+      const listed = filtered.json<{ manifests: ReadEvidence['descriptor'][] }>().manifests;
+      assert.equal(listed.length, 1, `one SBOM (one platform): ${JSON.stringify(listed)}`);
+      assert.equal(listed[0].artifactType, spdxType);
+      const sbom = (await readReferrers(apiRelease, digest, 'api')).find((r) => r.descriptor.digest === listed[0].digest);
+      assert.ok(sbom, 'the SBOM is in the unfiltered list too');
+      assert.equal(sbom.manifest.subject?.digest, digest);
+      assert.equal(sbom.descriptor.annotations?.['vnd.container-release.platform'], 'linux/amd64');
+      const spdx = JSON.parse(sbom.content.toString('utf8')) as {
+        spdxVersion: string;
+        files: { fileName: string; checksums: { algorithm: string; checksumValue: string }[] }[];
+      };
+      assert.equal(spdx.spdxVersion, 'SPDX-2.3');
+      const busybox = spdx.files.find((f) => f.fileName.replace(/^\.\//, '/') === '/bin/busybox');
+      assert.ok(busybox, `the SBOM lists /bin/busybox: ${spdx.files.map((f) => f.fileName).join(', ')}`);
+      const expected = createHash('sha1')
+        .update(readFileSync(path.join(lab.baseDir, 'amd64', 'busybox')))
+        .digest('hex');
+      assert.equal(busybox.checksums[0].checksumValue, expected, "the amd64 image's busybox");
+    });
+
+    it('a 429 on an evidence referrer push is retried, and the release completes', async () => {
+      const pushed = pushImage(fabrikam, apiStaging, 'throttled-evidence');
+      const fault = await control.addFault({
+        host: fabrikam,
+        method: 'PUT',
+        path: `^/v2/${apiRelease}/manifests/sha256:(?!${pushed.slice('sha256:'.length)})`,
+        kind: '429',
+        times: 1,
+        retryAfter: 1,
+      });
+      const mark = await control.auditMark();
+      let throttled: TaskRun;
+      try {
+        throttled = await promoteRun({
+          image: `${fabrikam}/${apiStaging}@${pushed}`,
+          releaseRepository: apiRelease,
+          releaseTags: 'throttled-evidence',
+        });
+      } finally {
+        await control.removeFault(fault).catch(() => undefined);
+      }
+      assert.equal(throttled.result, 'Succeeded', explain(throttled));
+      const entries = toRelease(await control.audit(mark), apiRelease);
+      const refused = entries.find((e) => e.status === 429);
+      assert.ok(refused, 'the 429 was served');
+      assert.ok(
+        entries.some((e) => e.seq > refused.seq && e.method === 'PUT' && e.path === refused.path && e.status === 201),
+        'the same referrer was pushed again',
+      );
+      assert.equal(await releaseHead('throttled-evidence', apiRelease), pushed);
+      assertScanEvidence(await readReferrers(apiRelease, pushed, 'api'), pushed);
+    });
   });
 
   it('is refused on a registry that quarantines (contoso), before trivy, and nothing is copied', async () => {
