@@ -48,20 +48,27 @@ export interface Referrers {
   /** `api`: the registry listed them; `tag`: read from the fallback tag (none there is an empty list). */
   source: 'api' | 'tag';
   descriptors: Descriptor[];
+  /** `tag`: the digest of the fallback tag's index, when there is one. */
+  index?: string;
 }
 
 /** The referrers of a digest: through the API where the registry has it, else from the fallback tag. */
 export async function listReferrers(registry: ReferrersRegistry, repository: string, digest: string): Promise<Referrers> {
   const listed = await registry.getReferrers(repository, digest);
   if (listed) return { source: 'api', descriptors: listed.manifests };
-  return { source: 'tag', descriptors: (await readFallbackIndex(registry, repository, digest))?.manifests ?? [] };
+  const fallback = await readFallbackIndex(registry, repository, digest);
+  return { source: 'tag', descriptors: fallback?.manifests ?? [], ...(fallback ? { index: fallback.digest } : {}) };
 }
 
-async function readFallbackIndex(registry: ReferrersRegistry, repository: string, digest: string): Promise<Index | undefined> {
+async function readFallbackIndex(
+  registry: ReferrersRegistry,
+  repository: string,
+  digest: string,
+): Promise<(Index & { digest: string }) | undefined> {
   try {
     const fetched = await registry.getManifest(repository, fallbackTag(digest));
     const index = fetched.json as Index;
-    return Array.isArray(index.manifests) ? index : undefined;
+    return Array.isArray(index.manifests) ? { ...index, digest: fetched.digest } : undefined;
   } catch (error) {
     if (error instanceof RegistryError && error.status === 404) return undefined;
     throw error;

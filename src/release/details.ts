@@ -20,13 +20,22 @@ export interface DetailsInput {
   link?: string;
   /** e.g. "linux/amd64, linux/arm64" for an index */
   scope?: string;
+  /**
+   * The details of an evidence referrer this task attached (and releases with the image): the scanned reference it
+   * is the evidence of. The summary is that scan's.
+   */
+  evidenceOf?: string;
 }
 
 export function buildQuarantineDetails(input: DetailsInput): QuarantineDetails {
   const total = input.evaluation.counts.total;
   const details: QuarantineDetails = {
     scanner: `trivy ${input.trivyVersion}`,
-    state: input.decision === 'Passed' ? 'scan passed' : 'scan failed',
+    state: input.evidenceOf
+      ? `evidence of a ${input.decision === 'Passed' ? 'passed' : 'failed'} scan`
+      : input.decision === 'Passed'
+        ? 'scan passed'
+        : 'scan failed',
     result: {
       version: SUMMARY_VERSION,
       summary: [
@@ -46,6 +55,11 @@ function describe(input: DetailsInput): string {
   const { evaluation } = input;
   const sum = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
   const parts = [
+    ...(input.evidenceOf
+      ? [
+          `Evidence of this task's trivy scan of ${input.evidenceOf}: a report attached to it as an OCI referrer (or the fallback tag index listing them).`,
+        ]
+      : []),
     input.decision === 'Passed' ? 'Policy passed.' : `Policy failed: ${evaluation.violations.length} violation(s).`,
     `${sum(evaluation.counts.vulnerabilities)} vulnerabilities, ${sum(evaluation.counts.secrets)} secrets, ${sum(evaluation.counts.misconfigurations)} failed misconfigurations, ${evaluation.counts.total.UNKNOWN} of unknown severity.`,
   ];

@@ -2,12 +2,15 @@
 // with a `subject`): the trivy JSON report and the SARIF, each with its own artifactType, and the SPDX SBOM of each
 // platform when the build attached one (BuildKit's in-toto attestation). Pushed through the referrers API where the
 // registry answers OCI-Subject, else listed under the `sha256-<hex>` fallback tag (src/registry/referrers.ts); read
-// back before the release tags are written.
+// back before anything is released (promote: before the release tags; quarantine: before the referrers and then the
+// image are set Passed, src/release/scan-and-release.ts).
 import type { Logger } from '../log';
 import type { FetchedManifest } from '../registry/client';
 import { digestOf } from '../registry/digest';
+import { RegistryError } from '../registry/errors';
 import { type Descriptor, type Index, type Manifest, MediaType, isAttestationManifest, isIndex } from '../registry/oci';
-import { type ReferrersRegistry, listReferrers, putReferrer } from '../registry/referrers';
+import { isDigest } from '../registry/reference';
+import { type ReferrersRegistry, fallbackTag, listReferrers, putReferrer } from '../registry/referrers';
 
 /** trivy registers no media type for its JSON report; this one names it (vendor tree, as OCI asks). */
 export const TRIVY_REPORT_TYPE = 'application/vnd.aquasec.trivy.report.v1+json';
@@ -35,6 +38,20 @@ export interface AttachedEvidence {
   artifactType: string;
   digest: string;
   by: 'api' | 'tag';
+  /** The file's name (`org.opencontainers.image.title`). */
+  title: string;
+}
+
+/** What attachEvidence pushed and read back: the referrers of `subject`, and the fallback tag index listing them. */
+export interface EvidenceSet {
+  /** registry-less: repository@digest is the subject's place. */
+  repository: string;
+  subject: string;
+  /** `api`: the registry lists them (referrers API); `tag`: the `sha256-<hex>` fallback tag index does. */
+  by: 'api' | 'tag';
+  referrers: AttachedEvidence[];
+  /** by `tag`: the digest of the fallback tag index as read back (a manifest too: quarantined like the referrers). */
+  fallbackIndex?: { tag: string; digest: string };
 }
 
 /** The artifact manifest of one evidence file referring to `subject` (pure: same file, same digest). */
@@ -58,14 +75,17 @@ export function evidenceManifest(file: EvidenceFile, subject: Descriptor): Buffe
   return Buffer.from(JSON.stringify(manifest));
 }
 
-/** Pushes each file as a referrer of `subject` in `repository`, then reads the list back; throws when one is missing. */
+/**
+ * Pushes each file as a referrer of `subject` in `repository`, then reads the list back; throws when one is missing.
+ * Safe to repeat: the same file is the same referrer (digest), listed once.
+ */
 export async function attachEvidence(
   registry: EvidenceRegistry,
   repository: string,
   subject: Descriptor,
   files: EvidenceFile[],
   logger: Logger,
-): Promise<AttachedEvidence[]> {
+): Promise<EvidenceSet> {
   const attached: AttachedEvidence[] = [];
   for (const file of files) {
     for (const blob of [EMPTY_CONFIG, file.bytes]) {
@@ -80,20 +100,57 @@ export async function attachEvidence(
       json: JSON.parse(raw.toString('utf8')),
     };
     const by = await putReferrer(registry, repository, manifest, subject.digest);
-    attached.push({ artifactType: file.artifactType, digest: manifest.digest, by });
+    attached.push({ artifactType: file.artifactType, digest: manifest.digest, by, title: file.title });
   }
-  const listed = (await listReferrers(registry, repository, subject.digest)).descriptors;
+  const listing = await listReferrers(registry, repository, subject.digest);
   for (const evidence of attached) {
     await registry.getManifest(repository, evidence.digest);
-    if (!listed.some((d) => d.digest === evidence.digest && d.artifactType === evidence.artifactType))
-      throw new Error(`The ${evidence.artifactType} referrer ${evidence.digest} of ${subject.digest} is not listed; nothing was tagged.`);
+    if (!listing.descriptors.some((d) => d.digest === evidence.digest && d.artifactType === evidence.artifactType))
+      throw new Error(`The ${evidence.artifactType} referrer ${evidence.digest} of ${subject.digest} is not listed; nothing was released.`);
   }
+  const by = attached.some((a) => a.by === 'tag') ? 'tag' : 'api';
   if (attached.length)
     logger.info(
-      `Evidence attached to ${subject.digest} (${attached[0].by === 'api' ? 'referrers API' : `fallback tag ${subject.digest.replace(':', '-')}`}), read back: ` +
+      `Evidence attached to ${subject.digest} (${by === 'api' ? 'referrers API' : `fallback tag ${fallbackTag(subject.digest)}`}), read back: ` +
         attached.map((a) => `${a.artifactType} ${a.digest}`).join(', '),
     );
-  return attached;
+  return {
+    repository,
+    subject: subject.digest,
+    by,
+    referrers: attached,
+    ...(by === 'tag' && listing.index ? { fallbackIndex: { tag: fallbackTag(subject.digest), digest: listing.index } } : {}),
+  };
+}
+
+/**
+ * The registry as evidence sees it on a registry that quarantines: a manifest pushed there is quarantined, and a
+ * quarantined manifest is hidden by tag (quarantine readers pull by digest), so the fallback tag index this task
+ * pushed reads as 404 by its tag until it is released. `tagDigest` names a tag's digest anyway (ACR's
+ * /acr/v1/<repo>/_tags/<tag>), and the index is read by that digest; without it, an update of the index would drop
+ * what it listed. A tag the registry does not know keeps its first 404.
+ */
+export function seeingQuarantinedTags(
+  registry: EvidenceRegistry,
+  tagDigest: (repository: string, tag: string) => Promise<string>,
+): EvidenceRegistry {
+  return {
+    getManifest: async (repository, reference) => {
+      try {
+        return await registry.getManifest(repository, reference);
+      } catch (error) {
+        if (isDigest(reference) || !(error instanceof RegistryError && error.status === 404)) throw error;
+        const digest = await tagDigest(repository, reference).catch(() => undefined);
+        if (!digest || !isDigest(digest)) throw error;
+        return registry.getManifest(repository, digest);
+      }
+    },
+    putManifest: (repository, reference, mediaType, raw) => registry.putManifest(repository, reference, mediaType, raw),
+    getReferrers: (repository, digest) => registry.getReferrers(repository, digest),
+    hasBlob: (repository, digest) => registry.hasBlob(repository, digest),
+    uploadBlob: (repository, digest, bytes) => registry.uploadBlob(repository, digest, bytes),
+    getBlob: (repository, digest) => registry.getBlob(repository, digest),
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import type { FetchedManifest, ManifestHead } from '../registry/client';
 import { type Descriptor, type Index, type Manifest, isIndex } from '../registry/oci';
 import { type ReferrersRegistry, listReferrers, putReferrer } from '../registry/referrers';
+import type { EvidenceSet } from './evidence';
 
 /** What promotion needs from the registry client (src/registry/client.ts RegistryClient). */
 export interface PromoteRegistry extends ReferrersRegistry {
@@ -29,7 +30,7 @@ export interface PromoteRequest {
   /** Applied after everything was read back. */
   tags: string[];
   /** Runs after the read-back and before the tags (the evidence referrers): a failure leaves nothing tagged. */
-  beforeTags?: (subject: Descriptor, top: FetchedManifest) => Promise<void>;
+  beforeTags?: (subject: Descriptor, top: FetchedManifest) => Promise<EvidenceSet | undefined>;
 }
 
 export interface PromoteResult {
@@ -42,6 +43,8 @@ export interface PromoteResult {
   /** How the release repository lists referrers: its API, or the fallback tag index this run keeps. */
   referrersBy?: 'api' | 'tag';
   tags: string[];
+  /** The evidence attached to the released digest (beforeTags), read back before the tags. */
+  evidence?: EvidenceSet;
 }
 
 /** One manifest to copy, in order: children before their index, a subject before its referrers. */
@@ -134,7 +137,10 @@ export async function promote(request: PromoteRequest, registry: PromoteRegistry
   );
 
   const subject: Descriptor = { mediaType: top.manifest.mediaType, digest, size: top.manifest.raw.length };
-  if (request.beforeTags) await request.beforeTags(subject, top.manifest);
+  if (request.beforeTags) {
+    const evidence = await request.beforeTags(subject, top.manifest);
+    if (evidence) result.evidence = evidence;
+  }
 
   for (const tag of request.tags) {
     await registry.putManifest(to, tag, top.manifest.mediaType, top.manifest.raw);

@@ -4,7 +4,8 @@
 //
 // Order matters for an index, whose records are separate (the lab's ACR emulator keeps one per digest; real ACR
 // leaves it open): to release, the platform images and attestations go first and the index last, so nobody can
-// pull the index while a child is still blocked; to reject, the index goes first so it is blocked at once.
+// pull the index while a child is still blocked; to reject, the index goes first so it is blocked at once. Evidence
+// referrers (the scan's reports this task attached, quarantined like any pushed manifest) are released before all.
 //
 // A digest already in the decided state is not written again (re-running is safe; the audit log shows no
 // second PATCH). A digest that is already Passed is never set to Failed by this task: it may be deployed, and
@@ -23,7 +24,7 @@ export interface QuarantineApi {
 
 export interface ReleaseTarget {
   digest: string;
-  kind: 'index' | 'image' | 'attestation';
+  kind: 'index' | 'image' | 'attestation' | 'referrer';
   /** e.g. linux/arm64, for the log */
   label: string;
 }
@@ -69,7 +70,8 @@ export interface ReleaseOptions {
 }
 
 export function releaseOrder(targets: readonly ReleaseTarget[], decision: Decision): ReleaseTarget[] {
-  const rank = decision === 'Passed' ? { image: 0, attestation: 1, index: 2 } : { index: 0, image: 1, attestation: 2 };
+  const rank =
+    decision === 'Passed' ? { referrer: 0, image: 1, attestation: 2, index: 3 } : { index: 0, image: 1, attestation: 2, referrer: 3 };
   return [...targets].sort((a, b) => rank[a.kind] - rank[b.kind]);
 }
 

@@ -19,7 +19,16 @@ import { type Severity, parseTrivyReport } from '../trivy/report';
 import { SCANNERS, type Scanner, type ScanSettings, hasCachedDb, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
 import { scanRecord, writeReleaseRecord } from '../release-record/build';
 import { acrQuarantineApi } from './acr-quarantine';
-import { type EvidenceFile, SARIF_TYPE, TRIVY_REPORT_TYPE, attachEvidence, sbomsOf } from './evidence';
+import {
+  type EvidenceFile,
+  type EvidenceRegistry,
+  type EvidenceSet,
+  SARIF_TYPE,
+  TRIVY_REPORT_TYPE,
+  attachEvidence,
+  sbomsOf,
+  seeingQuarantinedTags,
+} from './evidence';
 import { promote, refusePromoteUnderQuarantine } from './promote';
 import { parseSeverityList, thresholdGaps } from './policy';
 import { countsJson, junitXml, mergeReports, mergeSarif, summaryMarkdown } from './publish';
@@ -31,6 +40,8 @@ export interface ScanAndReleaseTaskInputs {
   release: 'quarantine' | 'gateOnly' | 'promote';
   /** release: promote: the release repository (same registry) and the tags applied after the read-back. */
   promote?: { repository: string; tags: string[] };
+  /** `auto`: attached with promote only; `attach`: in every release mode; `none`: never. See attachesEvidence. */
+  evidence: EvidenceMode;
   failOnViolation: boolean;
   threshold: Severity[];
   scanners: Scanner[];
@@ -50,6 +61,14 @@ export interface ScanAndReleaseTaskInputs {
   connection: () => RegistryConnection | undefined;
 }
 
+export const EVIDENCE_MODES = ['auto', 'attach', 'none'] as const;
+export type EvidenceMode = (typeof EVIDENCE_MODES)[number];
+
+/** Whether a pass attaches the evidence (trivy report, SARIF, the build's SBOM) to the released digest. */
+export function attachesEvidence(inputs: Pick<ScanAndReleaseTaskInputs, 'evidence' | 'release'>): boolean {
+  return inputs.evidence === 'attach' || (inputs.evidence === 'auto' && inputs.release === 'promote');
+}
+
 /** Reads and checks the inputs before anything runs; a bad one throws an InputError naming it and the fix. */
 export function readScanAndReleaseInputs(
   inputs: Inputs,
@@ -62,6 +81,7 @@ export function readScanAndReleaseInputs(
   if (!image.digest && !allowTag) throw new InputError('image', movableTagMessage(inputs.string('image') ?? '', image));
   const release = inputs.choice('release', ['quarantine', 'gateOnly', 'promote'] as const);
   const promote = release === 'promote' ? readPromoteInputs(inputs, image) : refuseUnusedPromoteInputs(inputs, release);
+  const evidence = inputs.choice('evidence', EVIDENCE_MODES);
   const failOnViolation = inputs.bool('failTaskOnPolicyViolation');
   const threshold = inputs.parse('severityThreshold', (v) => parseSeverityList((v ?? '').split(',')));
   const gaps = thresholdGaps(threshold);
@@ -88,6 +108,7 @@ export function readScanAndReleaseInputs(
     allowTag,
     release,
     promote,
+    evidence,
     failOnViolation,
     threshold,
     scanners,
@@ -180,6 +201,9 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   const acr = new AcrClient({ registry: image.registry, credentials, logger, http: context.http, authenticator: registry.authenticator });
   const promoteTo = inputs.promote;
   if (promoteTo && image.digest) await checkPromotable(registry, acr, image.repository, image.digest);
+  // ACR hides a quarantined manifest's tag from /v2/; its tag API still names the digest (for quarantine readers).
+  const quarantinedTagDigest = async (repository: string, tag: string) => (await acr.getTagAttributes(repository, tag)).tag.digest;
+  const withEvidence = attachesEvidence(inputs);
   const trivy = await logger.group('trivy', () => useTrivy(inputs, context));
   const workDir = agent.tempDir('scan-and-release');
   const scan: ScanSettings = {
@@ -197,6 +221,11 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   let scanned: ScanOutcome | undefined;
   let reports: PublishedReports | undefined;
   let result: ScanAndReleaseResult;
+  /** The reports publishReports wrote, and the build's SBOMs under the scanned digest: the files attached as evidence. */
+  const evidenceOf = async (from: EvidenceRegistry, repository: string, top: FetchedManifest): Promise<EvidenceFile[]> => {
+    if (!reports) throw new Error('The reports were not published; nothing is attached or released.');
+    return [...evidenceFiles(reports), ...(await sbomsOf(from, repository, top))];
+  };
   try {
     result = await scanAndRelease(
       {
@@ -212,7 +241,7 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
       {
         registry,
         quarantine: acrQuarantineApi(acr),
-        quarantinedTagDigest: async (repository, tag) => (await acr.getTagAttributes(repository, tag)).tag.digest,
+        quarantinedTagDigest,
         promote: promoteTo
           ? async (outcome) => {
               await checkPromotable(registry, acr, outcome.repository, outcome.digest);
@@ -223,14 +252,22 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
                 digest: outcome.digest,
                 tags: promoteTo.tags,
               };
-              const beforeTags = async (subject: Descriptor, top: FetchedManifest) => {
-                if (!reports) throw new Error('The reports were not published; nothing is attached or tagged.');
-                const files = [...evidenceFiles(reports), ...(await sbomsOf(registry, outcome.repository, top))];
-                await attachEvidence(registry, promoteTo.repository, subject, files, logger);
-              };
-              return promote({ ...request, beforeTags }, registry, logger);
+              const beforeTags = async (subject: Descriptor, top: FetchedManifest) =>
+                attachEvidence(registry, promoteTo.repository, subject, await evidenceOf(registry, outcome.repository, top), logger);
+              return promote({ ...request, ...(withEvidence ? { beforeTags } : {}) }, registry, logger);
             }
           : undefined,
+        // quarantine and gateOnly attach to the scanned digest itself, where what they push is quarantined (and its
+        // fallback tag hidden) on a registry that quarantines.
+        evidence:
+          withEvidence && !promoteTo
+            ? async (outcome): Promise<EvidenceSet> => {
+                const seen = seeingQuarantinedTags(registry, quarantinedTagDigest);
+                const top = await registry.getManifest(outcome.repository, outcome.digest);
+                const subject: Descriptor = { mediaType: top.mediaType, digest: outcome.digest, size: top.raw.length };
+                return attachEvidence(seen, outcome.repository, subject, await evidenceOf(seen, outcome.repository, top), logger);
+              }
+            : undefined,
         runner,
         credentials,
         logger,
@@ -263,8 +300,11 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
   return { result: inputs.failOnViolation ? 'failed' : 'succeededWithIssues', message };
 }
 
-/** What the run needs, checked at sign-in before trivy runs: pull, and quarantine read and write on the digest. */
-export function scanPermissionNeeds(inputs: Pick<ScanAndReleaseTaskInputs, 'image' | 'release' | 'promote'>): PermissionNeeds {
+/**
+ * What the run needs, checked at sign-in before trivy runs: pull, and quarantine read and write on the digest; push on
+ * the image's repository where the evidence is attached to it (evidence: attach with quarantine or gateOnly).
+ */
+export function scanPermissionNeeds(inputs: Pick<ScanAndReleaseTaskInputs, 'image' | 'release' | 'promote' | 'evidence'>): PermissionNeeds {
   const { image, release, promote } = inputs;
   if (release === 'promote' && promote) {
     // No quarantine on a registry where promotion is used (refused otherwise): pull on staging, push on release.
@@ -275,8 +315,10 @@ export function scanPermissionNeeds(inputs: Pick<ScanAndReleaseTaskInputs, 'imag
       ],
     };
   }
+  const access: PermissionNeeds['access'] = [{ repository: image.repository, actions: ['pull'], why: 'to scan it' }];
+  if (attachesEvidence(inputs)) access.push({ repository: image.repository, actions: ['push'], why: 'to attach the evidence to it' });
   return {
-    access: [{ repository: image.repository, actions: ['pull'], why: 'to scan it' }],
+    access,
     quarantine: image.digest ? { repository: image.repository, digest: image.digest, write: release === 'quarantine' } : undefined,
   };
 }
@@ -335,6 +377,19 @@ async function useTrivy(inputs: ScanAndReleaseTaskInputs, context: TaskContext):
 
 /** The one line that says what happened to the image, for the log, the summary and a failed task's message. */
 export function decisionMessage(
+  result: ScanAndReleaseResult,
+  release: ScanAndReleaseTaskInputs['release'],
+  loc: TaskContext['agent']['loc'],
+): string {
+  const decision = releaseMessage(result, release, loc);
+  const evidence = result.evidence;
+  if (!evidence?.referrers.length) return decision;
+  const released = result.evidenceRelease?.targets.some((t) => t.action === 'written') ? loc('EvidenceReleased') : '';
+  const by = evidence.by === 'api' ? 'referrers API' : `fallback tag ${evidence.fallbackIndex?.tag ?? 'index'}`;
+  return `${decision} ${loc('EvidenceAttached', evidence.referrers.length, evidence.subject, by, released)}`;
+}
+
+function releaseMessage(
   result: ScanAndReleaseResult,
   release: ScanAndReleaseTaskInputs['release'],
   loc: TaskContext['agent']['loc'],

@@ -1,6 +1,9 @@
 // The ScanAndRelease flow without the agent: pin the digest, find what to scan (one image, or each platform
 // image of an index), scan each with trivy, evaluate the policy, let the caller publish, then write the decision
 // into ACR's quarantine and read it back. Anything uncertain on the way throws before a Passed is written.
+// With evidence (the caller's `evidence`), a pass first attaches the reports to the digest as OCI referrers and reads
+// them back, then releases those referrers (quarantined like any pushed manifest), and only then the image: a step
+// of the evidence that fails leaves the image as it was. A failed scan attaches nothing.
 import * as path from 'node:path';
 import type { TaskContext } from '../context';
 import type { Logger } from '../log';
@@ -12,10 +15,11 @@ import { HttpError } from '../http/client';
 import { type ScanSettings, scanImage } from '../trivy/scan';
 import { buildQuarantineDetails, serializeDetails } from './details';
 import { explainRegistryError } from './diagnose';
+import type { EvidenceSet } from './evidence';
 import { type PolicyEvaluation, type PolicyOptions, combineEvaluations, describeFinding, evaluatePolicy } from './policy';
 import type { PromoteResult } from './promote';
 import type { ScannedImage } from './publish';
-import { type Decision, type QuarantineApi, type ReleaseOutcome, type ReleaseTarget, applyDecision } from './release';
+import { type Decision, type QuarantineApi, type ReleaseOptions, type ReleaseOutcome, type ReleaseTarget, applyDecision } from './release';
 
 /** What the flow needs from an OCI registry client (src/registry/client.ts RegistryClient). */
 export interface ManifestSource {
@@ -48,6 +52,11 @@ export type ScanAndReleaseContext = Pick<TaskContext, 'runner' | 'logger'> &
     credentials: RegistryCredentials;
     /** release: promote (src/release/promote.ts): copies the scanned digest after a pass. */
     promote?: (scan: ScanOutcome) => Promise<PromoteResult>;
+    /**
+     * release: quarantine or gateOnly with evidence: attaches the scan's reports to the scanned digest as OCI 1.1
+     * referrers and reads them back (src/release/evidence.ts). Called after a pass only.
+     */
+    evidence?: (scan: ScanOutcome) => Promise<EvidenceSet>;
   };
 
 export interface ScanOutcome {
@@ -73,6 +82,10 @@ export interface ScanAndReleaseResult {
   quarantineState?: string;
   /** release: promote, after a pass. */
   promoted?: PromoteResult;
+  /** The evidence attached to the released (or, gateOnly, the scanned) digest after a pass, read back. */
+  evidence?: EvidenceSet;
+  /** release: quarantine: the evidence referrers' quarantine states, released before the image. */
+  evidenceRelease?: ReleaseOutcome;
 }
 
 export class ImageInputError extends Error {
@@ -97,6 +110,17 @@ export async function scanAndRelease(
 ): Promise<ScanAndReleaseResult> {
   const scan = await scanPinnedImage(input, context);
   await publish(scan);
+  if (input.release === 'promote') {
+    if (!context.promote) throw new Error('release: promote needs a release repository.');
+    if (scan.decision !== 'Passed') {
+      context.logger.info(`The policy failed: ${scan.reference} is not copied; nothing is released.`);
+      return { scan };
+    }
+    const promote = context.promote;
+    const promoted = await context.logger.group('Release: copy the scanned digest', () => promote(scan));
+    return { scan, promoted, ...(promoted.evidence ? { evidence: promoted.evidence } : {}) };
+  }
+  const evidence = await attachScanEvidence(scan, input, context);
   if (input.release === 'gateOnly') {
     context.logger.info(
       `release: gateOnly, the quarantine state is not changed (the policy ${scan.decision === 'Passed' ? 'passed' : 'failed'}).`,
@@ -105,19 +129,90 @@ export async function scanAndRelease(
       context.logger.debug(`reading the quarantine state failed: ${(error as Error).message}`);
       return undefined;
     });
-    return { scan, quarantineState };
+    if (evidence) await noteQuarantinedEvidence(evidence, context);
+    return { scan, quarantineState, ...(evidence ? { evidence } : {}) };
   }
-  if (input.release === 'promote') {
-    if (!context.promote) throw new Error('release: promote needs a release repository.');
-    if (scan.decision !== 'Passed') {
-      context.logger.info(`The policy failed: ${scan.reference} is not copied; nothing is released.`);
-      return { scan };
-    }
-    const promote = context.promote;
-    return { scan, promoted: await context.logger.group('Release: copy the scanned digest', () => promote(scan)) };
-  }
+  const evidenceRelease = evidence
+    ? await context.logger.group('Evidence: release its referrers from quarantine', () => releaseEvidence(scan, evidence, input, context))
+    : undefined;
   const release = await context.logger.group(`Release: set quarantineState ${scan.decision}`, () => releaseScanned(scan, input, context));
-  return { scan, release, quarantineState: release.state };
+  return { scan, release, quarantineState: release.state, ...(evidence ? { evidence, evidenceRelease } : {}) };
+}
+
+/** After a pass, the caller's evidence attached to the scanned digest and read back; a failure names what failed. */
+async function attachScanEvidence(
+  scan: ScanOutcome,
+  input: ScanAndReleaseInput,
+  context: ScanAndReleaseContext,
+): Promise<EvidenceSet | undefined> {
+  const attach = context.evidence;
+  if (!attach) return undefined;
+  if (scan.decision !== 'Passed') {
+    context.logger.info(`The policy failed: no evidence is attached to ${scan.reference} (its reports are on this run).`);
+    return undefined;
+  }
+  try {
+    return await context.logger.group(`Evidence: attach the reports to ${scan.digest}`, () => attach(scan));
+  } catch (error) {
+    throw new Error(`Attaching the evidence to ${scan.reference} failed: ${messageOf(error)} ${notReleased(scan, input)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * release: quarantine: the referrers this run attached, and the fallback tag index listing them, set Passed with
+ * details saying whose evidence they are, and read back. Already Passed (a registry without quarantine, a re-run):
+ * not written again.
+ */
+async function releaseEvidence(
+  scan: ScanOutcome,
+  evidence: EvidenceSet,
+  input: ScanAndReleaseInput,
+  context: ScanAndReleaseContext,
+): Promise<ReleaseOutcome> {
+  const targets: ReleaseTarget[] = evidence.referrers.map((r) => ({ digest: r.digest, kind: 'referrer', label: `evidence ${r.title}` }));
+  if (evidence.fallbackIndex)
+    targets.push({ digest: evidence.fallbackIndex.digest, kind: 'referrer', label: `referrers index ${evidence.fallbackIndex.tag}` });
+  try {
+    return await applyDecision({
+      api: context.quarantine,
+      registry: scan.registry,
+      repository: evidence.repository,
+      targets,
+      decision: 'Passed',
+      details: scanDetails(scan, input, scan.reference),
+      logger: context.logger,
+      explain: explainState(scan.registry, evidence.repository),
+    });
+  } catch (error) {
+    throw new Error(`Releasing the evidence of ${scan.reference} from quarantine failed: ${messageOf(error)} ${notReleased(scan, input)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** gateOnly changes no quarantine state, its evidence's included: said when the registry quarantined the referrers. */
+async function noteQuarantinedEvidence(evidence: EvidenceSet, context: ScanAndReleaseContext): Promise<void> {
+  const first = evidence.referrers[0];
+  if (!first) return;
+  const state = await context.quarantine.readState(evidence.repository, first.digest).catch(() => undefined);
+  if (state === undefined || state === 'Passed') return;
+  context.logger.warn(
+    `The registry quarantined the evidence (quarantineState ${state}), and release: gateOnly changes no quarantine state: ` +
+      'only quarantine readers see it, by digest. A run with release: quarantine and evidence: attach releases its evidence with the image.',
+  );
+}
+
+function notReleased(scan: ScanOutcome, input: ScanAndReleaseInput): string {
+  return input.release === 'quarantine'
+    ? `${scan.reference} is not released: its quarantine state was not changed. A re-run scans again, attaches its evidence and releases both.`
+    : 'The quarantine state was not changed.';
+}
+
+function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 /** Pins the digest (a tag is resolved once), scans every image under it and evaluates the policy. */
@@ -252,15 +347,7 @@ async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, con
     for (const image of scan.images) targets.push({ digest: image.digest, kind: 'image', label: image.label });
     for (const attestation of scan.attestations) targets.push({ digest: attestation.digest, kind: 'attestation', label: 'attestation' });
   }
-  const details = serializeDetails(
-    buildQuarantineDetails({
-      trivyVersion: scan.trivyVersion,
-      decision: scan.decision,
-      evaluation: scan.evaluation,
-      link: input.detailsLink,
-      scope: scan.kind === 'index' ? scan.images.map((i) => i.label).join(', ') : undefined,
-    }),
-  );
+  const details = scanDetails(scan, input);
   return applyDecision({
     api: context.quarantine,
     registry: scan.registry,
@@ -269,14 +356,28 @@ async function releaseScanned(scan: ScanOutcome, input: ScanAndReleaseInput, con
     decision: scan.decision,
     details,
     logger: context.logger,
-    explain: (error, action, target) =>
-      explainRegistryError(
-        error,
-        scan.registry,
-        action === 'write' ? 'write-state' : 'read-state',
-        `${scan.registry}/${scan.repository}@${target.digest}`,
-      ),
+    explain: explainState(scan.registry, scan.repository),
   });
+}
+
+/** A failed read or write of a quarantine state, explained (which role is missing, ...). */
+function explainState(registry: string, repository: string): ReleaseOptions['explain'] {
+  return (error, action, target) =>
+    explainRegistryError(error, registry, action === 'write' ? 'write-state' : 'read-state', `${registry}/${repository}@${target.digest}`);
+}
+
+/** quarantineDetails of this scan: for the image, or (evidenceOf) for the evidence attached to it. */
+function scanDetails(scan: ScanOutcome, input: ScanAndReleaseInput, evidenceOf?: string): string {
+  return serializeDetails(
+    buildQuarantineDetails({
+      trivyVersion: scan.trivyVersion,
+      decision: scan.decision,
+      evaluation: scan.evaluation,
+      link: input.detailsLink,
+      scope: scan.kind === 'index' ? scan.images.map((i) => i.label).join(', ') : undefined,
+      evidenceOf,
+    }),
+  );
 }
 
 function slug(text: string): string {

@@ -29,20 +29,12 @@ import {
   uploadBlob,
 } from '../lab/emulators/testkit';
 import { type Lab, readLab } from '../lab/lab';
+import { type ReadEvidence, assertScanEvidence, manifestAccept, readReferrers } from './evidence-readback';
 
 const fabrikam = 'fabrikam.azurecr.io';
 const contoso = 'contoso.azurecr.io';
 const signatureType = 'application/vnd.cncf.notary.signature';
-const trivyReportType = 'application/vnd.aquasec.trivy.report.v1+json';
-const sarifType = 'application/sarif+json';
 const spdxType = 'application/spdx+json';
-// Every manifest type, docker's too: without them the lab's registry (distribution 2.8) would answer a schema 1 conversion.
-const manifestAccept = [
-  ociIndexType,
-  ociManifestType,
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
 
 function ok(result: DockerResult, what: string): string {
   assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
@@ -209,47 +201,9 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
     });
   }
 
-  interface ReadEvidence {
-    descriptor: { digest: string; artifactType?: string; annotations?: Record<string, string> };
-    manifest: { artifactType?: string; subject?: { digest: string }; layers: { mediaType: string; digest: string }[] };
-    content: Buffer;
-  }
-
-  /**
-   * The referrers of `subject` in `repository` as a client reads them: the referrers API, or the fallback tag index
-   * (`sha256-<hex>`), then each referrer's manifest and its one layer.
-   */
-  async function readReferrers(repository: string, subject: string, via: 'api' | 'tag'): Promise<ReadEvidence[]> {
-    const listing =
-      via === 'api'
-        ? await pull(repository, `referrers/${subject}`, ociIndexType)
-        : await pull(repository, `manifests/${subject.replace(':', '-')}`, ociIndexType);
-    assert.equal(listing.status, 200, `${via === 'api' ? 'referrers API' : 'fallback tag'}: ${listing.text}`);
-    assert.equal(listing.headers['content-type'], ociIndexType);
-    const read: ReadEvidence[] = [];
-    for (const descriptor of listing.json<{ manifests: ReadEvidence['descriptor'][] }>().manifests) {
-      const manifest = (await pull(repository, `manifests/${descriptor.digest}`, ociManifestType)).json<ReadEvidence['manifest']>();
-      const blob = await pull(repository, `blobs/${manifest.layers[0].digest}`, '*/*');
-      assert.equal(blob.status, 200);
-      read.push({ descriptor, manifest, content: blob.body });
-    }
-    return read;
-  }
-
-  /** The trivy report and the SARIF among the referrers: each its own artifactType, the subject, and what it holds. */
-  function assertScanEvidence(read: ReadEvidence[], subject: string): void {
-    for (const type of [trivyReportType, sarifType]) {
-      const found = read.filter((r) => r.descriptor.artifactType === type);
-      assert.equal(found.length, 1, `one ${type} referrer: ${JSON.stringify(read.map((r) => r.descriptor))}`);
-      const [evidence] = found;
-      assert.equal(evidence.manifest.artifactType, type);
-      assert.equal(evidence.manifest.subject?.digest, subject, `the ${type} referrer's subject is the released digest`);
-      assert.equal(evidence.manifest.layers[0].mediaType, type);
-      const json = JSON.parse(evidence.content.toString('utf8')) as { SchemaVersion?: number; version?: string; runs?: unknown[] };
-      if (type === trivyReportType) assert.equal(json.SchemaVersion, 2, 'a trivy JSON report');
-      else assert.ok(json.version === '2.1.0' && Array.isArray(json.runs), 'a SARIF 2.1.0 log');
-    }
-  }
+  /** The evidence under `subject` as the builder reads it (evidence-readback.ts). */
+  const readBack = (repository: string, subject: string, via: 'api' | 'tag') =>
+    readReferrers({ lab, registry: fabrikam, identity: 'builder' }, repository, subject, via);
 
   /** The PUTs of the fallback tag of `subject` in `repository` that the audit saw. */
   const fallbackTagPuts = (entries: AuditEntry[], repository: string, subject: string) =>
@@ -320,7 +274,7 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
 
     it('no referrers API (the default): the trivy report and the SARIF are listed under the fallback tag, each with its artifactType and the released digest as subject', async () => {
       assert.equal((await pull(release, `referrers/${digest}`, ociIndexType)).status, 404, 'the registry has no referrers API');
-      assertScanEvidence(await readReferrers(release, digest, 'tag'), digest);
+      assertScanEvidence(await readBack(release, digest, 'tag'), digest);
       assert.match(run.stdout, /Evidence attached to sha256:[0-9a-f]{64} \(fallback tag sha256-[0-9a-f]{64}\), read back/);
       assert.ok(fallbackTagPuts(audit, release, digest).length > 0, 'the fallback tag index was written');
     });
@@ -459,7 +413,7 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
     const again = await promoteRun({ image: `${fabrikam}/${staging}@${digest}`, releaseTags: 'evidence-503' });
     assert.equal(again.result, 'Succeeded', explain(again));
     assert.equal(await releaseHead('evidence-503'), digest);
-    assertScanEvidence(await readReferrers(release, digest, 'tag'), digest);
+    assertScanEvidence(await readBack(release, digest, 'tag'), digest);
   });
 
   describe("with the referrers API (policy referrersApi on for this suite's api/ repositories)", () => {
@@ -501,7 +455,7 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
     it('attaches the trivy report and the SARIF through the API, each with its artifactType and the released digest as subject; no fallback tag', async () => {
       assert.equal(run.result, 'Succeeded', explain(run));
       assert.match(run.stdout, /Evidence attached to sha256:[0-9a-f]{64} \(referrers API\), read back/);
-      assertScanEvidence(await readReferrers(apiRelease, digest, 'api'), digest);
+      assertScanEvidence(await readBack(apiRelease, digest, 'api'), digest);
       assert.deepEqual(fallbackTagPuts(audit, apiRelease, digest), [], 'no fallback tag index was written');
       assert.equal(await releaseHead(digest.replace(':', '-'), apiRelease), undefined, 'no fallback tag');
       assert.equal(await releaseHead('1.0', apiRelease), digest);
@@ -514,7 +468,7 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
       const listed = filtered.json<{ manifests: ReadEvidence['descriptor'][] }>().manifests;
       assert.equal(listed.length, 1, `one SBOM (one platform): ${JSON.stringify(listed)}`);
       assert.equal(listed[0].artifactType, spdxType);
-      const sbom = (await readReferrers(apiRelease, digest, 'api')).find((r) => r.descriptor.digest === listed[0].digest);
+      const sbom = (await readBack(apiRelease, digest, 'api')).find((r) => r.descriptor.digest === listed[0].digest);
       assert.ok(sbom, 'the SBOM is in the unfiltered list too');
       assert.equal(sbom.manifest.subject?.digest, digest);
       assert.equal(sbom.descriptor.annotations?.['vnd.container-release.platform'], 'linux/amd64');
@@ -561,7 +515,7 @@ describe('ScanAndRelease@1 release: promote against the lab', function () {
         'the same referrer was pushed again',
       );
       assert.equal(await releaseHead('throttled-evidence', apiRelease), pushed);
-      assertScanEvidence(await readReferrers(apiRelease, pushed, 'api'), pushed);
+      assertScanEvidence(await readBack(apiRelease, pushed, 'api'), pushed);
     });
   });
 

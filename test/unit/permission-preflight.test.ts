@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import { PermissionError, checkPermissions, roleAdvice } from '../../src/acr/preflight';
 import type { HttpRequest } from '../../src/http/client';
 import { ACR_TOKEN_USERNAME } from '../../src/registry/credentials';
+import { parseImageReference } from '../../src/registry/reference';
+import { scanPermissionNeeds } from '../../src/release/scan-and-release-task';
 import { fakeHttp, fastRetry, form, noSleep, reply, unsignedJwt } from './registry-fakes';
 
 const registry = 'contoso.azurecr.io';
@@ -128,6 +130,49 @@ describe('permission preflight (src/acr/preflight.ts)', () => {
       /may not change the quarantine state in contoso\.azurecr\.io\/team\/app/,
     );
     await checkPermissions(need, options(registryFake({ 'team/app': ['pull', 'metadata_write'] }).http));
+  });
+
+  it("ScanAndRelease with evidence: attach also needs push on the image's repository, named for the registry's mode", async () => {
+    const image = parseImageReference(`${registry}/team/app@${digest}`);
+    const needs = (release: 'quarantine' | 'gateOnly' | 'promote', evidence: 'auto' | 'attach' | 'none') =>
+      scanPermissionNeeds({
+        image,
+        release,
+        evidence,
+        promote: release === 'promote' ? { repository: 'release/app', tags: [] } : undefined,
+      });
+    const pushOn = (release: 'quarantine' | 'gateOnly' | 'promote', evidence: 'auto' | 'attach' | 'none') =>
+      needs(release, evidence)
+        .access.filter((a) => a.actions.includes('push'))
+        .map((a) => a.repository);
+    assert.deepEqual(pushOn('quarantine', 'auto'), [], 'auto: quarantine attaches nothing, needs no push');
+    assert.deepEqual(pushOn('gateOnly', 'none'), []);
+    assert.deepEqual(pushOn('quarantine', 'attach'), ['team/app']);
+    assert.deepEqual(pushOn('gateOnly', 'attach'), ['team/app']);
+    assert.deepEqual(pushOn('promote', 'none'), ['release/app'], 'promote pushes its copy either way');
+    // a quarantine writer without push: stopped in the preflight, the role named per mode
+    const grants = { 'team/app': ['pull', 'metadata_read', 'metadata_write'] };
+    for (const [mode, role] of [
+      [
+        'legacy',
+        /may not push on contoso\.azurecr\.io\/team\/app \(to attach the evidence to it\) \(granted: pull, metadata_write\)\. Assign it the AcrPush role on the registry\./,
+      ],
+      [
+        'abac',
+        /may not push on contoso\.azurecr\.io\/team\/app \(to attach the evidence to it\).*Assign it the Container Registry Repository Writer role with the condition @Request\[Microsoft\.ContainerRegistry\/registries\/repositories:name\] StringEqualsIgnoreCase 'team\/app'/,
+      ],
+    ] as const) {
+      const error = await checkPermissions(needs('quarantine', 'attach'), options(registryFake(grants).http, { mode })).catch(
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof PermissionError, String(error));
+      assert.deepEqual(
+        error.missing.map((m) => `${m.permission} ${m.repository}`),
+        ['push team/app'],
+      );
+      assert.match(error.message, role);
+    }
+    await checkPermissions(needs('quarantine', 'attach'), options(registryFake({ 'team/app': ['pull', 'push', 'metadata_write'] }).http));
   });
 
   it('passes when everything is granted, and cannot judge an opaque token (it then lets the run find out)', async () => {

@@ -5,7 +5,7 @@ import { digestOf } from '../../src/registry/digest';
 import { RegistryError } from '../../src/registry/errors';
 import { type Index, MediaType } from '../../src/registry/oci';
 import { fallbackTag, listReferrers } from '../../src/registry/referrers';
-import { SARIF_TYPE, SPDX_TYPE, TRIVY_REPORT_TYPE, attachEvidence, sbomsOf } from '../../src/release/evidence';
+import { SARIF_TYPE, SPDX_TYPE, TRIVY_REPORT_TYPE, attachEvidence, sbomsOf, seeingQuarantinedTags } from '../../src/release/evidence';
 import { type PromoteRegistry, promote, refusePromoteUnderQuarantine } from '../../src/release/promote';
 import { reply } from './registry-fakes';
 
@@ -20,6 +20,9 @@ class MemoryRegistry implements PromoteRegistry {
   /** Throw once on a call whose description matches. */
   failOn?: RegExp;
   canMount = true;
+  /** Like ACR with quarantine on: what putManifest stores is quarantined, and a quarantined manifest's tag reads 404. */
+  quarantines = false;
+  quarantined = new Set<string>();
 
   constructor(readonly referrersApi: boolean) {}
 
@@ -50,7 +53,7 @@ class MemoryRegistry implements PromoteRegistry {
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const digest = reference.startsWith('sha256:') ? reference : this.repo(this.tags, repository).get(reference);
     const found = digest ? this.repo(this.manifests, repository).get(digest) : undefined;
-    if (!found || !digest) throw notFound();
+    if (!found || !digest || (digest !== reference && this.quarantined.has(digest))) throw notFound();
     return { digest, mediaType: found.mediaType, raw: found.raw, json: JSON.parse(found.raw.toString()) };
   }
   async headManifest(repository: string, reference: string): Promise<ManifestHead | undefined> {
@@ -66,6 +69,7 @@ class MemoryRegistry implements PromoteRegistry {
     const digest = digestOf(raw);
     this.repo(this.manifests, repository).set(digest, { raw, mediaType });
     if (!reference.startsWith('sha256:')) this.repo(this.tags, repository).set(reference, digest);
+    if (this.quarantines) this.quarantined.add(digest);
     return { digest, subjectProcessed: this.referrersApi && Boolean(JSON.parse(raw.toString()).subject) };
   }
   async getReferrers(repository: string, digest: string): Promise<Index | undefined> {
@@ -246,24 +250,72 @@ describe('release: promote (src/release/promote.ts)', () => {
         { artifactType: TRIVY_REPORT_TYPE, title: 'trivy-report.json', bytes: Buffer.from('{"SchemaVersion":2}') },
         { artifactType: SARIF_TYPE, title: 'trivy.sarif', bytes: Buffer.from('{"version":"2.1.0"}') },
       ];
-      const attached = await attachEvidence(registry, 'staging/app', subject, files, new RecordingLogger());
+      const set = await attachEvidence(registry, 'staging/app', subject, files, new RecordingLogger());
+      const attached = set.referrers;
       assert.deepEqual(
         attached.map((a) => [a.artifactType, a.by]),
         files.map((f) => [f.artifactType, referrersApi ? 'api' : 'tag']),
       );
-      const listed = (await listReferrers(registry, 'staging/app', staged.index.digest)).descriptors;
+      assert.equal(set.by, referrersApi ? 'api' : 'tag');
+      assert.equal(set.subject, staged.index.digest);
+      const listing = await listReferrers(registry, 'staging/app', staged.index.digest);
+      const listed = listing.descriptors;
       for (const a of attached) assert.ok(listed.some((d) => d.digest === a.digest && d.artifactType === a.artifactType));
+      // the fallback tag index is a manifest too (quarantined on a registry that quarantines): named for the release
+      assert.deepEqual(set.fallbackIndex, referrersApi ? undefined : { tag: fallbackTag(staged.index.digest), digest: listing.index });
       const report = (await registry.getManifest('staging/app', attached[0].digest)).json as { subject?: { digest: string } };
       assert.equal(report.subject?.digest, staged.index.digest);
       const again = await attachEvidence(registry, 'staging/app', subject, files, new RecordingLogger());
       assert.deepEqual(
-        again.map((a) => a.digest),
+        again.referrers.map((a) => a.digest),
         attached.map((a) => a.digest),
         'the same evidence is the same referrer',
       );
+      assert.deepEqual(again.fallbackIndex, set.fallbackIndex, 'the same fallback tag index');
       assert.equal((await listReferrers(registry, 'staging/app', staged.index.digest)).descriptors.length, listed.length, 'no duplicate');
     });
   }
+
+  it('on a registry that quarantines what is pushed (fallback tag hidden by tag), the index is read through the tag API', async () => {
+    const files = [
+      { artifactType: TRIVY_REPORT_TYPE, title: 'trivy-report.json', bytes: Buffer.from('{"SchemaVersion":2}') },
+      { artifactType: SARIF_TYPE, title: 'trivy.sarif', bytes: Buffer.from('{"version":"2.1.0"}') },
+    ];
+    const setUp = () => {
+      const registry = new MemoryRegistry(false);
+      const staged = stagedImage(registry);
+      registry.quarantines = true;
+      const subject = { mediaType: MediaType.ociIndex, digest: staged.index.digest, size: staged.index.size };
+      return { registry, subject };
+    };
+    // Read by its tag alone, the quarantined index is not there: the second file's push replaces it.
+    const blind = setUp();
+    await assert.rejects(
+      attachEvidence(blind.registry, 'staging/app', blind.subject, files, new RecordingLogger()),
+      /referrer sha256:[0-9a-f]{64} of sha256:[0-9a-f]{64} is not listed; nothing was released/,
+    );
+    const { registry, subject } = setUp();
+    const asked: string[] = [];
+    const seen = seeingQuarantinedTags(registry, async (repository, tag) => {
+      asked.push(tag);
+      const digest = registry.tags.get(repository)?.get(tag);
+      if (!digest) throw new Error('404 tag unknown');
+      return digest;
+    });
+    const set = await attachEvidence(seen, 'staging/app', subject, files, new RecordingLogger());
+    const tag = fallbackTag(subject.digest);
+    const index = registry.tags.get('staging/app')?.get(tag);
+    assert.ok(index && registry.quarantined.has(index), 'the fallback tag index is quarantined');
+    assert.deepEqual(set.fallbackIndex, { tag, digest: index });
+    const listed = (JSON.parse(registry.manifests.get('staging/app')!.get(index)!.raw.toString()) as Index).manifests;
+    assert.deepEqual(
+      listed.map((d) => d.artifactType),
+      ['application/vnd.cncf.notary.signature', TRIVY_REPORT_TYPE, SARIF_TYPE],
+      'both listed, and the signature listed before kept',
+    );
+    assert.ok(asked.every((t) => t === tag));
+    await assert.rejects(seen.getManifest('staging/app', 'no-such-tag'), (e: unknown) => e instanceof RegistryError && e.status === 404);
+  });
 
   it('finds the SPDX SBOM of each platform in BuildKit attestation manifests', async () => {
     const registry = new MemoryRegistry(false);

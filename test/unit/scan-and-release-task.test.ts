@@ -136,6 +136,7 @@ describe('ScanAndRelease flow (in-process, fakes)', () => {
       ],
       ['a trivy version range', { trivyVersion: 'latest' }, /^Input 'trivyVersion': 'latest' is not a trivy release version/],
       ['an unknown release mode', { release: 'always' }, /^Input 'release': 'always' is not one of quarantine, gateOnly/],
+      ['an unknown evidence mode', { evidence: 'always' }, /^Input 'evidence': 'always' is not one of auto, attach, none/],
       ['a bad ignoreUnfixed value', { ignoreUnfixed: 'sometimes' }, /^Input 'ignoreUnfixed': 'sometimes' is not a boolean/],
       [
         'skipDbUpdate with no database in the trivy cache',

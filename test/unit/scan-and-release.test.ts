@@ -14,6 +14,7 @@ import { parseTrivyReport } from '../../src/trivy/report';
 import { parseImageReference } from '../../src/registry/reference';
 import { junitXml, summaryMarkdown, xml } from '../../src/release/publish';
 import type { Decision, QuarantineApi } from '../../src/release/release';
+import type { EvidenceSet } from '../../src/release/evidence';
 import { type ManifestSource, type ScanAndReleaseInput, type ScanOutcome, scanAndRelease } from '../../src/release/scan-and-release';
 
 const REGISTRY = 'contoso.azurecr.io';
@@ -96,10 +97,13 @@ class FakeQuarantine implements QuarantineApi {
   readonly states = new Map<string, string>();
   readonly patches: string[] = [];
   readonly details: string[] = [];
+  /** A PATCH of this digest is refused (as the registry client throws once its retries are spent). */
+  refuseWrite?: string;
   async readState(_repository: string, digest: string) {
     return this.states.get(digest);
   }
   async writeState(_repository: string, digest: string, state: Decision, details: string) {
+    if (digest === this.refuseWrite) throw new Error('503 Service Unavailable (after 4 attempts)');
     this.patches.push(`${digest} ${state}`);
     this.details.push(details);
     this.states.set(digest, state);
@@ -261,6 +265,127 @@ describe('scan and release (core flow with fakes)', () => {
       }),
       /The tag contoso\.azurecr\.io\/team\/app:nope was not found \(404 MANIFEST_UNKNOWN/,
     );
+  });
+
+  describe('evidence: attach with release quarantine and gateOnly', () => {
+    const report = d('e');
+    const sarif = d('f');
+    const index = d('b');
+    /** The caller's evidence: pushes two referrers and a fallback tag index, which the registry quarantines. */
+    const evidenceHook =
+      (calls: string[], fail?: Error) =>
+      async (scan: ScanOutcome): Promise<EvidenceSet> => {
+        calls.push(`attach to ${scan.digest} (patches so far: ${quarantine.patches.length})`);
+        if (fail) throw fail;
+        for (const digest of [report, sarif, index]) quarantine.states.set(digest, 'Quarantined');
+        return {
+          repository: scan.repository,
+          subject: scan.digest,
+          by: 'tag',
+          referrers: [
+            { artifactType: 'application/vnd.aquasec.trivy.report.v1+json', digest: report, by: 'tag', title: 'trivy-report.json' },
+            { artifactType: 'application/sarif+json', digest: sarif, by: 'tag', title: 'trivy.sarif' },
+          ],
+          fallbackIndex: { tag: scan.digest.replace(':', '-'), digest: index },
+        };
+      };
+
+    it('a pass: attached and read back, then the referrers and the index listing them released, then the image', async () => {
+      registry.addImage(d('1'));
+      quarantine.states.set(d('1'), 'Quarantined');
+      const calls: string[] = [];
+      const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+      const result = await scanAndRelease(input(`${REGISTRY}/${REPO}@${d('1')}`), {
+        ...deps(trivy.runner),
+        evidence: evidenceHook(calls),
+      });
+      assert.deepEqual(calls, [`attach to ${d('1')} (patches so far: 0)`]);
+      assert.deepEqual(
+        quarantine.patches,
+        [`${report} Passed`, `${sarif} Passed`, `${index} Passed`, `${d('1')} Passed`],
+        'evidence first',
+      );
+      const evidenceDetails = JSON.parse(quarantine.details[0]);
+      assert.equal(evidenceDetails.state, 'evidence of a passed scan');
+      assert.match(evidenceDetails.result.description, new RegExp(`^Evidence of this task's trivy scan of ${REGISTRY}/${REPO}@${d('1')}`));
+      assert.equal(JSON.parse(quarantine.details[3]).state, 'scan passed', "the image's own details");
+      assert.equal(result.evidence?.subject, d('1'), 'the result names the evidence (for the release record)');
+      assert.deepEqual(
+        result.evidenceRelease?.targets.map((t) => [t.label, t.after]),
+        [
+          ['evidence trivy-report.json', 'Passed'],
+          ['evidence trivy.sarif', 'Passed'],
+          [`referrers index ${d('1').replace(':', '-')}`, 'Passed'],
+        ],
+      );
+      assert.equal(result.quarantineState, 'Passed');
+    });
+
+    it('attaching fails: the image is not released, and the error names what failed', async () => {
+      registry.addImage(d('1'));
+      quarantine.states.set(d('1'), 'Quarantined');
+      const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+      const hook = evidenceHook([], new Error('PUT https://contoso.azurecr.io/v2/team/app/manifests/sha256:e: 503 Service Unavailable'));
+      await assert.rejects(
+        scanAndRelease(input(`${REGISTRY}/${REPO}@${d('1')}`), { ...deps(trivy.runner), evidence: hook }),
+        new RegExp(
+          `^Error: Attaching the evidence to ${REGISTRY}/${REPO}@${d('1')} failed: PUT .* 503 Service Unavailable\\. .*@sha256:1+ is not released: its quarantine state was not changed`,
+        ),
+      );
+      assert.deepEqual(quarantine.patches, []);
+      assert.equal(quarantine.states.get(d('1')), 'Quarantined');
+    });
+
+    it('releasing a referrer fails: the image is not released', async () => {
+      registry.addImage(d('1'));
+      quarantine.states.set(d('1'), 'Quarantined');
+      quarantine.refuseWrite = sarif;
+      const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+      await assert.rejects(
+        scanAndRelease(input(`${REGISTRY}/${REPO}@${d('1')}`), { ...deps(trivy.runner), evidence: evidenceHook([]) }),
+        /^Error: Releasing the evidence of .*@sha256:1+ from quarantine failed: Setting .*@sha256:f+ \(evidence trivy\.sarif\) to Passed failed: .*503.* is not released/,
+      );
+      assert.deepEqual(quarantine.patches, [`${report} Passed`]);
+      assert.equal(quarantine.states.get(d('1')), 'Quarantined');
+    });
+
+    it('a failed scan attaches nothing and is set Failed', async () => {
+      registry.addImage(d('2'));
+      quarantine.states.set(d('2'), 'Quarantined');
+      const calls: string[] = [];
+      const trivy = fakeTrivy(() => 'photon-30.json.golden');
+      const result = await scanAndRelease(input(`${REGISTRY}/${REPO}@${d('2')}`), { ...deps(trivy.runner), evidence: evidenceHook(calls) });
+      assert.deepEqual(calls, []);
+      assert.deepEqual(quarantine.patches, [`${d('2')} Failed`]);
+      assert.equal(result.evidence, undefined);
+      assert.match(logger.text(), /The policy failed: no evidence is attached/);
+    });
+
+    it('already released (a re-run): the evidence is attached and released, the image not written again', async () => {
+      registry.addImage(d('1'));
+      quarantine.states.set(d('1'), 'Passed');
+      const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+      await scanAndRelease(input(`${REGISTRY}/${REPO}@${d('1')}`), { ...deps(trivy.runner), evidence: evidenceHook([]) });
+      assert.deepEqual(quarantine.patches, [`${report} Passed`, `${sarif} Passed`, `${index} Passed`]);
+    });
+
+    it('gateOnly: attached, no quarantine state changed (its evidence stays quarantined, and the log says so)', async () => {
+      registry.addImage(d('1'));
+      quarantine.states.set(d('1'), 'Quarantined');
+      const calls: string[] = [];
+      const trivy = fakeTrivy(() => 'sl-micro-rancher5.4.json.golden');
+      const result = await scanAndRelease(input(`${REGISTRY}/${REPO}@${d('1')}`, { release: 'gateOnly' }), {
+        ...deps(trivy.runner),
+        evidence: evidenceHook(calls),
+      });
+      assert.equal(calls.length, 1);
+      assert.deepEqual(quarantine.patches, []);
+      assert.equal(result.evidence?.referrers.length, 2);
+      assert.match(
+        logger.text(),
+        /The registry quarantined the evidence \(quarantineState Quarantined\), and release: gateOnly changes no quarantine state/,
+      );
+    });
   });
 
   describe('a multi-platform index', () => {
