@@ -92,13 +92,16 @@ export function cardStatus(
   if (scan?.decision) {
     const { result, release, reason } = scan.decision;
     if (scan.problems.length > 0) return { kind: 'failed', label: 'Release did not complete', reason };
-    if (result === 'Passed')
-      return {
-        kind: release === 'quarantine' ? 'released' : 'passed',
-        label: release === 'quarantine' ? 'Released' : 'Policy passed (gate only)',
-        reason,
-      };
-    return { kind: 'rejected', label: release === 'quarantine' ? 'Rejected: stays quarantined' : 'Policy failed (gate only)', reason };
+    if (result === 'Passed') {
+      if (release === 'quarantine') return { kind: 'released', label: 'Released', reason };
+      if (release === 'promote')
+        return scan.promotion
+          ? { kind: 'released', label: 'Promoted', reason }
+          : { kind: 'passed', label: 'Policy passed, not promoted', reason };
+      return { kind: 'passed', label: 'Policy passed (gate only)', reason };
+    }
+    const rejected = { quarantine: 'Rejected: stays quarantined', promote: 'Rejected: not promoted' } as Partial<Record<string, string>>;
+    return { kind: 'rejected', label: rejected[release] ?? 'Policy failed (gate only)', reason };
   }
   if (build?.outcome === 'failed')
     return { kind: 'refused', label: 'Refused by the platform proof', reason: build.decision?.reason ?? build.problems.join('; ') };
@@ -181,6 +184,82 @@ export function groupRecords(timeline: readonly TimelineEntry[], records: readon
 /** The platform matrix: the build's rows (asked, pushed, proven with the file), else the platforms the scan found. */
 export function platformMatrix(card: ImageCard): ContainerReleaseRecord['platforms'] {
   return card.build?.platforms.length ? card.build.platforms : (card.scan?.platforms ?? []);
+}
+
+/** A promotion in words: "Promoted to <registry>/<repo>:<tags> (digest verified)", and what can be copied. */
+export interface PromotionView {
+  text: string;
+  /** The release repository answered the scanned digest for the copy (its bytes hashed). */
+  verified: boolean;
+  /** registry/repository@digest in the release repository, then registry/repository:tag for each release tag. */
+  byDigest: string;
+  byTag: string[];
+  /** What travelled: manifests, blobs, referrers. */
+  copied: string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function promotionView(scan: ContainerReleaseRecord | undefined): PromotionView | undefined {
+  const p = scan?.promotion;
+  if (!scan || !p) return undefined;
+  const name = `${scan.registry}/${p.to}`;
+  const verified = !!scan.digest && p.readBack === scan.digest;
+  const target = p.tags.length ? `${name}:${p.tags.join(', ')}` : `${name}@${scan.digest ?? p.readBack}`;
+  return {
+    text: `Promoted to ${target} (${verified ? 'digest verified' : `digest not verified: the release repository answered ${p.readBack || 'nothing'}`})`,
+    verified,
+    byDigest: p.reference,
+    byTag: p.tags.map((t) => `${name}:${t}`),
+    copied:
+      `From ${p.from}: ${plural(p.manifests.copied + p.manifests.present, 'manifest')} (${p.manifests.copied} copied, ${p.manifests.present} already there), ` +
+      `${plural(p.blobs.mounted + p.blobs.uploaded + p.blobs.present, 'blob')} (${p.blobs.mounted} mounted, ${p.blobs.uploaded} uploaded, ${p.blobs.present} already there), ` +
+      `${plural(p.referrersCopied, 'referrer')} copied with it`,
+  };
+}
+
+/** One row of the evidence list: what it is, the file, the referrer to copy, and how a client finds it. */
+export interface EvidenceView {
+  label: string;
+  artifactType: string;
+  title?: string;
+  /** registry/repository@referrer-digest */
+  reference: string;
+  digest: string;
+  /** In words: referrers API, or fallback tag sha256-<hex>. */
+  how: string;
+  /** The fallback tag that lists it, when it is found that way. */
+  fallbackTag?: string;
+  /** Its quarantine state as the run read it back (release: quarantine releases the evidence with the image). */
+  quarantineState?: string;
+}
+
+/** A few words for the artifact types the tasks attach; any other type is shown as it is. */
+export function evidenceLabel(artifactType: string): string {
+  if (/sarif/i.test(artifactType)) return 'SARIF';
+  if (/spdx/i.test(artifactType)) return 'SBOM (SPDX)';
+  if (/cyclonedx/i.test(artifactType)) return 'SBOM (CycloneDX)';
+  if (/trivy\.report/i.test(artifactType)) return 'trivy report';
+  return artifactType;
+}
+
+export function evidenceViews(scan: ContainerReleaseRecord | undefined): EvidenceView[] {
+  if (!scan?.referrers?.length) return [];
+  // the OCI fallback tag scheme: the subject's digest with ':' as '-'
+  const tag = scan.digest?.replace(':', '-');
+  return scan.referrers.map((r) => {
+    const fallbackTag = r.by === 'tag' ? tag : undefined;
+    return {
+      label: evidenceLabel(r.artifactType),
+      artifactType: r.artifactType,
+      title: r.title,
+      reference: `${scan.registry}/${r.repository ?? scan.repository}@${r.digest}`,
+      digest: r.digest,
+      how: r.by === 'api' ? 'referrers API' : r.by === 'tag' ? `fallback tag ${tag ?? ''}`.trim() : 'not recorded',
+      fallbackTag,
+      quarantineState: r.quarantineState,
+    };
+  });
 }
 
 export type SortKey = 'severity' | 'id' | 'package' | 'installed' | 'fixed' | 'image';

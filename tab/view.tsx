@@ -1,5 +1,6 @@
-// The tab's page: one card per image, grouped by job, with the decision in words, copyable references, the platform
-// matrix, the build's builder and cache, a severity bar and a findings table to sort and filter.
+// The tab's page: one card per image, grouped by job, with the decision in words, copyable references, where a
+// promotion put the image, the platform matrix, the build's builder, cache and annotations, a severity bar, a findings
+// table to sort and filter, and the evidence attached to the digest as referrers.
 import { Button } from 'azure-devops-ui/Button';
 import { CardContent } from 'azure-devops-ui/Components/Card/CardContent';
 import { CustomCard } from 'azure-devops-ui/Components/Card/CustomCard';
@@ -7,7 +8,16 @@ import { Pill, PillSize, PillVariant } from 'azure-devops-ui/Pill';
 import { TextField } from 'azure-devops-ui/TextField';
 import { useState } from 'preact/hooks';
 import { SEVERITY_ORDER, type ContainerReleaseRecord, type RecordSeverity } from '../src/release-record/record';
-import { findingRows, platformMatrix, type CardStatus, type ImageCard, type JobGroup, type SortKey } from './model';
+import {
+  evidenceViews,
+  findingRows,
+  platformMatrix,
+  promotionView,
+  type CardStatus,
+  type ImageCard,
+  type JobGroup,
+  type SortKey,
+} from './model';
 
 export interface PageProps {
   groups: JobGroup[];
@@ -95,9 +105,11 @@ function ImageCardView({ card }: { card: ImageCard }) {
               {status.reason}
             </p>
             <References card={card} />
+            <Promotion card={card} />
             <Platforms card={card} />
             {card.build?.build ? <BuildFacts build={card.build} /> : null}
             {card.scan?.scan ? <Findings record={card.scan} /> : null}
+            <Evidence card={card} />
           </div>
         </CardContent>
       </CustomCard>
@@ -119,20 +131,26 @@ function copyBySelection(text: string): void {
   area.remove();
 }
 
-function CopyRow({ label, value }: { label: string; value: string }) {
+function CopyButton({ label, value }: { label: string; value: string }) {
   const [copied, setCopied] = useState(false);
+  return (
+    <Button
+      text={copied ? 'Copied' : 'Copy'}
+      ariaLabel={`Copy ${label}: ${value}`}
+      subtle
+      onClick={() => copy(value).then(() => setCopied(true))}
+    />
+  );
+}
+
+function CopyRow({ label, value }: { label: string; value: string }) {
   return (
     <div class="cr-copy-row">
       <span class="cr-copy-label secondary-text">{label}</span>
       <code class="cr-reference" data-testid="reference">
         {value}
       </code>
-      <Button
-        text={copied ? 'Copied' : 'Copy'}
-        ariaLabel={`Copy ${label}: ${value}`}
-        subtle
-        onClick={() => copy(value).then(() => setCopied(true))}
-      />
+      <CopyButton label={label} value={value} />
     </div>
   );
 }
@@ -145,6 +163,80 @@ function References({ card }: { card: ImageCard }) {
       {card.tags.slice(0, 3).map((tag) => (
         <CopyRow key={tag} label="by tag" value={`${name}:${tag}`} />
       ))}
+    </div>
+  );
+}
+
+/** release: promote: where the scanned digest went, whether it read back as itself, and what travelled. */
+function Promotion({ card }: { card: ImageCard }) {
+  const view = promotionView(card.scan);
+  if (!view) return null;
+  return (
+    <div class="cr-section" data-testid="promotion">
+      <h4 class="cr-section-title">Release repository</h4>
+      <p class="cr-promoted" data-testid="promoted">
+        <span aria-hidden="true" class={`cr-status-icon ${view.verified ? 'cr-good' : 'cr-bad'}`}>
+          {view.verified ? '✔' : '✖'}
+        </span>
+        {view.text}
+      </p>
+      <CopyRow label="released" value={view.byDigest} />
+      {view.byTag.slice(0, 3).map((tag) => (
+        <CopyRow key={tag} label="release tag" value={tag} />
+      ))}
+      <p class="secondary-text cr-copied" data-testid="copied">
+        {view.copied}
+      </p>
+    </div>
+  );
+}
+
+const short = (digest: string) => digest.replace(/^(sha256[:-][0-9a-f]{12})[0-9a-f]{52}$/, '$1…');
+
+/** The evidence attached to the digest as OCI 1.1 referrers: what, which referrer, and how a client finds it. */
+function Evidence({ card }: { card: ImageCard }) {
+  const rows = evidenceViews(card.scan);
+  if (rows.length === 0) return null;
+  return (
+    <div class="cr-section">
+      <h4 class="cr-section-title">Evidence attached to the digest</h4>
+      <table class="cr-table" data-testid="evidence">
+        <thead>
+          <tr>
+            <th scope="col">Evidence</th>
+            <th scope="col">Artifact type</th>
+            <th scope="col">Referrer</th>
+            <th scope="col">Found by</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={row.digest}>
+              <th scope="row">
+                {row.label}
+                {row.title ? <div class="secondary-text cr-evidence-title">{row.title}</div> : null}
+              </th>
+              <td>
+                <code>{row.artifactType}</code>
+              </td>
+              <td class="cr-referrer">
+                <code title={row.reference}>{short(row.digest)}</code>
+                <CopyButton label={`the ${row.label} referrer`} value={row.reference} />
+              </td>
+              <td>
+                {row.fallbackTag ? (
+                  <>
+                    fallback tag <code title={row.fallbackTag}>{short(row.fallbackTag)}</code>
+                  </>
+                ) : (
+                  row.how
+                )}
+                {row.quarantineState ? <div class="secondary-text">quarantine: {row.quarantineState}</div> : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }
@@ -201,10 +293,30 @@ function BuildFacts({ build }: { build: ContainerReleaseRecord }) {
     seconds(b.buildMs) && `built in ${seconds(b.buildMs)}`,
     seconds(b.pushMs) && `pushed in ${seconds(b.pushMs)}`,
   ].filter(Boolean);
+  const annotations = Object.entries(b.annotations ?? {});
   return (
-    <p class="cr-build secondary-text" data-testid="build">
-      {parts.join(' · ')}
-    </p>
+    <>
+      <p class="cr-build secondary-text" data-testid="build">
+        {parts.join(' · ')}
+      </p>
+      {annotations.length > 0 ? (
+        <details class="cr-annotations" data-testid="annotations">
+          <summary>OCI annotations on the pushed image ({annotations.length})</summary>
+          <table class="cr-table">
+            <tbody>
+              {annotations.map(([key, value]) => (
+                <tr key={key}>
+                  <th scope="row">
+                    <code>{key}</code>
+                  </th>
+                  <td class="cr-annotation-value">{value}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
+      ) : null}
+    </>
   );
 }
 

@@ -50,6 +50,8 @@ export interface Verification {
   problems: string[];
   /** Attestation manifests found and set aside. */
   attestations: number;
+  /** The OCI annotations of the pushed index (or manifest), as the registry holds them. */
+  annotations?: Record<string, string>;
 }
 
 export interface VerifyOptions {
@@ -153,6 +155,7 @@ export async function verifyImage(options: VerifyOptions): Promise<Verification>
     platforms,
     problems,
     attestations,
+    ...(top.manifest.annotations && Object.keys(top.manifest.annotations).length ? { annotations: { ...top.manifest.annotations } } : {}),
   };
 }
 

@@ -5,7 +5,10 @@ import * as path from 'node:path';
 import type { Agent } from '../context';
 import type { Verification } from '../image/verify';
 import { formatPlatform, samePlatform, type Platform } from '../platform/platform';
+import type { EvidenceSet } from '../release/evidence';
 import type { Finding, PolicyEvaluation } from '../release/policy';
+import type { PromoteResult } from '../release/promote';
+import type { ReleaseOutcome } from '../release/release';
 import type { ScannedImage } from '../release/publish';
 import {
   RECORD_TYPE,
@@ -14,7 +17,9 @@ import {
   type FindingRow,
   type PlatformEvidence,
   type PlatformRow,
+  type PromotionPart,
   type RecordSeverity,
+  type ReferrerRow,
 } from './record';
 
 /** The tab shows the most severe findings; the counts cover all of them. Keeps a record small. */
@@ -107,6 +112,7 @@ export function buildRecord(facts: BuildFacts): ContainerReleaseRecord {
       buildMs: facts.buildMs,
       pushMs: facts.pushMs,
       verifySkipped: facts.verifySkipped,
+      annotations: facts.verification?.annotations,
     },
     decision: { release: 'none', reason },
   };
@@ -129,6 +135,12 @@ export interface ScanFacts {
   quarantineState?: string;
   /** The release did not complete (the message says why). */
   error?: string;
+  /** release: promote: the copy, read back and tagged (absent when it did not complete). */
+  promoted?: PromoteResult;
+  /** The evidence this run attached as referrers and read back, and the repository that lists them. */
+  evidence?: EvidenceSet;
+  /** release: quarantine: the quarantine states of the evidence referrers, released before the image. */
+  evidenceRelease?: ReleaseOutcome;
   now?: Date;
 }
 
@@ -159,6 +171,33 @@ export function topFindings(images: readonly ScannedImage[], limit = TOP_FINDING
     .sort((a, b) => rank(a.row.severity) - rank(b.row.severity) || a.index - b.index)
     .slice(0, limit)
     .map(({ row }) => row);
+}
+
+/** The evidence attached as referrers, one row each, with the repository that lists it and how a client finds it. */
+export function referrerRows(evidence: ScanFacts['evidence'], released?: ReleaseOutcome): ReferrerRow[] | undefined {
+  if (!evidence?.referrers.length) return undefined;
+  return evidence.referrers.map((a) => ({
+    artifactType: a.artifactType,
+    digest: a.digest,
+    title: a.title,
+    repository: evidence.repository,
+    by: a.by,
+    quarantineState: released?.targets.find((t) => t.digest === a.digest)?.after,
+  }));
+}
+
+/** What a promotion did: where the digest went, the release tags, the digest read back, what was copied. */
+export function promotionPart(from: string, promoted: PromoteResult): PromotionPart {
+  return {
+    from,
+    to: promoted.repository,
+    reference: promoted.reference,
+    tags: [...promoted.tags],
+    readBack: promoted.readBack ?? '',
+    manifests: { ...promoted.manifests },
+    blobs: { ...promoted.blobs },
+    referrersCopied: promoted.referrers,
+  };
 }
 
 /** ScanAndRelease's record: the findings by severity and the top ones, the policy, the decision and the state. */
@@ -194,6 +233,8 @@ export function scanRecord(facts: ScanFacts): ContainerReleaseRecord {
     },
     decision: { result: facts.decision, release: facts.release, reason: facts.reason },
     quarantineState: facts.quarantineState,
+    referrers: referrerRows(facts.evidence, facts.evidenceRelease),
+    promotion: facts.promoted ? promotionPart(facts.repository, facts.promoted) : undefined,
   };
 }
 

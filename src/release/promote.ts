@@ -36,6 +36,8 @@ export interface PromoteRequest {
 export interface PromoteResult {
   /** registry/to@digest */
   reference: string;
+  /** The release repository (to). */
+  repository: string;
   digest: string;
   manifests: { copied: number; present: number };
   blobs: { mounted: number; uploaded: number; present: number };
@@ -45,6 +47,8 @@ export interface PromoteResult {
   tags: string[];
   /** The evidence attached to the released digest (beforeTags), read back before the tags. */
   evidence?: EvidenceSet;
+  /** The digest the release repository answered for the copy, from its bytes (the client hashes them); each tag was read back as it. */
+  readBack?: string;
 }
 
 /** One manifest to copy, in order: children before their index, a subject before its referrers. */
@@ -89,6 +93,7 @@ export async function promote(request: PromoteRequest, registry: PromoteRegistry
   if (!top) throw new Error(`${from}@${digest} was not read.`);
   const result: PromoteResult = {
     reference: `${request.registry}/${to}@${digest}`,
+    repository: to,
     digest,
     manifests: { copied: 0, present: 0 },
     blobs: { mounted: 0, uploaded: 0, present: 0 },
@@ -122,7 +127,10 @@ export async function promote(request: PromoteRequest, registry: PromoteRegistry
   }
 
   // Read back by digest (bytes verified against the digest by the client), blobs and referrers included.
-  for (const node of nodes) await registry.getManifest(to, node.manifest.digest);
+  for (const node of nodes) {
+    const copy = await registry.getManifest(to, node.manifest.digest);
+    if (node === top) result.readBack = copy.digest;
+  }
   for (const blob of copiedBlobs)
     if (!(await registry.hasBlob(to, blob))) throw new Error(`${request.registry}/${to} lacks ${blob} after the copy; nothing was tagged.`);
   const listed = new Set((await listReferrers(registry, to, digest)).descriptors.map((d) => d.digest));

@@ -17,7 +17,7 @@ import { type ImageReference, parseImageReference, validateRepository, validateT
 import { installTrivy, normalizeTrivyVersion } from '../trivy/install';
 import { type Severity, parseTrivyReport } from '../trivy/report';
 import { SCANNERS, type Scanner, type ScanSettings, hasCachedDb, parseTimeout, trivyVersion, writeSarif } from '../trivy/scan';
-import { scanRecord, writeReleaseRecord } from '../release-record/build';
+import { type ScanFacts, scanRecord, writeReleaseRecord } from '../release-record/build';
 import { acrQuarantineApi } from './acr-quarantine';
 import {
   type EvidenceFile,
@@ -294,7 +294,13 @@ export async function scanAndReleaseTask(inputs: ScanAndReleaseTaskInputs, conte
     if (result.promoted) agent.exportVariable('RESOURCE_URIS', result.promoted.reference);
   }
   const message = decisionMessage(result, release, (key, ...args) => agent.loc(key, ...args));
-  publishSummary(outcome, message, context, { release, quarantineState: result.quarantineState });
+  publishSummary(outcome, message, context, {
+    release,
+    quarantineState: result.quarantineState,
+    promoted: result.promoted,
+    evidence: result.evidence,
+    evidenceRelease: result.evidenceRelease,
+  });
   logger.info(message);
   if (outcome.decision === 'Passed') return { result: 'succeeded' };
   return { result: inputs.failOnViolation ? 'failed' : 'succeededWithIssues', message };
@@ -469,7 +475,7 @@ function publishSummary(
   outcome: ScanOutcome,
   note: string,
   { agent }: TaskContext,
-  release: { release: ScanAndReleaseTaskInputs['release']; quarantineState?: string; error?: string },
+  release: Pick<ScanFacts, 'release' | 'quarantineState' | 'error' | 'promoted' | 'evidence' | 'evidenceRelease'>,
 ): void {
   writeReleaseRecord(agent, scanRecord({ ...outcome, ...release, reason: note }));
   const markdown = summaryMarkdown({

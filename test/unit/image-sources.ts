@@ -71,8 +71,13 @@ export class MemorySource implements ImageSource {
     };
   }
 
-  index(entries: Descriptor[]): string {
-    return this.putManifest({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: entries });
+  index(entries: Descriptor[], annotations?: Record<string, string>): string {
+    return this.putManifest({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: entries,
+      ...(annotations ? { annotations } : {}),
+    });
   }
 }
 

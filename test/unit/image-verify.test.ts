@@ -42,6 +42,28 @@ describe('verifying a pushed image', () => {
     assert.ok(result.platforms.every((p) => p.size > 0));
   });
 
+  it("reads back the index's OCI annotations (none when it has none)", async () => {
+    const source = new MemorySource();
+    const amd = source.image({ architecture: 'amd64', layers: [busyboxRoot('amd64')] });
+    const annotations = { 'org.opencontainers.image.revision': 'abc123', 'com.contoso.team': 'shop' };
+    const annotated = await verifyImage({
+      source,
+      digest: source.index([amd], annotations),
+      requested: parsePlatformList('linux/amd64'),
+      checkPrograms: false,
+      logger,
+    });
+    assert.deepEqual(annotated.annotations, annotations);
+    const plain = await verifyImage({
+      source,
+      digest: source.index([amd]),
+      requested: parsePlatformList('linux/amd64'),
+      checkPrograms: false,
+      logger,
+    });
+    assert.equal(plain.annotations, undefined);
+  });
+
   it('names a missing and an extra platform', async () => {
     const source = new MemorySource();
     const amd = source.image({ architecture: 'amd64', layers: [busyboxRoot('amd64')] });

@@ -167,6 +167,7 @@ describe('release: promote (src/release/promote.ts)', () => {
       assert.equal(result.referrers, 1);
       assert.equal(result.referrersBy, referrersApi ? 'api' : 'tag');
       assert.deepEqual(result.tags, ['1.0', 'latest']);
+      assert.equal(result.readBack, staged.index.digest, 'the copy read back by digest, its bytes hashed');
       assert.equal(registry.tags.get('app')?.get('latest'), staged.index.digest);
       assert.equal(
         (await registry.getManifest('app', staged.index.digest)).raw.toString(),
@@ -253,8 +254,8 @@ describe('release: promote (src/release/promote.ts)', () => {
       const set = await attachEvidence(registry, 'staging/app', subject, files, new RecordingLogger());
       const attached = set.referrers;
       assert.deepEqual(
-        attached.map((a) => [a.artifactType, a.by]),
-        files.map((f) => [f.artifactType, referrersApi ? 'api' : 'tag']),
+        attached.map((a) => [a.artifactType, a.by, a.title]),
+        files.map((f) => [f.artifactType, referrersApi ? 'api' : 'tag', f.title]),
       );
       assert.equal(set.by, referrersApi ? 'api' : 'tag');
       assert.equal(set.subject, staged.index.digest);

@@ -186,6 +186,119 @@ describe('containerRelease.v1 records', () => {
     );
   });
 
+  it("a build record carries the pushed index's annotations as read back, and none when it has none", () => {
+    const annotations = { 'org.opencontainers.image.revision': 'abc123' };
+    assert.deepEqual(build({ verification: { ...verification(), annotations } }).build?.annotations, annotations);
+    assert.equal(build().build?.annotations, undefined);
+    assert.ok(!('annotations' in JSON.parse(JSON.stringify(build().build))), 'absent from the JSON, as in records written before');
+  });
+
+  describe('a promote scan record', () => {
+    const images = [scanned('image', [])];
+    const facts = {
+      registry: 'fabrikam.azurecr.io',
+      repository: 'shop/staging',
+      digest: DIGEST,
+      images,
+      evaluation: combineEvaluations(images.map((i) => i.evaluation)),
+      policy: { threshold: ['CRITICAL'], ignoreUnfixed: false },
+      decision: 'Passed' as const,
+      release: 'promote' as const,
+      trivyVersion: '0.74.0',
+      reason: 'Policy passed: fabrikam.azurecr.io/shop/staging@... is released as fabrikam.azurecr.io/shop/release@...',
+    };
+    const promoted = {
+      reference: `fabrikam.azurecr.io/shop/release@${DIGEST}`,
+      repository: 'shop/release',
+      digest: DIGEST,
+      manifests: { copied: 3, present: 1 },
+      blobs: { mounted: 4, uploaded: 0, present: 1 },
+      referrers: 1,
+      referrersBy: 'tag' as const,
+      tags: ['1.0', 'latest'],
+      readBack: DIGEST,
+    };
+    const attached = [
+      {
+        artifactType: 'application/vnd.aquasec.trivy.report.v1+json',
+        digest: `sha256:${'3'.repeat(64)}`,
+        by: 'tag' as const,
+        title: 'trivy-report.json',
+      },
+      { artifactType: 'application/sarif+json', digest: `sha256:${'4'.repeat(64)}`, by: 'tag' as const, title: 'trivy.sarif' },
+    ];
+
+    const evidenceSet = (referrers: typeof attached) => ({ repository: 'shop/release', subject: DIGEST, by: 'tag' as const, referrers });
+
+    it('says where the digest went, the release tags, the digest read back and what was copied', () => {
+      const record = scanRecord({ ...facts, promoted, evidence: evidenceSet(attached) });
+      assert.equal(record.outcome, 'succeeded');
+      assert.deepEqual(record.decision?.release, 'promote');
+      assert.deepEqual(record.promotion, {
+        from: 'shop/staging',
+        to: 'shop/release',
+        reference: `fabrikam.azurecr.io/shop/release@${DIGEST}`,
+        tags: ['1.0', 'latest'],
+        readBack: DIGEST,
+        manifests: { copied: 3, present: 1 },
+        blobs: { mounted: 4, uploaded: 0, present: 1 },
+        referrersCopied: 1,
+      });
+      assert.deepEqual(record.referrers, [
+        { ...attached[0], repository: 'shop/release', quarantineState: undefined },
+        { ...attached[1], repository: 'shop/release', quarantineState: undefined },
+      ]);
+    });
+
+    it('a failed copy has the evidence attached so far and no promotion; a rejected scan neither', () => {
+      const failed = scanRecord({ ...facts, error: 'a 503', evidence: evidenceSet(attached) });
+      assert.equal(failed.outcome, 'failed');
+      assert.equal(failed.promotion, undefined);
+      assert.equal(failed.referrers?.length, 2);
+      const rejected = scanRecord({ ...facts, decision: 'Failed' });
+      assert.equal(rejected.promotion, undefined);
+      assert.equal(rejected.referrers, undefined);
+      // a quarantine or gate-only record is as it was: no referrers or promotion key at all
+      const json = JSON.parse(JSON.stringify(scanRecord({ ...facts, release: 'quarantine', quarantineState: 'Passed' })));
+      assert.ok(!('referrers' in json) && !('promotion' in json), Object.keys(json).join(', '));
+    });
+
+    it('release: quarantine with the evidence attached: each referrer with the quarantine state the run read back', () => {
+      const record = scanRecord({
+        ...facts,
+        release: 'quarantine',
+        quarantineState: 'Passed',
+        evidence: { ...evidenceSet(attached), repository: 'shop/staging' },
+        evidenceRelease: {
+          decision: 'Passed',
+          state: 'Passed',
+          keptPassed: [],
+          targets: [
+            {
+              digest: attached[0].digest,
+              kind: 'referrer',
+              label: 'evidence trivy-report.json',
+              before: 'Quarantined',
+              after: 'Passed',
+              action: 'written',
+            },
+          ],
+        },
+      });
+      assert.deepEqual(
+        record.referrers?.map((r) => [r.title, r.repository, r.quarantineState]),
+        [
+          ['trivy-report.json', 'shop/staging', 'Passed'],
+          ['trivy.sarif', 'shop/staging', undefined],
+        ],
+      );
+    });
+
+    it('no evidence attached (an empty list) writes no referrers', () => {
+      assert.equal(scanRecord({ ...facts, promoted, evidence: evidenceSet([]) }).referrers, undefined);
+    });
+  });
+
   it('keeps at most the limit of top findings', () => {
     const many = scanned(
       'image',

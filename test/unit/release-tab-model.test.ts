@@ -2,7 +2,18 @@
 // decision in words, the findings table's filter and sort, and the attachment links it reads ids from.
 import { strict as assert } from 'node:assert';
 import { RECORD_TYPE, type ContainerReleaseRecord } from '../../src/release-record/record';
-import { attachmentIds, cardStatus, findingRows, groupRecords, parseRecord, type LoadedRecord, type TimelineEntry } from '../../tab/model';
+import {
+  attachmentIds,
+  cardStatus,
+  evidenceLabel,
+  evidenceViews,
+  findingRows,
+  groupRecords,
+  parseRecord,
+  promotionView,
+  type LoadedRecord,
+  type TimelineEntry,
+} from '../../tab/model';
 
 const DIGEST = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -124,6 +135,107 @@ describe('the Container release tab: what it shows', () => {
       decision: { result: 'Passed', release: 'quarantine', reason: 'no' },
     });
     assert.equal(cardStatus(undefined, broken, false).kind, 'failed');
+  });
+
+  describe('a promoted image', () => {
+    const digest = DIGEST('b');
+    const promotion = {
+      from: 'shop/staging',
+      to: 'shop/release',
+      reference: `contoso.azurecr.io/shop/release@${digest}`,
+      tags: ['1.0', 'latest'],
+      readBack: digest,
+      manifests: { copied: 3, present: 0 },
+      blobs: { mounted: 4, uploaded: 0, present: 1 },
+      referrersCopied: 1,
+    };
+    const referrers = [
+      {
+        artifactType: 'application/vnd.aquasec.trivy.report.v1+json',
+        digest: DIGEST('3'),
+        title: 'trivy-report.json',
+        repository: 'shop/release',
+        by: 'tag' as const,
+      },
+      { artifactType: 'application/sarif+json', digest: DIGEST('4'), title: 'trivy.sarif', repository: 'shop/release', by: 'api' as const },
+      { artifactType: 'application/spdx+json', digest: DIGEST('5'), by: 'tag' as const, quarantineState: 'Passed' },
+    ];
+    const promoted = (over: Partial<ContainerReleaseRecord> = {}) =>
+      record('shop/staging', 'ScanAndRelease', {
+        decision: { result: 'Passed', release: 'promote', reason: 'released as ...' },
+        promotion,
+        referrers,
+        ...over,
+      });
+
+    it('is Promoted, or Rejected: not promoted, never "gate only"', () => {
+      assert.deepEqual(cardStatus(undefined, promoted(), false), { kind: 'released', label: 'Promoted', reason: 'released as ...' });
+      const rejected = promoted({
+        decision: { result: 'Failed', release: 'promote', reason: 'violated' },
+        promotion: undefined,
+        referrers: undefined,
+      });
+      assert.equal(cardStatus(undefined, rejected, false).label, 'Rejected: not promoted');
+      assert.equal(cardStatus(undefined, promoted({ promotion: undefined }), false).label, 'Policy passed, not promoted');
+      assert.equal(cardStatus(undefined, promoted({ problems: ['503'] }), false).label, 'Release did not complete');
+    });
+
+    it('says where it went, with the release tags, and that the digest read back is the scanned one', () => {
+      const view = promotionView(promoted())!;
+      assert.equal(view.text, 'Promoted to contoso.azurecr.io/shop/release:1.0, latest (digest verified)');
+      assert.equal(view.verified, true);
+      assert.equal(view.byDigest, `contoso.azurecr.io/shop/release@${digest}`);
+      assert.deepEqual(view.byTag, ['contoso.azurecr.io/shop/release:1.0', 'contoso.azurecr.io/shop/release:latest']);
+      assert.equal(
+        view.copied,
+        'From shop/staging: 3 manifests (3 copied, 0 already there), 5 blobs (4 mounted, 0 uploaded, 1 already there), 1 referrer copied with it',
+      );
+      const other = promotionView(promoted({ promotion: { ...promotion, tags: [], readBack: DIGEST('9') } }))!;
+      assert.equal(
+        other.text,
+        `Promoted to contoso.azurecr.io/shop/release@${digest} (digest not verified: the release repository answered ${DIGEST('9')})`,
+      );
+      assert.equal(other.verified, false);
+      assert.equal(promotionView(record('shop/web', 'ScanAndRelease')), undefined);
+    });
+
+    it('lists the evidence: what it is, the referrer in the repository that lists it, and how a client finds it', () => {
+      assert.deepEqual(
+        evidenceViews(promoted()).map((e) => [e.label, e.title, e.reference, e.how, e.fallbackTag, e.quarantineState]),
+        [
+          [
+            'trivy report',
+            'trivy-report.json',
+            `contoso.azurecr.io/shop/release@${DIGEST('3')}`,
+            `fallback tag ${digest.replace(':', '-')}`,
+            digest.replace(':', '-'),
+            undefined,
+          ],
+          ['SARIF', 'trivy.sarif', `contoso.azurecr.io/shop/release@${DIGEST('4')}`, 'referrers API', undefined, undefined],
+          [
+            'SBOM (SPDX)',
+            undefined,
+            `contoso.azurecr.io/shop/staging@${DIGEST('5')}`,
+            `fallback tag ${digest.replace(':', '-')}`,
+            digest.replace(':', '-'),
+            'Passed',
+          ],
+        ],
+      );
+      assert.equal(evidenceLabel('application/vnd.cyclonedx+json'), 'SBOM (CycloneDX)');
+      assert.equal(evidenceLabel('application/vnd.example+json'), 'application/vnd.example+json');
+    });
+
+    it('a record written before these fields reads as before: no promotion, no evidence', () => {
+      const old = JSON.parse(
+        JSON.stringify(record('shop/web', 'ScanAndRelease', { decision: { result: 'Passed', release: 'quarantine', reason: 'ok' } })),
+      );
+      const parsed = parseRecord(JSON.stringify(old))!;
+      assert.ok(parsed);
+      assert.equal(promotionView(parsed), undefined);
+      assert.deepEqual(evidenceViews(parsed), []);
+      assert.equal(cardStatus(undefined, parsed, false).label, 'Released');
+    });
   });
 
   it('the findings table filters on every column and sorts by any, severity by rank', () => {
