@@ -174,15 +174,15 @@ function Promotion({ card }: { card: ImageCard }) {
   return (
     <div class="cr-section" data-testid="promotion">
       <h4 class="cr-section-title">Release repository</h4>
-      <p class="cr-promoted" data-testid="promoted">
+      <p class="cr-promoted">
         <span aria-hidden="true" class={`cr-status-icon ${view.verified ? 'cr-good' : 'cr-bad'}`}>
           {view.verified ? '✔' : '✖'}
         </span>
-        {view.text}
+        <span data-testid="promoted">{view.text}</span>
       </p>
-      <CopyRow label="released" value={view.byDigest} />
+      <CopyRow label="by digest" value={view.byDigest} />
       {view.byTag.slice(0, 3).map((tag) => (
-        <CopyRow key={tag} label="release tag" value={tag} />
+        <CopyRow key={tag} label="by tag" value={tag} />
       ))}
       <p class="secondary-text cr-copied" data-testid="copied">
         {view.copied}
@@ -200,7 +200,7 @@ function Evidence({ card }: { card: ImageCard }) {
   return (
     <div class="cr-section">
       <h4 class="cr-section-title">Evidence attached to the digest</h4>
-      <table class="cr-table" data-testid="evidence">
+      <table class="cr-table cr-evidence" data-testid="evidence">
         <thead>
           <tr>
             <th scope="col">Evidence</th>

@@ -2,8 +2,12 @@
 // the unpacked .vsix inside the lab's host page (test/lab/tab-host), which speaks the extension SDK's host protocol and
 // answers the Build REST routes from the records the tasks wrote in a demo run (examples/demo.ts). The assertions are
 // what a person sees: the cards by job, the numbers, the decision in words, the platforms, the findings table, the
-// keyboard, the dark theme, a running build updating itself, Azure DevOps Server's 404, and no console errors.
+// keyboard, the dark theme, a running build updating itself, Azure DevOps Server's 404, and no console errors. A
+// second build comes from a real release: promote run in the lab (BuildForPlatform to a staging repository of a
+// registry without quarantine, then ScanAndRelease copying the digest to a release repository and attaching the
+// evidence): the promotion, the evidence referrers and the annotations on the image's card.
 import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +16,12 @@ import { run } from '../../src/process/exec';
 import { RECORD_TYPE, type ContainerReleaseRecord } from '../../src/release-record/record';
 import { repoRoot } from '../helpers/task-runner';
 import { currentVsix, unpack } from '../helpers/vsix';
-import { readSavedBuild, RESULT, STATE, type HostedBuild, type TimelineRecord } from '../lab/tab-host/build-records';
+import { labServiceConnection, runLabTask } from '../lab/agent';
+import { busyboxDockerfile, makeBuildContext } from '../lab/base';
+import { acrAccessToken, identityRefreshToken, labRequest, ociIndexType, uniqueRepository } from '../lab/emulators/testkit';
+import { readLab } from '../lab/lab';
+import { ensureSbomGenerator } from '../lab/sbom-generator';
+import { BuildRecorder, readSavedBuild, RESULT, STATE, type HostedBuild, type TimelineRecord } from '../lab/tab-host/build-records';
 import { palettePng } from '../lab/tab-host/png';
 import { startTabHost, type TabHost } from '../lab/tab-host/server';
 
@@ -133,7 +142,7 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
   const tab = (p: Page) => p.frameLocator('#tab');
   const card = (p: Page, repository: string) => tab(p).locator(`[data-testid="image-card"][data-reference*="/${repository}@"]`);
 
-  async function screenshot(p: Page, name: string, locator?: ReturnType<typeof card>): Promise<void> {
+  async function screenshot(p: Page, name: string, locator?: ReturnType<typeof card>, forOverview = true): Promise<void> {
     const png = locator ? await locator.screenshot() : await p.screenshot({ fullPage: false });
     // the browser decodes its own PNG; the pixels become a 32-colour palette PNG (small enough for the .vsix)
     const { width, height, rgba } = await p.evaluate(async (b64) => {
@@ -151,7 +160,9 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
       return { width: image.width, height: image.height, rgba: btoa(text) };
     }, png.toString('base64'));
     const data = Buffer.from(rgba, 'base64');
-    writeFileSync(path.join(screenshotDir, name), palettePng(data, width, height));
+    const dir = forOverview ? screenshotDir : path.join(repoRoot, '.lab', 'screenshots');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, name), palettePng(data, width, height));
   }
 
   it('is contributed as a build results tab, shown only on builds that ran one of the three tasks', () => {
@@ -401,5 +412,231 @@ describe('the Container release tab in Chromium (lab host page, records of a dem
       await p.close();
       page = undefined;
     }
+  });
+
+  describe('a promoted image (records of a real release: promote run in the lab)', () => {
+    const fabrikam = 'fabrikam.azurecr.io';
+    let promoted: HostedBuild;
+    let staging: string;
+    let release: string;
+    let digest: string;
+    let records: string;
+
+    before(async function () {
+      this.timeout(900_000);
+      const lab = readLab();
+      const base = uniqueRepository('tab-promote');
+      staging = `${base}/staging`;
+      release = `${base}/release`;
+      const generator = await ensureSbomGenerator(lab);
+      const context = makeBuildContext({
+        lab,
+        dockerfile: `${busyboxDockerfile}COPY stamp.txt /stamp.txt\n`,
+        files: { 'stamp.txt': randomBytes(16).toString('hex') },
+      });
+      const connections = { azureSubscription: labServiceConnection(lab, 'builder', 'ServicePrincipal', 'spnKey') };
+      const taskOf = (name: string) => ({
+        id: (JSON.parse(readFileSync(path.join(extensionRoot, 'tasks', name, 'task.json'), 'utf8')) as { id: string }).id,
+        name,
+      });
+      const recorder = new BuildRecorder(demo.id + 10, 'Build and promote');
+      try {
+        let started = new Date();
+        const built = await runLabTask(lab, {
+          task: 'BuildForPlatform',
+          cwd: context.dir,
+          inputs: {
+            registry: fabrikam,
+            repository: staging,
+            tags: 'build-1',
+            attestations: 'provenance+sbom',
+            sbomGenerator: generator,
+            annotations: 'com.contoso.team=shop',
+          },
+          connections,
+          timeoutMs: 600_000,
+        });
+        assert.equal(built.result, 'Succeeded', `${built.resultMessage}\n${built.stdout.slice(-4000)}`);
+        digest = built.outputs.imageDigest;
+        recorder.step('Build to staging', taskOf('BuildForPlatform'), built, started);
+        started = new Date();
+        const scanned = await runLabTask(lab, {
+          task: 'ScanAndRelease',
+          inputs: {
+            image: `${fabrikam}/${staging}@${digest}`,
+            trivyDownloadBaseUrl: lab.trivy.downloadBaseUrl,
+            trivyVersion: lab.trivy.version,
+            release: 'promote',
+            releaseRepository: release,
+            releaseTags: '1.0\nlatest',
+          },
+          connections,
+          timeoutMs: 300_000,
+        });
+        assert.equal(scanned.result, 'Succeeded', `${scanned.resultMessage}\n${scanned.stdout.slice(-4000)}`);
+        recorder.step('Scan and promote', taskOf('ScanAndRelease'), scanned, started);
+        records = mkdtempSync(path.join(os.tmpdir(), 'promote-build-'));
+        recorder.save(records);
+      } finally {
+        context.remove();
+      }
+      promoted = readSavedBuild(records, PROJECT, RECORD_TYPE);
+      host!.setBuild(promoted);
+    });
+
+    after(() => {
+      if (records) rmSync(records, { recursive: true, force: true });
+    });
+
+    /** A viewport tall enough for the whole card (the host's frame is as tall as the page), so its screenshot is not cut. */
+    async function wholeCard(p: Page, image: ReturnType<typeof card>): Promise<void> {
+      const height = await image.evaluate((el) => el.scrollHeight as number);
+      await p.setViewportSize({ width: 1000, height: Math.ceil(height) + 120 });
+    }
+
+    it('the run recorded the promotion and the evidence as the registry holds them', async () => {
+      const scan = recordOf(promoted, staging, 'ScanAndRelease');
+      assert.equal(scan.decision?.release, 'promote');
+      assert.deepEqual(
+        { to: scan.promotion?.to, tags: scan.promotion?.tags, readBack: scan.promotion?.readBack },
+        { to: release, tags: ['1.0', 'latest'], readBack: digest },
+      );
+      // the referrers the record names are the ones the release repository lists under the fallback tag (no referrers API here)
+      const lab = readLab();
+      const token = await acrAccessToken(lab, fabrikam, await identityRefreshToken(lab, fabrikam, 'builder'), [
+        `repository:${release}:pull`,
+      ]);
+      const listing = await labRequest(lab, `https://${fabrikam}/v2/${release}/manifests/${digest.replace(':', '-')}`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: ociIndexType },
+      });
+      assert.equal(listing.status, 200, listing.text);
+      const listed = listing.json<{ manifests: { digest: string; artifactType?: string }[] }>().manifests;
+      assert.deepEqual(scan.referrers?.map((r) => [r.artifactType, r.by, r.repository]).sort(), [
+        ['application/sarif+json', 'tag', release],
+        ['application/spdx+json', 'tag', release],
+        ['application/vnd.aquasec.trivy.report.v1+json', 'tag', release],
+      ]);
+      for (const r of scan.referrers!)
+        assert.ok(
+          listed.some((m) => m.digest === r.digest && m.artifactType === r.artifactType),
+          `${r.artifactType} ${r.digest} listed: ${JSON.stringify(listed)}`,
+        );
+      assert.equal(recordOf(promoted, staging, 'BuildForPlatform').build?.annotations?.['com.contoso.team'], 'shop');
+    });
+
+    it('shows "Promoted to <registry>/<repository>:<tags> (digest verified)", the release references and what was copied', async () => {
+      const p = await open(promoted.id);
+      const image = card(p, staging);
+      await image.waitFor();
+      assert.deepEqual(await tab(p).locator('[data-testid="job"] h2').allInnerTexts(), ['Job: Build and promote']);
+      assert.equal(await tab(p).locator('[data-testid="image-card"]').count(), 1, 'the build and the scan of the digest on one card');
+      assert.equal(await image.getByTestId('status').locator('strong').innerText(), 'Promoted');
+      assert.equal(
+        (await image.getByTestId('promoted').innerText()).trim(),
+        `Promoted to ${fabrikam}/${release}:1.0, latest (digest verified)`,
+      );
+      const references = await image.getByTestId('promotion').getByTestId('reference').allInnerTexts();
+      assert.deepEqual(references, [`${fabrikam}/${release}@${digest}`, `${fabrikam}/${release}:1.0`, `${fabrikam}/${release}:latest`]);
+      assert.match(
+        await image.getByTestId('copied').innerText(),
+        /^From .*\/staging: \d+ manifests \(\d+ copied, \d+ already there\), \d+ blobs \(\d+ mounted, 0 uploaded/,
+      );
+      await screenshot(p, 'tab-promoted.png', image.getByTestId('promotion'));
+      assert.deepEqual(consoleErrors, []);
+    });
+
+    it('lists the evidence attached to the digest: the trivy report, the SARIF and the SBOM, each with its referrer and the fallback tag', async () => {
+      const p = await open(promoted.id);
+      const image = card(p, staging);
+      await image.waitFor();
+      const rows = (await image.locator('[data-testid="evidence"] tbody tr').allInnerTexts()).map((r) => r.replace(/\s+/g, ' ').trim());
+      const scan = recordOf(promoted, staging, 'ScanAndRelease');
+      const tag = `${digest.replace(':', '-').slice(0, 'sha256-'.length + 12)}…`;
+      const expected = [
+        ['trivy report trivy-report.json application/vnd.aquasec.trivy.report.v1+json', 'application/vnd.aquasec.trivy.report.v1+json'],
+        ['SARIF trivy.sarif application/sarif+json', 'application/sarif+json'],
+        ['SBOM (SPDX) sbom-linux-amd64.spdx.json application/spdx+json', 'application/spdx+json'],
+      ];
+      assert.equal(rows.length, expected.length, rows.join('\n'));
+      for (const [start, type] of expected) {
+        const referrer = scan.referrers!.find((r) => r.artifactType === type)!;
+        const row = rows.find((r) => r.startsWith(start));
+        assert.ok(row, `a row "${start}": ${rows.join(' | ')}`);
+        assert.ok(row.includes(`${referrer.digest.slice(0, 'sha256:'.length + 12)}… Copy fallback tag ${tag}`), row);
+      }
+      await screenshot(p, 'tab-evidence.png', image.getByTestId('evidence').locator('..'));
+      assert.deepEqual(consoleErrors, []);
+    });
+
+    it('from the keyboard: Tab reaches the release references, the annotations and each referrer copy button, with a visible focus', async () => {
+      const p = await open(promoted.id);
+      await card(p, staging).waitFor();
+      const frame = p.frame({ url: /\/ext\// })!;
+      const focused = () =>
+        frame.evaluate(() => {
+          const el = document.activeElement;
+          const style = getComputedStyle(el);
+          return { label: el.getAttribute('aria-label') ?? el.textContent ?? '', tag: el.tagName, outline: style.outlineStyle };
+        });
+      await frame.locator('body').focus();
+      const seen: { label: string; tag: string; outline: string }[] = [];
+      for (let i = 0; i < 15; i++) {
+        await p.keyboard.press('Tab');
+        const now = await focused();
+        seen.push(now);
+        if (/^Copy the SBOM/.test(now.label)) break;
+      }
+      const labels = seen.map((s) => s.label);
+      const at = (pattern: RegExp) => labels.findIndex((l) => pattern.test(l));
+      const order = [
+        /^Copy by digest: .*\/staging@sha256:/,
+        /^Copy by digest: fabrikam\.azurecr\.io\/.*\/release@sha256:/,
+        /^Copy by tag: fabrikam\.azurecr\.io\/.*\/release:1\.0$/,
+        /^OCI annotations on the pushed image/,
+        /^Copy the trivy report referrer: fabrikam\.azurecr\.io\/.*\/release@sha256:/,
+        /^Copy the SARIF referrer: /,
+        /^Copy the SBOM \(SPDX\) referrer: /,
+      ].map(at);
+      assert.ok(
+        order.every((i, n) => i >= 0 && (n === 0 || i > order[n - 1])),
+        `in this order: ${labels.join(' | ')}`,
+      );
+      assert.ok(
+        seen.every((s) => s.outline !== 'none'),
+        `each focused element shows the focus: ${JSON.stringify(seen)}`,
+      );
+      // Enter on the focused referrer button copies it; the annotations open from the keyboard too
+      await p.keyboard.press('Enter');
+      await frame
+        .getByRole('button', { name: /^Copy the SBOM/ })
+        .filter({ hasText: 'Copied' })
+        .waitFor();
+      await frame.locator('[data-testid="annotations"] summary').focus();
+      await p.keyboard.press('Enter');
+      assert.equal(await frame.locator('[data-testid="annotations"]').getAttribute('open'), '');
+      assert.match(await frame.locator('[data-testid="annotations"] table').innerText(), /com\.contoso\.team\s+shop/);
+      assert.deepEqual(consoleErrors, []);
+    });
+
+    it('reads in the dark theme too', async () => {
+      const p = await open(promoted.id, 'dark');
+      const image = card(p, staging);
+      await image.waitFor();
+      const frame = p.frame({ url: /\/ext\// })!;
+      const colours = await frame.evaluate(() => ({
+        promoted: getComputedStyle(document.querySelector('[data-testid="promoted"]')!).color,
+        evidence: getComputedStyle(document.querySelector('[data-testid="evidence"] tbody th')!).color,
+      }));
+      const brightness = (css: string) => {
+        const [r, g, b] = (css.match(/[\d.]+/g) ?? []).map(Number);
+        return (r + g + b) / 3;
+      };
+      assert.ok(brightness(colours.promoted) > 150, `light text on dark: ${colours.promoted}`);
+      assert.ok(brightness(colours.evidence) > 150, `light text on dark: ${colours.evidence}`);
+      await wholeCard(p, image);
+      // the whole card, for a look (not in images/: overview.md shows the light sections)
+      await screenshot(p, 'tab-promoted-dark.png', image, false);
+      assert.deepEqual(consoleErrors, []);
+    });
   });
 });
