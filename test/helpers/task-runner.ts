@@ -77,6 +77,11 @@ export interface TaskRun {
 }
 
 /** The agent's TaskResult names (Enum.TryParse, case-sensitive; task-lib's "Cancelled" is not one of them). */
+/** A task run for an assertion message: its result, the end of its log and of its stderr. */
+export function explainRun(run: TaskRun): string {
+  return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-2000)}`;
+}
+
 export const agentResults = ['Succeeded', 'SucceededWithIssues', 'Failed', 'Canceled', 'Skipped', 'Abandoned'] as const;
 export type AgentResult = (typeof agentResults)[number];
 

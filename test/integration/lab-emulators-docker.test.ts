@@ -11,24 +11,14 @@ import * as azdev from 'azure-devops-node-api';
 import { busyboxDockerfile, makeBuildContext, type BuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
 import { nullGuid } from '../lab/emulators/acr/auth';
-import {
-  acrCall,
-  acrRefreshToken,
-  DockerClient,
-  type DockerResult,
-  identityRefreshToken,
-  uniqueRepository,
-} from '../lab/emulators/testkit';
+import { acrCall, acrRefreshToken, DockerClient, identityRefreshToken, uniqueRepository, dockerOk } from '../lab/emulators/testkit';
 import { type Lab, readLab, serviceConnectionId } from '../lab/lab';
 
 const contoso = 'contoso.azurecr.io';
 const fabrikam = 'fabrikam.azurecr.io';
 const acrScope = 'https://containerregistry.azure.net/.default';
 
-function ok(result: DockerResult, what: string): string {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
+const ok = dockerOk;
 
 interface IndexManifest {
   manifests: Array<{ digest: string; platform?: { architecture: string; os: string } }>;

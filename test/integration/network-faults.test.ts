@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type TaskRun, repoRoot } from '../helpers/task-runner';
+import { repoRoot, explainRun } from '../helpers/task-runner';
 import { labServiceConnection, runLabTask } from '../lab/agent';
 import { type BuildContext, makeBuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
@@ -15,9 +15,7 @@ import { backingDigest, type Lab, readLab } from '../lab/lab';
 const fabrikam = 'fabrikam.azurecr.io';
 const appDir = path.join(repoRoot, 'examples', 'app');
 
-function explain(run: TaskRun): string {
-  return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-2000)}`;
-}
+const explain = explainRun;
 
 describe('BuildForPlatform@1 through registry faults (lab)', function () {
   this.timeout(600_000);

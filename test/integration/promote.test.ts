@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type RunTaskOptions, type TaskRun, repoRoot } from '../helpers/task-runner';
+import { type RunTaskOptions, type TaskRun, repoRoot, explainRun } from '../helpers/task-runner';
 import { type LabServiceConnection, labServiceConnection, runLabTask } from '../lab/agent';
 import { busyboxDockerfile, makeBuildContext } from '../lab/base';
 import { type AuditEntry, LabControl } from '../lab/client';
@@ -19,7 +19,6 @@ import { ensureSbomGenerator } from '../lab/sbom-generator';
 import { nullGuid } from '../lab/emulators/acr/auth';
 import {
   DockerClient,
-  type DockerResult,
   acrAccessToken,
   identityRefreshToken,
   labRequest,
@@ -27,6 +26,7 @@ import {
   ociManifestType,
   uniqueRepository,
   uploadBlob,
+  dockerOk,
 } from '../lab/emulators/testkit';
 import { type Lab, readLab } from '../lab/lab';
 import { type ReadEvidence, assertScanEvidence, manifestAccept, readReferrers } from './evidence-readback';
@@ -36,14 +36,9 @@ const contoso = 'contoso.azurecr.io';
 const signatureType = 'application/vnd.cncf.notary.signature';
 const spdxType = 'application/spdx+json';
 
-function ok(result: DockerResult, what: string): string {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
+const ok = dockerOk;
 
-function explain(run: TaskRun): string {
-  return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-2000)}`;
-}
+const explain = explainRun;
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 

@@ -11,26 +11,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type RunTaskOptions, type TaskRun, repoRoot } from '../helpers/task-runner';
+import { type RunTaskOptions, type TaskRun, repoRoot, explainRun } from '../helpers/task-runner';
 import { type LabServiceConnection, labServiceConnection, runLabTask } from '../lab/agent';
 import { busyboxDockerfile, makeBuildContext } from '../lab/base';
 import { type AuditEntry, LabControl } from '../lab/client';
 import { nullGuid } from '../lab/emulators/acr/auth';
-import { DockerClient, type DockerResult, identityRefreshToken, ociIndexType, uniqueRepository } from '../lab/emulators/testkit';
+import { DockerClient, identityRefreshToken, ociIndexType, uniqueRepository, dockerOk } from '../lab/emulators/testkit';
 import { type Lab, readLab } from '../lab/lab';
 import { type Reader, assertScanEvidence, readReferrers, registryGet, trivyReportType } from './evidence-readback';
 
 const contoso = 'contoso.azurecr.io';
 const fabrikam = 'fabrikam.azurecr.io';
 
-function ok(result: DockerResult, what: string): string {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
+const ok = dockerOk;
 
-function explain(run: TaskRun): string {
-  return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-2000)}`;
-}
+const explain = explainRun;
 
 describe('ScanAndRelease@1 evidence: attach on a registry that quarantines (contoso)', function () {
   this.timeout(900_000);

@@ -25,7 +25,7 @@ import { busyboxDockerfile, makeBuildContext } from '../lab/base';
 import { type AuditEntry, LabControl, type RegistryPolicy } from '../lab/client';
 import { nullGuid } from '../lab/emulators/acr/auth';
 import type { AbacAssignment } from '../lab/emulators/acr/store';
-import { DockerClient, type DockerResult, identityRefreshToken } from '../lab/emulators/testkit';
+import { DockerClient, identityRefreshToken, dockerOk } from '../lab/emulators/testkit';
 import { type IdentityName, type Lab, backingDigest, readLab } from '../lab/lab';
 
 const contoso = 'contoso.azurecr.io';
@@ -37,10 +37,7 @@ function explain(run: TaskRun): string {
   return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.log.slice(-6000)}`;
 }
 
-function ok(result: DockerResult, what: string): string {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
+const ok = dockerOk;
 
 /** A loopback port that was free a moment ago (listened on, then closed): connecting to it is refused. */
 function freedPort(): Promise<number> {

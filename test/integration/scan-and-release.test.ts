@@ -8,24 +8,19 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArgvWatch } from '../helpers/argv-watch';
-import { type RunTaskOptions, type TaskRun, leakedSecrets, repoRoot } from '../helpers/task-runner';
+import { type RunTaskOptions, type TaskRun, leakedSecrets, repoRoot, explainRun } from '../helpers/task-runner';
 import { type LabServiceConnection, labSecrets, labServiceConnection, runLabTask } from '../lab/agent';
 import { busyboxDockerfile, makeBuildContext } from '../lab/base';
 import { LabControl } from '../lab/client';
 import { nullGuid } from '../lab/emulators/acr/auth';
-import { DockerClient, type DockerResult, acrCall, identityRefreshToken, uniqueRepository } from '../lab/emulators/testkit';
+import { DockerClient, acrCall, identityRefreshToken, uniqueRepository, dockerOk } from '../lab/emulators/testkit';
 import { type Lab, readLab } from '../lab/lab';
 
 const contoso = 'contoso.azurecr.io';
 
-function ok(result: DockerResult, what: string): string {
-  assert.equal(result.code, 0, `${what} failed (exit ${result.code}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
+const ok = dockerOk;
 
-function explain(run: TaskRun): string {
-  return `result ${run.result}: ${run.resultMessage}\n--- log ---\n${run.stdout.slice(-6000)}\n${run.stderr.slice(-2000)}`;
-}
+const explain = explainRun;
 
 describe('ScanAndRelease@1 against the lab', function () {
   this.timeout(900_000);

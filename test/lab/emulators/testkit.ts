@@ -1,3 +1,4 @@
+import { strict as assert } from 'node:assert';
 // Helpers for tests that talk to the emulators the way outside clients do: raw HTTPS trusting the lab CA,
 // the documented ACR token flow, docker with a throw-away DOCKER_CONFIG. Not used by the emulator process.
 import { spawnSync } from 'node:child_process';
@@ -161,6 +162,12 @@ export interface DockerResult {
 }
 
 /** A throw-away docker client configuration (DOCKER_CONFIG), so logins never touch the machine's. */
+/** A docker CLI call's stdout, or an assertion error naming what failed and docker's stderr. */
+export function dockerOk(result: DockerResult, what: string): string {
+  if (result.code !== 0) throw new assert.AssertionError({ message: `${what} failed (exit ${result.code}): ${result.stderr.trim()}` });
+  return result.stdout;
+}
+
 export class DockerClient {
   readonly configDir = mkdtempSync(path.join(os.tmpdir(), 'lab-docker-config-'));
 
