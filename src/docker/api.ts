@@ -5,6 +5,7 @@ import { lastMeaningfulLine, type Runner } from '../process/exec';
 import { pingAndVersion } from './engine-ping';
 import type { DockerEndpoint } from './endpoint';
 import type { DaemonAsker, DaemonInfo } from './probe';
+import { versionMemo, type VersionMemo } from './version-memo';
 
 export const DAEMON_TIMEOUT_MS = 10_000;
 
@@ -41,16 +42,16 @@ export function cliAsker(runner: Runner, env: NodeJS.ProcessEnv, timeoutMs: numb
 }
 
 /** GET /_ping and /version with node:http: what the task's fast path uses (see engine-ping.ts for why). */
-export function engineAsker(timeoutMs: number = DAEMON_TIMEOUT_MS): DaemonAsker {
+export function engineAsker(timeoutMs: number = DAEMON_TIMEOUT_MS, memo?: VersionMemo): DaemonAsker {
   return async (endpoint) => {
     if (endpoint.kind === 'ssh') throw new Error(`BUG: ${endpoint.host} is reached through the docker CLI`);
-    return pingAndVersion(endpoint, timeoutMs);
+    return pingAndVersion(endpoint, timeoutMs, memo);
   };
 }
 
 /** The asker an endpoint needs. */
 export function daemonAsker(endpoint: DockerEndpoint, runner: Runner, env: NodeJS.ProcessEnv): DaemonAsker {
-  return endpoint.kind === 'ssh' ? cliAsker(runner, env) : engineAsker();
+  return endpoint.kind === 'ssh' ? cliAsker(runner, env) : engineAsker(DAEMON_TIMEOUT_MS, versionMemo(env.AGENT_TOOLSDIRECTORY));
 }
 
 /** The server's platform, e.g. linux/amd64 or linux/arm/v7. */

@@ -2,7 +2,8 @@
 // (device, inode, size, modification and change times) on this host and architecture. An unchanged file prints the
 // same version, so a job after the first need not run docker, buildx and compose just to read it: on an agent that has
 // everything, those three runs were most of the task's time. Any change to the file (replaced, upgraded, chmod-ed)
-// changes its ctime, so it is run again. Only a version a run printed is remembered, never a failure.
+// changes its ctime, so it is run again. Only a version a run printed is remembered, never a failure. The daemon's
+// /version answer is kept the same way, under its socket file (engine-ping.ts).
 import { type Stats, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

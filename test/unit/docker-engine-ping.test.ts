@@ -4,12 +4,15 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { engineImages } from '../../src/docker/cleanup';
-import { EngineApiError, pingAndVersion } from '../../src/docker/engine-ping';
+import { EngineApiError, pingAndVersion, serverHeaderVersion } from '../../src/docker/engine-ping';
+import { versionMemo } from '../../src/docker/version-memo';
 import type { DockerEndpoint } from '../../src/docker/endpoint';
 
 /** An Engine API stand-in on a unix socket in a temp dir; `answers` maps a path to status and body. */
 async function daemon(
   answers: Record<string, [number, string]>,
+  /** The version the daemon's `Server` header says on every answer, as dockerd's middleware sets it. */
+  serverVersion?: () => string,
 ): Promise<{ endpoint: Extract<DockerEndpoint, { kind: 'unix' }>; paths: string[]; close(): void }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'engine-'));
   const socketPath = path.join(dir, 'docker.sock');
@@ -17,7 +20,8 @@ async function daemon(
   const server = http.createServer((req, res) => {
     paths.push(req.url ?? '');
     const [status, body] = answers[req.url ?? ''] ?? [404, '{"message":"page not found"}'];
-    res.writeHead(status).end(body);
+    const headers: Record<string, string> = serverVersion ? { Server: `Docker/${serverVersion()} (linux)`, 'Api-Version': '1.45' } : {};
+    res.writeHead(status, headers).end(body);
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   return {
@@ -42,6 +46,38 @@ describe('Engine API ping', () => {
     } finally {
       d.close();
     }
+  });
+
+  it("remembers a local daemon's /version under its socket and the ping's Server header: asked again for a new version or socket", async () => {
+    let version = '26.1.5+dfsg1';
+    const versionBody = () => JSON.stringify({ Version: version, ApiVersion: '1.45', Os: 'linux', Arch: 'arm64' });
+    const answers: Record<string, [number, string]> = { '/_ping': [200, 'OK'], '/version': [200, versionBody()] };
+    const d = await daemon(answers, () => version);
+    const tools = mkdtempSync(path.join(os.tmpdir(), 'engine-memo-'));
+    try {
+      const memo = () => versionMemo(tools);
+      const expected = { version, apiVersion: '1.45', os: 'linux', arch: 'arm64' };
+      assert.deepEqual(await pingAndVersion(d.endpoint, 5000, memo()), expected);
+      assert.deepEqual(await pingAndVersion(d.endpoint, 5000, memo()), expected);
+      assert.deepEqual(d.paths, ['/_ping', '/version', '/_ping'], 'the second job asked /version again');
+      // Upgraded in place behind the same socket: the ping's Server header moves, so /version is asked again.
+      version = '27.0.3';
+      answers['/version'] = [200, versionBody()];
+      assert.equal((await pingAndVersion(d.endpoint, 5000, memo())).version, '27.0.3');
+      assert.deepEqual(d.paths.slice(3), ['/_ping', '/version']);
+      // Without a memo (no tools directory) both are asked every time.
+      await pingAndVersion(d.endpoint, 5000, versionMemo(undefined));
+      assert.deepEqual(d.paths.slice(5).sort(), ['/_ping', '/version']);
+    } finally {
+      d.close();
+      rmSync(tools, { recursive: true, force: true });
+    }
+  });
+
+  it('reads the version from the Server header dockerd puts on every answer', () => {
+    assert.equal(serverHeaderVersion('Docker/26.1.5+dfsg1 (linux)'), '26.1.5+dfsg1');
+    assert.equal(serverHeaderVersion('nginx/1.25'), undefined);
+    assert.equal(serverHeaderVersion(undefined), undefined);
   });
 
   it('asks /info for the variant of a 32-bit arm server', async () => {
