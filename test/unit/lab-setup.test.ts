@@ -135,6 +135,11 @@ describe('lab setup', () => {
         checkout: '/srv/other',
         name: 'docker-registry',
       });
+      // a CI clone's lab left its proxies listening on the lab's ports: the next lab:up found 127.0.0.1:3128 taken
+      assert.deepEqual(checkoutOfLabProcess(['/tmp/ci1/.lab/proxy/root/usr/bin/tinyproxy', '-d', '-c', '/tmp/ci1/.lab/proxy/proxy.conf']), {
+        checkout: '/tmp/ci1',
+        name: 'proxy',
+      });
     });
 
     it('claims no other process', () => {

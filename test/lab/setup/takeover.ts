@@ -20,6 +20,9 @@ const daemonNames = ['dockerd', 'containerd', 'docker-registry'];
 export function checkoutOfLabProcess(argv: string[]): { checkout: string; name: string } | undefined {
   const daemon = /^(.+)\/\.lab\/engine\/bin\/([^/]+)$/.exec(argv[0] ?? '');
   if (daemon && daemonNames.includes(daemon[2])) return { checkout: daemon[1], name: daemon[2] };
+  // the proxies (setup/proxy.ts): tinyproxy unpacked under .lab/proxy, listening on the lab's fixed ports
+  const proxy = /^(.+)\/\.lab\/proxy\/root\/usr\/bin\/tinyproxy$/.exec(argv[0] ?? '');
+  if (proxy) return { checkout: proxy[1], name: 'proxy' };
   for (const arg of argv) {
     const emulators = /^(.+)\/test\/lab\/emulators\/main\.ts$/.exec(arg);
     if (emulators) return { checkout: emulators[1], name: 'emulators' };
@@ -75,7 +78,7 @@ function lockHolder(checkout: string): number | undefined {
 }
 
 /** Emulators first, containerd last: dockerd stops its containers while containerd still runs. */
-const stopOrder = ['emulators', 'registry', 'docker-registry', 'dockerd', 'containerd'];
+const stopOrder = ['emulators', 'proxy', 'registry', 'docker-registry', 'dockerd', 'containerd'];
 
 export async function takeOverOtherLabs(): Promise<void> {
   const processes = foreignLabProcesses();
