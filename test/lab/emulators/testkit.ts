@@ -168,17 +168,29 @@ export function dockerOk(result: DockerResult, what: string): string {
   return result.stdout;
 }
 
+const REGISTRY_TAG_RACE = /HEAD request to \S+\/manifests\/\S+: 500 Internal Server Error/;
+const isBuildPush = (args: string[]) => args[0] === 'buildx' && args[1] === 'build' && args.includes('--push');
+
 export class DockerClient {
   readonly configDir = mkdtempSync(path.join(os.tmpdir(), 'lab-docker-config-'));
 
   run(args: string[], input?: string, timeoutMs = 600_000): DockerResult {
-    const result = spawnSync('docker', args, {
-      input,
-      encoding: 'utf8',
-      timeout: timeoutMs,
-      env: { ...process.env, DOCKER_CONFIG: this.configDir },
-    });
-    return { code: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? String(result.error ?? '') };
+    const once = (): DockerResult => {
+      const result = spawnSync('docker', args, {
+        input,
+        encoding: 'utf8',
+        timeout: timeoutMs,
+        env: { ...process.env, DOCKER_CONFIG: this.configDir },
+      });
+      return { code: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? String(result.error ?? '') };
+    };
+    let result = once();
+    // The docker driver's second push of `buildx build --push` reads the tag back right after BuildKit wrote it, and
+    // the lab's distribution 2.8 (filesystem driver) can answer that read with a 500 ("invalid checksum digest
+    // format": the tag's link file read while it is rewritten; seen once, on a fresh machine). Run again: it is cached.
+    for (let attempt = 1; attempt < 3 && result.code !== 0 && isBuildPush(args) && REGISTRY_TAG_RACE.test(result.stderr); attempt++)
+      result = once();
+    return result;
   }
 
   /** docker login with the password on stdin. */
